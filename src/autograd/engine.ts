@@ -1,0 +1,200 @@
+import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
+import { findNonFinite } from './anomaly.js';
+import { isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
+import type { GraphNode } from './op.js';
+
+/*
+ * Reverse-mode differentiation. The graph is sorted iteratively (an explicit stack, so a chain
+ * of 200,000 ops cannot overflow the call stack), gradients live in a map owned by the pass
+ * and are shape-checked as they are added; only at the end are they handed out.
+ */
+
+export interface BackwardOptions {
+  /** Record the backward pass as a graph so the gradients can be differentiated again. */
+  createGraph?: boolean;
+  /** Also fill `.grad` of every intermediate tensor (for pictures that show gradients). */
+  retainGrads?: boolean;
+}
+
+export interface GradOptions {
+  /** One gradient per output, same shape; defaults to 1 for scalar outputs. */
+  gradOutputs?: readonly TensorLike[];
+  createGraph?: boolean;
+  /** Return zeros for an input the outputs do not depend on, instead of throwing. */
+  allowUnused?: boolean;
+}
+
+/** Every tensor that requires grad and that the outputs depend on, inputs before the tensors made from them. */
+function topologicalOrder(outputs: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: { tensor: Tensor; next: number }[] = [];
+  for (const root of outputs) {
+    if (!root.requiresGrad || visited.has(root)) continue;
+    visited.add(root);
+    stack.push({ tensor: root, next: 0 });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const inputs = top.tensor.node?.inputs ?? [];
+      if (top.next < inputs.length) {
+        const input = inputs[top.next++];
+        if (input.requiresGrad && !visited.has(input)) {
+          visited.add(input);
+          stack.push({ tensor: input, next: 0 });
+        }
+      } else {
+        order.push(top.tensor);
+        stack.pop();
+      }
+    }
+  }
+  return order;
+}
+
+/** The tensors from which some target can be reached: only their gradients are worth computing. */
+function leadingTo(order: readonly Tensor[], targets: ReadonlySet<Tensor>): Set<Tensor> {
+  const reaches = new Set<Tensor>();
+  for (const t of order) {
+    if (targets.has(t) || t.node?.inputs.some((input) => reaches.has(input))) reaches.add(t);
+  }
+  return reaches;
+}
+
+function checkGradient(node: GraphNode, index: number, grad: unknown, input: Tensor): asserts grad is Tensor {
+  const where = `backward of op '${node.op.name}' (label '${node.label}')`;
+  if (!(grad instanceof Tensor)) {
+    throw new Error(`${where} returned ${grad === null || grad === undefined ? 'no gradient' : typeof grad} for input ${node.inputName(index)}, which requires grad`);
+  }
+  if (!sameShape(grad.shape, input.shape)) {
+    throw new Error(`${where} returned a gradient of shape ${formatShape(grad.shape)} for input ${node.inputName(index)} of shape ${formatShape(input.shape)}`);
+  }
+  if (isAnomalyEnabled()) {
+    const bad = findNonFinite(grad);
+    if (bad) {
+      const created = node.creationStack ? `\nThe op was created at:\n${node.creationStack}` : '';
+      throw new Error(`detectAnomaly: ${where} produced ${bad.value} in the gradient for input ${node.inputName(index)} (shape ${formatShape(input.shape)}) at index ${formatShape(bad.index)}${created}`);
+    }
+  }
+}
+
+/**
+ * Gradients of `outputs` (weighted by `gradOutputs`) with respect to every tensor in `targets`,
+ * or every tensor that requires grad when `targets` is null.
+ */
+function differentiate(
+  outputs: readonly Tensor[],
+  gradOutputs: readonly Tensor[],
+  targets: ReadonlySet<Tensor> | null,
+  keep: (t: Tensor) => boolean,
+  createGraph: boolean,
+): Map<Tensor, Tensor> {
+  const order = topologicalOrder(outputs);
+  const needed = targets === null ? null : leadingTo(order, targets);
+  const grads = new Map<Tensor, Tensor>();
+  // Buffers this pass allocated itself: only these may be accumulated into in place.
+  const owned = new Set<Tensor>();
+
+  const accumulate = (t: Tensor, g: Tensor) => {
+    const existing = grads.get(t);
+    if (existing === undefined) {
+      grads.set(t, g);
+    } else if (!createGraph && owned.has(existing)) {
+      const target = existing.data;
+      const source = g.data;
+      for (let i = 0; i < target.length; i++) target[i] += source[i];
+    } else {
+      const sum = existing.add(g);
+      grads.set(t, sum);
+      if (!createGraph) owned.add(sum);
+    }
+  };
+
+  outputs.forEach((output, i) => {
+    if (output.requiresGrad) accumulate(output, gradOutputs[i]);
+  });
+
+  withGradEnabled(createGraph, () => {
+    for (let position = order.length - 1; position >= 0; position--) {
+      const t = order[position];
+      const node = t.node;
+      const g = grads.get(t);
+      if (!node || g === undefined) continue;
+      const needsInputGrad = node.inputs.map((input) => input.requiresGrad && (needed === null || needed.has(input)));
+      if (!needsInputGrad.includes(true)) continue;
+      const inputGrads = node.op.backward({ inputs: node.inputs, output: t, attrs: node.attrs, needsInputGrad }, g);
+      node.inputs.forEach((input, i) => {
+        if (!needsInputGrad[i]) return;
+        const inputGrad = inputGrads[i];
+        checkGradient(node, i, inputGrad, input);
+        accumulate(input, inputGrad);
+      });
+      // The gradient of t has been passed on; drop it unless someone wants it back.
+      if (!keep(t)) grads.delete(t);
+    }
+  });
+  return grads;
+}
+
+function seedGradient(output: Tensor, given: TensorLike | undefined, what: string): Tensor {
+  if (given === undefined) {
+    if (output.size !== 1) {
+      throw new Error(`${what}: the output has shape ${formatShape(output.shape)}; a gradient for it can only be implied for a single-element output, so pass one of the same shape`);
+    }
+    return new Tensor(new Float64Array(1).fill(1), output.shape);
+  }
+  const g = typeof given === 'number' ? new Tensor(new Float64Array(output.size).fill(given), output.shape) : given;
+  if (!(g instanceof Tensor)) throw new Error(`${what}: the gradient output must be a Tensor or a number, got ${typeof g}`);
+  if (!sameShape(g.shape, output.shape)) {
+    throw new Error(`${what}: the gradient output has shape ${formatShape(g.shape)} but the output has shape ${formatShape(output.shape)}`);
+  }
+  return g;
+}
+
+/** Accumulates d(output)/d(leaf) into `.grad` of every leaf that requires grad (PyTorch semantics). */
+export function backward(output: Tensor, gradOutput?: TensorLike, options: BackwardOptions = {}): void {
+  if (!output.requiresGrad) {
+    throw new Error('backward: the output does not require grad: no input it was computed from has requiresGrad: true (or it was computed inside noGrad)');
+  }
+  const seed = seedGradient(output, gradOutput, 'backward');
+  const createGraph = options.createGraph ?? false;
+  const keep = (t: Tensor) => t.isLeaf || t.retainsGrad || options.retainGrads === true;
+  const grads = differentiate([output], [seed], null, keep, createGraph);
+  const store = () => {
+    for (const [t, g] of grads) {
+      if (!keep(t)) continue;
+      t.grad = t.grad === null ? g : t.grad.add(g);
+    }
+  };
+  if (createGraph) withGradEnabled(true, store);
+  else noGrad(store);
+}
+
+/**
+ * The gradients of `outputs` with respect to `inputs`, without touching `.grad`
+ * (like `torch.autograd.grad`). With `createGraph` the result can be differentiated again.
+ */
+export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], options: GradOptions = {}): Tensor[] {
+  const outputList = outputs instanceof Tensor ? [outputs] : [...outputs];
+  const inputList = inputs instanceof Tensor ? [inputs] : [...inputs];
+  outputList.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new Error(`grad: output ${i} must be a Tensor, got ${typeof t}`);
+  });
+  inputList.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new Error(`grad: input ${i} must be a Tensor, got ${typeof t}`);
+    if (!t.requiresGrad) throw new Error(`grad: input ${i}${t.name ? ` (${t.name})` : ''} does not require grad`);
+  });
+  const given = options.gradOutputs;
+  if (given !== undefined && given.length !== outputList.length) {
+    throw new Error(`grad: got ${given.length} gradOutputs for ${outputList.length} output(s)`);
+  }
+  const seeds = outputList.map((t, i) => seedGradient(t, given?.[i], 'grad'));
+  const targets = new Set(inputList);
+  const grads = differentiate(outputList, seeds, targets, (t) => targets.has(t), options.createGraph ?? false);
+  return inputList.map((t, i) => {
+    const g = grads.get(t);
+    if (g !== undefined) return g;
+    if (options.allowUnused) return new Tensor(new Float64Array(t.size), t.shape);
+    throw new Error(`grad: the outputs do not depend on input ${i}${t.name ? ` (${t.name})` : ''}; pass allowUnused: true to get zeros`);
+  });
+}

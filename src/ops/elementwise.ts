@@ -1,0 +1,82 @@
+import { applyOp, type OpDefinition } from '../autograd/op.js';
+import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { broadcastShapes } from '../tensor/shape.js';
+import { unbroadcast } from './broadcast.js';
+import { compileBinary, compileUnary } from './kernels.js';
+
+/*
+ * The elementwise ops as a table: name, scalar expression (x from a, y from b), the label a
+ * picture shows, and the vector-Jacobian product for each input beside it. A gradient is only
+ * computed for an input that needs one.
+ */
+
+type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor;
+
+function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient) {
+  const kernel = compileBinary(expression);
+  const op: OpDefinition = {
+    name,
+    label,
+    inputNames: ['a', 'b'],
+    forward([a, b]) {
+      const shape = broadcastShapes(name, a.shape, b.shape);
+      return { data: kernel(a.data, a.shape, b.data, b.shape, shape), shape };
+    },
+    backward({ inputs: [a, b], output, needsInputGrad }, g) {
+      return [
+        needsInputGrad[0] ? unbroadcast(gradA(g, a, b, output), a.shape) : null,
+        needsInputGrad[1] ? unbroadcast(gradB(g, a, b, output), b.shape) : null,
+      ];
+    },
+  };
+  return (a: TensorLike, b: TensorLike): Tensor => applyOp(op, [a, b], undefined);
+}
+
+type UnaryGradient = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
+
+function unaryOp(name: string, expression: string, gradX: UnaryGradient, label = name) {
+  const kernel = compileUnary(expression);
+  const op: OpDefinition = {
+    name,
+    label,
+    inputNames: ['x'],
+    forward([x]) {
+      return { data: kernel(x.data), shape: x.shape };
+    },
+    backward({ inputs: [x], output }, g) {
+      return [gradX(g, x, output)];
+    },
+  };
+  return (x: TensorLike): Tensor => applyOp(op, [x], undefined);
+}
+
+/** A constant (not differentiated) mask computed from x's values: the derivative of a kink. */
+function constantMask(expression: string) {
+  const kernel = compileUnary(expression);
+  return (x: Tensor) => new Tensor(kernel(x.data), x.shape);
+}
+const signOf = constantMask('x > 0 ? 1 : x < 0 ? -1 : 0');
+const stepOf = constantMask('x > 0 ? 1 : 0');
+
+export const add = binaryOp('add', 'x + y', '+', (g) => g, (g) => g);
+export const sub = binaryOp('sub', 'x - y', '−', (g) => g, (g) => g.neg());
+export const mul = binaryOp('mul', 'x * y', '×', (g, _a, b) => g.mul(b), (g, a) => g.mul(a));
+export const div = binaryOp('div', 'x / y', '÷',
+  (g, _a, b) => g.div(b),
+  (g, _a, b, out) => g.mul(out).div(b).neg());
+export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
+  (g, a, b) => g.mul(b).mul(a.pow(b.sub(1))),
+  // Only computed when the exponent requires grad: log(a) is NaN for a < 0.
+  (g, a, _b, out) => g.mul(out).mul(a.log()));
+
+// `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
+export const relu = unaryOp('relu', 'x < 0 ? 0 : x', (g, x) => g.mul(stepOf(x)));
+export const neg = unaryOp('neg', '-x', (g) => g.neg(), '−x');
+export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)', (g, _x, out) => g.div(out.mul(2)), '√');
+export const exp = unaryOp('exp', 'Math.exp(x)', (g, _x, out) => g.mul(out));
+export const log = unaryOp('log', 'Math.log(x)', (g, x) => g.div(x));
+// PyTorch's convention: the subgradient of |x| at 0 is 0.
+export const abs = unaryOp('abs', 'Math.abs(x)', (g, x) => g.mul(signOf(x)));
+export const square = unaryOp('square', 'x * x', (g, x) => g.mul(x).mul(2), 'x²');
+export const sigmoid = unaryOp('sigmoid', '1 / (1 + Math.exp(-x))', (g, _x, out) => g.mul(out).mul(out.neg().add(1)), 'σ');
+export const tanh = unaryOp('tanh', 'Math.tanh(x)', (g, _x, out) => g.mul(out.square().neg().add(1)));

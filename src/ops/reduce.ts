@@ -1,0 +1,78 @@
+import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
+import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { formatShape, normalizeAxes, reducedShape, type Shape } from '../tensor/shape.js';
+import { broadcastTo } from './broadcast.js';
+import { compileBinary, compileReduce } from './kernels.js';
+
+/*
+ * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
+ * `keepdims` as in NumPy. Each gradient spreads g back over the reduced axes.
+ */
+
+export interface ReduceOptions {
+  keepdims?: boolean;
+}
+
+interface ReduceAttrs {
+  readonly axes: readonly number[];
+  readonly keepdims: boolean;
+  /** How many input elements feed each output element. */
+  readonly count: number;
+}
+
+const sumKernel = compileReduce('0', 'acc + x');
+// Written so a NaN, once met, stays: `x > NaN` is false and `x !== x` only holds for NaN.
+const maxKernel = compileReduce('-Infinity', 'x > acc || x !== x ? (acc !== acc ? acc : x) : acc');
+const equalKernel = compileBinary('x === y ? 1 : 0');
+const divideKernel = compileBinary('x / y');
+
+/** g with the reduced axes restored as 1s, broadcast back to the input's shape. */
+function spread(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
+  const kept = attrs.keepdims ? g : g.reshape(reducedShape(input, attrs.axes, true));
+  return broadcastTo(kept, input);
+}
+
+function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Float64Array, op: Omit<OpDefinition<ReduceAttrs>, 'name' | 'forward'>) {
+  const definition: OpDefinition<ReduceAttrs> = {
+    name,
+    inputNames: ['x'],
+    ...op,
+    forward([x], attrs) {
+      return { data: prepare(x, attrs), shape: reducedShape(x.shape, attrs.axes, attrs.keepdims) };
+    },
+  };
+  return (x: TensorLike, axis?: number | readonly number[], options: ReduceOptions = {}): Tensor => {
+    const input = toTensor(name, 'x', x);
+    const axes = normalizeAxes(name, axis, input.ndim);
+    let count = 1;
+    for (const a of axes) count *= input.shape[a];
+    return applyOp(definition, [input], { axes, keepdims: options.keepdims ?? false, count });
+  };
+}
+
+export const sum = reduction('sum', (x, { axes }) => sumKernel(x.data, x.shape, axes), {
+  backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs)],
+});
+
+export const mean = reduction('mean', (x, { axes, count }) => {
+  const data = sumKernel(x.data, x.shape, axes);
+  for (let i = 0; i < data.length; i++) data[i] /= count;
+  return data;
+}, {
+  backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs).div(attrs.count)],
+});
+
+export const max = reduction('max', (x, { axes, count }) => {
+  if (count === 0) throw new Error(`max: cannot take the max over an empty axis (x has shape ${formatShape(x.shape)}, axes ${formatShape(axes)})`);
+  return maxKernel(x.data, x.shape, axes);
+}, {
+  // Like PyTorch's amax, the gradient is shared evenly between tied maxima.
+  backward: ({ inputs: [x], output, attrs }, g) => {
+    const keptShape = reducedShape(x.shape, attrs.axes, true);
+    const isMax = equalKernel(x.data, x.shape, output.data, keptShape, x.shape);
+    const ties = sumKernel(isMax, x.shape, attrs.axes);
+    // 1 / (number of ties) at each maximum, 0 elsewhere: a constant, not differentiated.
+    const share = new Tensor(divideKernel(isMax, x.shape, ties, keptShape, x.shape), x.shape);
+    return [spread(g, x.shape, attrs).mul(share)];
+  },
+});

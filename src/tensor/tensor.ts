@@ -1,0 +1,229 @@
+import type { GraphNode } from '../autograd/op.js';
+import * as ops from '../ops/index.js';
+import { backward, type BackwardOptions } from '../autograd/engine.js';
+import { Random } from './random.js';
+import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
+
+/** Anything an op accepts as an operand: plain numbers become constant scalars. */
+export type TensorLike = Tensor | number;
+/** Nested arrays of numbers, as `tensor([[1, 2], [3, 4]])` takes them. */
+export type NestedArray = number | readonly NestedArray[];
+
+export interface TensorOptions {
+  /** Required when `values` is a flat `Float64Array` or array that is not 1-D. */
+  shape?: Shape;
+  requiresGrad?: boolean;
+  name?: string;
+}
+
+type Axis = number | readonly number[];
+
+/** An N-d float64 tensor that records the ops applied to it when it requires grad. */
+export class Tensor {
+  /** Gradient accumulated by `backward()`; null until then, reset by `zeroGrad()`. */
+  grad: Tensor | null = null;
+  /** What produced this tensor; null for leaves and for results computed without recording. */
+  node: GraphNode | null = null;
+  name: string | undefined;
+  requiresGrad: boolean;
+  /** Set by `retainGrad()`: `backward()` also fills `.grad` of this non-leaf tensor. */
+  retainsGrad = false;
+
+  /** Wraps `data` without copying; use `tensor()` to build one from user values. */
+  constructor(
+    readonly data: Float64Array,
+    readonly shape: Shape,
+    options: { requiresGrad?: boolean; name?: string | undefined } = {},
+  ) {
+    if (data.length !== sizeOf(shape)) {
+      throw new Error(`Tensor: data has ${data.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
+    }
+    this.requiresGrad = options.requiresGrad ?? false;
+    this.name = options.name;
+  }
+
+  static scalar(value: number): Tensor {
+    return new Tensor(Float64Array.of(value), []);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** True for tensors the user created, as opposed to results of recorded ops. */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  item(): number {
+    if (this.data.length !== 1) throw new Error(`item: only a tensor with one element has an item, this one has shape ${formatShape(this.shape)}`);
+    return this.data[0];
+  }
+
+  /** Nested arrays mirroring the shape (a number for a scalar). */
+  toArray(): NestedArray {
+    const build = (axis: number, offset: number, stride: number): NestedArray => {
+      if (axis === this.shape.length) return this.data[offset];
+      const inner = stride / this.shape[axis];
+      return Array.from({ length: this.shape[axis] }, (_, i) => build(axis + 1, offset + i * inner, inner));
+    };
+    return build(0, 0, this.data.length);
+  }
+
+  toString(): string {
+    const parts = [`shape=${formatShape(this.shape)}`];
+    if (this.name !== undefined) parts.unshift(`name=${JSON.stringify(this.name)}`);
+    if (this.node) parts.push(`op=${this.node.op.name}`);
+    if (this.requiresGrad) parts.push('requiresGrad');
+    const values = this.data.length <= 24 ? JSON.stringify(this.toArray()) : `${this.data.length} values`;
+    return `Tensor(${values}, ${parts.join(', ')})`;
+  }
+
+  /** The same values, cut off from the graph. Shares data: kernels never write their inputs. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, { name: this.name });
+  }
+
+  /** Sets the label pictures show on the op that produced this tensor (BN names its steps). */
+  withLabel(label: string): this {
+    if (!this.node) throw new Error(`withLabel: tensor ${this.name ?? ''} is a leaf or was not recorded; give it a name instead`);
+    this.node.label = label;
+    return this;
+  }
+
+  /** Makes `backward()` fill `.grad` of this non-leaf tensor too, like PyTorch's `retain_grad()`. */
+  retainGrad(): this {
+    this.retainsGrad = true;
+    return this;
+  }
+
+  backward(gradOutput?: TensorLike, options?: BackwardOptions): void {
+    backward(this, gradOutput, options);
+  }
+
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  add(other: TensorLike): Tensor { return ops.add(this, other); }
+  sub(other: TensorLike): Tensor { return ops.sub(this, other); }
+  mul(other: TensorLike): Tensor { return ops.mul(this, other); }
+  div(other: TensorLike): Tensor { return ops.div(this, other); }
+  pow(exponent: TensorLike): Tensor { return ops.pow(this, exponent); }
+  neg(): Tensor { return ops.neg(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  abs(): Tensor { return ops.abs(this); }
+  square(): Tensor { return ops.square(this); }
+  relu(): Tensor { return ops.relu(this); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  sum(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.sum(this, axis, options); }
+  mean(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.mean(this, axis, options); }
+  max(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.max(this, axis, options); }
+  matmul(other: TensorLike): Tensor { return ops.matmul(this, other); }
+  transpose(axes?: readonly number[]): Tensor { return ops.transpose(this, axes); }
+  get T(): Tensor { return ops.transpose(this); }
+  reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
+  broadcastTo(shape: Shape): Tensor { return ops.broadcastTo(this, shape); }
+}
+
+function flatten(values: NestedArray, op: string): { data: Float64Array; shape: number[] } {
+  const shape: number[] = [];
+  for (let level: NestedArray = values; Array.isArray(level); level = level[0] as NestedArray) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+  }
+  const data = new Float64Array(sizeOf(shape));
+  let offset = 0;
+  const walk = (value: NestedArray, depth: number, path: number[]) => {
+    if (depth === shape.length) {
+      if (typeof value !== 'number') {
+        throw new Error(`${op}: expected a number at ${formatShape(path)}, got ${Array.isArray(value) ? 'an array (ragged nesting)' : typeof value}`);
+      }
+      data[offset++] = value;
+      return;
+    }
+    if (!Array.isArray(value) || value.length !== shape[depth]) {
+      const got = Array.isArray(value) ? `length ${value.length}` : typeof value;
+      throw new Error(`${op}: ragged nested array: expected length ${shape[depth]} at ${formatShape(path)} (like the first row), got ${got}`);
+    }
+    value.forEach((inner: NestedArray, i: number) => walk(inner, depth + 1, [...path, i]));
+  };
+  walk(values, 0, []);
+  return { data, shape };
+}
+
+/**
+ * A tensor from a number, nested arrays, or flat values with a `shape`.
+ * Always copies, so later changes to `values` do not reach the tensor.
+ */
+export function tensor(values: NestedArray | Float64Array | readonly number[], options: TensorOptions = {}): Tensor {
+  const { shape } = options;
+  if (shape !== undefined) assertValidShape('tensor', shape);
+  let data: Float64Array;
+  let inferred: Shape;
+  if (values instanceof Float64Array) {
+    data = Float64Array.from(values);
+    inferred = [values.length];
+  } else if (typeof values === 'number' || Array.isArray(values)) {
+    ({ data, shape: inferred } = flatten(values as NestedArray, 'tensor'));
+  } else {
+    throw new Error(`tensor: values must be a number, nested arrays of numbers or a Float64Array, got ${values === null ? 'null' : typeof values}`);
+  }
+  let finalShape = inferred;
+  if (shape !== undefined) {
+    if (sizeOf(shape) !== data.length) {
+      throw new Error(`tensor: ${data.length} value(s) do not fill shape ${formatShape(shape)}, which needs ${sizeOf(shape)}`);
+    }
+    finalShape = [...shape];
+  }
+  return new Tensor(data, finalShape, { requiresGrad: options.requiresGrad ?? false, name: options.name });
+}
+
+export interface FactoryOptions {
+  requiresGrad?: boolean;
+  name?: string;
+}
+
+export interface RandomOptions extends FactoryOptions {
+  /** Same seed, same numbers, on every machine. Without one, a fresh seed from Math.random. */
+  seed?: number;
+}
+
+export function full(shape: Shape, value: number, options: FactoryOptions = {}): Tensor {
+  assertValidShape('full', shape);
+  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${typeof value}`);
+  return new Tensor(new Float64Array(sizeOf(shape)).fill(value), [...shape], options);
+}
+
+export function zeros(shape: Shape, options: FactoryOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: Shape, options: FactoryOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (random: Random) => number): Tensor {
+  assertValidShape(op, shape);
+  const random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const data = new Float64Array(sizeOf(shape));
+  for (let i = 0; i < data.length; i++) data[i] = draw(random);
+  return new Tensor(data, [...shape], options);
+}
+
+/** Standard normal samples. */
+export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
+  return randomTensor('randn', shape, options, (random) => random.normal());
+}
+
+/** Uniform samples in [0, 1). */
+export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
+  return randomTensor('rand', shape, options, (random) => random.uniform());
+}
