@@ -9,11 +9,9 @@ export type TensorLike = Tensor | number;
 /** Nested arrays of numbers, as `tensor([[1, 2], [3, 4]])` takes them. */
 export type NestedArray = number | readonly NestedArray[];
 
-export interface TensorOptions {
+export interface TensorOptions extends FactoryOptions {
   /** Required when `values` is a flat `Float64Array` or array that is not 1-D. */
   shape?: Shape;
-  requiresGrad?: boolean;
-  name?: string;
 }
 
 type Axis = number | readonly number[];
@@ -28,17 +26,20 @@ export class Tensor {
   requiresGrad: boolean;
   /** Set by `retainGrad()`: `backward()` also fills `.grad` of this non-leaf tensor. */
   retainsGrad = false;
+  /** A learned parameter (gamma, beta, a weight), drawn differently from data in pictures. */
+  isParameter: boolean;
 
   /** Wraps `data` without copying; use `tensor()` to build one from user values. */
   constructor(
     readonly data: Float64Array,
     readonly shape: Shape,
-    options: { requiresGrad?: boolean; name?: string | undefined } = {},
+    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean } = {},
   ) {
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${data.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
-    this.requiresGrad = options.requiresGrad ?? false;
+    this.isParameter = options.isParameter ?? false;
+    this.requiresGrad = options.requiresGrad ?? this.isParameter;
     this.name = options.name;
   }
 
@@ -183,12 +184,14 @@ export function tensor(values: NestedArray | Float64Array | readonly number[], o
     }
     finalShape = [...shape];
   }
-  return new Tensor(data, finalShape, { requiresGrad: options.requiresGrad ?? false, name: options.name });
+  return new Tensor(data, finalShape, options);
 }
 
 export interface FactoryOptions {
   requiresGrad?: boolean;
   name?: string;
+  /** Marks a learned parameter; implies requiresGrad unless it is set to false. */
+  isParameter?: boolean;
 }
 
 export interface RandomOptions extends FactoryOptions {
