@@ -1,7 +1,7 @@
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { findNonFinite } from './anomaly.js';
-import { isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
+import { duringBackward, isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
 import type { GraphNode } from './op.js';
 
 /*
@@ -114,7 +114,7 @@ function differentiate(
     if (output.requiresGrad) accumulate(output, gradOutputs[i]);
   });
 
-  withGradEnabled(createGraph, () => {
+  duringBackward(() => withGradEnabled(createGraph, () => {
     for (let position = order.length - 1; position >= 0; position--) {
       const t = order[position];
       const node = t.node;
@@ -132,7 +132,7 @@ function differentiate(
       // The gradient of t has been passed on; drop it unless someone wants it back.
       if (!keep(t)) grads.delete(t);
     }
-  });
+  }));
   return grads;
 }
 

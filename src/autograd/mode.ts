@@ -1,48 +1,58 @@
 /**
- * Global recording state: whether ops are recorded, whether anomaly detection is on, and
- * the module scope ops are recorded under. Single-threaded JavaScript makes a module-level
- * flag safe; every setter restores the previous value in `finally`, so an exception inside
- * never leaves recording switched off.
+ * Global recording state: whether ops are recorded, whether anomaly detection is on, whether a
+ * backward pass is running, and the module scope ops are recorded under. Single-threaded
+ * JavaScript makes module-level state safe; `withState` restores the previous value in
+ * `finally`, so an exception inside never leaves recording switched off.
  */
-let gradEnabled = true;
-let anomalyEnabled = false;
-let currentScope: readonly string[] = [];
+const state = {
+  gradEnabled: true,
+  anomalyEnabled: false,
+  inBackward: false,
+  scope: Object.freeze([]) as readonly string[],
+};
 
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-export function isAnomalyEnabled(): boolean {
-  return anomalyEnabled;
-}
-
-export function getScope(): readonly string[] {
-  return currentScope;
-}
-
-function withFlag<T>(set: (value: boolean) => boolean, value: boolean, fn: () => T): T {
-  const previous = set(value);
+function withState<K extends keyof typeof state, T>(key: K, value: (typeof state)[K], fn: () => T): T {
+  const previous = state[key];
+  state[key] = value;
   try {
     return fn();
   } finally {
-    set(previous);
+    state[key] = previous;
   }
 }
 
-const setGrad = (value: boolean) => {
-  const previous = gradEnabled;
-  gradEnabled = value;
-  return previous;
-};
+export function isGradEnabled(): boolean {
+  return state.gradEnabled;
+}
+
+export function isAnomalyEnabled(): boolean {
+  return state.anomalyEnabled;
+}
+
+/**
+ * Inside a backward pass, anomaly detection checks each finished gradient (naming the op whose
+ * backward produced it) instead of the ops that compute it, which would blame a `div` for sqrt's.
+ */
+export function shouldCheckOutputs(): boolean {
+  return state.anomalyEnabled && !state.inBackward;
+}
+
+export function getScope(): readonly string[] {
+  return state.scope;
+}
 
 /** Runs `fn` with recording switched on or off (the backward pass uses this for `createGraph`). */
 export function withGradEnabled<T>(enabled: boolean, fn: () => T): T {
-  return withFlag(setGrad, enabled, fn);
+  return withState('gradEnabled', enabled, fn);
 }
 
 /** Runs `fn` without recording any op, like `torch.no_grad()`. */
 export function noGrad<T>(fn: () => T): T {
-  return withFlag(setGrad, false, fn);
+  return withState('gradEnabled', false, fn);
+}
+
+export function duringBackward<T>(fn: () => T): T {
+  return withState('inBackward', true, fn);
 }
 
 /**
@@ -51,15 +61,7 @@ export function noGrad<T>(fn: () => T): T {
  * `torch.autograd.detect_anomaly()`. Nodes created inside also remember where they were created.
  */
 export function detectAnomaly<T>(fn: () => T): T {
-  return withFlag(
-    (value) => {
-      const previous = anomalyEnabled;
-      anomalyEnabled = value;
-      return previous;
-    },
-    true,
-    fn,
-  );
+  return withState('anomalyEnabled', true, fn);
 }
 
 /**
@@ -67,11 +69,6 @@ export function detectAnomaly<T>(fn: () => T): T {
  * so pictures can draw it as a box. Scopes nest: `['mlp', 'bn1']`.
  */
 export function withScope<T>(name: string, fn: () => T): T {
-  const previous = currentScope;
-  currentScope = Object.freeze([...previous, name]);
-  try {
-    return fn();
-  } finally {
-    currentScope = previous;
-  }
+  if (typeof name !== 'string' || name === '') throw new Error(`withScope: name must be a non-empty string, got ${JSON.stringify(name)}`);
+  return withState('scope', Object.freeze([...state.scope, name]), fn);
 }

@@ -1,6 +1,6 @@
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, type Shape } from '../tensor/shape.js';
-import { getScope, isAnomalyEnabled, isGradEnabled, noGrad } from './mode.js';
+import { getScope, isAnomalyEnabled, isGradEnabled, noGrad, shouldCheckOutputs } from './mode.js';
 import { findNonFinite } from './anomaly.js';
 
 /** What an op's forward kernel may return: a tensor, or raw row-major data with its shape. */
@@ -83,7 +83,7 @@ export function applyOp<Attrs>(op: OpDefinition<Attrs>, operands: readonly Tenso
     throw new Error(`${op.name}: forward must return a Tensor or { data: Float64Array, shape }, got ${typeof result}`);
   }
   const output = new Tensor(result.data, result.shape);
-  if (isAnomalyEnabled()) {
+  if (shouldCheckOutputs()) {
     const bad = findNonFinite(output);
     if (bad) throw new Error(`detectAnomaly: op '${op.name}' produced ${bad.value} in its output (shape ${formatShape(output.shape)}) at index ${formatShape(bad.index)}`);
   }

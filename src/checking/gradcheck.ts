@@ -155,15 +155,15 @@ function compareJacobian(fn: CheckedFunction, inputs: Tensor[], outputs: Tensor[
   }
 }
 
-function randomUnit(random: Random, size: number): Float64Array {
+/**
+ * A random unit direction with entries ±1/√n (Rademacher). Unlike a Gaussian direction, every
+ * element gets the same weight, so a wrong Jacobian element can never hide behind a coordinate
+ * that happened to be drawn near zero.
+ */
+function randomDirection(random: Random, size: number): Float64Array {
+  const magnitude = 1 / Math.sqrt(size || 1);
   const v = new Float64Array(size);
-  let norm = 0;
-  for (let i = 0; i < size; i++) {
-    v[i] = random.normal();
-    norm += v[i] * v[i];
-  }
-  norm = Math.sqrt(norm) || 1;
-  for (let i = 0; i < size; i++) v[i] /= norm;
+  for (let i = 0; i < size; i++) v[i] = random.uniform() < 0.5 ? -magnitude : magnitude;
   return v;
 }
 
@@ -176,8 +176,8 @@ function dot(a: Float64Array, b: Float64Array): number {
 /** Compares vᵀJu for random unit u (input side) and v (output side): one backward, two forwards. */
 function compareProjection(fn: CheckedFunction, inputs: Tensor[], outputs: Tensor[], xIndex: number, eps: number, random: Random, tally: Tally) {
   const x = inputs[xIndex];
-  const u = randomUnit(random, x.size);
-  const v = outputs.map((t) => randomUnit(random, t.size));
+  const u = randomDirection(random, x.size);
+  const v = outputs.map((t) => randomDirection(random, t.size));
   const jtv = grad(outputs, [x], { gradOutputs: v.map((values, o) => new Tensor(values, outputs[o].shape)), allowUnused: true })[0];
   const analytic = dot(jtv.data, u);
   const original = Float64Array.from(x.data);

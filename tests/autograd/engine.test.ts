@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { defineOp, detectAnomaly, grad, noGrad, ones, randn, tensor, withScope } from 'gradgraph';
+
+describe('backward', () => {
+  it('runs through a chain of 200,000 ops without overflowing the stack', () => {
+    const x = tensor([1], { requiresGrad: true });
+    let y = x;
+    for (let i = 0; i < 200_000; i++) y = y.mul(1.000001);
+    y.sum().backward();
+    expect(x.grad?.item()).toBeCloseTo(1.000001 ** 200_000, 6);
+  });
+
+  it('accumulates into .grad across calls until zeroGrad, like PyTorch', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    x.mul(3).sum().backward();
+    x.mul(3).sum().backward();
+    expect(x.grad?.toArray()).toEqual([6, 6]);
+    x.zeroGrad();
+    expect(x.grad).toBeNull();
+  });
+
+  it('needs a gradOutput for a non-scalar output, of the same shape', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => x.mul(2).backward()).toThrow(/output has shape \[2\].*pass one of the same shape/);
+    expect(() => x.mul(2).backward(tensor([1, 2, 3]))).toThrow(/gradient output has shape \[3\] but the output has shape \[2\]/);
+    x.mul(2).backward(tensor([1, 10]));
+    expect(x.grad?.toArray()).toEqual([2, 20]);
+  });
+
+  it('refuses an output that does not require grad', () => {
+    expect(() => tensor([1]).mul(2).sum().backward()).toThrow(/does not require grad/);
+  });
+
+  it('keeps intermediate gradients only when asked', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(2);
+    const kept = x.add(1).retainGrad();
+    h.mul(kept).sum().backward();
+    expect(h.grad).toBeNull();
+    expect(kept.grad?.toArray()).toEqual([2, 4]);
+    const h2 = x.mul(2);
+    h2.sum().backward(undefined, { retainGrads: true });
+    expect(h2.grad?.toArray()).toEqual([1, 1]);
+  });
+});
+
+describe('grad', () => {
+  it('returns gradients without touching .grad', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const [g] = grad(x.square().sum(), x);
+    expect(g.toArray()).toEqual([2, 4, 6]);
+    expect(x.grad).toBeNull();
+  });
+
+  it('differentiates twice with createGraph: a Hessian-vector product', () => {
+    // f = sum(x^3): H = diag(6x), so Hv = 6 x v.
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const [g] = grad(x.pow(3).sum(), x, { createGraph: true });
+    expect(g.requiresGrad).toBe(true);
+    const v = tensor([1, 0, -1]);
+    const [hv] = grad(g.mul(v).sum(), x);
+    expect(hv.toArray()).toEqual([6, 0, -18]);
+  });
+
+  it('does not record the backward pass without createGraph', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const [g] = grad(x.exp().sum(), x);
+    expect(g.requiresGrad).toBe(false);
+    expect(g.node).toBeNull();
+  });
+
+  it('computes only the gradients asked for', () => {
+    let calls = 0;
+    const spy = defineOp({
+      name: 'spy',
+      forward: (t) => t.mul(1),
+      backward: (_ctx, g) => {
+        calls++;
+        return [g];
+      },
+    });
+    const a = tensor([1], { requiresGrad: true });
+    const b = tensor([2], { requiresGrad: true });
+    const y = spy(a).add(b).sum();
+    grad(y, b);
+    expect(calls).toBe(0);
+    grad(y, a);
+    expect(calls).toBe(1);
+  });
+
+  it('names an unused input, or gives zeros with allowUnused', () => {
+    const a = tensor([1], { requiresGrad: true, name: 'a' });
+    const b = tensor([2, 3], { requiresGrad: true, name: 'b' });
+    expect(() => grad(a.sum(), [a, b])).toThrow(/do not depend on input 1 \(b\).*allowUnused/);
+    expect(grad(a.sum(), [a, b], { allowUnused: true })[1].toArray()).toEqual([0, 0]);
+  });
+
+  it('refuses an input that does not require grad', () => {
+    const a = tensor([1]);
+    expect(() => grad(a.sum(), a)).toThrow(/input 0 does not require grad/);
+  });
+});
+
+describe('noGrad and scopes', () => {
+  it('records nothing inside noGrad and restores recording after a throw', () => {
+    const x = tensor([1], { requiresGrad: true });
+    expect(noGrad(() => x.mul(2)).requiresGrad).toBe(false);
+    expect(() => noGrad(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(x.mul(2).requiresGrad).toBe(true);
+  });
+
+  it('records the module scope and a caller-set label on each node', () => {
+    const x = tensor([1], { requiresGrad: true });
+    const y = withScope('outer', () => withScope('inner', () => x.mul(2).withLabel('scale')));
+    expect(y.node?.scope).toEqual(['outer', 'inner']);
+    expect(y.node?.label).toBe('scale');
+    expect(x.mul(2).node?.scope).toEqual([]);
+  });
+});
+
+describe('defineOp', () => {
+  const cube = defineOp({
+    name: 'cube',
+    forward: (t) => t.mul(t).mul(t),
+    backward: ({ inputs: [t] }, g) => [g.mul(t.square()).mul(3)],
+  });
+
+  it('records a custom node that differentiates (twice)', () => {
+    const x = tensor([2], { requiresGrad: true });
+    const y = cube(x);
+    expect(y.node?.op.name).toBe('cube');
+    const [g] = grad(y.sum(), x, { createGraph: true });
+    expect(g.item()).toBe(12);
+    expect(grad(g.sum(), x)[0].item()).toBe(12);
+  });
+
+  it('rejects a backward that returns the wrong shape, naming op and shapes', () => {
+    const bad = defineOp({ name: 'bad', forward: (t) => t.sum(), backward: (_ctx, g) => [g] });
+    const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+    expect(() => bad(x).backward()).toThrow(/backward of op 'bad'.*gradient of shape \[\] for input input0 of shape \[2\]/);
+    const none = defineOp({ name: 'none', forward: (t) => t.mul(1), backward: () => [] });
+    expect(() => none(x).sum().backward()).toThrow(/backward of op 'none'.*returned no gradient for input input0/);
+  });
+
+  it('rejects a malformed definition', () => {
+    expect(() => defineOp({ name: '', forward: (t) => t, backward: () => [] })).toThrow(/name must be a non-empty string/);
+    expect(() => defineOp({ name: 'half' } as never)).toThrow(/'half' needs a forward function/);
+  });
+});
+
+describe('detectAnomaly', () => {
+  it('throws at the first op whose output is not finite, naming it', () => {
+    const x = tensor([1, 0, 2], { requiresGrad: true });
+    expect(() => detectAnomaly(() => x.log())).toThrow(/op 'log' produced -Infinity in its output \(shape \[3\]\) at index \[1\]/);
+    expect(x.log().data[1]).toBe(-Infinity);
+  });
+
+  it('throws at the first backward that produces a non-finite gradient, naming the op', () => {
+    const x = tensor([0, 4], { requiresGrad: true, name: 'x' });
+    expect(() => detectAnomaly(() => x.sqrt().sum().backward())).toThrow(/backward of op 'sqrt'.*produced Infinity in the gradient for input x .* at index \[0\]/);
+  });
+
+  it('leaves results alone when everything is finite', () => {
+    const x = randn([3], { seed: 1, requiresGrad: true });
+    detectAnomaly(() => x.exp().sum().backward());
+    expect(x.grad?.toArray()).toEqual(x.exp().toArray());
+    expect(ones([2]).toArray()).toEqual([1, 1]);
+  });
+});

@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { defineOp, gradcheck, gradgradcheck, randn, tensor, type Tensor } from 'gradgraph';
+
+/** x^3 with its derivative scaled by `factor` on element `wrongAt` only (factor 1: correct). */
+function cubeWithWrongElement(wrongAt: number, factor: number) {
+  return defineOp({
+    name: 'cube',
+    forward: (t) => t.mul(t).mul(t),
+    backward: ({ inputs: [t] }, g) => {
+      const scale = new Float64Array(t.size).fill(1);
+      scale[wrongAt] = factor;
+      return [g.mul(t.square()).mul(3).mul(tensor(scale, { shape: t.shape }))];
+    },
+  });
+}
+
+describe('gradcheck', () => {
+  it('passes a correct custom op and fails a wrong one, reporting its worst element', () => {
+    const x = randn([2, 3], { seed: 5, requiresGrad: true, name: 'x' });
+    expect(gradcheck(cubeWithWrongElement(0, 1), [x]).passed).toBe(true);
+
+    const report = gradcheck(cubeWithWrongElement(4, 1.5), [x]);
+    expect(report.passed).toBe(false);
+    const [input] = report.inputs;
+    expect(input.name).toBe('x');
+    expect(input.worst?.inputIndex).toEqual([1, 1]);
+    expect(input.worst?.outputIndex).toEqual([1, 1]);
+    const expected = 3 * x.data[4] ** 2;
+    expect(input.worst?.numeric).toBeCloseTo(expected, 6);
+    expect(input.worst?.analytic).toBeCloseTo(1.5 * expected, 12);
+    expect(input.maxAbsError).toBeCloseTo(0.5 * expected, 6);
+    expect(report.message).toMatch(/gradcheck FAILED \(full mode/);
+    expect(report.message).toMatch(/x\s+\[2, 3\].*FAIL\s+output 0\[1, 1\] w\.r\.t\. x\[1, 1\]: analytic/);
+    expect(String(report)).toBe(report.message);
+  });
+
+  it('throws the report with raiseOnFailure', () => {
+    const x = randn([3], { seed: 1, requiresGrad: true, name: 'x' });
+    expect(() => gradcheck(cubeWithWrongElement(2, 2), [x], { raiseOnFailure: true })).toThrow(/gradcheck FAILED[\s\S]*w\.r\.t\. x\[2\]/);
+  });
+
+  it('fast mode catches the same wrong gradients and locates the element', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 11 }), fc.double({ min: 1.2, max: 3, noNaN: true }), fc.integer(), (wrongAt, factor, seed) => {
+        const x = randn([3, 4], { seed, requiresGrad: true, name: 'x' });
+        // Keep x away from 0, where a wrong scale on a zero derivative is invisible.
+        x.data.forEach((v, i) => (x.data[i] = Math.sign(v || 1) * (Math.abs(v) + 0.5)));
+        const wrong = cubeWithWrongElement(wrongAt, factor);
+        const full = gradcheck(wrong, [x]);
+        const fast = gradcheck(wrong, [x], { fastMode: true, seed });
+        expect(full.passed).toBe(false);
+        expect(fast.passed).toBe(false);
+        expect(fast.mode).toBe('fast');
+        expect(fast.inputs[0].worst?.inputIndex).toEqual(full.inputs[0].worst?.inputIndex);
+        expect(gradcheck(cubeWithWrongElement(0, 1), [x], { fastMode: true, seed }).passed).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('checks every output of a function returning several, and only inputs that require grad', () => {
+    const a = randn([2], { seed: 2, requiresGrad: true, name: 'a' });
+    const b = randn([2], { seed: 3, name: 'b' });
+    const report = gradcheck((p: Tensor, q: Tensor) => [p.mul(q), p.exp().sum()], [a, b]);
+    expect(report.passed).toBe(true);
+    expect(report.inputs.map((r) => r.name)).toEqual(['a']);
+  });
+
+  it('leaves the caller\'s tensors and their .grad untouched', () => {
+    const x = randn([3], { seed: 9, requiresGrad: true });
+    const before = [...x.data];
+    gradcheck((t: Tensor) => t.tanh(), [x]);
+    expect([...x.data]).toEqual(before);
+    expect(x.grad).toBeNull();
+  });
+
+  it('reports NaN gradients as failures', () => {
+    const x = tensor([0, 1], { requiresGrad: true, name: 'x' });
+    const report = gradcheck((t: Tensor) => t.sqrt(), [x]);
+    expect(report.passed).toBe(false);
+    expect(report.inputs[0].maxAbsError).toBe(Infinity);
+  });
+
+  it('rejects bad options and inputs, naming them', () => {
+    const x = randn([2], { seed: 1, requiresGrad: true });
+    const f = (t: Tensor) => t.exp();
+    expect(() => gradcheck(f, [x], { eps: 0 })).toThrow('gradcheck: eps must be a finite number > 0, got 0');
+    expect(() => gradcheck(f, [x], { eps: NaN })).toThrow(/eps must be a finite number > 0, got NaN/);
+    expect(() => gradcheck(f, [x], { atol: -1 })).toThrow(/atol must be a finite number >= 0/);
+    expect(() => gradcheck(f, [x], { rtol: Infinity })).toThrow(/rtol must be a finite number >= 0/);
+    expect(() => gradcheck(f, [])).toThrow(/inputs must be a non-empty array of Tensors/);
+    expect(() => gradcheck(f, [randn([2], { seed: 1 })])).toThrow(/no input has requiresGrad: true/);
+    expect(() => gradcheck(f, [[1, 2] as never])).toThrow(/input 0 must be a Tensor/);
+    expect(() => gradcheck((() => 3) as never, [x])).toThrow(/must return a Tensor or an array of Tensors/);
+    expect(() => gradgradcheck(f, [x], { eps: -1 })).toThrow(/gradgradcheck: eps must be/);
+  });
+});
+
+describe('gradgradcheck', () => {
+  it('catches a first derivative that is right but not differentiable correctly', () => {
+    // The backward uses a constant copy of t, so its own derivative is lost.
+    const frozen = defineOp({
+      name: 'frozenCube',
+      forward: (t) => t.mul(t).mul(t),
+      backward: ({ inputs: [t] }, g) => [g.mul(t.detach().square()).mul(3)],
+    });
+    const x = randn([3], { seed: 4, requiresGrad: true, name: 'x' });
+    expect(gradcheck(frozen, [x]).passed).toBe(true);
+    const report = gradgradcheck(frozen, [x]);
+    expect(report.passed).toBe(false);
+    expect(report.message).toMatch(/^gradgradcheck FAILED/);
+  });
+});

@@ -1,0 +1,152 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import 'gradgraph/vitest';
+import * as gg from 'gradgraph';
+import type { Tensor, TensorLike } from 'gradgraph';
+import { awayFromZero, broadcastPairArb, leaf, positive, shapeArb } from '../helpers.js';
+
+/*
+ * Every op's gradient, first and second order, checked by central differences over random
+ * shapes, broadcasting patterns and values kept away from kinks and poles.
+ */
+
+const runs = { numRuns: 15 };
+
+type Away = ((v: number) => number) | undefined;
+const binary: [string, (a: TensorLike, b: TensorLike) => Tensor, Away, Away][] = [
+  ['add', gg.add, undefined, undefined],
+  ['sub', gg.sub, undefined, undefined],
+  ['mul', gg.mul, undefined, undefined],
+  ['div', gg.div, undefined, awayFromZero],
+  ['pow', gg.pow, positive, undefined],
+];
+
+const unary: [string, (x: Tensor) => Tensor, Away][] = [
+  ['neg', gg.neg, undefined],
+  ['sqrt', gg.sqrt, positive],
+  ['exp', gg.exp, undefined],
+  ['log', gg.log, positive],
+  ['abs', gg.abs, awayFromZero],
+  ['square', gg.square, undefined],
+  ['relu', gg.relu, awayFromZero],
+  ['sigmoid', gg.sigmoid, undefined],
+  ['tanh', gg.tanh, undefined],
+];
+
+describe.each(binary)('%s', (_name, op, awayA, awayB) => {
+  it('passes gradcheck and gradgradcheck for every broadcasting pattern', () => {
+    fc.assert(
+      fc.property(broadcastPairArb, fc.integer(), ([shapeA, shapeB], seed) => {
+        const a = leaf(shapeA, seed, awayA, 'a');
+        const b = leaf(shapeB, seed + 1, awayB, 'b');
+        expect(op).toPassGradcheck([a, b]);
+        expect(op).toPassGradgradcheck([a, b]);
+      }),
+      runs,
+    );
+  });
+
+  it('accepts a plain number on either side', () => {
+    const a = leaf([2, 3], 7, awayA ?? positive, 'a');
+    expect((x: Tensor) => op(x, gg.tensor(2))).toPassGradcheck([a]);
+    expect(op(a, 2).toArray()).toEqual(op(a, gg.tensor(2)).toArray());
+    expect(op(2, a).shape).toEqual([2, 3]);
+  });
+});
+
+describe.each(unary)('%s', (_name, op, away) => {
+  it('passes gradcheck and gradgradcheck', () => {
+    fc.assert(
+      fc.property(shapeArb(), fc.integer(), (shape, seed) => {
+        const x = leaf(shape, seed, away);
+        expect(op).toPassGradcheck([x]);
+        expect(op).toPassGradgradcheck([x]);
+      }),
+      runs,
+    );
+  });
+});
+
+/** Random axes of a shape: a number, a list, negative or omitted, with or without keepdims. */
+const reductionArb = shapeArb(3).chain((shape) =>
+  fc.tuple(
+    fc.constant(shape),
+    fc.oneof(
+      fc.constant(undefined),
+      shape.length === 0 ? fc.constant(undefined) : fc.integer({ min: -shape.length, max: shape.length - 1 }),
+      fc.subarray(shape.map((_, i) => i)),
+    ),
+    fc.boolean(),
+    fc.integer(),
+  ),
+);
+
+describe.each([
+  ['sum', gg.sum],
+  ['mean', gg.mean],
+] as const)('%s', (_name, op) => {
+  it('passes gradcheck and gradgradcheck over any axes, with and without keepdims', () => {
+    fc.assert(
+      fc.property(reductionArb, ([shape, axis, keepdims, seed]) => {
+        const f = (t: Tensor) => op(t, axis, { keepdims });
+        const x = leaf(shape, seed);
+        expect(f).toPassGradcheck([x]);
+        expect(f).toPassGradgradcheck([x]);
+      }),
+      runs,
+    );
+  });
+});
+
+describe('max', () => {
+  it('passes gradcheck and gradgradcheck away from ties', () => {
+    fc.assert(
+      fc.property(reductionArb, ([shape, axis, keepdims, seed]) => {
+        // Distinct values 0.1 apart, shuffled by the seed, so no finite difference crosses a tie.
+        const x = leaf(shape, seed);
+        const order = [...x.data.keys()].sort((i, j) => x.data[i] - x.data[j]);
+        order.forEach((position, rank) => (x.data[position] = rank * 0.1));
+        const f = (t: Tensor) => gg.max(t, axis, { keepdims });
+        expect(f).toPassGradcheck([x]);
+        expect(f).toPassGradgradcheck([x]);
+      }),
+      runs,
+    );
+  });
+});
+
+describe('matmul', () => {
+  const batchedArb = fc.tuple(
+    fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }),
+    shapeArb(2, 3), fc.boolean(), fc.integer(),
+  );
+  it('passes gradcheck and gradgradcheck, batched with broadcast batch axes', () => {
+    fc.assert(
+      fc.property(batchedArb, ([m, k, n, batch, broadcastB, seed]) => {
+        const a = leaf([...batch, m, k], seed, undefined, 'a');
+        const b = leaf([...(broadcastB ? batch.map(() => 1) : batch), k, n], seed + 1, undefined, 'b');
+        expect(gg.matmul).toPassGradcheck([a, b]);
+        expect(gg.matmul).toPassGradgradcheck([a, b]);
+      }),
+      runs,
+    );
+  });
+});
+
+describe('transpose, reshape, broadcastTo', () => {
+  it('pass gradcheck and gradgradcheck', () => {
+    fc.assert(
+      fc.property(shapeArb(3), fc.integer(), (shape, seed) => {
+        const x = leaf(shape, seed);
+        const perm = shape.map((_, i) => i).sort((i, j) => ((i * 7 + seed) % 5) - ((j * 7 + seed) % 5));
+        const f = (t: Tensor) => t.transpose(perm).mul(gg.tensor(Array.from({ length: t.size }, (_, i) => i + 1), { shape: perm.map((p) => shape[p]) }));
+        expect(f).toPassGradcheck([x]);
+        const flat = (t: Tensor) => t.reshape([-1]).square();
+        expect(flat).toPassGradgradcheck([x]);
+        const wide = (t: Tensor) => t.broadcastTo([2, ...shape]).square();
+        expect(wide).toPassGradgradcheck([x]);
+      }),
+      runs,
+    );
+  });
+});

@@ -1,0 +1,68 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { broadcastPattern, compileBinary, compileReduce } from '../../src/ops/kernels.js';
+import { broadcastShapes, reducedShape, type Shape } from '../../src/tensor/shape.js';
+import { allIndices, broadcastPairArb, broadcastRead, shapeArb, valuesFor } from '../helpers.js';
+
+/* The fast paths must agree with a naive element-by-element reference on every pattern. */
+
+const subtract = compileBinary('x - y');
+
+function naiveBinary(a: { data: Float64Array; shape: Shape }, b: { data: Float64Array; shape: Shape }) {
+  const shape = broadcastShapes('test', a.shape, b.shape);
+  return allIndices(shape).map((index) => broadcastRead(a, index) - broadcastRead(b, index));
+}
+
+describe('compileBinary', () => {
+  it('agrees with the naive reference for every broadcasting pattern', () => {
+    fc.assert(
+      fc.property(broadcastPairArb, fc.integer(), ([shapeA, shapeB], seed) => {
+        const a = { data: valuesFor(shapeA, seed), shape: shapeA };
+        const b = { data: valuesFor(shapeB, seed + 1), shape: shapeB };
+        const shape = broadcastShapes('test', shapeA, shapeB);
+        expect([...subtract(a.data, shapeA, b.data, shapeB, shape)]).toEqual(naiveBinary(a, b));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each([
+    ['full', [2, 3], [2, 3]],
+    ['full', [1, 6], [6]],
+    ['scalar', [1, 1], [4, 5]],
+    ['row', [1, 5], [4, 5]],
+    ['row', [5], [4, 5]],
+    ['column', [4, 1], [4, 5]],
+    ['column', [2, 3, 1, 1], [2, 3, 4, 5]],
+    ['general', [1, 3, 1], [2, 3, 4]],
+  ] as const)('classifies %s: %j in %j', (pattern, shape, out) => {
+    expect(broadcastPattern(shape, out)).toBe(pattern);
+    // And each pattern computes the same as the general path would.
+    const a = { data: valuesFor(out, 1), shape: out };
+    const b = { data: valuesFor(shape, 2), shape };
+    expect([...subtract(a.data, out, b.data, shape, out)]).toEqual(naiveBinary(a, b));
+    expect([...subtract(b.data, shape, a.data, out, out)]).toEqual(naiveBinary(b, a));
+  });
+});
+
+describe('compileReduce', () => {
+  const sum = compileReduce('0', 'acc + x');
+  it('agrees with the naive reference for leading, trailing and scattered axes', () => {
+    fc.assert(
+      fc.property(shapeArb(4), fc.integer(), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), (shape, seed, pick) => {
+        const axes = shape.map((_, i) => i).filter((i) => pick[i]);
+        const data = valuesFor(shape, seed);
+        const outShape = reducedShape(shape, axes, true);
+        const expected = new Array(outShape.reduce((p, d) => p * d, 1)).fill(0);
+        allIndices(shape).forEach((index, flat) => {
+          const outIndex = index.map((v, axis) => (axes.includes(axis) ? 0 : v));
+          const position = outIndex.reduce((acc, v, axis) => acc * outShape[axis] + v, 0);
+          expected[position] += data[flat];
+        });
+        const got = [...sum(data, shape, axes)];
+        got.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 12));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

