@@ -1,15 +1,13 @@
 import { applyOp, type OpDefinition } from '../autograd/op.js';
 import { Tensor } from '../tensor/tensor.js';
 import { assertValidShape, broadcastsTo, formatShape, reducedShape, sameShape, type Shape } from '../tensor/shape.js';
-import { compileBinary, compileReduce } from './kernels.js';
+import { broadcastCopy, compileReduce } from './kernels.js';
 
 /*
  * broadcastTo and sumTo are each other's gradient. `unbroadcast` is the one place that sums a
  * broadcast gradient back to an input's shape; every broadcasting op calls it.
  */
 
-const copyKernel = compileBinary('x');
-const NOTHING = new Float64Array(1);
 const sumKernel = compileReduce('0', 'acc + x');
 
 const broadcastToOp: OpDefinition<{ shape: Shape }> = {
@@ -17,7 +15,7 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   inputNames: ['x'],
   label: 'broadcast',
   forward([x], { shape }) {
-    return { data: copyKernel(x.data, x.shape, NOTHING, [], shape), shape };
+    return { data: broadcastCopy(x.data, x.shape, shape), shape };
   },
   backward({ inputs: [x] }, g) {
     return [sumTo(g, x.shape)];

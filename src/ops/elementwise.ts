@@ -8,9 +8,15 @@ import { compileBinary, compileUnary } from './kernels.js';
  * The elementwise ops as a table: name, scalar expression (x from a, y from b), the label a
  * picture shows, and the vector-Jacobian product for each input beside it. A gradient is only
  * computed for an input that needs one.
+ *
+ * Each gradient receives `toShape`, which sums a broadcast gradient back to its input's shape
+ * (`unbroadcast`). Calling it as early as the algebra allows keeps work on the small side: a
+ * broadcast operand is constant along the broadcast axes, so sum(-g) = -sum(g) and
+ * sum(g·out/b) = sum(g·out)/b there, with one full-size pass instead of three.
  */
 
-type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor;
+type ToShape = (t: Tensor) => Tensor;
+type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor, toShape: ToShape) => Tensor;
 
 function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient) {
   const kernel = compileBinary(expression);
@@ -24,8 +30,8 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
     },
     backward({ inputs: [a, b], output, needsInputGrad }, g) {
       return [
-        needsInputGrad[0] ? unbroadcast(gradA(g, a, b, output), a.shape) : null,
-        needsInputGrad[1] ? unbroadcast(gradB(g, a, b, output), b.shape) : null,
+        needsInputGrad[0] ? gradA(g, a, b, output, (t) => unbroadcast(t, a.shape)) : null,
+        needsInputGrad[1] ? gradB(g, a, b, output, (t) => unbroadcast(t, b.shape)) : null,
       ];
     },
   };
@@ -58,16 +64,18 @@ function constantMask(expression: string) {
 const signOf = constantMask('x > 0 ? 1 : x < 0 ? -1 : 0');
 const stepOf = constantMask('x > 0 ? 1 : 0');
 
-export const add = binaryOp('add', 'x + y', '+', (g) => g, (g) => g);
-export const sub = binaryOp('sub', 'x - y', '−', (g) => g, (g) => g.neg());
-export const mul = binaryOp('mul', 'x * y', '×', (g, _a, b) => g.mul(b), (g, a) => g.mul(a));
+export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, toA) => toA(g), (g, _a, _b, _out, toB) => toB(g));
+export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, toA) => toA(g), (g, _a, _b, _out, toB) => toB(g).neg());
+export const mul = binaryOp('mul', 'x * y', '×',
+  (g, _a, b, _out, toA) => toA(g.mul(b)),
+  (g, a, _b, _out, toB) => toB(g.mul(a)));
 export const div = binaryOp('div', 'x / y', '÷',
-  (g, _a, b) => g.div(b),
-  (g, _a, b, out) => g.mul(out).div(b).neg());
+  (g, _a, b, _out, toA) => toA(g.div(b)),
+  (g, _a, b, out, toB) => toB(g.mul(out)).div(b).neg());
 export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
-  (g, a, b) => g.mul(b).mul(a.pow(b.sub(1))),
+  (g, a, b, _out, toA) => toA(g.mul(b).mul(a.pow(b.sub(1)))),
   // Only computed when the exponent requires grad: log(a) is NaN for a < 0.
-  (g, a, _b, out) => g.mul(out).mul(a.log()));
+  (g, a, _b, out, toB) => toB(g.mul(out).mul(a.log())));
 
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
 export const relu = unaryOp('relu', 'x < 0 ? 0 : x', (g, x) => g.mul(stepOf(x)));

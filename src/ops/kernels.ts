@@ -62,22 +62,32 @@ export function compileBinary(expression: string): BinaryKernel {
     }
     if (pa === 'full' && pb === 'row') {
       const m = b.length;
-      for (let i = 0, j = 0; i < n; i++) { ${body('a[i]', 'b[j]')} if (++j === m) j = 0; }
+      for (let start = 0; start < n; start += m) {
+        for (let j = 0, i = start; j < m; j++, i++) { ${body('a[i]', 'b[j]')} }
+      }
       return out;
     }
     if (pa === 'row' && pb === 'full') {
       const m = a.length;
-      for (let i = 0, j = 0; i < n; i++) { ${body('a[j]', 'b[i]')} if (++j === m) j = 0; }
+      for (let start = 0; start < n; start += m) {
+        for (let j = 0, i = start; j < m; j++, i++) { ${body('a[j]', 'b[i]')} }
+      }
       return out;
     }
     if (pa === 'full' && pb === 'column') {
       const run = n / b.length;
-      for (let i = 0, j = 0, k = 0; i < n; i++) { ${body('a[i]', 'b[j]')} if (++k === run) { k = 0; j++; } }
+      for (let j = 0, start = 0; j < b.length; j++, start += run) {
+        const yb = b[j];
+        for (let i = start; i < start + run; i++) { ${body('a[i]', 'yb')} }
+      }
       return out;
     }
     if (pa === 'column' && pb === 'full') {
       const run = n / a.length;
-      for (let i = 0, j = 0, k = 0; i < n; i++) { ${body('a[j]', 'b[i]')} if (++k === run) { k = 0; j++; } }
+      for (let j = 0, start = 0; j < a.length; j++, start += run) {
+        const xa = a[j];
+        for (let i = start; i < start + run; i++) { ${body('xa', 'b[i]')} }
+      }
       return out;
     }
     // General path: walk the output with an odometer, reading a and b through broadcast strides.
@@ -102,6 +112,32 @@ export function compileBinary(expression: string): BinaryKernel {
   return factory(broadcastPattern, broadcastStrides, sizeOf) as BinaryKernel;
 }
 
+/** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. */
+export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape): Float64Array {
+  const n = sizeOf(outShape);
+  switch (broadcastPattern(shape, outShape)) {
+    case 'full':
+      return Float64Array.from(input);
+    case 'scalar':
+      return new Float64Array(n).fill(input[0]);
+    case 'row': {
+      const out = new Float64Array(n);
+      for (let start = 0; start < n; start += input.length) out.set(input, start);
+      return out;
+    }
+    case 'column': {
+      const out = new Float64Array(n);
+      const run = n / input.length;
+      for (let j = 0; j < input.length; j++) out.fill(input[j], j * run, (j + 1) * run);
+      return out;
+    }
+    case 'general':
+      return copyGeneral(input, shape, NO_DATA, [], outShape);
+  }
+}
+const copyGeneral = compileBinary('x');
+const NO_DATA = new Float64Array(1);
+
 /**
  * Reductions over a set of axes. `combine` folds `x` into `acc`. The fast paths cover reducing
  * everything, the leading axes (BN's mean over the batch) and the trailing axes; the general
@@ -121,7 +157,9 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     const leading = axes.every((axis, i) => axis === i);
     const trailing = axes.every((axis, i) => axis === nd - axes.length + i);
     if (leading) {
-      for (let i = 0, j = 0; i < n; i++) { let acc = out[j]; const x = input[i]; ${fold} out[j] = acc; if (++j === outSize) j = 0; }
+      for (let start = 0; start < n; start += outSize) {
+        for (let j = 0, i = start; j < outSize; j++, i++) { let acc = out[j]; const x = input[i]; ${fold} out[j] = acc; }
+      }
       return out;
     }
     if (trailing) {

@@ -59,7 +59,8 @@ export const mean = reduction('mean', (x, { axes, count }) => {
   for (let i = 0; i < data.length; i++) data[i] /= count;
   return data;
 }, {
-  backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs).div(attrs.count)],
+  // Divide before spreading: the small tensor, not the full-size one.
+  backward: ({ inputs: [x], attrs }, g) => [spread(g.div(attrs.count), x.shape, attrs)],
 });
 
 export const max = reduction('max', (x, { axes, count }) => {

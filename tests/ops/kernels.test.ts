@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { broadcastPattern, compileBinary, compileReduce } from '../../src/ops/kernels.js';
+import { broadcastCopy, broadcastPattern, compileBinary, compileReduce } from '../../src/ops/kernels.js';
 import { broadcastShapes, reducedShape, type Shape } from '../../src/tensor/shape.js';
-import { allIndices, broadcastPairArb, broadcastRead, shapeArb, valuesFor } from '../helpers.js';
+import { allIndices, broadcastableTo, broadcastPairArb, broadcastRead, shapeArb, valuesFor } from '../helpers.js';
 
 /* The fast paths must agree with a naive element-by-element reference on every pattern. */
 
@@ -42,6 +42,18 @@ describe('compileBinary', () => {
     const b = { data: valuesFor(shape, 2), shape };
     expect([...subtract(a.data, out, b.data, shape, out)]).toEqual(naiveBinary(a, b));
     expect([...subtract(b.data, shape, a.data, out, out)]).toEqual(naiveBinary(b, a));
+  });
+});
+
+describe('broadcastCopy', () => {
+  it('agrees with the naive reference for every pattern', () => {
+    fc.assert(
+      fc.property(shapeArb(4).chain((out) => fc.tuple(fc.constant(out), broadcastableTo(out))), fc.integer(), ([out, shape], seed) => {
+        const input = { data: valuesFor(shape, seed), shape };
+        expect([...broadcastCopy(input.data, shape, out)]).toEqual(allIndices(out).map((index) => broadcastRead(input, index)));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
