@@ -2,7 +2,7 @@ import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxes, reducedShape, type Shape } from '../tensor/shape.js';
 import { broadcastTo } from './broadcast.js';
-import { compileBinary, compileReduce } from './kernels.js';
+import { compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
@@ -21,6 +21,7 @@ interface ReduceAttrs {
 }
 
 const sumKernel = compileReduce('0', 'acc + x');
+const sumOfSquaresKernel = compileReduce('0', 'acc + x * x');
 // Written so a NaN, once met, stays: `x > NaN` is false and `x !== x` only holds for NaN.
 const maxKernel = compileReduce('-Infinity', 'x > acc || x !== x ? (acc !== acc ? acc : x) : acc');
 const equalKernel = compileBinary('x === y ? 1 : 0');
@@ -54,12 +55,26 @@ export const sum = reduction('sum', (x, { axes }) => sumKernel(x.data, x.shape, 
   backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs)],
 });
 
-export const mean = reduction('mean', (x, { axes, count }) => {
-  const data = sumKernel(x.data, x.shape, axes);
-  for (let i = 0; i < data.length; i++) data[i] /= count;
-  return data;
-}, {
+/** A summing kernel's result divided by how many input elements fed each output element. */
+function averaged(kernel: ReduceKernel) {
+  return (x: Tensor, { axes, count }: ReduceAttrs): Float64Array => {
+    const data = kernel(x.data, x.shape, axes);
+    for (let i = 0; i < data.length; i++) data[i] /= count;
+    return data;
+  };
+}
+
+export const mean = reduction('mean', averaged(sumKernel), {
   backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs).div(attrs.count)],
+});
+
+/**
+ * mean(x²) as one node: BN's variance step, applied to values already centred (a two-pass
+ * variance, which stays accurate when the mean is large compared with the spread).
+ */
+export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), {
+  label: 'mean(x²)',
+  backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs).mul(x).mul(2 / attrs.count)],
 });
 
 export const max = reduction('max', (x, { axes, count }) => {
