@@ -37,8 +37,8 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
   name: 'batchNormFused',
   label: 'batch norm (fused)',
   inputNames: ['x', 'gamma', 'beta'],
-  forward([x, gamma, beta], { moments, layout: { batch, channels, spatial } }) {
-    return { data: normalizeForward(x.data, moments, gamma.data, beta.data, batch, channels, spatial), shape: x.shape };
+  forward([x, gamma, beta], { moments, layout }) {
+    return { data: normalizeForward(x.data, moments, gamma.data, beta.data, layout.spatial), shape: x.shape };
   },
   backward(ctx, g) {
     const [x, gamma, beta] = ctx.inputs;
@@ -47,8 +47,7 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
     if (isGradEnabled()) {
       grads = recordedGradients(x, gamma, g, attrs);
     } else {
-      const { batch, channels, spatial } = attrs.layout;
-      const d = normalizeBackward(g.data, x.data, attrs.moments, gamma.data, batch, channels, spatial);
+      const d = normalizeBackward(g.data, x.data, attrs.moments, gamma.data, attrs.layout.spatial);
       grads = [new Tensor(d.x, x.shape), new Tensor(d.gamma, gamma.shape), new Tensor(d.beta, beta.shape)];
     }
     return grads.map((grad, i) => (needsInputGrad[i] ? grad : null));
@@ -68,6 +67,6 @@ export function batchNormFused(x: Tensor, gamma: Tensor, beta: Tensor, options: 
     if (!(value instanceof Tensor)) throw new Error(`batchNormFused: ${argument} must be a Tensor (use ones/zeros for no scale or shift), got ${value === null ? 'null' : typeof value}`);
     checkPerChannel('batchNormFused', argument, value, x, layout);
   }
-  const moments = channelMoments(x.data, layout.batch, layout.channels, layout.spatial, eps);
+  const moments = channelMoments(x.data, layout.channels, layout.spatial, eps);
   return applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout, moments });
 }
