@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
-import { ADD_EPS_LABEL, batchNorm, batchNormInference, BN_STEPS, grad, ones, randn, SQUARE_LABEL, tensor, zeros, type GraphNode, type Tensor } from 'gradgraph';
-import { channelValues, meanOf, relativeError, varianceOf } from './helpers.js';
-
-/** The op nodes behind `y`, in the order they were created. */
-function nodesOf(y: Tensor): GraphNode[] {
-  const nodes = new Set<GraphNode>();
-  const stack = [y];
-  while (stack.length > 0) {
-    const t = stack.pop()!;
-    if (t.node === null || nodes.has(t.node)) continue;
-    nodes.add(t.node);
-    stack.push(...t.node.inputs);
-  }
-  return [...nodes].sort((a, b) => a.id - b.id);
-}
+import { ADD_EPS_LABEL, batchNorm, batchNormInference, BN_STEPS, grad, ones, randn, SQUARE_LABEL, tensor, zeros, type Tensor } from 'gradgraph';
+import { channelValues, meanOf, nodesOf, relativeError, varianceOf } from './helpers.js';
 
 function inputs2d() {
   return {

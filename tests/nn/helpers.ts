@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import fc from 'fast-check';
-import { randn, Tensor } from 'gradgraph';
+import { randn, Tensor, type GraphNode } from 'gradgraph';
 
 /*
  * Independent references for the BN tests: plain loops over x read as [N, C, S], written
@@ -91,4 +91,20 @@ export function errorRelativeTo(a: Tensor, b: Tensor, scale: number): number {
   let max = 0;
   for (let i = 0; i < a.size; i++) max = Math.max(max, Math.abs(a.data[i] - b.data[i]));
   return max === 0 ? 0 : max / scale;
+}
+
+/**
+ * The op nodes behind `y`, in the order they were created. (A stand-in until the graph module's
+ * trace() exists; the tests only need the nodes and their labels and scopes.)
+ */
+export function nodesOf(y: Tensor): GraphNode[] {
+  const nodes = new Set<GraphNode>();
+  const stack = [y];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (t.node === null || nodes.has(t.node)) continue;
+    nodes.add(t.node);
+    stack.push(...t.node.inputs);
+  }
+  return [...nodes].sort((a, b) => a.id - b.id);
 }
