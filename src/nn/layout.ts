@@ -7,7 +7,6 @@ import { formatShape, sizeOf } from '../tensor/shape.js';
  * memory, S being the product of the axes after C (1 for `[N, C]`).
  */
 export interface ChannelLayout {
-  readonly batch: number;
   readonly channels: number;
   readonly spatial: number;
   /** The axes the statistics are taken over: all but axis 1. */
@@ -32,7 +31,7 @@ export function channelLayout(op: string, x: Tensor, options: { batchStatistics:
   }
   const axes = x.shape.map((_, axis) => axis).filter((axis) => axis !== 1);
   const statShape = x.shape.map((size, axis) => (axis === 1 ? size : 1));
-  return { batch, channels, spatial, axes, count, statShape };
+  return { channels, spatial, axes, count, statShape };
 }
 
 /** Checks that a per-channel tensor (gamma, beta, a running statistic) has shape [C]. */
