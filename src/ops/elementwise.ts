@@ -87,4 +87,6 @@ export const log = unaryOp('log', 'Math.log(x)', (g, x) => g.div(x));
 export const abs = unaryOp('abs', 'Math.abs(x)', (g, x) => g.mul(signOf(x)));
 export const square = unaryOp('square', 'x * x', (g, x) => g.mul(x).mul(2), 'x²');
 export const sigmoid = unaryOp('sigmoid', '1 / (1 + Math.exp(-x))', (g, _x, out) => g.mul(out).mul(out.neg().add(1)), 'σ');
+// log(1 + eˣ) without overflow for large x, and without log(1 + tiny) losing digits.
+export const softplus = unaryOp('softplus', 'x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))', (g, x) => g.mul(x.sigmoid()));
 export const tanh = unaryOp('tanh', 'Math.tanh(x)', (g, _x, out) => g.mul(out.square().neg().add(1)));

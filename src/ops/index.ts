@@ -1,5 +1,5 @@
-export { add, sub, mul, div, pow, neg, sqrt, exp, log, abs, square, relu, sigmoid, tanh } from './elementwise.js';
-export { sum, mean, max, type ReduceOptions } from './reduce.js';
+export { add, sub, mul, div, pow, neg, sqrt, exp, log, abs, square, relu, sigmoid, softplus, tanh } from './elementwise.js';
+export { sum, mean, meanSquare, max, type ReduceOptions } from './reduce.js';
 export { reshape, transpose } from './shape.js';
 export { matmul } from './matmul.js';
 export { broadcastTo, sumTo, unbroadcast } from './broadcast.js';

@@ -2,7 +2,7 @@ import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxes, reducedShape, type Shape } from '../tensor/shape.js';
 import { broadcastTo } from './broadcast.js';
-import { compileBinary, compileReduce } from './kernels.js';
+import { compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
@@ -21,15 +21,20 @@ interface ReduceAttrs {
 }
 
 const sumKernel = compileReduce('0', 'acc + x');
+const sumOfSquaresKernel = compileReduce('0', 'acc + x * x');
 // Written so a NaN, once met, stays: `x > NaN` is false and `x !== x` only holds for NaN.
 const maxKernel = compileReduce('-Infinity', 'x > acc || x !== x ? (acc !== acc ? acc : x) : acc');
 const equalKernel = compileBinary('x === y ? 1 : 0');
 const divideKernel = compileBinary('x / y');
 
-/** g with the reduced axes restored as 1s, broadcast back to the input's shape. */
+/** g with the reduced axes restored as 1s, so it broadcasts against the input. */
+function withKeptDims(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
+  return attrs.keepdims ? g : g.reshape(reducedShape(input, attrs.axes, true));
+}
+
+/** g broadcast back to the input's shape. */
 function spread(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
-  const kept = attrs.keepdims ? g : g.reshape(reducedShape(input, attrs.axes, true));
-  return broadcastTo(kept, input);
+  return broadcastTo(withKeptDims(g, input, attrs), input);
 }
 
 function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Float64Array, op: Omit<OpDefinition<ReduceAttrs>, 'name' | 'forward'>) {
@@ -54,13 +59,28 @@ export const sum = reduction('sum', (x, { axes }) => sumKernel(x.data, x.shape, 
   backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs)],
 });
 
-export const mean = reduction('mean', (x, { axes, count }) => {
-  const data = sumKernel(x.data, x.shape, axes);
-  for (let i = 0; i < data.length; i++) data[i] /= count;
-  return data;
-}, {
+/** A summing kernel's result divided by how many input elements fed each output element. */
+function averaged(kernel: ReduceKernel) {
+  return (x: Tensor, { axes, count }: ReduceAttrs): Float64Array => {
+    const data = kernel(x.data, x.shape, axes);
+    for (let i = 0; i < data.length; i++) data[i] /= count;
+    return data;
+  };
+}
+
+export const mean = reduction('mean', averaged(sumKernel), {
   // Divide before spreading: the small tensor, not the full-size one.
   backward: ({ inputs: [x], attrs }, g) => [spread(g.div(attrs.count), x.shape, attrs)],
+});
+
+/**
+ * mean(x²) as one node: BN's variance step, applied to values already centred (a two-pass
+ * variance, which stays accurate when the mean is large compared with the spread).
+ */
+export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), {
+  label: 'mean(x²)',
+  // x · (2g/N) with g broadcast by the mul itself: one full-size pass, no materialised spread.
+  backward: ({ inputs: [x], attrs }, g) => [x.mul(withKeptDims(g.mul(2 / attrs.count), x.shape, attrs))],
 });
 
 export const max = reduction('max', (x, { axes, count }) => {

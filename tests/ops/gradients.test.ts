@@ -31,6 +31,7 @@ const unary: [string, (x: Tensor) => Tensor, Away][] = [
   ['relu', gg.relu, awayFromZero],
   ['sigmoid', gg.sigmoid, undefined],
   ['tanh', gg.tanh, undefined],
+  ['softplus', gg.softplus, undefined],
 ];
 
 describe.each(binary)('%s', (_name, op, awayA, awayB) => {

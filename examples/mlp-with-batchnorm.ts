@@ -1,0 +1,41 @@
+/**
+ * Batch norm inside a real network: Linear → BatchNorm1d → ReLU → Linear, trained on two moons,
+ * against the same network (same initial weights) without batch norm. Seeded, so the numbers
+ * are the same on every run.
+ *
+ *   npx tsx examples/mlp-with-batchnorm.ts
+ */
+import { BatchNorm1d, Linear, ReLU, Sequential, SGD, twoMoons } from 'gradgraph';
+import { accuracy, claim, evaluate, trainEpoch } from './lib/training.js';
+
+const hidden = 16;
+const epochs = 30;
+const data = twoMoons({ n: 256, noise: 0.1, seed: 1 });
+
+function train(withBatchNorm: boolean) {
+  const model = new Sequential([
+    new Linear(2, hidden, { seed: 1 }),
+    ...(withBatchNorm ? [new BatchNorm1d(hidden)] : []),
+    new ReLU(),
+    new Linear(hidden, 1, { seed: 101 }),
+  ], { name: withBatchNorm ? 'mlp with BN' : 'mlp' });
+  const optimizer = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+  const losses = Array.from({ length: epochs }, (_, epoch) => trainEpoch(model, data, optimizer, { batchSize: 32, seed: epoch }));
+  return { model, losses, evalLoss: evaluate(model, data), accuracy: accuracy(model, data) };
+}
+
+const plain = train(false);
+const normalized = train(true);
+
+console.log(`Two moons (256 points), batches of 32, SGD lr 0.05 momentum 0.9. Training loss by epoch:`);
+console.log('  epoch   without BN   with BN');
+for (let epoch = 4; epoch < epochs; epoch += 5) {
+  console.log(`  ${String(epoch + 1).padStart(5)} ${plain.losses[epoch].toFixed(4).padStart(12)} ${normalized.losses[epoch].toFixed(4).padStart(9)}`);
+}
+for (const [label, r] of [['without BN', plain], ['with BN', normalized]] as const) {
+  console.log(`  ${label.padEnd(10)}: eval-mode loss ${r.evalLoss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(1)}%`);
+}
+// TODO: draw `normalized.model`'s graph here once gradgraph can draw (the pictures work).
+
+claim('with BN the training loss ends lower (final epoch, below 0.75× without)', normalized.losses[epochs - 1] < 0.75 * plain.losses[epochs - 1]);
+claim('and the eval-mode network (running statistics) classifies at least as well', normalized.accuracy >= plain.accuracy);

@@ -1,0 +1,72 @@
+import { applyOp, type OpDefinition } from '../autograd/op.js';
+import { isGradEnabled } from '../autograd/mode.js';
+import { meanSquare } from '../ops/reduce.js';
+import { Tensor } from '../tensor/tensor.js';
+import { channelMoments, normalizeBackward, normalizeForward, type Moments } from './batchnorm-kernels.js';
+import { alongChannels, channelLayout, checkEps, checkPerChannel, perChannel, type ChannelLayout } from './layout.js';
+
+/*
+ * Batch norm as one node, for speed: the forward and the first backward are loops over
+ * Float64Array. When the backward is itself recorded (createGraph), it is written with tensor
+ * ops instead, so the gradient can be differentiated again. Both agree with the explicit graph
+ * of batchnorm.ts, which is what the tests hold them to.
+ */
+
+interface FusedAttrs {
+  readonly eps: number;
+  readonly layout: ChannelLayout;
+  /** The batch statistics, computed once by the forward and reused by the fast backward. */
+  readonly moments: Moments;
+}
+
+const KEEP = { keepdims: true } as const;
+
+/** The same closed form as `normalizeBackward`, in tensor ops: recorded, so differentiable again. */
+function recordedGradients(x: Tensor, gamma: Tensor, g: Tensor, { eps, layout }: FusedAttrs): [Tensor, Tensor, Tensor] {
+  const { axes, count } = layout;
+  const centered = x.sub(x.mean(axes, KEEP));
+  const invStd = meanSquare(centered, axes, KEEP).add(eps).pow(-0.5);
+  const normalized = centered.mul(invStd);
+  const gSum = g.sum(axes, KEEP);
+  const gNormalizedSum = g.mul(normalized).sum(axes, KEEP);
+  const dx = g.sub(gSum.div(count)).sub(normalized.mul(gNormalizedSum.div(count))).mul(invStd.mul(alongChannels(gamma, layout)));
+  return [dx, perChannel(gNormalizedSum, layout), perChannel(gSum, layout)];
+}
+
+const batchNormFusedOp: OpDefinition<FusedAttrs> = {
+  name: 'batchNormFused',
+  label: 'batch norm (fused)',
+  inputNames: ['x', 'gamma', 'beta'],
+  forward([x, gamma, beta], { moments, layout }) {
+    return { data: normalizeForward(x.data, moments, gamma.data, beta.data, layout.spatial), shape: x.shape };
+  },
+  backward(ctx, g) {
+    const [x, gamma, beta] = ctx.inputs;
+    const { attrs, needsInputGrad } = ctx;
+    let grads: [Tensor, Tensor, Tensor];
+    if (isGradEnabled()) {
+      grads = recordedGradients(x, gamma, g, attrs);
+    } else {
+      const d = normalizeBackward(g.data, x.data, attrs.moments, gamma.data, attrs.layout.spatial);
+      grads = [new Tensor(d.x, x.shape), new Tensor(d.gamma, gamma.shape), new Tensor(d.beta, beta.shape)];
+    }
+    return grads.map((grad, i) => (needsInputGrad[i] ? grad : null));
+  },
+};
+
+/**
+ * The same function as `batchNorm` (batch statistics, biased variance), as one node labelled
+ * 'batch norm (fused)' whose backward is the closed-form BN gradient. It agrees with the
+ * explicit graph to rounding (1e-12 relative) and can be differentiated twice.
+ */
+export function batchNormFused(x: Tensor, gamma: Tensor, beta: Tensor, options: { eps?: number } = {}): Tensor {
+  const { eps = 1e-5 } = options;
+  checkEps('batchNormFused', eps);
+  const layout = channelLayout('batchNormFused', x, { batchStatistics: true });
+  for (const [argument, value] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (!(value instanceof Tensor)) throw new Error(`batchNormFused: ${argument} must be a Tensor (use ones/zeros for no scale or shift), got ${value === null ? 'null' : typeof value}`);
+    checkPerChannel('batchNormFused', argument, value, x, layout);
+  }
+  const moments = channelMoments(x.data, layout.channels, layout.spatial, eps);
+  return applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout, moments });
+}

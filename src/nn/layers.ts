@@ -1,0 +1,103 @@
+import { Random } from '../tensor/random.js';
+import { formatShape } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { Module } from './module.js';
+
+export interface LinearOptions {
+  /** Seeds the initial weights; without one they differ from run to run. */
+  seed?: number;
+  bias?: boolean;
+  name?: string;
+}
+
+/**
+ * y = x @ weight + bias. The weight is stored as [inFeatures, outFeatures] (PyTorch stores its
+ * transpose) so the graph shows one matmul node, no transpose. Initialized like PyTorch's
+ * Linear: uniform in ±1/√inFeatures, for weight and bias alike.
+ */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+    super(options.name ?? 'Linear');
+    for (const [argument, value] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${String(value)}`);
+    }
+    const random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    const bound = 1 / Math.sqrt(inFeatures);
+    const uniform = (shape: number[], name: string) => {
+      const data = new Float64Array(shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < data.length; i++) data[i] = (2 * random.uniform() - 1) * bound;
+      return new Tensor(data, shape, { isParameter: true, name });
+    };
+    this.weight = uniform([inFeatures, outFeatures], 'weight');
+    this.bias = options.bias === false ? null : uniform([outFeatures], 'bias');
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim < 2 || x.shape[x.ndim - 1] !== this.inFeatures) {
+      throw new Error(`${this.name}: x has shape ${formatShape(x.shape)} but this layer takes ${this.inFeatures} input features on its last axis, as in [N, ${this.inFeatures}]`);
+    }
+    const product = x.matmul(this.weight);
+    return this.bias === null ? product : product.add(this.bias);
+  }
+}
+
+/** An elementwise function as a module, so it has a scope (a box in pictures) like any layer. */
+class Activation extends Module {
+  constructor(name: string, private readonly fn: (x: Tensor) => Tensor) {
+    super(name);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.fn(x);
+  }
+}
+
+export class ReLU extends Activation {
+  constructor(options: { name?: string } = {}) {
+    super(options.name ?? 'ReLU', (x) => x.relu());
+  }
+}
+
+export class Sigmoid extends Activation {
+  constructor(options: { name?: string } = {}) {
+    super(options.name ?? 'Sigmoid', (x) => x.sigmoid());
+  }
+}
+
+export class Tanh extends Activation {
+  constructor(options: { name?: string } = {}) {
+    super(options.name ?? 'Tanh', (x) => x.tanh());
+  }
+}
+
+/**
+ * Modules applied one after the other. Children sharing a name get a number after it, in order
+ * ('Linear 1', 'Linear 2'), so each has a scope, and a box, of its own.
+ */
+export class Sequential extends Module {
+  readonly layers: readonly Module[];
+
+  constructor(layers: readonly Module[], options: { name?: string } = {}) {
+    super(options.name ?? 'Sequential');
+    layers.forEach((layer, i) => {
+      if (!(layer instanceof Module)) throw new Error(`Sequential: layer ${i} is not a Module, got ${layer === null ? 'null' : typeof layer}`);
+    });
+    this.layers = [...layers];
+    const total = new Map<string, number>();
+    for (const layer of layers) total.set(layer.name, (total.get(layer.name) ?? 0) + 1);
+    const seen = new Map<string, number>();
+    for (const layer of layers) {
+      const name = layer.name;
+      if ((total.get(name) ?? 0) < 2) continue;
+      seen.set(name, (seen.get(name) ?? 0) + 1);
+      layer.name = `${name} ${seen.get(name)}`;
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.layers.reduce((value, layer) => layer.call(value), x);
+  }
+}

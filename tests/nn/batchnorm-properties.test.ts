@@ -1,0 +1,86 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import 'gradgraph/vitest';
+import { batchNorm, batchNormFused, grad, gradcheck, gradgradcheck, ones, tensor, zeros, type Tensor } from 'gradgraph';
+import { bnInputs, bnShape, bnTermScales, channelValues, errorRelativeTo, meanOf, relativeError, varianceOf } from './helpers.js';
+
+/** x of a BN shape filled with arbitrary values from `values`. */
+const arbitraryX = (values: fc.Arbitrary<number>) =>
+  bnShape.chain((shape) => fc.array(values, { minLength: shape.reduce((a, b) => a * b, 1), maxLength: shape.reduce((a, b) => a * b, 1) })
+    .map((data) => tensor(data, { shape, requiresGrad: true })));
+
+const anyDouble = fc.double({ min: -1e3, max: 1e3, noNaN: true });
+
+describe('batchNorm properties', () => {
+  it('with γ = 1, β = 0, each channel has mean 0 and variance σ²/(σ² + ε), i.e. 1 up to eps', () => {
+    fc.assert(fc.property(arbitraryX(anyDouble), (x) => {
+      const channels = x.shape[1];
+      const y = batchNorm(x, ones([channels]), zeros([channels]));
+      const inputs = channelValues(x);
+      channelValues(y).forEach((values, c) => {
+        const v = varianceOf(inputs[c]);
+        expect(Math.abs(meanOf(values))).toBeLessThan(1e-9);
+        expect(varianceOf(values)).toBeCloseTo(v / (v + 1e-5), 9);
+      });
+    }), { numRuns: 50 });
+  });
+
+  it('does not change when each channel is scaled by a positive factor and shifted (eps = 0)', () => {
+    // Integer values that are not all equal give every channel a variance of at least about 1/m.
+    const x = arbitraryX(fc.integer({ min: -50, max: 50 })).filter((t) => channelValues(t).every((v) => varianceOf(v) > 0));
+    const affine = fc.record({ scale: fc.double({ min: 0.01, max: 100, noNaN: true }), shift: fc.double({ min: -1e3, max: 1e3, noNaN: true }) });
+    fc.assert(fc.property(x, fc.array(affine, { minLength: 4, maxLength: 4 }), (t, perChannel) => {
+      const [batch, channels] = t.shape;
+      const spatial = t.size / (batch * channels);
+      const moved = tensor(t.data.map((v, i) => {
+        const { scale, shift } = perChannel[Math.floor(i / spatial) % channels];
+        return v * scale + shift;
+      }), { shape: t.shape });
+      const gamma = ones([channels]);
+      const beta = zeros([channels]);
+      expect(relativeError(batchNorm(moved, gamma, beta, { eps: 0 }), batchNorm(t, gamma, beta, { eps: 0 }))).toBeLessThan(1e-9);
+    }), { numRuns: 50 });
+  });
+
+  it('has a gradient w.r.t. x that sums to zero over the batch for each channel', () => {
+    fc.assert(fc.property(bnInputs, arbitraryX(anyDouble), ({ x, gamma, beta, gradOutput }, other) => {
+      // Both well-conditioned inputs and arbitrary ones (which include constant channels).
+      for (const input of [x, other]) {
+        const channels = input.shape[1];
+        const g = input === x ? gradOutput : tensor(input.data.map((_, i) => Math.sin(i + 1)), { shape: input.shape });
+        const weight = channels === gamma.size ? gamma : ones([channels]);
+        const y = batchNorm(input, weight, channels === beta.size ? beta : zeros([channels]));
+        const [dx] = grad(y, [input], { gradOutputs: [g] });
+        // Zero up to rounding in the terms dx is made of (see bnTermScales), times the count.
+        const termScale = bnTermScales(input, weight, y, g, 1e-5)[1];
+        for (const values of channelValues(dx)) {
+          expect(Math.abs(values.reduce((a, v) => a + v, 0))).toBeLessThanOrEqual(1e-13 * values.length * termScale);
+        }
+      }
+    }), { numRuns: 50 });
+  });
+
+  it('agrees with batchNormFused on the output and all three gradients (1e-12 relative)', () => {
+    fc.assert(fc.property(bnInputs, ({ x, gamma, beta, gradOutput }) => {
+      const explicit = batchNorm(x, gamma, beta);
+      const fused = batchNormFused(x, gamma, beta);
+      const [yScale, ...gradScales] = bnTermScales(x, gamma, explicit, gradOutput, 1e-5);
+      expect(errorRelativeTo(fused, explicit, yScale)).toBeLessThan(1e-12);
+      const expected = grad(explicit, [x, gamma, beta], { gradOutputs: [gradOutput] });
+      grad(fused, [x, gamma, beta], { gradOutputs: [gradOutput] }).forEach((g, i) => expect(errorRelativeTo(g, expected[i], gradScales[i])).toBeLessThan(1e-12));
+    }), { numRuns: 50 });
+  });
+
+  it('passes gradcheck and gradgradcheck, explicit and fused', () => {
+    const explicit = (x: Tensor, g: Tensor, b: Tensor) => batchNorm(x, g, b);
+    const fused = (x: Tensor, g: Tensor, b: Tensor) => batchNormFused(x, g, b);
+    fc.assert(fc.property(bnInputs, ({ x, gamma, beta }) => {
+      for (const f of [explicit, fused]) {
+        for (const check of [gradcheck, gradgradcheck]) {
+          const report = check(f, [x, gamma, beta]);
+          expect(report.passed, report.message).toBe(true);
+        }
+      }
+    }), { numRuns: 25 });
+  });
+});
