@@ -26,14 +26,14 @@ export async function loadTensorFlow(): Promise<TensorFlow | null> {
     }
   }
   const require = createRequire(entry);
-  // TF.js greets Node users on stdout when it loads; keep the benchmark's table clean.
-  const log = console.log;
-  console.log = () => {};
+  // TF.js greets Node users (suggesting tfjs-node) when it loads; keep the benchmark's table clean.
+  const { log, warn } = console;
+  console.log = console.warn = () => {};
   try {
     const tf = require('@tensorflow/tfjs');
     await tf.setBackend('cpu');
     return tf;
   } finally {
-    console.log = log;
+    Object.assign(console, { log, warn });
   }
 }

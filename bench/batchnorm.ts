@@ -1,0 +1,131 @@
+import { batchNorm, batchNormFused, grad, noGrad, randn, type Tensor } from '../src/index.js';
+import { handFusedBatchNorm } from './handfused.js';
+import { measure, ms, printTable, ratio } from './harness.js';
+import type { TensorFlow } from './peer.js';
+
+/* BN forward + backward (all three gradients) at the issue's shapes, three ways and against TF.js. */
+
+export const SHAPES: readonly [number, number][] = [[64, 64], [256, 1024], [1024, 256]];
+const EPS = 1e-5;
+
+export interface Problem {
+  n: number;
+  d: number;
+  x: Tensor;
+  gamma: Tensor;
+  beta: Tensor;
+  dout: Tensor;
+}
+
+export function problem(n: number, d: number): Problem {
+  return {
+    n, d,
+    x: randn([n, d], { seed: 1, requiresGrad: true }),
+    gamma: randn([d], { seed: 2, requiresGrad: true }),
+    beta: randn([d], { seed: 3, requiresGrad: true }),
+    dout: randn([n, d], { seed: 4 }),
+  };
+}
+
+export function explicitStep({ x, gamma, beta, dout }: Problem): Tensor[] {
+  return grad(batchNorm(x, gamma, beta, { eps: EPS }), [x, gamma, beta], { gradOutputs: [dout] });
+}
+
+export function fusedStep({ x, gamma, beta, dout }: Problem): Tensor[] {
+  return grad(batchNormFused(x, gamma, beta, { eps: EPS }), [x, gamma, beta], { gradOutputs: [dout] });
+}
+
+export function handStep({ x, gamma, beta, dout, n, d }: Problem) {
+  return handFusedBatchNorm(x.data, gamma.data, beta.data, dout.data, n, d, EPS);
+}
+
+function maxDifference(a: Float64Array, b: Float64Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+/** Refuses to time implementations that do not compute the same thing. */
+function assertSameWork(p: Problem): void {
+  const hand = handStep(p);
+  for (const [name, step] of [['explicit', explicitStep], ['fused', fusedStep]] as const) {
+    const [dx, dgamma, dbeta] = step(p);
+    const worst = Math.max(maxDifference(dx.data, hand.dx), maxDifference(dgamma.data, hand.dgamma), maxDifference(dbeta.data, hand.dbeta));
+    if (!(worst < 1e-8)) throw new Error(`benchmark: ${name} BN disagrees with the hand-fused loop by ${worst}`);
+  }
+}
+
+export function benchBatchNorm(): void {
+  const rows = [['shape', 'hand-fused ms', 'fused ms', 'explicit ms', 'fused / hand', 'explicit / hand', 'targets']];
+  for (const [n, d] of SHAPES) {
+    const p = problem(n, d);
+    assertSameWork(p);
+    const rounds = n * d > 100_000 ? 40 : 300;
+    const [hand, fused, explicit] = measure([
+      { name: 'hand', run: () => handStep(p) },
+      { name: 'fused', run: () => fusedStep(p) },
+      { name: 'explicit', run: () => explicitStep(p) },
+    ], { rounds });
+    rows.push([`${n}×${d}`, ms(hand.medianMs), ms(fused.medianMs), ms(explicit.medianMs),
+      ratio(fused.medianMs / hand.medianMs), ratio(explicit.medianMs / hand.medianMs), n === 256 ? '≤ 1.30×, ≤ 2.50×' : '']);
+  }
+  printTable('BN forward + backward, float64 (medians, interleaved)', rows);
+}
+
+/** The share of explicit BN's time spent recording and walking the graph rather than in kernels. */
+export function benchBookkeeping(): void {
+  const big = problem(256, 1024);
+  const tiny = problem(2, 1);
+  const [record, plain, small] = measure([
+    { name: 'recorded forward', run: () => batchNorm(big.x, big.gamma, big.beta) },
+    { name: 'noGrad forward', run: () => noGrad(() => batchNorm(big.x, big.gamma, big.beta)) },
+    { name: 'fwd+bwd at 2×1', run: () => explicitStep(tiny) },
+  ], { rounds: 60 });
+  const [full] = measure([{ name: 'fwd+bwd', run: () => explicitStep(big) }], { rounds: 40 });
+  printTable('Recording bookkeeping in explicit BN at 256×1024 (target < 10%)', [
+    ['measure', 'ms', 'share of fwd+bwd'],
+    ['fwd+bwd at 256×1024', ms(full.medianMs), '100%'],
+    ['recorded − noGrad forward', ms(Math.max(0, record.medianMs - plain.medianMs)), `${((Math.max(0, record.medianMs - plain.medianMs) / full.medianMs) * 100).toFixed(1)}%`],
+    ['whole fwd+bwd at 2×1 (all bookkeeping, no data)', ms(small.medianMs), `${((small.medianMs / full.medianMs) * 100).toFixed(1)}%`],
+  ]);
+}
+
+/** The same explicit graph in TF.js, and its own tf.batchNorm with tf.moments, differentiated by tf.grads. */
+export function benchTensorFlow(tf: TensorFlow): void {
+  const rows = [['shape', 'gradgraph fused ms', 'gradgraph explicit ms', 'tf explicit ms', 'tf.batchNorm ms', 'tf explicit / ours', 'tf.batchNorm / our fused']];
+  for (const [n, d] of SHAPES) {
+    const p = problem(n, d);
+    const x = tf.tensor2d(Array.from(p.x.data), [n, d]);
+    const gamma = tf.tensor1d(Array.from(p.gamma.data));
+    const beta = tf.tensor1d(Array.from(p.beta.data));
+    const dy = tf.tensor2d(Array.from(p.dout.data), [n, d]);
+    const explicit = tf.grads((xs: TensorFlow, g: TensorFlow, b: TensorFlow) => {
+      const mean = xs.mean(0, true);
+      const centred = xs.sub(mean);
+      const variance = centred.square().mean(0, true);
+      return centred.div(variance.add(EPS).sqrt()).mul(g).add(b);
+    });
+    const builtIn = tf.grads((xs: TensorFlow, g: TensorFlow, b: TensorFlow) => {
+      const { mean, variance } = tf.moments(xs, 0);
+      return tf.batchNorm(xs, mean, variance, b, g, EPS);
+    });
+    // Pull the results to JavaScript so TF.js cannot defer the work, and free its tensors.
+    const run = (f: TensorFlow) => () => tf.tidy(() => f([x, gamma, beta], dy).map((t: TensorFlow) => t.dataSync()));
+    const check = run(explicit)()[0] as Float32Array;
+    const ours = handStep(p).dx;
+    let worst = 0;
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(check[i] - ours[i]));
+    if (!(worst < 1e-2)) throw new Error(`benchmark: TF.js explicit BN disagrees with ours by ${worst}`);
+    const rounds = n * d > 100_000 ? 15 : 100;
+    const [fusedT, explicitT, tfExplicit, tfBuiltIn] = measure([
+      { name: 'fused', run: () => fusedStep(p) },
+      { name: 'explicit', run: () => explicitStep(p) },
+      { name: 'tf explicit', run: run(explicit) },
+      { name: 'tf.batchNorm', run: run(builtIn) },
+    ], { rounds, warmup: 3 });
+    rows.push([`${n}×${d}`, ms(fusedT.medianMs), ms(explicitT.medianMs), ms(tfExplicit.medianMs), ms(tfBuiltIn.medianMs),
+      ratio(tfExplicit.medianMs / explicitT.medianMs), ratio(tfBuiltIn.medianMs / fusedT.medianMs)]);
+    tf.dispose([x, gamma, beta, dy]);
+  }
+  printTable(`Against TensorFlow.js ${tf.version.tfjs}, pure-JavaScript CPU backend (float32: its CPU backend has no float64; ours is float64). Above 1× means we are faster`, rows);
+}
