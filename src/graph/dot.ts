@@ -1,7 +1,7 @@
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { collapseModules, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
 import { describeValues, formatConstant, formatDims, type ValuesMode } from './labels.js';
-import { trace, type TensorNodeAttributes, type TraceGraph } from './trace.js';
+import { isTensor, trace, type TensorNodeAttributes, type TraceGraph } from './trace.js';
 
 /*
  * Graphviz DOT from a trace. Only DOT that every renderer we test reads the same way: quoted
@@ -30,7 +30,7 @@ export interface DotOptions {
   view?: 'steps' | 'primitives';
   /** Letters for sizes: `{ N: 4, D: 3 }` writes shapes as `N×D`. */
   dims?: Readonly<Record<string, number>>;
-  /** A caption at the top. */
+  /** A caption at the top; with `dims`, a second line says what the letters stand for. */
   title?: string;
 }
 
@@ -256,7 +256,7 @@ function edgeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
 }
 
 function isTraceGraph(source: unknown): source is TraceGraph {
-  return typeof source === 'object' && source !== null && !Array.isArray(source) && !(source instanceof Tensor)
+  return typeof source === 'object' && source !== null && !Array.isArray(source) && !isTensor(source)
     && typeof (source as TraceGraph).forEachNode === 'function';
 }
 
@@ -268,9 +268,12 @@ export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: 
   const o = resolve(options);
   const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded' });
   const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(traced) : (traced as PictureGraph);
+  // The caption says what the letters in the shapes stand for.
+  const legend = Object.entries(o.dims).map(([symbol, size]) => `${symbol} = ${size}`).join(', ');
+  const caption = o.title === undefined ? undefined : legend === '' ? o.title : `${o.title}\n${legend}`;
   const header = [
     'digraph "gradgraph" {',
-    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: 0.35, label: o.title, labelloc: o.title === undefined ? undefined : 't' })};`,
+    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: 0.35, label: caption, labelloc: caption === undefined ? undefined : 't' })};`,
     `  node${attributeList({ fontname: FONT, fontsize: 11, margin: '0.12,0.06' })};`,
     `  edge${attributeList({ fontname: FONT, fontsize: 9, color: '#555555', arrowsize: 0.7 })};`,
   ];

@@ -136,11 +136,22 @@ function tensorLabel(t: Tensor): string {
   return t.size === 1 ? String(t.data[0]) : 'input';
 }
 
+/**
+ * A Tensor, possibly from another copy of gradgraph: a user's module loaded by the CLI imports
+ * its own, so `instanceof` alone would turn away tensors that trace perfectly well.
+ */
+export function isTensor(value: unknown): value is Tensor {
+  if (value instanceof Tensor) return true;
+  const candidate = value as Partial<Tensor> | null;
+  return typeof candidate === 'object' && candidate !== null && candidate.data instanceof Float64Array
+    && Array.isArray(candidate.shape) && 'node' in candidate && typeof candidate.requiresGrad === 'boolean';
+}
+
 /** Every tensor and op the outputs were computed from, as a graphology graph. */
 export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions = {}): TraceGraph {
-  const roots = outputs instanceof Tensor ? [outputs] : [...outputs];
+  const roots = isTensor(outputs) ? [outputs] : [...outputs];
   roots.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new Error(`trace: output ${i} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    if (!isTensor(t)) throw new Error(`trace: output ${i} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
   });
 
   const keys = new Map<Tensor, string>();
