@@ -7,3 +7,4 @@ export { noGrad, detectAnomaly, withScope, isGradEnabled } from './autograd/mode
 export { defineOp, GraphNode, type OpDefinition, type BackwardContext, type CustomOp } from './autograd/op.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckReport, type InputReport, type WorstElement } from './checking/gradcheck.js';
 export * from './nn/index.js';
+export * from './graph/index.js';

@@ -3,11 +3,12 @@ import { formatShape, sameShape } from '../tensor/shape.js';
 import { findNonFinite } from './anomaly.js';
 import { duringBackward, isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
 import type { GraphNode } from './op.js';
+import { postOrder } from './traversal.js';
 
 /*
- * Reverse-mode differentiation. The graph is sorted iteratively (an explicit stack, so a chain
- * of 200,000 ops cannot overflow the call stack), gradients live in a map owned by the pass
- * and are shape-checked as they are added; only at the end are they handed out.
+ * Reverse-mode differentiation. The graph is sorted iteratively (traversal.ts: an explicit
+ * stack, so a chain of 200,000 ops cannot overflow the call stack), gradients live in a map
+ * owned by the pass and are shape-checked as they are added; only at the end are they handed out.
  */
 
 export interface BackwardOptions {
@@ -27,29 +28,7 @@ export interface GradOptions {
 
 /** Every tensor that requires grad and that the outputs depend on, inputs before the tensors made from them. */
 function topologicalOrder(outputs: readonly Tensor[]): Tensor[] {
-  const order: Tensor[] = [];
-  const visited = new Set<Tensor>();
-  const stack: { tensor: Tensor; next: number }[] = [];
-  for (const root of outputs) {
-    if (!root.requiresGrad || visited.has(root)) continue;
-    visited.add(root);
-    stack.push({ tensor: root, next: 0 });
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      const inputs = top.tensor.node?.inputs ?? [];
-      if (top.next < inputs.length) {
-        const input = inputs[top.next++];
-        if (input.requiresGrad && !visited.has(input)) {
-          visited.add(input);
-          stack.push({ tensor: input, next: 0 });
-        }
-      } else {
-        order.push(top.tensor);
-        stack.pop();
-      }
-    }
-  }
-  return order;
+  return postOrder(outputs, (t) => t.requiresGrad);
 }
 
 /** The tensors from which some target can be reached: only their gradients are worth computing. */

@@ -1,5 +1,5 @@
 import { meanSquare } from '../ops/reduce.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { alongChannels, channelLayout, checkEps, checkPerChannel, type ChannelLayout } from './layout.js';
 
 /*
@@ -86,7 +86,9 @@ export function batchNormInference(
 
 /** The steps both modes share, from the statistics on: sqrt, divide, scale, shift. */
 function divideScaleShift(centered: Tensor, variance: Tensor, gamma: Tensor | null, beta: Tensor | null, eps: number, layout: ChannelLayout): Tensor {
-  const std = step(step(variance.add(eps), ADD_EPS_LABEL, 'σ² + ε').sqrt(), 'sqrt', 'σ');
+  // ε as a named constant, so pictures label it rather than show a bare number.
+  const epsilon = new Tensor(Float64Array.of(eps), [], { name: 'ε' });
+  const std = step(step(variance.add(epsilon), ADD_EPS_LABEL, 'σ² + ε').sqrt(), 'sqrt', 'σ');
   const normalized = step(centered.div(std), 'divide', 'x̂');
   const scaled = gamma === null ? normalized : step(normalized.mul(alongChannels(gamma, layout)), 'scale', 'γ·x̂');
   return beta === null ? scaled : step(scaled.add(alongChannels(beta, layout)), 'shift', 'y');

@@ -39,8 +39,13 @@ export class Linear extends Module {
     if (x.ndim < 2 || x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`${this.name}: x has shape ${formatShape(x.shape)} but this layer takes ${this.inFeatures} input features on its last axis, as in [N, ${this.inFeatures}]`);
     }
+    // Named after the formula, so a picture of a network reads x·W and x·W + b, not bare op symbols.
     const product = x.matmul(this.weight);
-    return this.bias === null ? product : product.add(this.bias);
+    product.name = 'x·W';
+    if (this.bias === null) return product;
+    const output = product.add(this.bias);
+    output.name = 'x·W + b';
+    return output;
   }
 }
 

@@ -1,0 +1,152 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gradcheck, isTensor, render, toDot, type DotOptions, type Tensor } from '../index.js';
+import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
+import { MODELS, modelDot, runBackward, writeGallery, type Gradients, type ModelName } from './pictures.js';
+import { writeFileAtomic } from './output.js';
+
+/** Sizes and seed, shared by `draw` and `check`. */
+const SIZE_OPTIONS: OptionSpecs = {
+  batch: { type: 'string', placeholder: 'N', help: 'batch size N (default 4)' },
+  features: { type: 'string', placeholder: 'D', help: 'features D (default 3)' },
+  seed: { type: 'string', placeholder: 'S', help: 'seed of the random inputs (default 0)' },
+  primitives: { type: 'boolean', help: 'BN with the variance split into primitives' },
+};
+const HELP: OptionSpecs = { help: { type: 'boolean', help: 'show this help' } };
+
+const DRAW_OPTIONS: OptionSpecs = {
+  format: { type: 'string', values: ['svg', 'png', 'dot'], help: 'output format (default: from --out, else svg)' },
+  out: { type: 'string', placeholder: 'FILE', help: 'write here (whole or not at all) instead of to stdout' },
+  values: { type: 'boolean', help: 'show each tensor\'s values: mean, std, min, max' },
+  full: { type: 'boolean', help: 'with --values or --grads: every value of small tensors' },
+  grads: { type: 'boolean', help: 'show each tensor\'s gradient for a random upstream ∂L/∂y' },
+  backward: { type: 'boolean', help: 'draw what each step passes back, as dashed edges' },
+  'backward-graph': { type: 'boolean', help: 'draw the backward graph recorded with createGraph' },
+  direction: { type: 'string', values: ['TB', 'LR'], help: 'top to bottom (default) or left to right' },
+  clusters: { type: 'string', values: ['expanded', 'collapsed', 'none'], help: 'module scopes as boxes, as one node each, or not shown' },
+  ...SIZE_OPTIONS,
+  ...HELP,
+};
+
+const CHECK_OPTIONS: OptionSpecs = { ...SIZE_OPTIONS, ...HELP };
+const START_OPTIONS: OptionSpecs = { 'out-dir': { type: 'string', placeholder: 'DIR', help: 'where to write the pictures (default graphs)' }, ...HELP };
+
+export const USAGE = {
+  draw: helpText(
+    'gradgraph draw batchnorm|mlp|FILE.ts|FILE.dot [options]',
+    'Draws a computational graph: the BN layer, an MLP with BatchNorm1d, the graph built by your\n'
+      + 'module (its default export, a function returning the output tensor or tensors; it is\n'
+      + 'given { batch, features, seed }), or renders a DOT file.',
+    DRAW_OPTIONS,
+  ),
+  check: helpText('gradgraph check batchnorm [options]', 'Checks the gradients of BN against central differences and prints the table.\nExits 1 when the check fails.', CHECK_OPTIONS),
+  start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG) and prints the gradient check of BN.', START_OPTIONS),
+};
+
+interface Io {
+  stdout: (text: string | Uint8Array) => void;
+}
+
+function sizes(command: string, parsed: Parsed) {
+  return {
+    batch: integerOption(command, parsed, 'batch', 2, 1000, 4),
+    features: integerOption(command, parsed, 'features', 1, 1000, 3),
+    seed: integerOption(command, parsed, 'seed', 0, 2 ** 32 - 1, 0),
+    primitives: parsed.values.primitives === true,
+  };
+}
+
+function onePositional(command: string, parsed: Parsed, what: string): string {
+  if (parsed.positionals.length === 0) throw new UsageError(`${command}: which ${what}? (see ${command} --help)`);
+  if (parsed.positionals.length > 1) throw new UsageError(`${command}: expected one ${what}, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
+  return parsed.positionals[0];
+}
+
+/** Outputs from a user's module: its default export (or `build`) called with the sizes. */
+async function userOutputs(path: string, options: ReturnType<typeof sizes>): Promise<Tensor[]> {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new UsageError(`draw: cannot find '${path}'`);
+  // tsx loads TypeScript at run time, so the built CLI can draw a user's .ts module as it is.
+  const { tsImport } = await import('tsx/esm/api');
+  const module = await tsImport(pathToFileURL(file).href, import.meta.url) as Record<string, unknown>;
+  const build = typeof module.default === 'function' ? module.default : module.build;
+  if (typeof build !== 'function') throw new UsageError(`draw: '${path}' must export a function (default export or 'build') that returns the output tensor(s)`);
+  const result: unknown = await build(options);
+  const outputs = Array.isArray(result) ? result : [result];
+  if (outputs.length === 0 || !outputs.every(isTensor)) throw new Error(`draw: the function exported by '${path}' must return a Tensor or an array of Tensors`);
+  return outputs;
+}
+
+const GRAPH_NAMES = Object.keys(MODELS).join(', ');
+
+async function draw(args: readonly string[], io: Io): Promise<number> {
+  const parsed = parse('draw', args, DRAW_OPTIONS);
+  if (parsed.values.help) return (io.stdout(USAGE.draw), 0);
+  const graph = onePositional('draw', parsed, 'graph');
+  const options = sizes('draw', parsed);
+  const out = parsed.values.out as string | undefined;
+  const fromExtension = out === undefined ? undefined : { '.svg': 'svg', '.png': 'png', '.dot': 'dot', '.gv': 'dot' }[extname(out).toLowerCase()];
+  const format = (parsed.values.format as string | undefined) ?? fromExtension ?? 'svg';
+
+  let dot: string;
+  if (graph.endsWith('.dot') || graph.endsWith('.gv')) {
+    if (!existsSync(graph)) throw new UsageError(`draw: cannot find '${graph}'`);
+    dot = readFileSync(graph, 'utf8');
+  } else {
+    const v = parsed.values;
+    const full = v.full === true;
+    const gradients: Gradients = v['backward-graph'] ? 'record' : v.grads || v.backward ? 'retain' : 'none';
+    const dotOptions: DotOptions = {
+      values: v.values ? (full ? 'full' : 'summary') : 'none',
+      grads: v.grads === true,
+      backward: v['backward-graph'] ? 'recorded' : v.backward ? 'edges' : 'none',
+      view: options.primitives ? 'primitives' : 'steps',
+      ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),
+      ...(v.clusters ? { clusters: v.clusters as 'expanded' | 'collapsed' | 'none' } : {}),
+    };
+    if (graph in MODELS) {
+      dot = modelDot({ model: graph as ModelName, options, gradients, dot: dotOptions });
+    } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
+      const outputs = await userOutputs(graph, options);
+      runBackward(outputs, gradients, options.seed);
+      dot = toDot(outputs, dotOptions);
+    } else {
+      throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
+    }
+  }
+  const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png' }) : await render(dot);
+  if (out === undefined) io.stdout(output);
+  else writeFileAtomic(out, output);
+  return 0;
+}
+
+/** The gradient check of BN: the table, and whether it passed. */
+function checkBatchNorm(options: ReturnType<typeof sizes>, io: Io): boolean {
+  const model = MODELS.batchnorm(options);
+  if (!model.fn) throw new Error('check: the batchnorm model has no function to check');
+  const report = gradcheck(model.fn, model.inputs);
+  io.stdout(`Gradient check of Batch Normalization${options.primitives ? ' (primitives)' : ''}, N=${options.batch}, D=${options.features}, seed ${options.seed}:\n${report.message}\n`);
+  return report.passed;
+}
+
+async function check(args: readonly string[], io: Io): Promise<number> {
+  const parsed = parse('check', args, CHECK_OPTIONS);
+  if (parsed.values.help) return (io.stdout(USAGE.check), 0);
+  const graph = onePositional('check', parsed, 'graph');
+  if (graph !== 'batchnorm') throw new UsageError(`check: unknown graph '${graph}' (expected batchnorm)`);
+  return checkBatchNorm(sizes('check', parsed), io) ? 0 : 1;
+}
+
+async function start(args: readonly string[], io: Io): Promise<number> {
+  const parsed = parse('start', args, START_OPTIONS);
+  if (parsed.values.help) return (io.stdout(USAGE.start), 0);
+  if (parsed.positionals.length > 0) throw new UsageError(`start: unexpected argument '${parsed.positionals[0]}'`);
+  const dir = (parsed.values['out-dir'] as string | undefined) ?? 'graphs';
+  if (!existsSync(dir)) throw new UsageError(`start: the folder '${dir}' does not exist`);
+  const written = await writeGallery(dir);
+  io.stdout(`Wrote ${written.length} files:\n${written.map((file) => `  ${file}`).join('\n')}\n\n`);
+  return checkBatchNorm({ batch: 4, features: 3, seed: 0, primitives: false }, io) ? 0 : 1;
+}
+
+export const COMMANDS: Readonly<Record<string, (args: readonly string[], io: Io) => Promise<number>>> = { draw, check, start };

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import { UsageError } from './args.js';
+import { COMMANDS, USAGE } from './commands.js';
+import { GraphvizError } from '../index.js';
+
+/*
+ * gradgraph's command line. Exit codes: 0 done, 1 the work failed (a gradient check that does
+ * not pass, a Graphviz error, a user's module that throws), 2 bad use (unknown command, option
+ * or graph, a bad number, a path that cannot be written). Errors are one line on stderr.
+ */
+
+const MAIN_HELP = `Usage: gradgraph <command> [options]
+
+Commands:
+  draw batchnorm|mlp|FILE   draw a computational graph as SVG, PNG or DOT
+  check batchnorm           check BN's gradients numerically and print the table
+  start                     draw the gallery into graphs/ and print the gradient check
+
+Run gradgraph <command> --help for a command's options.
+`;
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0];
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const io = { stdout: (text: string | Uint8Array) => process.stdout.write(text) };
+  const [command, ...args] = argv;
+  try {
+    if (command === undefined) throw new UsageError('which command? (see gradgraph --help)');
+    if (command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(MAIN_HELP);
+      return 0;
+    }
+    const run = COMMANDS[command];
+    if (run === undefined) throw new UsageError(`unknown command '${command}' (expected ${Object.keys(USAGE).join(', ')}; see gradgraph --help)`);
+    return await run(args, io);
+  } catch (error) {
+    const prefix = error instanceof GraphvizError ? '' : 'error: ';
+    process.stderr.write(`gradgraph: ${error instanceof UsageError ? '' : prefix}${firstLine(error)}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

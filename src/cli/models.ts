@@ -1,0 +1,63 @@
+import { BatchNorm1d, batchNorm, Linear, ReLU, Sequential } from '../nn/index.js';
+import { rand, randn, Tensor } from '../index.js';
+
+/* The models the CLI draws and checks, built with gradgraph's own nn. */
+
+export interface ModelOptions {
+  batch: number;
+  features: number;
+  seed: number;
+  primitives?: boolean;
+}
+
+/** A built model: its outputs, the leaves a gradient check varies, and how to name its sizes. */
+export interface BuiltModel {
+  readonly title: string;
+  readonly outputs: readonly Tensor[];
+  readonly inputs: readonly Tensor[];
+  /** Letters for the sizes in the picture (`N×D` rather than `4×3`). */
+  readonly dims: Readonly<Record<string, number>>;
+  /** The same computation as a function of `inputs`, for gradcheck. */
+  readonly fn?: (...inputs: Tensor[]) => Tensor;
+}
+
+/** Standard normal values scaled and shifted, so a batch visibly has its own mean and spread. */
+function sample(shape: number[], seed: number, scale: number, shift: number, options: { name: string; requiresGrad?: boolean; isParameter?: boolean }): Tensor {
+  const values = randn(shape, { seed }).data.map((v) => shift + scale * v);
+  return new Tensor(values, shape, { requiresGrad: true, ...options });
+}
+
+export function buildBatchNorm({ batch, features, seed, primitives = false }: ModelOptions): BuiltModel {
+  const x = sample([batch, features], seed, 2, 1, { name: 'x' });
+  const gamma = new Tensor(rand([features], { seed: seed + 1 }).data.map((v) => 0.5 + v), [features], { name: 'γ', isParameter: true });
+  const beta = sample([features], seed + 2, 0.1, 0, { name: 'β', isParameter: true });
+  const fn = (x: Tensor, gamma: Tensor, beta: Tensor) => batchNorm(x, gamma, beta, { primitives });
+  return {
+    title: `Batch Normalization${primitives ? ' (primitives)' : ''}: y = γ·(x − μ)/√(σ² + ε) + β`,
+    outputs: [fn(x, gamma, beta)],
+    inputs: [x, gamma, beta],
+    dims: { N: batch, D: features },
+    fn,
+  };
+}
+
+/** Linear → BatchNorm1d → ReLU → Linear, each module recorded in its own scope (a box in the picture). */
+export function buildMlp({ batch, features, seed }: ModelOptions): BuiltModel {
+  const hidden = features + 2;
+  const outputs = 2;
+  const net = new Sequential([
+    new Linear(features, hidden, { seed: seed + 1, name: 'fc1: Linear' }),
+    new BatchNorm1d(hidden, { name: 'bn: BatchNorm1d' }),
+    new ReLU({ name: 'relu: ReLU' }),
+    new Linear(hidden, outputs, { seed: seed + 2, name: 'fc2: Linear' }),
+  ], { name: 'Sequential' });
+  const x = sample([batch, features], seed, 1, 0, { name: 'x', requiresGrad: false });
+  const out = net.call(x);
+  out.name = 'output';
+  return {
+    title: 'MLP: Linear → BatchNorm1d → ReLU → Linear',
+    outputs: [out],
+    inputs: [x, ...net.parameters()],
+    dims: { N: batch, D: features, H: hidden, O: outputs },
+  };
+}

@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import { randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
+import { buildBatchNorm, buildMlp, type BuiltModel, type ModelOptions } from './models.js';
+import { writeFileAtomic } from './output.js';
+
+/*
+ * Pictures of the built-in models, for `gradgraph draw` and for the committed graphs/ folder
+ * (`gradgraph start`); the freshness test regenerates graphs/ from the same GALLERY.
+ */
+
+export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp } as const;
+export type ModelName = keyof typeof MODELS;
+
+/** How much of the backward pass a picture needs: none, `.grad` everywhere, or the recorded graph. */
+export type Gradients = 'none' | 'retain' | 'record';
+
+/**
+ * Runs backward from every output with a seeded random upstream gradient ∂L/∂y. A random one,
+ * not ones: Σy does not depend on x through BN (each column of x̂ sums to 0), so with ones
+ * every gradient reaching x would be 0 and the picture would say nothing.
+ */
+export function runBackward(outputs: readonly Tensor[], gradients: Gradients, seed: number): void {
+  if (gradients === 'none') return;
+  outputs.forEach((y, i) => {
+    if (!y.requiresGrad) throw new Error(`output ${i}${y.name ? ` (${y.name})` : ''} does not require grad, so it has no gradients to draw`);
+    const upstream = randn(y.shape, { seed: seed + 1000 + i });
+    // A user's module may bring its own copy of gradgraph, whose backward wants its own Tensor.
+    const OwnTensor = y.constructor as typeof Tensor;
+    y.backward(new OwnTensor(upstream.data, upstream.shape), gradients === 'record' ? { createGraph: true } : { retainGrads: true });
+  });
+}
+
+export interface PictureSpec {
+  readonly model: ModelName;
+  readonly options: ModelOptions;
+  readonly gradients: Gradients;
+  readonly dot: DotOptions;
+}
+
+export function modelDot(spec: PictureSpec): string {
+  const model: BuiltModel = MODELS[spec.model](spec.options);
+  runBackward(model.outputs, spec.gradients, spec.options.seed);
+  return toDot(model.outputs, { dims: model.dims, title: model.title, ...spec.dot });
+}
+
+const small = { batch: 4, features: 3, seed: 0 };
+
+/** The committed pictures in graphs/: name, what it shows, whether the README wants a PNG too. */
+export const GALLERY: readonly { name: string; caption: string; png: boolean; spec: PictureSpec }[] = [
+  {
+    name: 'batchnorm',
+    caption: 'The BN forward graph: the seven steps top to bottom, γ and β as parameters',
+    png: true,
+    spec: { model: 'batchnorm', options: small, gradients: 'none', dot: {} },
+  },
+  {
+    name: 'batchnorm-backward',
+    caption: 'The backward view: what each step passes back (dashed), for a random ∂L/∂y',
+    png: true,
+    spec: { model: 'batchnorm', options: small, gradients: 'retain', dot: { backward: 'edges' } },
+  },
+  {
+    name: 'batchnorm-values',
+    caption: 'Values and gradients on a batch of 3 × 2, every number shown',
+    png: false,
+    spec: { model: 'batchnorm', options: { batch: 3, features: 2, seed: 0 }, gradients: 'retain', dot: { values: 'full', grads: true } },
+  },
+  {
+    name: 'batchnorm-primitives',
+    caption: 'The primitives view: the variance split into square and mean, each op with its settings',
+    png: false,
+    spec: { model: 'batchnorm', options: { ...small, primitives: true }, gradients: 'none', dot: { view: 'primitives' } },
+  },
+  {
+    name: 'mlp',
+    caption: 'An MLP, Linear → BatchNorm1d → ReLU → Linear, each module drawn as a box',
+    png: false,
+    spec: { model: 'mlp', options: small, gradients: 'none', dot: { clusters: 'expanded' } },
+  },
+  {
+    name: 'mlp-collapsed',
+    caption: 'The same MLP with each module collapsed to one node',
+    png: false,
+    spec: { model: 'mlp', options: small, gradients: 'none', dot: { clusters: 'collapsed' } },
+  },
+];
+
+/** Writes every gallery picture into `dir` as .dot and .svg (and .png where the README shows one). */
+export async function writeGallery(dir: string): Promise<string[]> {
+  const written: string[] = [];
+  for (const { name, png, spec } of GALLERY) {
+    const dot = modelDot(spec);
+    const svg = await render(dot);
+    const files: [string, string | Uint8Array][] = [[`${name}.dot`, dot], [`${name}.svg`, svg]];
+    if (png) files.push([`${name}.png`, svgToPng(svg)]);
+    for (const [file, contents] of files) {
+      writeFileAtomic(join(dir, file), contents);
+      written.push(join(dir, file));
+    }
+  }
+  return written;
+}

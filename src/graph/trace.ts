@@ -1,0 +1,229 @@
+import { DirectedGraph } from 'graphology';
+import { Tensor } from '../tensor/tensor.js';
+import type { GraphNode } from '../autograd/op.js';
+import { postOrder } from '../autograd/traversal.js';
+
+/*
+ * The one walk over a recorded graph for everything that looks at it: the DOT writer, the
+ * analysis and the CLI read the graphology graph built here, never `node.inputs` themselves.
+ *
+ * Keys are handed out in the order of an iterative post-order walk from the outputs, inputs
+ * visited in argument order: `t0, t1, ...` for tensors and `op0, op1, ...` for ops. They depend
+ * only on the shape of the graph, never on creation counters or memory addresses (edges are
+ * keyed `t0->op0`), so the same graph built twice gets the same keys in the same order, and the
+ * DOT written from it is byte-identical.
+ */
+
+/** How a picture should treat a tensor. */
+export type TensorRole = 'input' | 'parameter' | 'constant' | 'intermediate' | 'output';
+
+/** `backward` for what a `createGraph` backward pass recorded. */
+export type Phase = 'forward' | 'backward';
+
+/** Population statistics of a tensor's values. */
+export interface Summary {
+  readonly mean: number;
+  readonly std: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** A tensor's values as a picture may show them. */
+export interface ValueSnapshot {
+  /** null for an empty tensor. */
+  readonly summary: Summary | null;
+  /** Every value, row-major, when there are at most `FULL_VALUES_LIMIT` of them. */
+  readonly values: readonly number[] | null;
+}
+
+/** Tensors up to this many elements keep all their values in the trace. */
+export const FULL_VALUES_LIMIT = 24;
+
+export interface TensorNodeAttributes {
+  readonly kind: 'tensor';
+  readonly role: TensorRole;
+  readonly phase: Phase;
+  readonly name: string | null;
+  /** What a picture calls it: its name, else the step that produced it, else its value or `input`. */
+  readonly label: string;
+  readonly shape: readonly number[];
+  /** The module scope of the op that produced it; a parameter takes the scope of its only user module. */
+  readonly scope: readonly string[];
+  readonly requiresGrad: boolean;
+  readonly value: ValueSnapshot;
+  /** `.grad` when the trace was taken (after `backward()`, with `retainGrads` for intermediates). */
+  readonly grad: ValueSnapshot | null;
+  /** For a gradient recorded by a `createGraph` backward pass: the key of the tensor it is the gradient of. */
+  readonly gradientOf: string | null;
+}
+
+export interface OpNodeAttributes {
+  readonly kind: 'op';
+  readonly phase: Phase;
+  /** The primitive op (`mean`, `sub`, ...). */
+  readonly op: string;
+  /** The human label: the op's own (`−`, `√`) or the one a caller set (BN's `'variance'`). */
+  readonly label: string;
+  /** The op's settings worth showing (`axes [0]`), empty when none. */
+  readonly detail: string;
+  readonly scope: readonly string[];
+}
+
+export type TraceNodeAttributes = TensorNodeAttributes | OpNodeAttributes;
+
+export interface TraceEdgeAttributes {
+  /** `input` for tensor → op, `output` for op → tensor. */
+  readonly kind: 'input' | 'output';
+  /** For an input edge, the op's argument names this tensor is passed as (`['a', 'b']` for `x * x`). */
+  readonly arguments: readonly string[];
+}
+
+export interface TraceGraphAttributes {
+  /** Keys of the traced outputs, in the order given. */
+  readonly outputs: readonly string[];
+}
+
+export type TraceGraph = DirectedGraph<TraceNodeAttributes, TraceEdgeAttributes, TraceGraphAttributes>;
+
+export interface TraceOptions {
+  /**
+   * Also walk the backward graph a `backward(..., { createGraph: true })` recorded, starting
+   * from the `.grad` of every traced tensor. Its nodes get `phase: 'backward'`.
+   */
+  recordedBackward?: boolean;
+}
+
+function snapshot(t: Tensor): ValueSnapshot {
+  const { data } = t;
+  const values = data.length <= FULL_VALUES_LIMIT ? Array.from(data) : null;
+  if (data.length === 0) return { summary: null, values };
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    sum += data[i];
+    if (data[i] < min) min = data[i];
+    if (data[i] > max) max = data[i];
+  }
+  const mean = sum / data.length;
+  let squares = 0;
+  for (let i = 0; i < data.length; i++) squares += (data[i] - mean) ** 2;
+  return { summary: { mean, std: Math.sqrt(squares / data.length), min, max }, values };
+}
+
+/** The op settings a reader needs to tell one reduction or reshape from another. */
+function describeAttrs(attrs: unknown): string {
+  if (typeof attrs !== 'object' || attrs === null) return '';
+  const parts: string[] = [];
+  const { axes, shape } = attrs as { axes?: unknown; shape?: unknown };
+  if (Array.isArray(axes)) parts.push(`axes [${axes.join(', ')}]`);
+  if (Array.isArray(shape)) parts.push(`to [${shape.join(', ')}]`);
+  return parts.join(', ');
+}
+
+function roleOf(t: Tensor, isOutput: boolean): TensorRole {
+  if (isOutput) return 'output';
+  if (!t.isLeaf) return 'intermediate';
+  if (t.isParameter) return 'parameter';
+  // A number passed to an op (`x.add(1e-5)`) becomes a one-element leaf that needs no gradient.
+  if (!t.requiresGrad && t.size === 1) return 'constant';
+  return 'input';
+}
+
+function tensorLabel(t: Tensor): string {
+  if (t.name !== undefined && t.name !== '') return t.name;
+  if (t.node) return t.node.label;
+  return t.size === 1 ? String(t.data[0]) : 'input';
+}
+
+/**
+ * A Tensor, possibly from another copy of gradgraph: a user's module loaded by the CLI imports
+ * its own, so `instanceof` alone would turn away tensors that trace perfectly well.
+ */
+export function isTensor(value: unknown): value is Tensor {
+  if (value instanceof Tensor) return true;
+  const candidate = value as Partial<Tensor> | null;
+  return typeof candidate === 'object' && candidate !== null && candidate.data instanceof Float64Array
+    && Array.isArray(candidate.shape) && 'node' in candidate && typeof candidate.requiresGrad === 'boolean';
+}
+
+/** Every tensor and op the outputs were computed from, as a graphology graph. */
+export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions = {}): TraceGraph {
+  const roots = isTensor(outputs) ? [outputs] : [...outputs];
+  roots.forEach((t, i) => {
+    if (!isTensor(t)) throw new Error(`trace: output ${i} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+  });
+
+  const keys = new Map<Tensor, string>();
+  const outputSet = new Set(roots);
+  const seen = new Set<Tensor>();
+  const walks: { phase: Phase; tensors: Tensor[] }[] = [{ phase: 'forward', tensors: postOrder(roots, undefined, seen) }];
+  if (options.recordedBackward) {
+    // Gradients recorded with createGraph are tensors with nodes of their own; walking from
+    // them finds the backward graph, which reuses forward tensors (x̂, γ) as its inputs.
+    const gradients = walks[0].tensors.flatMap((t) => (t.grad?.node ? [t.grad] : []));
+    walks.push({ phase: 'backward', tensors: postOrder(gradients, undefined, seen) });
+  }
+
+  const graph: TraceGraph = new DirectedGraph();
+  // Leaves belong to no scope themselves. A parameter or constant is drawn inside a module's box
+  // when only that module uses it (γ and β inside BatchNorm1d), so first collect who uses each.
+  const userScopes = new Map<Tensor, (readonly string[])[]>();
+  let opCount = 0;
+  const nodesInOrder: { tensor: Tensor; phase: Phase; opKey: string | null }[] = [];
+  for (const { phase, tensors } of walks) {
+    for (const t of tensors) {
+      keys.set(t, `t${keys.size}`);
+      const opKey = t.node ? `op${opCount++}` : null;
+      nodesInOrder.push({ tensor: t, phase, opKey });
+      for (const input of t.node?.inputs ?? []) {
+        if (input.isLeaf) userScopes.set(input, [...(userScopes.get(input) ?? []), t.node!.scope]);
+      }
+    }
+  }
+  const gradientOf = new Map<Tensor, string>();
+  for (const [t, key] of keys) if (t.grad && keys.has(t.grad) && t.grad !== t) gradientOf.set(t.grad, key);
+
+  for (const { tensor: t, phase, opKey } of nodesInOrder) {
+    const node: GraphNode | null = t.node;
+    const key = keys.get(t)!;
+    if (node && opKey) {
+      graph.addNode(opKey, { kind: 'op', phase, op: node.op.name, label: node.label, detail: describeAttrs(node.attrs), scope: node.scope });
+      node.inputs.forEach((input, i) => {
+        const from = keys.get(input)!;
+        const name = node.inputName(i);
+        const edge = `${from}->${opKey}`;
+        if (graph.hasEdge(edge)) graph.updateEdgeAttribute(edge, 'arguments', (names) => [...(names ?? []), name]);
+        else graph.addDirectedEdgeWithKey(edge, from, opKey, { kind: 'input', arguments: [name] });
+      });
+    }
+    const role = roleOf(t, phase === 'forward' && outputSet.has(t));
+    graph.addNode(key, {
+      kind: 'tensor',
+      role,
+      phase,
+      name: t.name ?? null,
+      label: tensorLabel(t),
+      shape: [...t.shape],
+      scope: node ? node.scope : leafScope(role, userScopes.get(t) ?? []),
+      requiresGrad: t.requiresGrad,
+      value: snapshot(t),
+      grad: t.grad ? snapshot(t.grad) : null,
+      gradientOf: gradientOf.get(t) ?? null,
+    });
+    if (opKey) graph.addDirectedEdgeWithKey(`${opKey}->${key}`, opKey, key, { kind: 'output', arguments: [] });
+  }
+  graph.replaceAttributes({ outputs: roots.map((t) => keys.get(t)!) });
+  return graph;
+}
+
+/**
+ * The scope a leaf is drawn in: the one all its users share, for a parameter or constant. Data
+ * (the input batch) stays outside every module, as do leaves used by two different modules.
+ */
+function leafScope(role: TensorRole, scopes: readonly (readonly string[])[]): readonly string[] {
+  if ((role !== 'parameter' && role !== 'constant') || scopes.length === 0) return [];
+  const first = scopes[0];
+  const same = scopes.every((s) => s.length === first.length && s.every((name, i) => name === first[i]));
+  return same ? first : [];
+}

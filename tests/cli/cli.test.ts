@@ -1,0 +1,138 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/* The real CLI, spawned as a user runs it: `node --import tsx src/cli/main.ts ...`. */
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'gradgraph-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function gradgraph(...args: string[]) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'buffer', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, text: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+}
+
+/** Bad use: exit code 2 and exactly one line on stderr that says what was wrong. */
+function expectUsageError(args: string[], message: RegExp) {
+  const { status, stderr } = gradgraph(...args);
+  expect(stderr).toMatch(/^gradgraph: [^\n]+\n$/);
+  expect(stderr).toMatch(message);
+  expect(status).toBe(2);
+}
+
+describe('gradgraph draw', () => {
+  it('writes the BN graph as SVG to a file, whole', () => {
+    const out = join(work, 'bn.svg');
+    const { status, stderr } = gradgraph('draw', 'batchnorm', '--out', out);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const svg = readFileSync(out, 'utf8');
+    for (const step of ['mean', 'subtract', 'variance', 'sqrt', 'divide', 'scale', 'shift']) expect(svg).toContain(`>${step}</text>`);
+    expect(readdirSync(work).filter((file) => file.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('prints DOT with values, gradients and the backward edges, sized and seeded as asked', () => {
+    const { status, text } = gradgraph('draw', 'batchnorm', '--format', 'dot', '--values', '--grads', '--backward', '--batch', '5', '--features', '2', '--seed', '3');
+    expect(status).toBe(0);
+    expect(text).toMatch(/^digraph "gradgraph" \{/);
+    expect(text).toContain('N = 5, D = 2');
+    expect(text).toContain('∇ mean');
+    expect(text).toContain('∂L/∂(x − μ)');
+    expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--values', '--grads', '--backward', '--batch', '5', '--features', '2', '--seed', '3').text).toBe(text);
+  });
+
+  it('draws the primitives view, the recorded backward graph, and the MLP with collapsed modules', () => {
+    expect(gradgraph('draw', 'batchnorm', '--primitives', '--format', 'dot').text).toContain('label="square"');
+    expect(gradgraph('draw', 'batchnorm', '--backward-graph', '--format', 'dot').text).toContain('style="dotted"');
+    const mlp = gradgraph('draw', 'mlp', '--clusters', 'collapsed', '--direction', 'LR', '--format', 'dot');
+    expect(mlp.status).toBe(0);
+    expect(mlp.text).toContain('shape="box3d"');
+    expect(mlp.text).toContain('rankdir="LR"');
+  });
+
+  it('writes PNG, choosing the format from the file name', () => {
+    const out = join(work, 'mlp.png');
+    expect(gradgraph('draw', 'mlp', '--out', out).status).toBe(0);
+    expect(readFileSync(out).subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+
+  it("draws a user's TypeScript module", () => {
+    const { status, text, stderr } = gradgraph('draw', 'tests/cli/fixtures/my-graph.ts', '--format', 'dot', '--grads', '--seed', '2');
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(text).toContain('label="weight\\n2×2');
+    expect(text).toContain('∇ mean');
+  });
+
+  it('renders a DOT file and reports a syntax error with Graphviz\'s message, exiting 1', () => {
+    const good = join(work, 'good.dot');
+    writeFileSync(good, 'digraph { a -> b }');
+    expect(gradgraph('draw', good).text).toMatch(/<svg/);
+    const bad = join(work, 'bad.dot');
+    writeFileSync(bad, 'digraph {\n  a -> b\n  c -> ;\n}\n');
+    const out = join(work, 'bad.svg');
+    const { status, stderr } = gradgraph('draw', bad, '--out', out);
+    expect(stderr).toBe("gradgraph: Graphviz: syntax error in line 3 near ';'\n");
+    expect(status).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('shows help for each command', () => {
+    for (const command of ['draw', 'check', 'start']) {
+      const { status, text } = gradgraph(command, '--help');
+      expect(status).toBe(0);
+      expect(text).toContain(`Usage: gradgraph ${command}`);
+    }
+    expect(gradgraph('--help').text).toContain('Commands:');
+  });
+});
+
+describe('gradgraph check', () => {
+  it('prints the gradcheck table and exits 0 when BN passes', () => {
+    const { status, text } = gradgraph('check', 'batchnorm', '--batch', '3', '--features', '2');
+    expect(status).toBe(0);
+    expect(text).toContain('gradcheck passed');
+    expect(text).toMatch(/^x\s+\[3, 2\]\s+\S+\s+\S+\s+pass\s+output 0\[/m);
+    expect(text).toMatch(/^γ\s+\[2\].*pass/m);
+    expect(text).toMatch(/^β\s+\[2\].*pass/m);
+  });
+});
+
+describe('gradgraph start', () => {
+  it('draws the gallery into a folder and prints the gradient check', () => {
+    const dir = join(work, 'gallery');
+    mkdirSync(dir);
+    const { status, text } = gradgraph('start', '--out-dir', dir);
+    expect(status).toBe(0);
+    expect(text).toContain('gradcheck passed');
+    expect(readdirSync(dir)).toEqual(expect.arrayContaining(['batchnorm.dot', 'batchnorm.svg', 'batchnorm.png', 'batchnorm-backward.svg', 'mlp.svg']));
+  });
+});
+
+describe('bad use: one line on stderr, exit code 2', () => {
+  it('unknown command', () => expectUsageError(['paint'], /unknown command 'paint'/));
+  it('no command', () => expectUsageError([], /which command\?/));
+  it('unknown option', () => expectUsageError(['draw', 'batchnorm', '--colour'], /draw: unknown option '--colour'/));
+  it('option without its value', () => expectUsageError(['draw', 'batchnorm', '--out'], /option --out needs a value/));
+  it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, got 'gif'/));
+  it('unknown graph', () => expectUsageError(['draw', 'resnet'], /unknown graph 'resnet' \(expected batchnorm, mlp/));
+  it('unknown graph to check', () => expectUsageError(['check', 'mlp'], /check: unknown graph 'mlp'/));
+  it('missing module file', () => expectUsageError(['draw', './nowhere.ts'], /cannot find '.\/nowhere.ts'/));
+  it('module without a function', () => expectUsageError(['draw', 'tests/cli/fixtures/no-function.ts'], /must export a function/));
+  for (const [flag, value] of [['--batch', 'abc'], ['--batch', '1'], ['--features', '2.5'], ['--seed', '-1']]) {
+    it(`bad number ${flag} ${value}`, () => expectUsageError(['draw', 'batchnorm', flag, value], new RegExp(`${flag} must be a whole number from \\d+ to \\d+, got '${value.replace('.', '\\.')}'`)));
+  }
+  it('unwritable path', () => expectUsageError(['draw', 'batchnorm', '--out', join(work, 'missing', 'x.svg')], /cannot write '.*x\.svg': its folder does not exist/));
+  it('unwritable folder', () => {
+    const locked = join(work, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o500);
+    // root ignores permissions; the folder-does-not-exist case above still covers every machine.
+    if (process.getuid?.() === 0) return;
+    expectUsageError(['draw', 'batchnorm', '--out', join(locked, 'x.svg')], /permission denied/);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { renderSvg, tensor, toDot, trace } from 'gradgraph';
+import { standInBatchNorm } from './fixtures.js';
+import { GOLDENS } from './goldens.js';
+import { expectGolden, svgTexts } from './helpers.js';
+
+describe('toDot', () => {
+  for (const [name, build] of Object.entries(GOLDENS)) {
+    it(`matches the golden file ${name} and renders`, async () => {
+      const dot = build();
+      expectGolden(name, dot);
+      expect(build()).toBe(dot);
+      await expect(renderSvg(dot)).resolves.toMatch(/^<\?xml/);
+    });
+  }
+
+  it('writes the same bytes from a tensor or from its trace', () => {
+    const { y } = standInBatchNorm();
+    expect(toDot(trace(y), { values: 'summary' })).toBe(toDot(y, { values: 'summary' }));
+  });
+
+  it('labels every tensor with its name and shape, and draws parameters apart from data', () => {
+    const dot = toDot(standInBatchNorm({ batch: 4, features: 3 }).y);
+    expect(dot).toContain('label="x̂\\n4×3"');
+    expect(dot).toContain('label="μ\\n1×3"');
+    expect(dot).toMatch(/"t\d+" \[shape="box", style="filled,bold", fillcolor="#ffd866", [^\]]*label="γ\\n3"\]/);
+    expect(dot).toMatch(/"t0" \[shape="box", style="filled,rounded", fillcolor="#d9f0d3", [^\]]*label="x\\n4×3"\]/);
+    expect(dot).toMatch(/"op\d+" \[shape="ellipse", [^\]]*label="variance"\]/);
+  });
+
+  it('writes sizes as letters when told which, keeping numbers two letters share', () => {
+    const { y } = standInBatchNorm({ batch: 3, features: 3 });
+    expect(toDot(y, { dims: { N: 4, D: 3 } })).toContain('label="x̂\\nD×D"');
+    expect(toDot(y, { dims: { N: 3, D: 3 } })).toContain('label="x̂\\n3×3"');
+  });
+
+  it('shows gradients only after a backward pass, and the seed of the gradient flow', async () => {
+    const { y } = standInBatchNorm();
+    expect(toDot(y, { grads: true })).not.toContain('∇');
+    y.backward(tensor(Array.from({ length: 12 }, (_, i) => i % 5), { shape: [4, 3] }), { retainGrads: true });
+    const dot = toDot(y, { grads: true, backward: 'edges' });
+    expect(dot).toContain('∇ mean');
+    expect(dot).toContain('label="∂L/∂(x − μ)"');
+    const texts = svgTexts(await renderSvg(dot));
+    expect(texts).toContain('∂L/∂σ');
+    expect(texts).toContain('(upstream)');
+  });
+
+  it('names the option and the allowed values when an option is wrong', () => {
+    const { y } = standInBatchNorm();
+    expect(() => toDot(y, { direction: 'BT' as never })).toThrow(`toDot: option direction must be one of 'TB', 'LR', got "BT"`);
+    expect(() => toDot(y, { values: 'all' as never })).toThrow(/option values must be one of 'none', 'summary', 'full'/);
+  });
+});

@@ -1,0 +1,30 @@
+import { tensor, toDot, withScope } from 'gradgraph';
+import { standInBatchNorm, standInMlp, upstream } from './fixtures.js';
+
+/*
+ * The DOT golden files: each is written from a fresh graph, so a golden test also checks that
+ * the output does not depend on anything built before it.
+ */
+
+const bnDims = { N: 4, D: 3 };
+
+function withGradients(options: { createGraph?: boolean; batch?: number; features?: number } = {}) {
+  const { y } = standInBatchNorm({ batch: options.batch ?? 4, features: options.features ?? 3 });
+  y.backward(upstream(y), { retainGrads: !options.createGraph, createGraph: options.createGraph ?? false });
+  return y;
+}
+
+export const GOLDENS: Record<string, () => string> = {
+  'bn-steps.dot': () => toDot(standInBatchNorm().y, { dims: bnDims, title: 'BN, steps view' }),
+  'bn-primitives.dot': () => toDot(standInBatchNorm().y, { dims: bnDims, view: 'primitives', direction: 'LR' }),
+  'bn-values-grads.dot': () => toDot(withGradients(), { dims: bnDims, values: 'summary', grads: true, backward: 'edges' }),
+  'bn-full-values.dot': () => toDot(withGradients({ batch: 2, features: 2 }), { values: 'full', grads: true }),
+  'bn-recorded-backward.dot': () => toDot(withGradients({ createGraph: true, batch: 2, features: 1 }), { backward: 'recorded' }),
+  'mlp-expanded.dot': () => toDot(standInMlp(), { clusters: 'expanded' }),
+  'mlp-collapsed.dot': () => toDot(standInMlp(), { clusters: 'collapsed' }),
+  'escaping.dot': () => {
+    const hostile = ['say "hi"', 'back\\slash \\n \\N', 'two\nlines', '<b>&amp;</b> {a|b}', 'γ β σ² μ ε x̂'];
+    const leaves = hostile.map((name, i) => tensor([i], { name, requiresGrad: true }));
+    return toDot(withScope('scope "quoted" {x}', () => leaves.reduce((sum, t) => sum.add(t))), { title: 'title with "quotes" & \\' });
+  },
+};
