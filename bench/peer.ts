@@ -26,12 +26,14 @@ export async function loadTensorFlow(): Promise<TensorFlow | null> {
     }
   }
   const require = createRequire(entry);
-  // TF.js greets Node users (suggesting tfjs-node) when it loads; keep the benchmark's table clean.
+  // TF.js greets Node users (suggesting tfjs-node) on the CPU backend's first tensor; create that
+  // tensor here, silenced, to keep the benchmark's table clean.
   const { log, warn } = console;
   console.log = console.warn = () => {};
   try {
     const tf = require('@tensorflow/tfjs');
     await tf.setBackend('cpu');
+    tf.tensor([0]).dispose();
     return tf;
   } finally {
     Object.assign(console, { log, warn });

@@ -3,9 +3,15 @@
  * against the same network (same initial weights) without batch norm. Seeded, so the numbers
  * are the same on every run.
  *
- *   npx tsx examples/mlp-with-batchnorm.ts
+ *   npx tsx examples/mlp-with-batchnorm.ts [picture.svg]
+ *
+ * It also draws the trained network, each module as a box, to picture.svg (default: a file in
+ * the system's temporary folder).
  */
-import { BatchNorm1d, Linear, ReLU, Sequential, SGD, twoMoons } from 'gradgraph';
+import { renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchNorm1d, binaryCrossEntropyWithLogits, Linear, ReLU, render, Sequential, SGD, toDot, twoMoons } from 'gradgraph';
 import { accuracy, claim, evaluate, trainEpoch } from './lib/training.js';
 
 const hidden = 16;
@@ -35,7 +41,16 @@ for (let epoch = 4; epoch < epochs; epoch += 5) {
 for (const [label, r] of [['without BN', plain], ['with BN', normalized]] as const) {
   console.log(`  ${label.padEnd(10)}: eval-mode loss ${r.evalLoss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(1)}%`);
 }
-// TODO: draw `normalized.model`'s graph here once gradgraph can draw (the pictures work).
+
+// One training step's graph of the trained network: values summarised, gradients beside them.
+const picture = process.argv[2] ?? join(tmpdir(), 'gradgraph-mlp-with-batchnorm.svg');
+normalized.model.train(); // batch statistics, the graph the seeds ask about
+const loss = binaryCrossEntropyWithLogits(normalized.model.call(data.x), data.y);
+loss.backward(undefined, { retainGrads: true });
+const svg = await render(toDot(loss, { values: 'summary', grads: true, clusters: 'expanded', title: 'The trained MLP with BatchNorm1d, one step on all 256 points' }));
+writeFileSync(`${picture}.tmp`, svg);
+renameSync(`${picture}.tmp`, picture);
+console.log(`  drew the trained network, modules as boxes, to ${picture}`);
 
 claim('with BN the training loss ends lower (final epoch, below 0.75× without)', normalized.losses[epochs - 1] < 0.75 * plain.losses[epochs - 1]);
 claim('and the eval-mode network (running statistics) classifies at least as well', normalized.accuracy >= plain.accuracy);

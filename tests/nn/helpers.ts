@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import fc from 'fast-check';
-import { randn, Tensor, type GraphNode } from 'gradgraph';
+import { randn, trace, Tensor, type OpNodeAttributes, type TensorNodeAttributes } from 'gradgraph';
 
 /*
  * Independent references for the BN tests: plain loops over x read as [N, C, S], written
@@ -93,18 +93,20 @@ export function errorRelativeTo(a: Tensor, b: Tensor, scale: number): number {
   return max === 0 ? 0 : max / scale;
 }
 
-/**
- * The op nodes behind `y`, in the order they were created. (A stand-in until the graph module's
- * trace() exists; the tests only need the nodes and their labels and scopes.)
- */
-export function nodesOf(y: Tensor): GraphNode[] {
-  const nodes = new Set<GraphNode>();
-  const stack = [y];
-  while (stack.length > 0) {
-    const t = stack.pop()!;
-    if (t.node === null || nodes.has(t.node)) continue;
-    nodes.add(t.node);
-    stack.push(...t.node.inputs);
-  }
-  return [...nodes].sort((a, b) => a.id - b.id);
+export interface TracedOp {
+  /** The primitive op (`mean`, `square`). */
+  readonly op: string;
+  readonly label: string;
+  readonly scope: readonly string[];
+  readonly outputName: string | null;
+}
+
+/** The op nodes behind `y` in topological order, read from trace() like every picture is. */
+export function opsOf(y: Tensor): TracedOp[] {
+  const graph = trace(y);
+  return graph.filterNodes((_, attrs) => attrs.kind === 'op').map((key) => {
+    const op = graph.getNodeAttributes(key) as OpNodeAttributes;
+    const output = graph.getNodeAttributes(graph.outNeighbors(key)[0]) as TensorNodeAttributes;
+    return { op: op.op, label: op.label, scope: op.scope, outputName: output.name };
+  });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, Linear, Module, ReLU, Sequential, Sigmoid, Tanh, randn, tensor, type Tensor } from 'gradgraph';
-import { nodesOf } from './helpers.js';
+import { opsOf } from './helpers.js';
 
 describe('Module', () => {
   it('finds parameters in field order, through children and arrays of children, each once', () => {
@@ -28,7 +28,7 @@ describe('Module', () => {
     const net = new Sequential([new Linear(2, 3, { seed: 0 }), new BatchNorm1d(3, { name: 'bn1' }), new Tanh(), new Linear(3, 1, { seed: 1 })], { name: 'mlp' });
     const x = randn([4, 2], { seed: 2 });
     const scopes = new Map<string, string[]>();
-    for (const node of nodesOf(net.call(x))) {
+    for (const node of opsOf(net.call(x))) {
       const key = node.scope.join(' / ');
       scopes.set(key, [...(scopes.get(key) ?? []), node.label]);
     }
@@ -36,7 +36,7 @@ describe('Module', () => {
     expect(scopes.get('mlp / bn1')).toEqual(['mean', 'subtract', 'variance', 'add ε', 'sqrt', 'divide', 'scale', 'shift']);
     expect(scopes.get('mlp / Linear 1')).toEqual(['@', '+']);
     // forward() itself records no scope: only call() does.
-    expect(nodesOf(net.layers[0].forward(x)).every((node) => node.scope.length === 0)).toBe(true);
+    expect(opsOf(net.layers[0].forward(x)).every((node) => node.scope.length === 0)).toBe(true);
   });
 
   it('rejects an empty name', () => {
