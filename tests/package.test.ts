@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /* The built package, as a user of plain JavaScript imports it (dist is built by `prepare` on install). */
@@ -20,5 +22,33 @@ describe('the built package', () => {
     `;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual({ grad: [2, 4, 6], ok: true });
+  });
+});
+
+describe('the built gradgraph command', () => {
+  const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  const userGraph = fileURLToPath(new URL('./cli/fixtures/my-graph.ts', import.meta.url));
+  // From another folder, as a user who installed gradgraph runs it.
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: tmpdir(), encoding: 'utf8', timeout: 60_000 });
+
+  it('draws the BN graph', () => {
+    const { status, stdout, stderr } = run('draw', 'batchnorm', '--format', 'dot');
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^digraph "gradgraph" \{/);
+    expect(stdout).toContain('label="variance"');
+  });
+
+  it("loads a user's TypeScript module and draws what it builds", () => {
+    const { status, stdout, stderr } = run('draw', userGraph, '--format', 'dot');
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^digraph/);
+  });
+
+  it('reports bad use in one line with exit code 2', () => {
+    const { status, stderr } = run('paint');
+    expect(status).toBe(2);
+    expect(stderr).toMatch(/^gradgraph: [^\n]+\n$/);
   });
 });

@@ -42,6 +42,28 @@ export function broadcastPattern(shape: Shape, outShape: Shape): BroadcastPatter
 /** The variable names the expression uses: `x` from a, `y` from b. */
 export function compileBinary(expression: string): BinaryKernel {
   const body = (readA: string, readB: string) => `const x = ${readA}; const y = ${readB}; out[i] = ${expression};`;
+  // Each fast path is written once for a small `b` and once, mirrored, for a small `a`.
+  const fastPath = (full: string, small: string, pattern: string) => {
+    const [readA, readB] = full === 'a' ? ['a[i]', 'v'] : ['v', 'b[i]'];
+    const loops: Record<string, string> = {
+      scalar: `const v = ${small}[0];
+        for (let i = 0; i < n; i++) { ${body(readA, readB)} }`,
+      // The small operand's values repeat with its own period.
+      row: `const m = ${small}.length;
+        for (let start = 0; start < n; start += m) {
+          for (let j = 0, i = start; j < m; j++, i++) { const v = ${small}[j]; ${body(readA, readB)} }
+        }`,
+      // Each of the small operand's values repeats in a run.
+      column: `const run = n / ${small}.length;
+        for (let j = 0, start = 0; j < ${small}.length; j++, start += run) {
+          const v = ${small}[j];
+          for (let i = start; i < start + run; i++) { ${body(readA, readB)} }
+        }`,
+    };
+    const [pa, pb] = full === 'a' ? ['full', pattern] : [pattern, 'full'];
+    return `if (pa === '${pa}' && pb === '${pb}') { ${loops[pattern]} return out; }`;
+  };
+  const fastPaths = ['scalar', 'row', 'column'].flatMap((pattern) => [fastPath('a', 'b', pattern), fastPath('b', 'a', pattern)]).join('\n    ');
   const factory = new Function('pattern', 'broadcastStrides', 'sizeOf', `return function binaryKernel(a, aShape, b, bShape, outShape) {
     const n = sizeOf(outShape);
     const out = new Float64Array(n);
@@ -50,46 +72,7 @@ export function compileBinary(expression: string): BinaryKernel {
       for (let i = 0; i < n; i++) { ${body('a[i]', 'b[i]')} }
       return out;
     }
-    if (pa === 'full' && pb === 'scalar') {
-      const yb = b[0];
-      for (let i = 0; i < n; i++) { ${body('a[i]', 'yb')} }
-      return out;
-    }
-    if (pa === 'scalar' && pb === 'full') {
-      const xa = a[0];
-      for (let i = 0; i < n; i++) { ${body('xa', 'b[i]')} }
-      return out;
-    }
-    if (pa === 'full' && pb === 'row') {
-      const m = b.length;
-      for (let start = 0; start < n; start += m) {
-        for (let j = 0, i = start; j < m; j++, i++) { ${body('a[i]', 'b[j]')} }
-      }
-      return out;
-    }
-    if (pa === 'row' && pb === 'full') {
-      const m = a.length;
-      for (let start = 0; start < n; start += m) {
-        for (let j = 0, i = start; j < m; j++, i++) { ${body('a[j]', 'b[i]')} }
-      }
-      return out;
-    }
-    if (pa === 'full' && pb === 'column') {
-      const run = n / b.length;
-      for (let j = 0, start = 0; j < b.length; j++, start += run) {
-        const yb = b[j];
-        for (let i = start; i < start + run; i++) { ${body('a[i]', 'yb')} }
-      }
-      return out;
-    }
-    if (pa === 'column' && pb === 'full') {
-      const run = n / a.length;
-      for (let j = 0, start = 0; j < a.length; j++, start += run) {
-        const xa = a[j];
-        for (let i = start; i < start + run; i++) { ${body('xa', 'b[i]')} }
-      }
-      return out;
-    }
+    ${fastPaths}
     // General path: walk the output with an odometer, reading a and b through broadcast strides.
     const nd = outShape.length;
     if (nd === 0) { const i = 0; ${body('a[0]', 'b[0]')} return out; }
@@ -189,26 +172,34 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
   `) as ReduceKernel;
 }
 
-/** Moves axes: `out` axis i is input axis `perm[i]`. */
-export function permute(input: Float64Array, shape: Shape, perm: readonly number[]): Float64Array {
+/**
+ * The offset, under `strides`, of every element of `shape` in row-major order: an odometer walk.
+ * Strides of 0 repeat (broadcast); permuted strides transpose.
+ */
+export function stridedOffsets(shape: Shape, strides: readonly number[]): Float64Array {
   const nd = shape.length;
-  const out = new Float64Array(input.length);
-  if (input.length === 0) return out;
-  const inStrides = stridesOf(shape);
-  const outShape = perm.map((axis) => shape[axis]);
-  const strides = perm.map((axis) => inStrides[axis]);
+  const offsets = new Float64Array(sizeOf(shape));
   const index = new Array<number>(nd).fill(0);
-  let source = 0;
-  for (let i = 0; i < out.length; i++) {
-    out[i] = input[source];
+  let offset = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    offsets[i] = offset;
     for (let axis = nd - 1; axis >= 0; axis--) {
       index[axis]++;
-      source += strides[axis];
-      if (index[axis] < outShape[axis]) break;
-      source -= strides[axis] * outShape[axis];
+      offset += strides[axis];
+      if (index[axis] < shape[axis]) break;
+      offset -= strides[axis] * shape[axis];
       index[axis] = 0;
     }
   }
+  return offsets;
+}
+
+/** Moves axes: `out` axis i is input axis `perm[i]`. */
+export function permute(input: Float64Array, shape: Shape, perm: readonly number[]): Float64Array {
+  const inStrides = stridesOf(shape);
+  const source = stridedOffsets(perm.map((axis) => shape[axis]), perm.map((axis) => inStrides[axis]));
+  const out = new Float64Array(input.length);
+  for (let i = 0; i < out.length; i++) out[i] = input[source[i]];
   return out;
 }
 
@@ -217,7 +208,7 @@ export function permute(input: Float64Array, shape: Shape, perm: readonly number
  * both operands row by row, which keeps the inner loop on contiguous memory.
  */
 export function matmulKernel(
-  a: Float64Array, aOffsets: readonly number[], b: Float64Array, bOffsets: readonly number[],
+  a: Float64Array, aOffsets: Float64Array, b: Float64Array, bOffsets: Float64Array,
   m: number, k: number, n: number,
 ): Float64Array {
   const out = new Float64Array(aOffsets.length * m * n);

@@ -1,28 +1,15 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
-import { broadcastShapes, broadcastStrides, formatShape, sizeOf, type Shape } from '../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, formatShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast } from './broadcast.js';
-import { matmulKernel } from './kernels.js';
+import { matmulKernel, stridedOffsets } from './kernels.js';
 import { swapLastTwo } from './shape.js';
 
 /** Offset of each matrix of `shape` when its batch axes are broadcast to `batch`. */
-function batchOffsets(shape: Shape, batch: Shape): number[] {
+function batchOffsets(shape: Shape, batch: Shape): Float64Array {
   const matrix = shape[shape.length - 2] * shape[shape.length - 1];
-  const strides = broadcastStrides(shape.slice(0, -2), batch);
-  const offsets = new Array<number>(sizeOf(batch));
-  const index = new Array<number>(batch.length).fill(0);
-  let offset = 0;
-  for (let i = 0; i < offsets.length; i++) {
-    offsets[i] = offset * matrix;
-    for (let axis = batch.length - 1; axis >= 0; axis--) {
-      index[axis]++;
-      offset += strides[axis];
-      if (index[axis] < batch[axis]) break;
-      offset -= strides[axis] * batch[axis];
-      index[axis] = 0;
-    }
-  }
-  return offsets;
+  const strides = broadcastStrides(shape.slice(0, -2), batch).map((stride) => stride * matrix);
+  return stridedOffsets(batch, strides);
 }
 
 const matmulOp: OpDefinition = {
