@@ -71,7 +71,9 @@ function differentiate(
   const order = topologicalOrder(outputs);
   const needed = targets === null ? null : leadingTo(order, targets);
   const grads = new Map<Tensor, Tensor>();
-  // Buffers this pass allocated itself: only these may be accumulated into in place.
+  // Sums this pass allocated for a tensor whose gradient is still being gathered: only these
+  // may be accumulated into in place. A sum stops being owned once it is handed to an op's
+  // backward, because pass-through gradients (add's, reshape's) give it to other tensors too.
   const owned = new Set<Tensor>();
 
   const accumulate = (t: Tensor, g: Tensor) => {
@@ -101,6 +103,7 @@ function differentiate(
       if (!node || g === undefined) continue;
       const needsInputGrad = node.inputs.map((input) => input.requiresGrad && (needed === null || needed.has(input)));
       if (!needsInputGrad.includes(true)) continue;
+      owned.delete(g);
       const inputGrads = node.op.backward({ inputs: node.inputs, output: t, attrs: node.attrs, needsInputGrad }, g);
       node.inputs.forEach((input, i) => {
         if (!needsInputGrad[i]) return;
@@ -113,6 +116,22 @@ function differentiate(
     }
   }));
   return grads;
+}
+
+/**
+ * Gives each handed-out gradient a buffer of its own. Pass-through gradients (add's, reshape's)
+ * can leave two results, or a result and the caller's gradOutput, on one buffer, and a caller
+ * who changes one in place must not change the other. With createGraph the results are graph
+ * nodes and are handed out as they are.
+ */
+function exclusiveBuffers(seeds: readonly Tensor[], createGraph: boolean): (g: Tensor) => Tensor {
+  if (createGraph) return (g) => g;
+  const taken = new Set(seeds.map((seed) => seed.data));
+  return (g) => {
+    const own = taken.has(g.data) ? new Tensor(Float64Array.from(g.data), g.shape) : g;
+    taken.add(own.data);
+    return own;
+  };
 }
 
 function seedGradient(output: Tensor, given: TensorLike | undefined, what: string): Tensor {
@@ -139,10 +158,11 @@ export function backward(output: Tensor, gradOutput?: TensorLike, options: Backw
   const createGraph = options.createGraph ?? false;
   const keep = (t: Tensor) => t.isLeaf || t.retainsGrad || options.retainGrads === true;
   const grads = differentiate([output], [seed], null, keep, createGraph);
+  const handOut = exclusiveBuffers([seed], createGraph);
   const store = () => {
     for (const [t, g] of grads) {
       if (!keep(t)) continue;
-      t.grad = t.grad === null ? g : t.grad.add(g);
+      t.grad = t.grad === null ? handOut(g) : t.grad.add(g);
     }
   };
   if (createGraph) withGradEnabled(true, store);
@@ -170,9 +190,10 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
   const seeds = outputList.map((t, i) => seedGradient(t, given?.[i], 'grad'));
   const targets = new Set(inputList);
   const grads = differentiate(outputList, seeds, targets, (t) => targets.has(t), options.createGraph ?? false);
+  const handOut = exclusiveBuffers(seeds, options.createGraph ?? false);
   return inputList.map((t, i) => {
     const g = grads.get(t);
-    if (g !== undefined) return g;
+    if (g !== undefined) return handOut(g);
     if (options.allowUnused) return new Tensor(new Float64Array(t.size), t.shape);
     throw new Error(`grad: the outputs do not depend on input ${i}${t.name ? ` (${t.name})` : ''}; pass allowUnused: true to get zeros`);
   });

@@ -129,21 +129,29 @@ class Tally {
   }
 }
 
-/** Fills `tally` with every element of d(outputs)/d(x), analytic against numeric. */
-function compareJacobian(fn: CheckedFunction, inputs: Tensor[], outputs: Tensor[], xIndex: number, eps: number, tally: Tally): void {
-  const x = inputs[xIndex];
-  // Analytic: one backward pass per output element gives one row of the Jacobian.
-  const analytic: Float64Array[][] = outputs.map((out, o) =>
-    Array.from({ length: out.size }, (_, k) => {
+/**
+ * The analytic Jacobian rows of every output element with respect to each of `xs`: one backward
+ * pass per output element, asking for all inputs at once, as a caller of `grad` would (asking
+ * one input at a time could hide gradients that leak between inputs).
+ */
+function analyticJacobian(outputs: Tensor[], xs: Tensor[]): Float64Array[][][] {
+  const rows = xs.map(() => outputs.map(() => [] as Float64Array[]));
+  outputs.forEach((out, o) => {
+    for (let k = 0; k < out.size; k++) {
       const seeds = outputs.map((t, j) => {
         const seed = new Float64Array(t.size);
         if (j === o) seed[k] = 1;
         return new Tensor(seed, t.shape);
       });
-      return Float64Array.from(grad(outputs, [x], { gradOutputs: seeds, allowUnused: true })[0].data);
-    }),
-  );
-  // Numeric: one pair of forward passes per input element gives one column.
+      grad(outputs, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => rows[i][o].push(Float64Array.from(g.data)));
+    }
+  });
+  return rows;
+}
+
+/** Fills `tally` comparing x's analytic Jacobian rows with central differences, column by column. */
+function compareJacobian(fn: CheckedFunction, inputs: Tensor[], outputs: Tensor[], x: Tensor, analytic: Float64Array[][], eps: number, tally: Tally): void {
+  // One pair of forward passes per input element gives one column.
   for (let j = 0; j < x.size; j++) {
     const original = x.data[j];
     const column = centralDifference(fn, inputs, (sign) => (x.data[j] = original + sign * eps), () => (x.data[j] = original), eps);
@@ -173,12 +181,9 @@ function dot(a: Float64Array, b: Float64Array): number {
   return total;
 }
 
-/** Compares vᵀJu for random unit u (input side) and v (output side): one backward, two forwards. */
-function compareProjection(fn: CheckedFunction, inputs: Tensor[], outputs: Tensor[], xIndex: number, eps: number, random: Random, tally: Tally) {
-  const x = inputs[xIndex];
+/** Compares vᵀJu for a random direction u of x, given Jᵀv from the shared backward pass. */
+function compareProjection(fn: CheckedFunction, inputs: Tensor[], x: Tensor, jtv: Tensor, v: Float64Array[], eps: number, random: Random, tally: Tally) {
   const u = randomDirection(random, x.size);
-  const v = outputs.map((t) => randomDirection(random, t.size));
-  const jtv = grad(outputs, [x], { gradOutputs: v.map((values, o) => new Tensor(values, outputs[o].shape)), allowUnused: true })[0];
   const analytic = dot(jtv.data, u);
   const original = Float64Array.from(x.data);
   const ju = centralDifference(fn, inputs, (sign) => {
@@ -223,26 +228,31 @@ export function gradcheck(fn: CheckedFunction, inputs: readonly Tensor[], option
   const checked = clones.map((t, i) => i).filter((i) => clones[i].requiresGrad);
   if (checked.length === 0) throw new Error('gradcheck: no input has requiresGrad: true, so there is nothing to check');
   const outputs = callChecked('gradcheck', fn, clones);
+  const xs = checked.map((i) => clones[i]);
   const random = new Random(seed);
-  const reports = checked.map((i): InputReport => {
-    const x = clones[i];
+  // Fast mode: one random v over the outputs and one backward pass give Jᵀv for every input.
+  const v = outputs.map((t) => randomDirection(random, t.size));
+  const jtv = fastMode ? grad(outputs, xs, { gradOutputs: v.map((values, o) => new Tensor(values, outputs[o].shape)), allowUnused: true }) : [];
+  let jacobian: Float64Array[][][] | null = null;
+  const jacobianOf = (position: number) => (jacobian ??= analyticJacobian(outputs, xs))[position];
+  const reports = xs.map((x, position): InputReport => {
     const tally = new Tally(atol, rtol);
     let projection: InputReport['projection'];
     if (fastMode) {
-      projection = compareProjection(fn, clones, outputs, i, eps, random, tally);
+      projection = compareProjection(fn, clones, x, jtv[position], v, eps, random, tally);
       // A failed projection says that something is wrong, not where: find the element.
       if (!tally.passed) {
         const located = new Tally(atol, rtol);
-        compareJacobian(fn, clones, outputs, i, eps, located);
+        compareJacobian(fn, clones, outputs, x, jacobianOf(position), eps, located);
         tally.worst = located.worst;
         tally.maxAbsError = Math.max(tally.maxAbsError, located.maxAbsError);
         tally.maxRelError = Math.max(tally.maxRelError, located.maxRelError);
       }
     } else {
-      compareJacobian(fn, clones, outputs, i, eps, tally);
+      compareJacobian(fn, clones, outputs, x, jacobianOf(position), eps, tally);
     }
     const report: InputReport = {
-      input: i, name: x.name ?? `input ${i}`, shape: x.shape, passed: tally.passed,
+      input: checked[position], name: x.name ?? `input ${checked[position]}`, shape: x.shape, passed: tally.passed,
       maxAbsError: tally.maxAbsError, maxRelError: tally.maxRelError, worst: tally.worst,
     };
     if (projection) report.projection = projection;

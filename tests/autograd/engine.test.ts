@@ -167,3 +167,64 @@ describe('detectAnomaly', () => {
     expect(ones([2]).toArray()).toEqual([1, 1]);
   });
 });
+
+describe('gradient buffers are never shared between tensors', () => {
+  // Regression: add passes its gradient object to both inputs; an in-place accumulation into
+  // one input's gradient must not reach the other's.
+  it('gives each input its own gradient when a pass-through gradient is accumulated later', () => {
+    const w = tensor([1, 2, 3]);
+    const k = tensor([100, 100, 100]);
+    const u = tensor([1, 1, 1], { requiresGrad: true });
+    const v = tensor([2, 2, 2], { requiresGrad: true });
+    const t = u.add(v);
+    const loss = u.mul(k).sum().add(t.mul(w).sum().add(t.mul(t).sum()));
+    // dL/dv = w + 2t = [7, 8, 9]; dL/du = k + w + 2t.
+    const [gu, gv] = grad(loss, [u, v]);
+    expect(gv.toArray()).toEqual([7, 8, 9]);
+    expect(gu.toArray()).toEqual([107, 108, 109]);
+    loss.backward();
+    expect(v.grad?.toArray()).toEqual([7, 8, 9]);
+    expect(u.grad?.toArray()).toEqual([107, 108, 109]);
+    expect(u.grad?.data).not.toBe(v.grad?.data);
+  });
+
+  it('keeps retained intermediate gradients apart from the leaves', () => {
+    const x = tensor([1, 2, 6], { requiresGrad: true });
+    const w = tensor([1, 1, 1]);
+    const c = x.sub(x.mean()).retainGrad();
+    c.mul(w).sum().add(c.square().sum()).backward();
+    // c = [-2, -1, 3]: dL/dc = w + 2c = [-3, -1, 7]; dL/dx = dL/dc - mean(dL/dc) = [-4, -2, 6].
+    expect(c.grad?.toArray()).toEqual([-3, -1, 7]);
+    expect(x.grad?.toArray()).toEqual([-4, -2, 6]);
+  });
+
+  it('hands out gradients that can be changed in place without touching one another', () => {
+    const a = tensor([1, 2], { requiresGrad: true });
+    const b = tensor([3, 4], { requiresGrad: true });
+    a.add(b).sum().backward();
+    a.grad!.data[0] = 99;
+    expect(b.grad?.toArray()).toEqual([1, 1]);
+  });
+});
+
+describe('retained gradients', () => {
+  it('equal grad() of each intermediate, for every step of an explicit BN graph', () => {
+    const x = randn([4, 3], { seed: 11, requiresGrad: true });
+    const gamma = randn([3], { seed: 12, requiresGrad: true });
+    const beta = randn([3], { seed: 13, requiresGrad: true });
+    const mu = x.mean(0, { keepdims: true });
+    const centred = x.sub(mu);
+    const variance = centred.square().mean(0, { keepdims: true });
+    const sigma = variance.add(1e-5).sqrt();
+    const normalized = centred.div(sigma);
+    const y = normalized.mul(gamma).add(beta);
+    const upstream = randn([4, 3], { seed: 14 });
+    const steps = { mu, centred, variance, sigma, normalized, x, gamma, beta };
+    const expected = Object.fromEntries(Object.entries(steps).map(([name, t]) => [name, grad(y, t, { gradOutputs: [upstream] })[0]]));
+    y.backward(upstream, { retainGrads: true });
+    for (const [name, t] of Object.entries(steps)) {
+      const want = expected[name].data;
+      t.grad!.data.forEach((value, i) => expect(value, `${name}[${i}]`).toBeCloseTo(want[i], 12));
+    }
+  });
+});

@@ -112,3 +112,20 @@ describe('gradgradcheck', () => {
     expect(report.message).toMatch(/^gradgradcheck FAILED/);
   });
 });
+
+describe('gradcheck asks for every input at once', () => {
+  it('catches a gradient that is wrong only when several inputs are differentiated together', () => {
+    // A stand-in for gradients leaking between inputs: right alone, wrong in company.
+    const leaky = defineOp({
+      name: 'leakyAdd',
+      forward: (a, b) => a.add(b),
+      backward: ({ needsInputGrad }, g) => (needsInputGrad.every(Boolean) ? [g, g.mul(2)] : [g, g]),
+    });
+    const a = randn([3], { seed: 1, requiresGrad: true, name: 'a' });
+    const b = randn([3], { seed: 2, requiresGrad: true, name: 'b' });
+    const report = gradcheck(leaky, [a, b]);
+    expect(report.passed).toBe(false);
+    expect(report.inputs.find((r) => r.name === 'b')?.passed).toBe(false);
+    expect(gradcheck(leaky, [a, b], { fastMode: true }).passed).toBe(false);
+  });
+});
