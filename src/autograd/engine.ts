@@ -19,8 +19,8 @@ export interface BackwardOptions {
 }
 
 export interface GradOptions {
-  /** One gradient per output, same shape; defaults to 1 for scalar outputs. */
-  gradOutputs?: readonly TensorLike[];
+  /** One gradient per output, same shape (a single tensor for a single output); defaults to 1 for scalar outputs. */
+  gradOutputs?: TensorLike | readonly TensorLike[];
   createGraph?: boolean;
   /** Return zeros for an input the outputs do not depend on, instead of throwing. */
   allowUnused?: boolean;
@@ -183,7 +183,7 @@ export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | reado
     if (!(t instanceof Tensor)) throw new Error(`grad: input ${i} must be a Tensor, got ${typeof t}`);
     if (!t.requiresGrad) throw new Error(`grad: input ${i}${t.name ? ` (${t.name})` : ''} does not require grad`);
   });
-  const given = options.gradOutputs;
+  const given = options.gradOutputs === undefined || Array.isArray(options.gradOutputs) ? options.gradOutputs : [options.gradOutputs];
   if (given !== undefined && given.length !== outputList.length) {
     throw new Error(`grad: got ${given.length} gradOutputs for ${outputList.length} output(s)`);
   }

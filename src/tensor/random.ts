@@ -10,9 +10,9 @@ export class Random {
   private counter: number;
 
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new Error(`Random: seed must be a finite number, got ${String(seed)}`);
+    if (!Number.isSafeInteger(seed)) throw new Error(`Random: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
     // splitmix32 spreads a small integer seed over the whole state.
-    let s = Math.floor(seed) >>> 0;
+    let s = seed >>> 0;
     const next = () => {
       s = (s + 0x9e3779b9) >>> 0;
       let z = s;

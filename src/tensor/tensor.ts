@@ -215,7 +215,11 @@ export function ones(shape: Shape, options: FactoryOptions = {}): Tensor {
 
 function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (random: Random) => number): Tensor {
   assertValidShape(op, shape);
-  const random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const { seed } = options;
+  if (seed !== undefined && !Number.isSafeInteger(seed)) {
+    throw new Error(`${op}: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
+  }
+  const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
   const data = new Float64Array(sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = draw(random);
   return new Tensor(data, [...shape], options);

@@ -45,6 +45,12 @@ describe('backward', () => {
 });
 
 describe('grad', () => {
+  it('takes a single gradOutput tensor for a single output', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(grad(x.mul(3), x, { gradOutputs: tensor([1, 10]) })[0].toArray()).toEqual([3, 30]);
+    expect(() => grad(x.mul(3), x, { gradOutputs: [] })).toThrow('grad: got 0 gradOutputs for 1 output(s)');
+  });
+
   it('returns gradients without touching .grad', () => {
     const x = tensor([1, 2, 3], { requiresGrad: true });
     const [g] = grad(x.square().sum(), x);

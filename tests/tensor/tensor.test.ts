@@ -50,7 +50,9 @@ describe('tensor', () => {
     const std = Math.sqrt(n.sub(mean).square().mean().item());
     expect(Math.abs(mean)).toBeLessThan(0.05);
     expect(Math.abs(std - 1)).toBeLessThan(0.05);
-    expect(() => randn([2], { seed: NaN })).toThrow(/seed must be a finite number/);
+    expect(() => randn([2], { seed: NaN })).toThrow('randn: seed must be an integer, got NaN');
+    expect(() => rand([2], { seed: 1.5 })).toThrow('rand: seed must be an integer, got 1.5');
+    expect(() => randn([2], { seed: 'a' as never })).toThrow('randn: seed must be an integer, got string');
   });
 });
 
