@@ -31,7 +31,8 @@ export function parse(command: string, args: readonly string[], specs: OptionSpe
   const { values, positionals, tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
-    const spec = specs[token.name];
+    // Own keys only: `--constructor` is not an option just because every object has one.
+    const spec = Object.hasOwn(specs, token.name) ? specs[token.name] : undefined;
     if (spec === undefined) throw new UsageError(`${command}: unknown option '${token.rawName}' (see ${command} --help)`);
     if (spec.type === 'boolean' && token.value !== undefined) throw new UsageError(`${command}: option ${token.rawName} takes no value`);
     if (spec.type === 'string') {

@@ -3,7 +3,7 @@ import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gradcheck, isTensor, render, toDot, type DotOptions, type Tensor } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
-import { MODELS, modelDot, runBackward, writeGallery, type Gradients, type ModelName } from './pictures.js';
+import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { writeFileAtomic } from './output.js';
 
 /** Sizes and seed, shared by `draw` and `check`. */
@@ -105,8 +105,8 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),
       ...(v.clusters ? { clusters: v.clusters as 'expanded' | 'collapsed' | 'none' } : {}),
     };
-    if (graph in MODELS) {
-      dot = modelDot({ model: graph as ModelName, options, gradients, dot: dotOptions });
+    if (isModelName(graph)) {
+      dot = modelDot({ model: graph, options, gradients, dot: dotOptions });
     } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
       const outputs = await userOutputs(graph, options);
       runBackward(outputs, gradients, options.seed);
@@ -149,4 +149,5 @@ async function start(args: readonly string[], io: Io): Promise<number> {
   return checkBatchNorm({ batch: 4, features: 3, seed: 0, primitives: false }, io) ? 0 : 1;
 }
 
-export const COMMANDS: Readonly<Record<string, (args: readonly string[], io: Io) => Promise<number>>> = { draw, check, start };
+// A Map, not an object: a command named `constructor` or `__proto__` must be unknown, not Object's.
+export const COMMANDS: ReadonlyMap<string, (args: readonly string[], io: Io) => Promise<number>> = new Map([['draw', draw], ['check', check], ['start', start]]);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { UsageError } from './args.js';
-import { COMMANDS, USAGE } from './commands.js';
+import { COMMANDS } from './commands.js';
 import { GraphvizError } from '../index.js';
 
 /*
@@ -33,8 +33,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(MAIN_HELP);
       return 0;
     }
-    const run = COMMANDS[command];
-    if (run === undefined) throw new UsageError(`unknown command '${command}' (expected ${Object.keys(USAGE).join(', ')}; see gradgraph --help)`);
+    const run = COMMANDS.get(command);
+    if (run === undefined) throw new UsageError(`unknown command '${command}' (expected ${[...COMMANDS.keys()].join(', ')}; see gradgraph --help)`);
     return await run(args, io);
   } catch (error) {
     const prefix = error instanceof GraphvizError ? '' : 'error: ';

@@ -11,6 +11,11 @@ import { writeFileAtomic } from './output.js';
 export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp } as const;
 export type ModelName = keyof typeof MODELS;
 
+/** A built-in model's name; an own key only, so `constructor` or `__proto__` is not a model. */
+export function isModelName(name: string): name is ModelName {
+  return Object.hasOwn(MODELS, name);
+}
+
 /** How much of the backward pass a picture needs: none, `.grad` everywhere, or the recorded graph. */
 export type Gradients = 'none' | 'retain' | 'record';
 

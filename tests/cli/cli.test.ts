@@ -116,6 +116,14 @@ describe('gradgraph start', () => {
 describe('bad use: one line on stderr, exit code 2', () => {
   it('unknown command', () => expectUsageError(['paint'], /unknown command 'paint'/));
   it('no command', () => expectUsageError([], /which command\?/));
+  // Names every object inherits must not be mistaken for commands, graphs or options.
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+    it(`'${name}' as a command, a graph and an option`, () => {
+      expectUsageError([name], new RegExp(`unknown command '${name}'`));
+      expectUsageError(['draw', name], new RegExp(`draw: unknown graph '${name}'`));
+      expectUsageError(['draw', 'batchnorm', `--${name}`], new RegExp(`draw: unknown option '--${name}'`));
+    });
+  }
   it('unknown option', () => expectUsageError(['draw', 'batchnorm', '--colour'], /draw: unknown option '--colour'/));
   it('option without its value', () => expectUsageError(['draw', 'batchnorm', '--out'], /option --out needs a value/));
   it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, got 'gif'/));
