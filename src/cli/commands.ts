@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { gradcheck, isTensor, render, toDot, type DotOptions, type Tensor } from '../index.js';
+import { extname } from 'node:path';
+import { gradcheck, render, toDot, type DotOptions } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { writeFileAtomic } from './output.js';
+import { userOutputs } from './user-module.js';
 
 /** Sizes and seed, shared by `draw` and `check`. */
 const SIZE_OPTIONS: OptionSpecs = {
@@ -61,21 +61,6 @@ function onePositional(command: string, parsed: Parsed, what: string): string {
   if (parsed.positionals.length === 0) throw new UsageError(`${command}: which ${what}? (see ${command} --help)`);
   if (parsed.positionals.length > 1) throw new UsageError(`${command}: expected one ${what}, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
   return parsed.positionals[0];
-}
-
-/** Outputs from a user's module: its default export (or `build`) called with the sizes. */
-async function userOutputs(path: string, options: ReturnType<typeof sizes>): Promise<Tensor[]> {
-  const file = resolve(path);
-  if (!existsSync(file)) throw new UsageError(`draw: cannot find '${path}'`);
-  // tsx loads TypeScript at run time, so the built CLI can draw a user's .ts module as it is.
-  const { tsImport } = await import('tsx/esm/api');
-  const module = await tsImport(pathToFileURL(file).href, import.meta.url) as Record<string, unknown>;
-  const build = typeof module.default === 'function' ? module.default : module.build;
-  if (typeof build !== 'function') throw new UsageError(`draw: '${path}' must export a function (default export or 'build') that returns the output tensor(s)`);
-  const result: unknown = await build(options);
-  const outputs = Array.isArray(result) ? result : [result];
-  if (outputs.length === 0 || !outputs.every(isTensor)) throw new Error(`draw: the function exported by '${path}' must return a Tensor or an array of Tensors`);
-  return outputs;
 }
 
 const GRAPH_NAMES = Object.keys(MODELS).join(', ');

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 import { UsageError } from './args.js';
 import { COMMANDS } from './commands.js';
+import { headline } from './output.js';
 import { GraphvizError } from '../index.js';
 
 /*
  * gradgraph's command line. Exit codes: 0 done, 1 the work failed (a gradient check that does
- * not pass, a Graphviz error, a user's module that throws), 2 bad use (unknown command, option
- * or graph, a bad number, a path that cannot be written). Errors are one line on stderr.
+ * not pass, a Graphviz error, a mistake in a user's module: it does not compile, exports no
+ * function, throws or returns no tensors), 2 bad use (unknown command, option or graph, a bad
+ * number, a file that does not exist, a path that cannot be written). Errors are one line on
+ * stderr.
  */
 
 const MAIN_HELP = `Usage: gradgraph <command> [options]
@@ -18,11 +21,6 @@ Commands:
 
 Run gradgraph <command> --help for a command's options.
 `;
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0];
-}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const io = { stdout: (text: string | Uint8Array) => process.stdout.write(text) };
@@ -38,7 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await run(args, io);
   } catch (error) {
     const prefix = error instanceof GraphvizError ? '' : 'error: ';
-    process.stderr.write(`gradgraph: ${error instanceof UsageError ? '' : prefix}${firstLine(error)}\n`);
+    process.stderr.write(`gradgraph: ${error instanceof UsageError ? '' : prefix}${headline(error instanceof Error ? error.message : String(error))}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
 }

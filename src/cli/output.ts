@@ -21,3 +21,13 @@ export function writeFileAtomic(path: string, contents: string | Uint8Array): vo
     throw new UsageError(`cannot write '${path}': ${reason}`);
   }
 }
+
+/**
+ * A message as one line for stderr: its first line, and when that is only a header ending in
+ * ':' (esbuild's "Transform failed with 1 error:"), the line that says where and what, too.
+ */
+export function headline(message: string): string {
+  const lines = message.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const [first = '', second] = lines;
+  return first.endsWith(':') && second !== undefined ? `${first} ${second}` : first;
+}

@@ -1,19 +1,27 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /* The real CLI, spawned as a user runs it: `node --import tsx src/cli/main.ts ...`. */
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const main = join(root, 'src', 'cli', 'main.ts');
+// tsx by its full URL, so that the CLI also runs from a user's project, which has no tsx.
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const work = mkdtempSync(join(tmpdir(), 'gradgraph-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function gradgraph(...args: string[]) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'buffer', timeout: 60_000 });
+function gradgraphIn(cwd: string, ...args: string[]) {
+  const result = spawnSync(process.execPath, ['--import', tsx, main, ...args], { cwd, encoding: 'buffer', timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, text: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+}
+
+function gradgraph(...args: string[]) {
+  return gradgraphIn(root, ...args);
 }
 
 /** Bad use: exit code 2 and exactly one line on stderr that says what was wrong. */
@@ -113,6 +121,70 @@ describe('gradgraph start', () => {
   });
 });
 
+/**
+ * A user's project as `npm init -y` makes it: CommonJS, gradgraph installed (here linked to
+ * this checkout, so its modules import the built dist/ as an installed copy would).
+ */
+function commonJsProject(modules: Record<string, string>): string {
+  const project = mkdtempSync(join(work, 'project-'));
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-project', version: '1.0.0', type: 'commonjs' }));
+  mkdirSync(join(project, 'node_modules'));
+  symlinkSync(root, join(project, 'node_modules', 'gradgraph'), 'dir');
+  for (const [file, source] of Object.entries(modules)) writeFileSync(join(project, file), source);
+  return project;
+}
+
+describe("a user's module in a CommonJS project", () => {
+  const project = commonJsProject({
+    'my-graph.ts': "import { randn } from 'gradgraph';\nexport default ({ seed }: { seed: number }) => randn([2, 2], { seed, name: 'w', requiresGrad: true }).tanh();\n",
+    'named.ts': "import { randn } from 'gradgraph';\nexport function build() { return randn([2], { name: 'v', requiresGrad: true }).exp(); }\n",
+    'numbers.ts': 'export const x = 1;\nexport const y = 2;\n',
+  });
+
+  it('draws the default export and the build export, which tsx hands over one level deeper', () => {
+    const fromDefault = gradgraphIn(project, 'draw', './my-graph.ts', '--format', 'dot');
+    expect(fromDefault.stderr).toBe('');
+    expect(fromDefault.status).toBe(0);
+    expect(fromDefault.text).toContain('label="w\\n2×2');
+    const fromBuild = gradgraphIn(project, 'draw', './named.ts', '--format', 'dot');
+    expect(fromBuild.stderr).toBe('');
+    expect(fromBuild.text).toContain('label="v\\n2');
+  });
+
+  it('says what a module without a function does export', () => {
+    const { status, stderr } = gradgraphIn(project, 'draw', './numbers.ts');
+    expect(stderr).toBe("gradgraph: error: draw: './numbers.ts' must export a function (default export or 'build') that returns the output tensor(s); found exports: x, y\n");
+    expect(status).toBe(1);
+  });
+});
+
+/** A mistake in the user's module: exit code 1 and one line on stderr that names the file. */
+function expectModuleError(file: string, source: string, message: RegExp) {
+  const path = join(work, file);
+  writeFileSync(path, source);
+  const { status, stderr } = gradgraph('draw', path);
+  expect(stderr).toMatch(/^gradgraph: error: draw: [^\n]+\n$/);
+  expect(stderr).toContain(`'${path}'`);
+  expect(stderr).toMatch(message);
+  expect(status).toBe(1);
+}
+
+describe("mistakes in the user's module: one line naming the file, exit code 1", () => {
+  it('module without a function', () => {
+    const { status, stderr } = gradgraph('draw', 'tests/cli/fixtures/no-function.ts');
+    expect(stderr).toBe("gradgraph: error: draw: 'tests/cli/fixtures/no-function.ts' must export a function (default export or 'build') that returns the output tensor(s); found exports: answer\n");
+    expect(status).toBe(1);
+  });
+  it('default export that is not a function', () => expectModuleError('number.ts', 'export default 3;\n', /must export a function .*; the default export is a number$/m));
+  // .mts: an ES module, whose stack traces tsx maps back to the user's lines.
+  it('function that throws', () => expectModuleError('throws.mts', "export default () => { throw new RangeError('no such layer'); };\n", /the function exported by .* threw RangeError: no such layer \(at throws\.mts:1:\d+\)$/m));
+  it('function that returns a number', () => expectModuleError('returns-number.ts', 'export default () => 42;\n', /must return a Tensor or a non-empty array of Tensors, got number$/m));
+  it('function that returns an empty array', () => expectModuleError('returns-empty.ts', 'export default () => [];\n', /must return a Tensor or a non-empty array of Tensors, got an empty array$/m));
+  it('syntax error, with its location on the same line', () => {
+    expectModuleError('syntax.ts', 'export default () => { const a = ; };\n', /cannot load .*: Transform failed with 1 error: .*syntax\.ts:1:\d+: ERROR: Unexpected ";"$/m);
+  });
+});
+
 describe('bad use: one line on stderr, exit code 2', () => {
   it('unknown command', () => expectUsageError(['paint'], /unknown command 'paint'/));
   it('no command', () => expectUsageError([], /which command\?/));
@@ -130,7 +202,6 @@ describe('bad use: one line on stderr, exit code 2', () => {
   it('unknown graph', () => expectUsageError(['draw', 'resnet'], /unknown graph 'resnet' \(expected batchnorm, mlp/));
   it('unknown graph to check', () => expectUsageError(['check', 'mlp'], /check: unknown graph 'mlp'/));
   it('missing module file', () => expectUsageError(['draw', './nowhere.ts'], /cannot find '.\/nowhere.ts'/));
-  it('module without a function', () => expectUsageError(['draw', 'tests/cli/fixtures/no-function.ts'], /must export a function/));
   for (const [flag, value] of [['--batch', 'abc'], ['--batch', '1'], ['--features', '2.5'], ['--seed', '-1']]) {
     it(`bad number ${flag} ${value}`, () => expectUsageError(['draw', 'batchnorm', flag, value], new RegExp(`${flag} must be a whole number from \\d+ to \\d+, got '${value.replace('.', '\\.')}'`)));
   }
