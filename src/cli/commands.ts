@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { gradcheck, render, toDot, type DotOptions } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
-import { writeFileAtomic } from './output.js';
+import { isFolderPath, writeFileAtomic } from './output.js';
 import { userOutputs } from './user-module.js';
 
 /** Sizes and seed, shared by `draw` and `check`. */
@@ -65,14 +65,40 @@ function onePositional(command: string, parsed: Parsed, what: string): string {
 
 const GRAPH_NAMES = Object.keys(MODELS).join(', ');
 
+type Format = 'svg' | 'png' | 'dot';
+
+const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot']]);
+
+/**
+ * What `draw` writes and where: --format, else the --out file's extension, else SVG. Checked
+ * before any drawing, so that a PNG never lands in a file named .svg nor a file in a folder's place.
+ */
+function outputFormat(parsed: Parsed, graph: string): { format: Format; out: string | undefined } {
+  const asked = parsed.values.format as Format | undefined;
+  const out = parsed.values.out as string | undefined;
+  if (out === undefined) return { format: asked ?? 'svg', out };
+  if (out === '') throw new UsageError('draw: --out needs a file name');
+  if (isFolderPath(out)) {
+    const example = join(out, `${basename(graph, extname(graph))}.${asked ?? 'svg'}`);
+    throw new UsageError(`draw: --out ${out} is a folder; give a file name such as ${example}`);
+  }
+  const extension = extname(out).toLowerCase();
+  const fromExtension = FORMAT_OF_EXTENSION.get(extension);
+  if (asked === undefined) {
+    if (fromExtension === undefined) throw new UsageError(`draw: cannot tell the format of --out ${out}; end it in .svg, .png or .dot (.gv), or give --format`);
+    return { format: fromExtension, out };
+  }
+  // An extension we do not know (`--format dot --out graph.txt`) is the user's choice to make.
+  if (fromExtension !== undefined && fromExtension !== asked) throw new UsageError(`draw: --format ${asked} conflicts with --out ${out} (${extension}); drop one`);
+  return { format: asked, out };
+}
+
 async function draw(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('draw', args, DRAW_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.draw), 0);
   const graph = onePositional('draw', parsed, 'graph');
   const options = sizes('draw', parsed);
-  const out = parsed.values.out as string | undefined;
-  const fromExtension = out === undefined ? undefined : { '.svg': 'svg', '.png': 'png', '.dot': 'dot', '.gv': 'dot' }[extname(out).toLowerCase()];
-  const format = (parsed.values.format as string | undefined) ?? fromExtension ?? 'svg';
+  const { format, out } = outputFormat(parsed, graph);
 
   let dot: string;
   if (graph.endsWith('.dot') || graph.endsWith('.gv')) {

@@ -68,6 +68,12 @@ describe('gradgraph draw', () => {
     expect(readFileSync(out).subarray(1, 4).toString('latin1')).toBe('PNG');
   });
 
+  it('writes the --format asked for to a file whose extension names no format', () => {
+    const out = join(work, 'graph.txt');
+    expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--out', out).status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toMatch(/^digraph "gradgraph" \{/);
+  });
+
   it("draws a user's TypeScript module", () => {
     const { status, text, stderr } = gradgraph('draw', 'tests/cli/fixtures/my-graph.ts', '--format', 'dot', '--grads', '--seed', '2');
     expect(stderr).toBe('');
@@ -205,6 +211,27 @@ describe('bad use: one line on stderr, exit code 2', () => {
   for (const [flag, value] of [['--batch', 'abc'], ['--batch', '1'], ['--features', '2.5'], ['--seed', '-1']]) {
     it(`bad number ${flag} ${value}`, () => expectUsageError(['draw', 'batchnorm', flag, value], new RegExp(`${flag} must be a whole number from \\d+ to \\d+, got '${value.replace('.', '\\.')}'`)));
   }
+  it('--format that contradicts the --out extension, leaving no file', () => {
+    const out = join(work, 'contradiction.svg');
+    expectUsageError(['draw', 'batchnorm', '--format', 'png', '--out', out], /^gradgraph: draw: --format png conflicts with --out .*contradiction\.svg \(\.svg\); drop one$/m);
+    expect(existsSync(out)).toBe(false);
+  });
+  it('--out with an extension that names no format', () => {
+    const out = join(work, 'picture.jpg');
+    expectUsageError(['draw', 'batchnorm', '--out', out], /draw: cannot tell the format of --out .*picture\.jpg; end it in \.svg, \.png or \.dot/);
+    expect(existsSync(out)).toBe(false);
+  });
+  it('--out that is a folder, with or without the trailing slash', () => {
+    expectUsageError(['draw', 'batchnorm', '--out', `${work}/`], new RegExp(`draw: --out ${work}/ is a folder; give a file name such as ${work}/batchnorm\\.svg$`, 'm'));
+    expectUsageError(['draw', 'batchnorm', '--format', 'png', '--out', work], /is a folder; give a file name such as .*batchnorm\.png$/m);
+    expect(readdirSync(work).filter((file) => file.endsWith('.tmp'))).toEqual([]);
+  });
+  it('empty --out', () => expectUsageError(['draw', 'batchnorm', '--out='], /^gradgraph: draw: --out needs a file name$/m));
+  it('--out through a file', () => {
+    const file = join(work, 'a-file');
+    writeFileSync(file, '');
+    expectUsageError(['draw', 'batchnorm', '--out', join(file, 'x.svg')], /cannot write '.*x\.svg': part of its folder is a file/);
+  });
   it('unwritable path', () => expectUsageError(['draw', 'batchnorm', '--out', join(work, 'missing', 'x.svg')], /cannot write '.*x\.svg': its folder does not exist/));
   it('unwritable folder', () => {
     const locked = join(work, 'locked');
