@@ -113,6 +113,22 @@ describe('gradgraph check', () => {
     expect(text).toMatch(/^x\s+\[3, 2\]\s+\S+\s+\S+\s+pass\s+output 0\[/m);
     expect(text).toMatch(/^γ\s+\[2\].*pass/m);
     expect(text).toMatch(/^β\s+\[2\].*pass/m);
+    expect(text).not.toContain('fast mode');
+  });
+
+  it('switches to fast mode when the full Jacobian would never finish, and says so', () => {
+    const { status, text } = gradgraph('check', 'batchnorm', '--batch', '1000', '--features', '1000');
+    expect(status).toBe(0);
+    expect(text).toMatch(/^Gradient check of Batch Normalization, N=1000, D=1000, seed 0, fast mode \(N·D = 1000000 > 1024[^\n]*:$/m);
+    expect(text).toContain('gradcheck passed (fast mode');
+  });
+
+  it('uses fast mode when asked with --fast, which check --help documents', () => {
+    const { status, text } = gradgraph('check', 'batchnorm', '--fast');
+    expect(status).toBe(0);
+    expect(text).toContain('N=4, D=3, seed 0, fast mode (--fast):');
+    expect(text).toContain('gradcheck passed (fast mode');
+    expect(gradgraph('check', '--help').text).toMatch(/^ {2}--fast +\S/m);
   });
 });
 
