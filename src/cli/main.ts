@@ -22,6 +22,16 @@ Commands:
 Run gradgraph <command> --help for a command's options.
 `;
 
+/*
+ * `gradgraph start | head -3`: once the reader has all it wants and closes the pipe, writing
+ * more fails with EPIPE. Nobody is left to read an error then, so stop quietly, as `cat` does.
+ */
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`gradgraph: error: cannot write to stdout: ${error.message}\n`);
+  process.exit(1);
+});
+
 export async function main(argv: readonly string[]): Promise<number> {
   const io = { stdout: (text: string | Uint8Array) => process.stdout.write(text) };
   const [command, ...args] = argv;

@@ -207,6 +207,21 @@ describe("mistakes in the user's module: one line naming the file, exit code 1",
   });
 });
 
+describe('output into a pipe that the reader closes early', () => {
+  // `| true` closes the pipe before the CLI has started, so every write meets EPIPE.
+  for (const args of [['draw', 'batchnorm'], ['start', '--out-dir', 'GALLERY']]) {
+    it(`gradgraph ${args.join(' ')} | true: exits 0 without a word`, () => {
+      const gallery = mkdtempSync(join(work, 'pipe-'));
+      const command = '"$NODE" --import "$TSX" "$MAIN" "$@" | true; exit "${PIPESTATUS[0]}"';
+      const result = spawnSync('bash', ['-c', command, 'bash', ...args.map((arg) => (arg === 'GALLERY' ? gallery : arg))], {
+        cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE: process.execPath, TSX: tsx, MAIN: main },
+      });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    });
+  }
+});
+
 describe('bad use: one line on stderr, exit code 2', () => {
   it('unknown command', () => expectUsageError(['paint'], /unknown command 'paint'/));
   it('no command', () => expectUsageError([], /which command\?/));
