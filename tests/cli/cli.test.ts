@@ -62,6 +62,14 @@ describe('gradgraph draw', () => {
     expect(mlp.text).toContain('rankdir="LR"');
   });
 
+  it('draws the whole recorded backward graph: the upstream gradient named ∂L/∂y, and ∂L/∂β', () => {
+    const { status, text } = gradgraph('draw', 'batchnorm', '--backward-graph', '--format', 'dot');
+    expect(status).toBe(0);
+    expect(text).toContain('label="∂L/∂y\\nN×D"');
+    expect(text).toContain('label="∂L/∂β\\nD"');
+    expect(text).not.toContain('label="input');
+  });
+
   it('writes PNG, choosing the format from the file name', () => {
     const out = join(work, 'mlp.png');
     expect(gradgraph('draw', 'mlp', '--out', out).status).toBe(0);
