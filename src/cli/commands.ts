@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { gradcheck, render, toDot, type DotOptions } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
@@ -13,7 +13,7 @@ const SIZE_OPTIONS: OptionSpecs = {
   seed: { type: 'string', placeholder: 'S', help: 'seed of the random inputs (default 0)' },
   primitives: { type: 'boolean', help: 'BN with the variance split into primitives' },
 };
-const HELP: OptionSpecs = { help: { type: 'boolean', help: 'show this help' } };
+const HELP: OptionSpecs = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
 
 const DRAW_OPTIONS: OptionSpecs = {
   format: { type: 'string', values: ['svg', 'png', 'dot'], help: 'output format (default: from --out, else svg)' },
@@ -53,6 +53,8 @@ export const USAGE = {
 
 interface Io {
   stdout: (text: string | Uint8Array) => void;
+  /** Whether stdout is a terminal, where PNG bytes would only garble the screen. */
+  stdoutIsTerminal: boolean;
 }
 
 function sizes(command: string, parsed: Parsed) {
@@ -65,7 +67,7 @@ function sizes(command: string, parsed: Parsed) {
 }
 
 function onePositional(command: string, parsed: Parsed, what: string): string {
-  if (parsed.positionals.length === 0) throw new UsageError(`${command}: which ${what}? (see ${command} --help)`);
+  if (parsed.positionals.length === 0) throw new UsageError(`${command}: which ${what}? (see gradgraph ${command} --help)`);
   if (parsed.positionals.length > 1) throw new UsageError(`${command}: expected one ${what}, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
   return parsed.positionals[0];
 }
@@ -100,15 +102,33 @@ function outputFormat(parsed: Parsed, graph: string): { format: Format; out: str
   return { format: asked, out };
 }
 
+/** What only shapes a graph gradgraph builds: a .dot file is drawn as it is. */
+const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', ...Object.keys(SIZE_OPTIONS)];
+
+/** Options that would do nothing together are a mistake to point out, not to ignore. */
+function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
+  const v = parsed.values;
+  if (isDotFile) {
+    const given = BUILD_OPTIONS.filter((name) => v[name] !== undefined).map((name) => `--${name}`);
+    if (given.length === 1) throw new UsageError(`draw: ${given[0]} does nothing for a .dot file, which is drawn as it is; drop it`);
+    if (given.length > 1) throw new UsageError(`draw: ${given.join(', ')} do nothing for a .dot file, which is drawn as it is; drop them`);
+  }
+  if (v.full && !v.values && !v.grads) throw new UsageError('draw: --full shows every value for --values or --grads; add one of them or drop --full');
+  if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
+}
+
 async function draw(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('draw', args, DRAW_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.draw), 0);
   const graph = onePositional('draw', parsed, 'graph');
+  const isDotFile = graph.endsWith('.dot') || graph.endsWith('.gv');
+  checkCombinations(parsed, isDotFile);
   const options = sizes('draw', parsed);
   const { format, out } = outputFormat(parsed, graph);
+  if (out === undefined && format === 'png' && io.stdoutIsTerminal) throw new UsageError('draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
 
   let dot: string;
-  if (graph.endsWith('.dot') || graph.endsWith('.gv')) {
+  if (isDotFile) {
     if (!existsSync(graph)) throw new UsageError(`draw: cannot find '${graph}'`);
     dot = readFileSync(graph, 'utf8');
   } else {
@@ -127,7 +147,11 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       dot = modelDot({ model: graph, options, gradients, dot: dotOptions });
     } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
       const outputs = await userOutputs(graph, options);
-      runBackward(outputs, gradients, options.seed);
+      try {
+        runBackward(outputs, gradients, options.seed);
+      } catch (error) {
+        throw new Error(`draw: the outputs of '${graph}' have no gradients to draw: ${(error as Error).message}`);
+      }
       dot = toDot(outputs, dotOptions);
     } else {
       throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
@@ -168,7 +192,13 @@ async function start(args: readonly string[], io: Io): Promise<number> {
   if (parsed.values.help) return (io.stdout(USAGE.start), 0);
   if (parsed.positionals.length > 0) throw new UsageError(`start: unexpected argument '${parsed.positionals[0]}'`);
   const dir = (parsed.values['out-dir'] as string | undefined) ?? 'graphs';
-  if (!existsSync(dir)) throw new UsageError(`start: the folder '${dir}' does not exist`);
+  if (dir === '') throw new UsageError('start: --out-dir needs a folder name');
+  // In a user's project there is no graphs/ yet: make it, as `mkdir -p` would.
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`start: cannot make the folder '${dir}': ${(error as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file has that name' : (error as Error).message}`);
+  }
   const written = await writeGallery(dir);
   io.stdout(`Wrote ${written.length} files:\n${written.map((file) => `  ${file}`).join('\n')}\n\n`);
   return checkBatchNorm({ batch: 4, features: 3, seed: 0, primitives: false }, io) ? 0 : 1;

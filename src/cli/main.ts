@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { COMMANDS } from './commands.js';
 import { headline } from './output.js';
@@ -19,6 +20,10 @@ Commands:
   check batchnorm           check BN's gradients numerically and print the table
   start                     draw the gallery into graphs/ and print the gradient check
 
+Options:
+  -h, --help                show this help (gradgraph help <command>: a command's help)
+  -v, --version             print gradgraph's version
+
 Run gradgraph <command> --help for a command's options.
 `;
 
@@ -32,13 +37,24 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
+/** The version in our own package.json, two folders up from both src/cli and dist/cli. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const io = { stdout: (text: string | Uint8Array) => process.stdout.write(text) };
-  const [command, ...args] = argv;
+  const io = { stdout: (text: string | Uint8Array) => process.stdout.write(text), stdoutIsTerminal: process.stdout.isTTY === true };
+  const [first, ...rest] = argv;
+  // `gradgraph help draw` is `gradgraph draw --help`.
+  const [command, args] = first === 'help' && rest.length > 0 ? [rest[0], ['--help']] : [first, rest];
   try {
     if (command === undefined) throw new UsageError('which command? (see gradgraph --help)');
     if (command === '--help' || command === '-h' || command === 'help') {
       process.stdout.write(MAIN_HELP);
+      return 0;
+    }
+    if (command === '--version' || command === '-v') {
+      process.stdout.write(`${version()}\n`);
       return 0;
     }
     const run = COMMANDS.get(command);

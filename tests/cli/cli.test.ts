@@ -111,6 +111,18 @@ describe('gradgraph draw', () => {
     }
     expect(gradgraph('--help').text).toContain('Commands:');
   });
+
+  it('shows a command\'s help for -h and for gradgraph help COMMAND, as for --help', () => {
+    const help = gradgraph('draw', '--help').text;
+    expect(gradgraph('draw', '-h')).toMatchObject({ status: 0, text: help });
+    expect(gradgraph('help', 'draw')).toMatchObject({ status: 0, text: help });
+    expect(gradgraph('help', 'check').text).toContain('Usage: gradgraph check');
+  });
+
+  it('prints the version from package.json', () => {
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(gradgraph('--version')).toMatchObject({ status: 0, text: `${version}\n`, stderr: '' });
+  });
 });
 
 describe('gradgraph check', () => {
@@ -141,6 +153,14 @@ describe('gradgraph check', () => {
 });
 
 describe('gradgraph start', () => {
+  it("makes the folder when it is not there yet, as in a user's project", () => {
+    const dir = join(work, 'project-without-graphs', 'graphs');
+    const { status, stderr } = gradgraph('start', '--out-dir', dir);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(readdirSync(dir)).toContain('batchnorm.svg');
+  });
+
   it('draws the gallery into a folder and prints the gradient check', () => {
     const dir = join(work, 'gallery');
     mkdirSync(dir);
@@ -189,10 +209,10 @@ describe("a user's module in a CommonJS project", () => {
 });
 
 /** A mistake in the user's module: exit code 1 and one line on stderr that names the file. */
-function expectModuleError(file: string, source: string, message: RegExp) {
+function expectModuleError(file: string, source: string, message: RegExp, ...options: string[]) {
   const path = join(work, file);
   writeFileSync(path, source);
-  const { status, stderr } = gradgraph('draw', path);
+  const { status, stderr } = gradgraph('draw', path, ...options);
   expect(stderr).toMatch(/^gradgraph: error: draw: [^\n]+\n$/);
   expect(stderr).toContain(`'${path}'`);
   expect(stderr).toMatch(message);
@@ -210,6 +230,10 @@ describe("mistakes in the user's module: one line naming the file, exit code 1",
   it('function that throws', () => expectModuleError('throws.mts', "export default () => { throw new RangeError('no such layer'); };\n", /the function exported by .* threw RangeError: no such layer \(at throws\.mts:1:\d+\)$/m));
   it('function that returns a number', () => expectModuleError('returns-number.ts', 'export default () => 42;\n', /must return a Tensor or a non-empty array of Tensors, got number$/m));
   it('function that returns an empty array', () => expectModuleError('returns-empty.ts', 'export default () => [];\n', /must return a Tensor or a non-empty array of Tensors, got an empty array$/m));
+  it('--grads for outputs that need no gradient', () => {
+    const source = `import { tensor } from ${JSON.stringify(join(root, 'src', 'index.ts'))};\nexport default () => tensor([1, 2]).exp();\n`;
+    expectModuleError('no-grad.mts', source, /the outputs of .* have no gradients to draw: output 0 does not require grad/, '--grads');
+  });
   it('syntax error, with its location on the same line', () => {
     expectModuleError('syntax.ts', 'export default () => { const a = ; };\n', /cannot load .*: Transform failed with 1 error: .*syntax\.ts:1:\d+: ERROR: Unexpected ";"$/m);
   });
@@ -270,6 +294,29 @@ describe('bad use: one line on stderr, exit code 2', () => {
     const file = join(work, 'a-file');
     writeFileSync(file, '');
     expectUsageError(['draw', 'batchnorm', '--out', join(file, 'x.svg')], /cannot write '.*x\.svg': part of its folder is a file/);
+  });
+  it('hints name the whole command', () => expectUsageError(['draw'], /^gradgraph: draw: which graph\? \(see gradgraph draw --help\)$/m));
+  it('help for an unknown command', () => expectUsageError(['help', 'paint'], /unknown command 'paint'/));
+  it('options that do nothing for a .dot file', () => {
+    const dot = join(work, 'as-is.dot');
+    writeFileSync(dot, 'digraph { a -> b }');
+    expectUsageError(['draw', dot, '--grads'], /^gradgraph: draw: --grads does nothing for a \.dot file, which is drawn as it is; drop it$/m);
+    expectUsageError(['draw', dot, '--values', '--batch', '3'], /draw: --values, --batch do nothing for a \.dot file/);
+  });
+  it('--full without --values or --grads', () => expectUsageError(['draw', 'batchnorm', '--full'], /draw: --full shows every value for --values or --grads; add one of them or drop --full/));
+  it('--backward with --backward-graph', () => expectUsageError(['draw', 'batchnorm', '--backward', '--backward-graph'], /draw: --backward and --backward-graph .*; pick one/));
+  it('--out-dir that is a file', () => {
+    const file = join(work, 'not-a-folder');
+    writeFileSync(file, '');
+    expectUsageError(['start', '--out-dir', file], /start: cannot make the folder '.*not-a-folder': a file has that name/);
+  });
+  // util-linux `script` runs the CLI with a terminal as its stdout (its output is that terminal's).
+  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
+  it.skipIf(!hasScript)('PNG to a terminal', () => {
+    const command = `"${process.execPath}" --import "${tsx}" "${main}" draw batchnorm --format png`;
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(result.stdout.trim()).toBe('gradgraph: draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
+    expect(result.status).toBe(2);
   });
   it('unwritable path', () => expectUsageError(['draw', 'batchnorm', '--out', join(work, 'missing', 'x.svg')], /cannot write '.*x\.svg': its folder does not exist/));
   it('unwritable folder', () => {
