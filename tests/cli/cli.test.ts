@@ -55,6 +55,10 @@ describe('gradgraph draw', () => {
 
   it('draws the primitives view, the recorded backward graph, and the MLP with collapsed modules', () => {
     expect(gradgraph('draw', 'batchnorm', '--primitives', '--format', 'dot').text).toContain('label="square"');
+    // The MLP's BatchNorm1d too: its variance split into square and mean.
+    const mlpPrimitives = gradgraph('draw', 'mlp', '--primitives', '--format', 'dot').text;
+    expect(mlpPrimitives).toContain('label="square"');
+    expect(mlpPrimitives).not.toContain('meanSquare');
     expect(gradgraph('draw', 'batchnorm', '--backward-graph', '--format', 'dot').text).toContain('style="dotted"');
     const mlp = gradgraph('draw', 'mlp', '--clusters', 'collapsed', '--direction', 'LR', '--format', 'dot');
     expect(mlp.status).toBe(0);
