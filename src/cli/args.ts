@@ -16,6 +16,8 @@ export interface OptionSpec {
   /** For a string option: the values it takes, or how to describe them. */
   readonly values?: readonly string[];
   readonly placeholder?: string;
+  /** A one-letter alias: `h` for `-h`. */
+  readonly short?: string;
 }
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -26,13 +28,14 @@ export interface Parsed {
 }
 
 export function parse(command: string, args: readonly string[], specs: OptionSpecs): Parsed {
-  const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type }]));
+  const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }]));
   // strict: false so that the checks below, not parseArgs, word the errors.
   const { values, positionals, tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
-    const spec = specs[token.name];
-    if (spec === undefined) throw new UsageError(`${command}: unknown option '${token.rawName}' (see ${command} --help)`);
+    // Own keys only: `--constructor` is not an option just because every object has one.
+    const spec = Object.hasOwn(specs, token.name) ? specs[token.name] : undefined;
+    if (spec === undefined) throw new UsageError(`${command}: unknown option '${token.rawName}' (see gradgraph ${command} --help)`);
     if (spec.type === 'boolean' && token.value !== undefined) throw new UsageError(`${command}: option ${token.rawName} takes no value`);
     if (spec.type === 'string') {
       if (token.value === undefined || token.value.startsWith('--')) throw new UsageError(`${command}: option ${token.rawName} needs a value`);
@@ -58,7 +61,7 @@ export function integerOption(command: string, parsed: Parsed, name: string, min
 export function helpText(usage: string, description: string, specs: OptionSpecs): string {
   const rows = Object.entries(specs).map(([name, spec]) => {
     const value = spec.type === 'string' ? ` ${spec.values ? spec.values.join('|') : (spec.placeholder ?? 'VALUE')}` : '';
-    return [`--${name}${value}`, spec.help];
+    return [`${spec.short ? `-${spec.short}, ` : ''}--${name}${value}`, spec.help];
   });
   const width = Math.max(...rows.map(([left]) => left.length));
   return [`Usage: ${usage}`, '', description, '', 'Options:', ...rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`), ''].join('\n');

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { gradcheck, isTensor, render, toDot, type DotOptions, type Tensor } from '../index.js';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { gradcheck, render, toDot, type DotOptions } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
-import { MODELS, modelDot, runBackward, writeGallery, type Gradients, type ModelName } from './pictures.js';
-import { writeFileAtomic } from './output.js';
+import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
+import { isFolderPath, writeFileAtomic } from './output.js';
+import { userOutputs } from './user-module.js';
 
 /** Sizes and seed, shared by `draw` and `check`. */
 const SIZE_OPTIONS: OptionSpecs = {
@@ -13,7 +13,7 @@ const SIZE_OPTIONS: OptionSpecs = {
   seed: { type: 'string', placeholder: 'S', help: 'seed of the random inputs (default 0)' },
   primitives: { type: 'boolean', help: 'BN with the variance split into primitives' },
 };
-const HELP: OptionSpecs = { help: { type: 'boolean', help: 'show this help' } };
+const HELP: OptionSpecs = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
 
 const DRAW_OPTIONS: OptionSpecs = {
   format: { type: 'string', values: ['svg', 'png', 'dot'], help: 'output format (default: from --out, else svg)' },
@@ -29,7 +29,14 @@ const DRAW_OPTIONS: OptionSpecs = {
   ...HELP,
 };
 
-const CHECK_OPTIONS: OptionSpecs = { ...SIZE_OPTIONS, ...HELP };
+/** Above this many elements of x, the full Jacobian ((N·D)² entries) takes too long to wait for. */
+const FULL_CHECK_LIMIT = 1024;
+
+const CHECK_OPTIONS: OptionSpecs = {
+  ...SIZE_OPTIONS,
+  fast: { type: 'boolean', help: `compare random projections of the Jacobian, not every entry (automatic when N·D > ${FULL_CHECK_LIMIT})` },
+  ...HELP,
+};
 const START_OPTIONS: OptionSpecs = { 'out-dir': { type: 'string', placeholder: 'DIR', help: 'where to write the pictures (default graphs)' }, ...HELP };
 
 export const USAGE = {
@@ -46,6 +53,8 @@ export const USAGE = {
 
 interface Io {
   stdout: (text: string | Uint8Array) => void;
+  /** Whether stdout is a terminal, where PNG bytes would only garble the screen. */
+  stdoutIsTerminal: boolean;
 }
 
 function sizes(command: string, parsed: Parsed) {
@@ -58,39 +67,68 @@ function sizes(command: string, parsed: Parsed) {
 }
 
 function onePositional(command: string, parsed: Parsed, what: string): string {
-  if (parsed.positionals.length === 0) throw new UsageError(`${command}: which ${what}? (see ${command} --help)`);
+  if (parsed.positionals.length === 0) throw new UsageError(`${command}: which ${what}? (see gradgraph ${command} --help)`);
   if (parsed.positionals.length > 1) throw new UsageError(`${command}: expected one ${what}, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
   return parsed.positionals[0];
 }
 
-/** Outputs from a user's module: its default export (or `build`) called with the sizes. */
-async function userOutputs(path: string, options: ReturnType<typeof sizes>): Promise<Tensor[]> {
-  const file = resolve(path);
-  if (!existsSync(file)) throw new UsageError(`draw: cannot find '${path}'`);
-  // tsx loads TypeScript at run time, so the built CLI can draw a user's .ts module as it is.
-  const { tsImport } = await import('tsx/esm/api');
-  const module = await tsImport(pathToFileURL(file).href, import.meta.url) as Record<string, unknown>;
-  const build = typeof module.default === 'function' ? module.default : module.build;
-  if (typeof build !== 'function') throw new UsageError(`draw: '${path}' must export a function (default export or 'build') that returns the output tensor(s)`);
-  const result: unknown = await build(options);
-  const outputs = Array.isArray(result) ? result : [result];
-  if (outputs.length === 0 || !outputs.every(isTensor)) throw new Error(`draw: the function exported by '${path}' must return a Tensor or an array of Tensors`);
-  return outputs;
+const GRAPH_NAMES = Object.keys(MODELS).join(', ');
+
+type Format = 'svg' | 'png' | 'dot';
+
+const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot']]);
+
+/**
+ * What `draw` writes and where: --format, else the --out file's extension, else SVG. Checked
+ * before any drawing, so that a PNG never lands in a file named .svg nor a file in a folder's place.
+ */
+function outputFormat(parsed: Parsed, graph: string): { format: Format; out: string | undefined } {
+  const asked = parsed.values.format as Format | undefined;
+  const out = parsed.values.out as string | undefined;
+  if (out === undefined) return { format: asked ?? 'svg', out };
+  if (out === '') throw new UsageError('draw: --out needs a file name');
+  if (isFolderPath(out)) {
+    const example = join(out, `${basename(graph, extname(graph))}.${asked ?? 'svg'}`);
+    throw new UsageError(`draw: --out ${out} is a folder; give a file name such as ${example}`);
+  }
+  const extension = extname(out).toLowerCase();
+  const fromExtension = FORMAT_OF_EXTENSION.get(extension);
+  if (asked === undefined) {
+    if (fromExtension === undefined) throw new UsageError(`draw: cannot tell the format of --out ${out}; end it in .svg, .png or .dot (.gv), or give --format`);
+    return { format: fromExtension, out };
+  }
+  // An extension we do not know (`--format dot --out graph.txt`) is the user's choice to make.
+  if (fromExtension !== undefined && fromExtension !== asked) throw new UsageError(`draw: --format ${asked} conflicts with --out ${out} (${extension}); drop one`);
+  return { format: asked, out };
 }
 
-const GRAPH_NAMES = Object.keys(MODELS).join(', ');
+/** What only shapes a graph gradgraph builds: a .dot file is drawn as it is. */
+const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', ...Object.keys(SIZE_OPTIONS)];
+
+/** Options that would do nothing together are a mistake to point out, not to ignore. */
+function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
+  const v = parsed.values;
+  if (isDotFile) {
+    const given = BUILD_OPTIONS.filter((name) => v[name] !== undefined).map((name) => `--${name}`);
+    if (given.length === 1) throw new UsageError(`draw: ${given[0]} does nothing for a .dot file, which is drawn as it is; drop it`);
+    if (given.length > 1) throw new UsageError(`draw: ${given.join(', ')} do nothing for a .dot file, which is drawn as it is; drop them`);
+  }
+  if (v.full && !v.values && !v.grads) throw new UsageError('draw: --full shows every value for --values or --grads; add one of them or drop --full');
+  if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
+}
 
 async function draw(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('draw', args, DRAW_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.draw), 0);
   const graph = onePositional('draw', parsed, 'graph');
+  const isDotFile = graph.endsWith('.dot') || graph.endsWith('.gv');
+  checkCombinations(parsed, isDotFile);
   const options = sizes('draw', parsed);
-  const out = parsed.values.out as string | undefined;
-  const fromExtension = out === undefined ? undefined : { '.svg': 'svg', '.png': 'png', '.dot': 'dot', '.gv': 'dot' }[extname(out).toLowerCase()];
-  const format = (parsed.values.format as string | undefined) ?? fromExtension ?? 'svg';
+  const { format, out } = outputFormat(parsed, graph);
+  if (out === undefined && format === 'png' && io.stdoutIsTerminal) throw new UsageError('draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
 
   let dot: string;
-  if (graph.endsWith('.dot') || graph.endsWith('.gv')) {
+  if (isDotFile) {
     if (!existsSync(graph)) throw new UsageError(`draw: cannot find '${graph}'`);
     dot = readFileSync(graph, 'utf8');
   } else {
@@ -105,11 +143,15 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),
       ...(v.clusters ? { clusters: v.clusters as 'expanded' | 'collapsed' | 'none' } : {}),
     };
-    if (graph in MODELS) {
-      dot = modelDot({ model: graph as ModelName, options, gradients, dot: dotOptions });
+    if (isModelName(graph)) {
+      dot = modelDot({ model: graph, options, gradients, dot: dotOptions });
     } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
       const outputs = await userOutputs(graph, options);
-      runBackward(outputs, gradients, options.seed);
+      try {
+        runBackward(outputs, gradients, options.seed);
+      } catch (error) {
+        throw new Error(`draw: the outputs of '${graph}' have no gradients to draw: ${(error as Error).message}`);
+      }
       dot = toDot(outputs, dotOptions);
     } else {
       throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
@@ -121,12 +163,19 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
   return 0;
 }
 
-/** The gradient check of BN: the table, and whether it passed. */
-function checkBatchNorm(options: ReturnType<typeof sizes>, io: Io): boolean {
+/**
+ * The gradient check of BN: the table, and whether it passed. The full check builds the whole
+ * Jacobian, one central difference per element of x; fast mode (PyTorch's fast_mode) compares
+ * projections on random directions, which finds a wrong gradient as surely but not where.
+ */
+function checkBatchNorm(options: ReturnType<typeof sizes>, io: Io, fast = false): boolean {
   const model = MODELS.batchnorm(options);
   if (!model.fn) throw new Error('check: the batchnorm model has no function to check');
-  const report = gradcheck(model.fn, model.inputs);
-  io.stdout(`Gradient check of Batch Normalization${options.primitives ? ' (primitives)' : ''}, N=${options.batch}, D=${options.features}, seed ${options.seed}:\n${report.message}\n`);
+  const elements = options.batch * options.features;
+  const fastMode = fast || elements > FULL_CHECK_LIMIT;
+  const mode = !fastMode ? '' : fast ? ', fast mode (--fast)' : `, fast mode (N·D = ${elements} > ${FULL_CHECK_LIMIT}; the full Jacobian would take too long)`;
+  const report = gradcheck(model.fn, model.inputs, { fastMode });
+  io.stdout(`Gradient check of Batch Normalization${options.primitives ? ' (primitives)' : ''}, N=${options.batch}, D=${options.features}, seed ${options.seed}${mode}:\n${report.message}\n`);
   return report.passed;
 }
 
@@ -135,7 +184,7 @@ async function check(args: readonly string[], io: Io): Promise<number> {
   if (parsed.values.help) return (io.stdout(USAGE.check), 0);
   const graph = onePositional('check', parsed, 'graph');
   if (graph !== 'batchnorm') throw new UsageError(`check: unknown graph '${graph}' (expected batchnorm)`);
-  return checkBatchNorm(sizes('check', parsed), io) ? 0 : 1;
+  return checkBatchNorm(sizes('check', parsed), io, parsed.values.fast === true) ? 0 : 1;
 }
 
 async function start(args: readonly string[], io: Io): Promise<number> {
@@ -143,10 +192,17 @@ async function start(args: readonly string[], io: Io): Promise<number> {
   if (parsed.values.help) return (io.stdout(USAGE.start), 0);
   if (parsed.positionals.length > 0) throw new UsageError(`start: unexpected argument '${parsed.positionals[0]}'`);
   const dir = (parsed.values['out-dir'] as string | undefined) ?? 'graphs';
-  if (!existsSync(dir)) throw new UsageError(`start: the folder '${dir}' does not exist`);
+  if (dir === '') throw new UsageError('start: --out-dir needs a folder name');
+  // In a user's project there is no graphs/ yet: make it, as `mkdir -p` would.
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`start: cannot make the folder '${dir}': ${(error as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file has that name' : (error as Error).message}`);
+  }
   const written = await writeGallery(dir);
   io.stdout(`Wrote ${written.length} files:\n${written.map((file) => `  ${file}`).join('\n')}\n\n`);
   return checkBatchNorm({ batch: 4, features: 3, seed: 0, primitives: false }, io) ? 0 : 1;
 }
 
-export const COMMANDS: Readonly<Record<string, (args: readonly string[], io: Io) => Promise<number>>> = { draw, check, start };
+// A Map, not an object: a command named `constructor` or `__proto__` must be unknown, not Object's.
+export const COMMANDS: ReadonlyMap<string, (args: readonly string[], io: Io) => Promise<number>> = new Map([['draw', draw], ['check', check], ['start', start]]);

@@ -42,12 +42,12 @@ export function buildBatchNorm({ batch, features, seed, primitives = false }: Mo
 }
 
 /** Linear → BatchNorm1d → ReLU → Linear, each module recorded in its own scope (a box in the picture). */
-export function buildMlp({ batch, features, seed }: ModelOptions): BuiltModel {
+export function buildMlp({ batch, features, seed, primitives = false }: ModelOptions): BuiltModel {
   const hidden = features + 2;
   const outputs = 2;
   const net = new Sequential([
     new Linear(features, hidden, { seed: seed + 1, name: 'fc1: Linear' }),
-    new BatchNorm1d(hidden, { name: 'bn: BatchNorm1d' }),
+    new BatchNorm1d(hidden, { name: 'bn: BatchNorm1d', primitives }),
     new ReLU({ name: 'relu: ReLU' }),
     new Linear(hidden, outputs, { seed: seed + 2, name: 'fc2: Linear' }),
   ], { name: 'Sequential' });
@@ -55,7 +55,7 @@ export function buildMlp({ batch, features, seed }: ModelOptions): BuiltModel {
   const out = net.call(x);
   out.name = 'output';
   return {
-    title: 'MLP: Linear → BatchNorm1d → ReLU → Linear',
+    title: `MLP: Linear → BatchNorm1d → ReLU → Linear${primitives ? ' (primitives)' : ''}`,
     outputs: [out],
     inputs: [x, ...net.parameters()],
     dims: { N: batch, D: features, H: hidden, O: outputs },

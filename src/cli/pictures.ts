@@ -11,6 +11,11 @@ import { writeFileAtomic } from './output.js';
 export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp } as const;
 export type ModelName = keyof typeof MODELS;
 
+/** A built-in model's name; an own key only, so `constructor` or `__proto__` is not a model. */
+export function isModelName(name: string): name is ModelName {
+  return Object.hasOwn(MODELS, name);
+}
+
 /** How much of the backward pass a picture needs: none, `.grad` everywhere, or the recorded graph. */
 export type Gradients = 'none' | 'retain' | 'record';
 
@@ -18,15 +23,21 @@ export type Gradients = 'none' | 'retain' | 'record';
  * Runs backward from every output with a seeded random upstream gradient ∂L/∂y. A random one,
  * not ones: Σy does not depend on x through BN (each column of x̂ sums to 0), so with ones
  * every gradient reaching x would be 0 and the picture would say nothing.
+ *
+ * For the recorded backward graph, ∂L/∂y requires grad itself: a gradient computed from a
+ * constant records no op (∂L/∂β is just sumTo(∂L/∂y)), and would be missing from the picture.
  */
 export function runBackward(outputs: readonly Tensor[], gradients: Gradients, seed: number): void {
   if (gradients === 'none') return;
   outputs.forEach((y, i) => {
     if (!y.requiresGrad) throw new Error(`output ${i}${y.name ? ` (${y.name})` : ''} does not require grad, so it has no gradients to draw`);
-    const upstream = randn(y.shape, { seed: seed + 1000 + i });
+    const random = randn(y.shape, { seed: seed + 1000 + i });
+    const record = gradients === 'record';
+    const name = outputs.length === 1 ? '∂L/∂y' : `∂L/∂y${i}`;
     // A user's module may bring its own copy of gradgraph, whose backward wants its own Tensor.
     const OwnTensor = y.constructor as typeof Tensor;
-    y.backward(new OwnTensor(upstream.data, upstream.shape), gradients === 'record' ? { createGraph: true } : { retainGrads: true });
+    const upstream = new OwnTensor(random.data, random.shape, record ? { requiresGrad: true, name } : {});
+    y.backward(upstream, record ? { createGraph: true } : { retainGrads: true });
   });
 }
 

@@ -147,11 +147,21 @@ export function isTensor(value: unknown): value is Tensor {
     && Array.isArray(candidate.shape) && 'node' in candidate && typeof candidate.requiresGrad === 'boolean';
 }
 
+/** What a value that should have been a Tensor is, for an error message: `number`, `null`, `array`. */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
 /** Every tensor and op the outputs were computed from, as a graphology graph. */
 export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions = {}): TraceGraph {
-  const roots = isTensor(outputs) ? [outputs] : [...outputs];
+  // Checked before spreading: `[...3]` would fail with a TypeError that names no argument.
+  if (!isTensor(outputs) && !Array.isArray(outputs)) throw new Error(`trace: outputs must be a Tensor or an array of Tensors, got ${kindOf(outputs)}`);
+  const roots: Tensor[] = isTensor(outputs) ? [outputs] : [...outputs];
+  if (roots.length === 0) throw new Error('trace: no outputs to trace');
   roots.forEach((t, i) => {
-    if (!isTensor(t)) throw new Error(`trace: output ${i} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    if (!isTensor(t)) throw new Error(`trace: output ${i} must be a Tensor, got ${kindOf(t)}`);
   });
 
   const keys = new Map<Tensor, string>();

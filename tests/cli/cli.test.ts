@@ -1,19 +1,27 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /* The real CLI, spawned as a user runs it: `node --import tsx src/cli/main.ts ...`. */
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const main = join(root, 'src', 'cli', 'main.ts');
+// tsx by its full URL, so that the CLI also runs from a user's project, which has no tsx.
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const work = mkdtempSync(join(tmpdir(), 'gradgraph-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function gradgraph(...args: string[]) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'buffer', timeout: 60_000 });
+function gradgraphIn(cwd: string, ...args: string[]) {
+  const result = spawnSync(process.execPath, ['--import', tsx, main, ...args], { cwd, encoding: 'buffer', timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, text: result.stdout.toString('utf8'), stderr: result.stderr.toString('utf8') };
+}
+
+function gradgraph(...args: string[]) {
+  return gradgraphIn(root, ...args);
 }
 
 /** Bad use: exit code 2 and exactly one line on stderr that says what was wrong. */
@@ -47,6 +55,10 @@ describe('gradgraph draw', () => {
 
   it('draws the primitives view, the recorded backward graph, and the MLP with collapsed modules', () => {
     expect(gradgraph('draw', 'batchnorm', '--primitives', '--format', 'dot').text).toContain('label="square"');
+    // The MLP's BatchNorm1d too: its variance split into square and mean.
+    const mlpPrimitives = gradgraph('draw', 'mlp', '--primitives', '--format', 'dot').text;
+    expect(mlpPrimitives).toContain('label="square"');
+    expect(mlpPrimitives).not.toContain('meanSquare');
     expect(gradgraph('draw', 'batchnorm', '--backward-graph', '--format', 'dot').text).toContain('style="dotted"');
     const mlp = gradgraph('draw', 'mlp', '--clusters', 'collapsed', '--direction', 'LR', '--format', 'dot');
     expect(mlp.status).toBe(0);
@@ -54,10 +66,24 @@ describe('gradgraph draw', () => {
     expect(mlp.text).toContain('rankdir="LR"');
   });
 
+  it('draws the whole recorded backward graph: the upstream gradient named ∂L/∂y, and ∂L/∂β', () => {
+    const { status, text } = gradgraph('draw', 'batchnorm', '--backward-graph', '--format', 'dot');
+    expect(status).toBe(0);
+    expect(text).toContain('label="∂L/∂y\\nN×D"');
+    expect(text).toContain('label="∂L/∂β\\nD"');
+    expect(text).not.toContain('label="input');
+  });
+
   it('writes PNG, choosing the format from the file name', () => {
     const out = join(work, 'mlp.png');
     expect(gradgraph('draw', 'mlp', '--out', out).status).toBe(0);
     expect(readFileSync(out).subarray(1, 4).toString('latin1')).toBe('PNG');
+  });
+
+  it('writes the --format asked for to a file whose extension names no format', () => {
+    const out = join(work, 'graph.txt');
+    expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--out', out).status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toMatch(/^digraph "gradgraph" \{/);
   });
 
   it("draws a user's TypeScript module", () => {
@@ -89,6 +115,18 @@ describe('gradgraph draw', () => {
     }
     expect(gradgraph('--help').text).toContain('Commands:');
   });
+
+  it('shows a command\'s help for -h and for gradgraph help COMMAND, as for --help', () => {
+    const help = gradgraph('draw', '--help').text;
+    expect(gradgraph('draw', '-h')).toMatchObject({ status: 0, text: help });
+    expect(gradgraph('help', 'draw')).toMatchObject({ status: 0, text: help });
+    expect(gradgraph('help', 'check').text).toContain('Usage: gradgraph check');
+  });
+
+  it('prints the version from package.json', () => {
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(gradgraph('--version')).toMatchObject({ status: 0, text: `${version}\n`, stderr: '' });
+  });
 });
 
 describe('gradgraph check', () => {
@@ -99,10 +137,34 @@ describe('gradgraph check', () => {
     expect(text).toMatch(/^x\s+\[3, 2\]\s+\S+\s+\S+\s+pass\s+output 0\[/m);
     expect(text).toMatch(/^γ\s+\[2\].*pass/m);
     expect(text).toMatch(/^β\s+\[2\].*pass/m);
+    expect(text).not.toContain('fast mode');
+  });
+
+  it('switches to fast mode when the full Jacobian would never finish, and says so', () => {
+    const { status, text } = gradgraph('check', 'batchnorm', '--batch', '1000', '--features', '1000');
+    expect(status).toBe(0);
+    expect(text).toMatch(/^Gradient check of Batch Normalization, N=1000, D=1000, seed 0, fast mode \(N·D = 1000000 > 1024[^\n]*:$/m);
+    expect(text).toContain('gradcheck passed (fast mode');
+  });
+
+  it('uses fast mode when asked with --fast, which check --help documents', () => {
+    const { status, text } = gradgraph('check', 'batchnorm', '--fast');
+    expect(status).toBe(0);
+    expect(text).toContain('N=4, D=3, seed 0, fast mode (--fast):');
+    expect(text).toContain('gradcheck passed (fast mode');
+    expect(gradgraph('check', '--help').text).toMatch(/^ {2}--fast +\S/m);
   });
 });
 
 describe('gradgraph start', () => {
+  it("makes the folder when it is not there yet, as in a user's project", () => {
+    const dir = join(work, 'project-without-graphs', 'graphs');
+    const { status, stderr } = gradgraph('start', '--out-dir', dir);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(readdirSync(dir)).toContain('batchnorm.svg');
+  });
+
   it('draws the gallery into a folder and prints the gradient check', () => {
     const dir = join(work, 'gallery');
     mkdirSync(dir);
@@ -113,19 +175,153 @@ describe('gradgraph start', () => {
   });
 });
 
+/**
+ * A user's project as `npm init -y` makes it: CommonJS, gradgraph installed (here linked to
+ * this checkout, so its modules import the built dist/ as an installed copy would).
+ */
+function commonJsProject(modules: Record<string, string>): string {
+  const project = mkdtempSync(join(work, 'project-'));
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-project', version: '1.0.0', type: 'commonjs' }));
+  mkdirSync(join(project, 'node_modules'));
+  symlinkSync(root, join(project, 'node_modules', 'gradgraph'), 'dir');
+  for (const [file, source] of Object.entries(modules)) writeFileSync(join(project, file), source);
+  return project;
+}
+
+describe("a user's module in a CommonJS project", () => {
+  const project = commonJsProject({
+    'my-graph.ts': "import { randn } from 'gradgraph';\nexport default ({ seed }: { seed: number }) => randn([2, 2], { seed, name: 'w', requiresGrad: true }).tanh();\n",
+    'named.ts': "import { randn } from 'gradgraph';\nexport function build() { return randn([2], { name: 'v', requiresGrad: true }).exp(); }\n",
+    'numbers.ts': 'export const x = 1;\nexport const y = 2;\n',
+  });
+
+  it('draws the default export and the build export, which tsx hands over one level deeper', () => {
+    const fromDefault = gradgraphIn(project, 'draw', './my-graph.ts', '--format', 'dot');
+    expect(fromDefault.stderr).toBe('');
+    expect(fromDefault.status).toBe(0);
+    expect(fromDefault.text).toContain('label="w\\n2×2');
+    const fromBuild = gradgraphIn(project, 'draw', './named.ts', '--format', 'dot');
+    expect(fromBuild.stderr).toBe('');
+    expect(fromBuild.text).toContain('label="v\\n2');
+  });
+
+  it('says what a module without a function does export', () => {
+    const { status, stderr } = gradgraphIn(project, 'draw', './numbers.ts');
+    expect(stderr).toBe("gradgraph: error: draw: './numbers.ts' must export a function (default export or 'build') that returns the output tensor(s); found exports: x, y\n");
+    expect(status).toBe(1);
+  });
+});
+
+/** A mistake in the user's module: exit code 1 and one line on stderr that names the file. */
+function expectModuleError(file: string, source: string, message: RegExp, ...options: string[]) {
+  const path = join(work, file);
+  writeFileSync(path, source);
+  const { status, stderr } = gradgraph('draw', path, ...options);
+  expect(stderr).toMatch(/^gradgraph: error: draw: [^\n]+\n$/);
+  expect(stderr).toContain(`'${path}'`);
+  expect(stderr).toMatch(message);
+  expect(status).toBe(1);
+}
+
+describe("mistakes in the user's module: one line naming the file, exit code 1", () => {
+  it('module without a function', () => {
+    const { status, stderr } = gradgraph('draw', 'tests/cli/fixtures/no-function.ts');
+    expect(stderr).toBe("gradgraph: error: draw: 'tests/cli/fixtures/no-function.ts' must export a function (default export or 'build') that returns the output tensor(s); found exports: answer\n");
+    expect(status).toBe(1);
+  });
+  it('default export that is not a function', () => expectModuleError('number.ts', 'export default 3;\n', /must export a function .*; the default export is a number$/m));
+  // .mts: an ES module, whose stack traces tsx maps back to the user's lines.
+  it('function that throws', () => expectModuleError('throws.mts', "export default () => { throw new RangeError('no such layer'); };\n", /the function exported by .* threw RangeError: no such layer \(at throws\.mts:1:\d+\)$/m));
+  it('function that returns a number', () => expectModuleError('returns-number.ts', 'export default () => 42;\n', /must return a Tensor or a non-empty array of Tensors, got number$/m));
+  it('function that returns an empty array', () => expectModuleError('returns-empty.ts', 'export default () => [];\n', /must return a Tensor or a non-empty array of Tensors, got an empty array$/m));
+  it('--grads for outputs that need no gradient', () => {
+    const source = `import { tensor } from ${JSON.stringify(join(root, 'src', 'index.ts'))};\nexport default () => tensor([1, 2]).exp();\n`;
+    expectModuleError('no-grad.mts', source, /the outputs of .* have no gradients to draw: output 0 does not require grad/, '--grads');
+  });
+  it('syntax error, with its location on the same line', () => {
+    expectModuleError('syntax.ts', 'export default () => { const a = ; };\n', /cannot load .*: Transform failed with 1 error: .*syntax\.ts:1:\d+: ERROR: Unexpected ";"$/m);
+  });
+});
+
+describe('output into a pipe that the reader closes early', () => {
+  // `| true` closes the pipe before the CLI has started, so every write meets EPIPE.
+  for (const args of [['draw', 'batchnorm'], ['start', '--out-dir', 'GALLERY']]) {
+    it(`gradgraph ${args.join(' ')} | true: exits 0 without a word`, () => {
+      const gallery = mkdtempSync(join(work, 'pipe-'));
+      const command = '"$NODE" --import "$TSX" "$MAIN" "$@" | true; exit "${PIPESTATUS[0]}"';
+      const result = spawnSync('bash', ['-c', command, 'bash', ...args.map((arg) => (arg === 'GALLERY' ? gallery : arg))], {
+        cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NODE: process.execPath, TSX: tsx, MAIN: main },
+      });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+    });
+  }
+});
+
 describe('bad use: one line on stderr, exit code 2', () => {
   it('unknown command', () => expectUsageError(['paint'], /unknown command 'paint'/));
   it('no command', () => expectUsageError([], /which command\?/));
+  // Names every object inherits must not be mistaken for commands, graphs or options.
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+    it(`'${name}' as a command, a graph and an option`, () => {
+      expectUsageError([name], new RegExp(`unknown command '${name}'`));
+      expectUsageError(['draw', name], new RegExp(`draw: unknown graph '${name}'`));
+      expectUsageError(['draw', 'batchnorm', `--${name}`], new RegExp(`draw: unknown option '--${name}'`));
+    });
+  }
   it('unknown option', () => expectUsageError(['draw', 'batchnorm', '--colour'], /draw: unknown option '--colour'/));
   it('option without its value', () => expectUsageError(['draw', 'batchnorm', '--out'], /option --out needs a value/));
   it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, got 'gif'/));
   it('unknown graph', () => expectUsageError(['draw', 'resnet'], /unknown graph 'resnet' \(expected batchnorm, mlp/));
   it('unknown graph to check', () => expectUsageError(['check', 'mlp'], /check: unknown graph 'mlp'/));
   it('missing module file', () => expectUsageError(['draw', './nowhere.ts'], /cannot find '.\/nowhere.ts'/));
-  it('module without a function', () => expectUsageError(['draw', 'tests/cli/fixtures/no-function.ts'], /must export a function/));
   for (const [flag, value] of [['--batch', 'abc'], ['--batch', '1'], ['--features', '2.5'], ['--seed', '-1']]) {
     it(`bad number ${flag} ${value}`, () => expectUsageError(['draw', 'batchnorm', flag, value], new RegExp(`${flag} must be a whole number from \\d+ to \\d+, got '${value.replace('.', '\\.')}'`)));
   }
+  it('--format that contradicts the --out extension, leaving no file', () => {
+    const out = join(work, 'contradiction.svg');
+    expectUsageError(['draw', 'batchnorm', '--format', 'png', '--out', out], /^gradgraph: draw: --format png conflicts with --out .*contradiction\.svg \(\.svg\); drop one$/m);
+    expect(existsSync(out)).toBe(false);
+  });
+  it('--out with an extension that names no format', () => {
+    const out = join(work, 'picture.jpg');
+    expectUsageError(['draw', 'batchnorm', '--out', out], /draw: cannot tell the format of --out .*picture\.jpg; end it in \.svg, \.png or \.dot/);
+    expect(existsSync(out)).toBe(false);
+  });
+  it('--out that is a folder, with or without the trailing slash', () => {
+    expectUsageError(['draw', 'batchnorm', '--out', `${work}/`], new RegExp(`draw: --out ${work}/ is a folder; give a file name such as ${work}/batchnorm\\.svg$`, 'm'));
+    expectUsageError(['draw', 'batchnorm', '--format', 'png', '--out', work], /is a folder; give a file name such as .*batchnorm\.png$/m);
+    expect(readdirSync(work).filter((file) => file.endsWith('.tmp'))).toEqual([]);
+  });
+  it('empty --out', () => expectUsageError(['draw', 'batchnorm', '--out='], /^gradgraph: draw: --out needs a file name$/m));
+  it('--out through a file', () => {
+    const file = join(work, 'a-file');
+    writeFileSync(file, '');
+    expectUsageError(['draw', 'batchnorm', '--out', join(file, 'x.svg')], /cannot write '.*x\.svg': part of its folder is a file/);
+  });
+  it('hints name the whole command', () => expectUsageError(['draw'], /^gradgraph: draw: which graph\? \(see gradgraph draw --help\)$/m));
+  it('help for an unknown command', () => expectUsageError(['help', 'paint'], /unknown command 'paint'/));
+  it('options that do nothing for a .dot file', () => {
+    const dot = join(work, 'as-is.dot');
+    writeFileSync(dot, 'digraph { a -> b }');
+    expectUsageError(['draw', dot, '--grads'], /^gradgraph: draw: --grads does nothing for a \.dot file, which is drawn as it is; drop it$/m);
+    expectUsageError(['draw', dot, '--values', '--batch', '3'], /draw: --values, --batch do nothing for a \.dot file/);
+  });
+  it('--full without --values or --grads', () => expectUsageError(['draw', 'batchnorm', '--full'], /draw: --full shows every value for --values or --grads; add one of them or drop --full/));
+  it('--backward with --backward-graph', () => expectUsageError(['draw', 'batchnorm', '--backward', '--backward-graph'], /draw: --backward and --backward-graph .*; pick one/));
+  it('--out-dir that is a file', () => {
+    const file = join(work, 'not-a-folder');
+    writeFileSync(file, '');
+    expectUsageError(['start', '--out-dir', file], /start: cannot make the folder '.*not-a-folder': a file has that name/);
+  });
+  // util-linux `script` runs the CLI with a terminal as its stdout (its output is that terminal's).
+  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
+  it.skipIf(!hasScript)('PNG to a terminal', () => {
+    const command = `"${process.execPath}" --import "${tsx}" "${main}" draw batchnorm --format png`;
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(result.stdout.trim()).toBe('gradgraph: draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
+    expect(result.status).toBe(2);
+  });
   it('unwritable path', () => expectUsageError(['draw', 'batchnorm', '--out', join(work, 'missing', 'x.svg')], /cannot write '.*x\.svg': its folder does not exist/));
   it('unwritable folder', () => {
     const locked = join(work, 'locked');

@@ -51,4 +51,10 @@ describe('toDot', () => {
     expect(() => toDot(y, { direction: 'BT' as never })).toThrow(`toDot: option direction must be one of 'TB', 'LR', got "BT"`);
     expect(() => toDot(y, { values: 'all' as never })).toThrow(/option values must be one of 'none', 'summary', 'full'/);
   });
+
+  it('names what it was given instead of tensors, before tracing anything', () => {
+    expect(() => toDot(3 as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got number');
+    expect(() => toDot({} as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got object');
+    expect(() => toDot([])).toThrow('trace: no outputs to trace');
+  });
 });
