@@ -5,12 +5,15 @@ import type { ValueSnapshot } from './trace.js';
  * strings with '\n' between lines; escaping for DOT happens once, in dot.ts.
  */
 
-/** `4×3`, or `N×D` when `dims` names the sizes (a size two names share stays a number). */
+/**
+ * `4×3`, or `N×D` when `dims` names the sizes. A size two names share stays a number, and so does
+ * every 1: it is also the size of a reduced axis (μ is 1×D), so with D = 1 a letter would lie.
+ */
 export function formatDims(shape: readonly number[], dims: Readonly<Record<string, number>> = {}): string {
   if (shape.length === 0) return 'scalar';
   const symbols = new Map<number, string | null>();
   for (const [symbol, size] of Object.entries(dims)) symbols.set(size, symbols.has(size) ? null : symbol);
-  return shape.map((size) => symbols.get(size) ?? String(size)).join('×');
+  return shape.map((size) => (size === 1 ? '1' : (symbols.get(size) ?? String(size)))).join('×');
 }
 
 /**

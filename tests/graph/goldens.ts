@@ -1,4 +1,4 @@
-import { tensor, toDot, withScope } from 'gradgraph';
+import { Tensor, tensor, toDot, withScope } from 'gradgraph';
 import { standInBatchNorm, standInMlp, upstream } from './fixtures.js';
 
 /*
@@ -10,7 +10,11 @@ const bnDims = { N: 4, D: 3 };
 
 function withGradients(options: { createGraph?: boolean; batch?: number; features?: number } = {}) {
   const { y } = standInBatchNorm({ batch: options.batch ?? 4, features: options.features ?? 3 });
-  y.backward(upstream(y), { retainGrads: !options.createGraph, createGraph: options.createGraph ?? false });
+  const g = upstream(y);
+  // As the CLI does: a recorded backward graph needs an upstream gradient that requires grad,
+  // or ∂L/∂β (a sum of it alone) records no op.
+  const seed = options.createGraph ? new Tensor(g.data, g.shape, { requiresGrad: true, name: '∂L/∂y' }) : g;
+  y.backward(seed, { retainGrads: !options.createGraph, createGraph: options.createGraph ?? false });
   return y;
 }
 
