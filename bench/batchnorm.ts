@@ -1,6 +1,6 @@
 import { batchNorm, batchNormFused, grad, noGrad, randn, type Tensor } from '../src/index.js';
 import { handFusedBatchNorm } from './handfused.js';
-import { measure, ms, printTable, ratio } from './harness.js';
+import { measure, ms, pairedRatio, printTable, ratio } from './harness.js';
 import type { TensorFlow } from './peer.js';
 
 /* BN forward + backward (all three gradients) at the issue's shapes, three ways and against TF.js. */
@@ -67,9 +67,9 @@ export function benchBatchNorm(): void {
       { name: 'explicit', run: () => explicitStep(p) },
     ], { rounds });
     rows.push([`${n}×${d}`, ms(hand.medianMs), ms(fused.medianMs), ms(explicit.medianMs),
-      ratio(fused.medianMs / hand.medianMs), ratio(explicit.medianMs / hand.medianMs), n === 256 ? '≤ 1.30×, ≤ 2.50×' : '']);
+      ratio(pairedRatio(fused, hand)), ratio(pairedRatio(explicit, hand)), n === 256 ? '≤ 1.30×, ≤ 2.50×' : '']);
   }
-  printTable('BN forward + backward, float64 (medians, interleaved)', rows);
+  printTable('BN forward + backward, float64 (median times; ratios are medians of per-round ratios)', rows);
 }
 
 /**
@@ -137,7 +137,7 @@ export function benchTensorFlow(tf: TensorFlow): void {
       { name: 'tf.batchNorm', run: run(builtIn) },
     ], { rounds, warmup: 3 });
     rows.push([`${n}×${d}`, ms(fusedT.medianMs), ms(explicitT.medianMs), ms(tfExplicit.medianMs), ms(tfBuiltIn.medianMs),
-      ratio(tfExplicit.medianMs / explicitT.medianMs), ratio(tfBuiltIn.medianMs / fusedT.medianMs)]);
+      ratio(pairedRatio(tfExplicit, explicitT)), ratio(pairedRatio(tfBuiltIn, fusedT))]);
     tf.dispose([x, gamma, beta, dy]);
   }
   printTable(`Against TensorFlow.js ${tf.version.tfjs}, pure-JavaScript CPU backend (float32: its CPU backend has no float64; ours is float64). Above 1× means we are faster`, rows);

@@ -11,6 +11,8 @@ export interface Case {
 export interface Timing {
   name: string;
   medianMs: number;
+  /** Every round's time, in round order, for ratios taken round by round. */
+  samples: number[];
 }
 
 export function measure(cases: readonly Case[], { rounds = 30, warmup = 5, minMs = 0 } = {}): Timing[] {
@@ -24,7 +26,16 @@ export function measure(cases: readonly Case[], { rounds = 30, warmup = 5, minMs
       samples[i].push(performance.now() - t0);
     });
   }
-  return cases.map((c, i) => ({ name: c.name, medianMs: median(samples[i]) }));
+  return cases.map((c, i) => ({ name: c.name, medianMs: median(samples[i]), samples: samples[i] }));
+}
+
+/**
+ * The median over rounds of a's time / b's time in the same round. The machine's speed drifts
+ * between rounds (other tenants, GC), and a ratio of two medians would carry that drift; within
+ * one round both cases see the same machine.
+ */
+export function pairedRatio(a: Timing, b: Timing): number {
+  return median(a.samples.map((time, round) => time / b.samples[round]));
 }
 
 export function median(values: number[]): number {

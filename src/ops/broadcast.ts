@@ -1,11 +1,12 @@
 import { applyOp, type OpDefinition } from '../autograd/op.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertValidShape, broadcastsTo, formatShape, reducedShape, sameShape, type Shape } from '../tensor/shape.js';
-import { broadcastCopy, compileReduce } from './kernels.js';
+import { assertValidShape, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
+import { broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
 
 /*
  * broadcastTo and sumTo are each other's gradient. `unbroadcast` is the one place that sums a
- * broadcast gradient back to an input's shape; every broadcasting op calls it.
+ * broadcast gradient back to an input's shape; every broadcasting op calls it (or, for a
+ * product, `unbroadcastProduct`, which skips the full-size intermediate).
  */
 
 const sumKernel = compileReduce('0', 'acc + x');
@@ -22,20 +23,22 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   },
 };
 
+/** `data` of shape `from` summed down to `to` (which broadcasts to `from`). */
+function sumToData(data: Float64Array, from: Shape, to: Shape): { data: Float64Array; shape: Shape } {
+  const offset = from.length - to.length;
+  const axes: number[] = [];
+  for (let axis = 0; axis < from.length; axis++) {
+    if (axis < offset || (to[axis - offset] === 1 && from[axis] !== 1)) axes.push(axis);
+  }
+  // Reduced axes keep a 1 where `to` has one, and vanish where `to` has no axis.
+  return { data: sumKernel(data, from, axes), shape: reducedShape(from, axes, true).slice(offset) };
+}
+
 const sumToOp: OpDefinition<{ shape: Shape }> = {
   name: 'sumTo',
   inputNames: ['x'],
   label: 'sum to shape',
-  forward([x], { shape }) {
-    const offset = x.ndim - shape.length;
-    const axes: number[] = [];
-    for (let axis = 0; axis < x.ndim; axis++) {
-      if (axis < offset || (shape[axis - offset] === 1 && x.shape[axis] !== 1)) axes.push(axis);
-    }
-    // Reduced axes keep a 1 where `shape` has one, and vanish where `shape` has no axis.
-    const kept = reducedShape(x.shape, axes, true).slice(offset);
-    return { data: sumKernel(x.data, x.shape, axes), shape: kept };
-  },
+  forward: ([x], { shape }) => sumToData(x.data, x.shape, shape),
   backward({ inputs: [x] }, g) {
     return [broadcastTo(g, x.shape)];
   },
@@ -61,4 +64,37 @@ export function sumTo(x: Tensor, shape: Shape): Tensor {
 /** A gradient computed in a broadcast shape, summed back to the shape of the input it belongs to. */
 export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
   return sameShape(grad.shape, shape) ? grad : sumTo(grad, shape);
+}
+
+const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
+  name: 'sumOfProducts',
+  inputNames: ['p', 'q'],
+  label: 'Σ p·q',
+  forward([p, q], { shape }) {
+    // Rows (BN's γ and σ gradients over the batch): one pass, no N×D product in between.
+    if (broadcastPattern(shape, p.shape) === 'row') {
+      const out = new Float64Array(sizeOf(shape));
+      const m = out.length;
+      for (let start = 0; start < p.size; start += m) {
+        for (let j = 0, i = start; j < m; j++, i++) out[j] += p.data[i] * q.data[i];
+      }
+      return { data: out, shape };
+    }
+    const product = new Float64Array(p.size);
+    for (let i = 0; i < product.length; i++) product[i] = p.data[i] * q.data[i];
+    return sumToData(product, p.shape, shape);
+  },
+  // Each summed p·q has derivative q (and p); g, of the summed shape, broadcasts back by itself.
+  backward: ({ inputs: [p, q], needsInputGrad }, g) => [needsInputGrad[0] ? q.mul(g) : null, needsInputGrad[1] ? p.mul(g) : null],
+};
+
+/**
+ * unbroadcast(p·q, shape), without the full-size product when it would only be summed: the
+ * gradient of a broadcast operand of mul or div is such a product.
+ */
+export function unbroadcastProduct(p: Tensor, q: Tensor, shape: Shape): Tensor {
+  if (sameShape(p.shape, q.shape) && !sameShape(p.shape, shape) && broadcastsTo(shape, p.shape)) {
+    return applyOp(sumOfProductsOp, [p, q], { shape: [...shape] });
+  }
+  return unbroadcast(p.mul(q), shape);
 }

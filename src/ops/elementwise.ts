@@ -1,7 +1,7 @@
 import { applyOp, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
-import { broadcastShapes } from '../tensor/shape.js';
-import { unbroadcast } from './broadcast.js';
+import { broadcastShapes, type Shape } from '../tensor/shape.js';
+import { unbroadcast, unbroadcastProduct } from './broadcast.js';
 import { compileBinary, compileUnary } from './kernels.js';
 
 /*
@@ -9,14 +9,13 @@ import { compileBinary, compileUnary } from './kernels.js';
  * picture shows, and the vector-Jacobian product for each input beside it. A gradient is only
  * computed for an input that needs one.
  *
- * Each gradient receives `toShape`, which sums a broadcast gradient back to its input's shape
- * (`unbroadcast`). Calling it as early as the algebra allows keeps work on the small side: a
- * broadcast operand is constant along the broadcast axes, so sum(-g) = -sum(g) and
- * sum(g·out/b) = sum(g·out)/b there, with one full-size pass instead of three.
+ * Each gradient receives the shape of the input it is for and sums a broadcast gradient back to
+ * it (`unbroadcast`, or `unbroadcastProduct` for a product, which skips the full-size
+ * intermediate), as early as the algebra allows: a broadcast operand is constant along the
+ * broadcast axes, so sum(-g) = -sum(g) and sum(g·out/b) = sum(g·out)/b there.
  */
 
-type ToShape = (t: Tensor) => Tensor;
-type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor, toShape: ToShape) => Tensor;
+type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor, shape: Shape) => Tensor;
 
 function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient) {
   const kernel = compileBinary(expression);
@@ -30,8 +29,8 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
     },
     backward({ inputs: [a, b], output, needsInputGrad }, g) {
       return [
-        needsInputGrad[0] ? gradA(g, a, b, output, (t) => unbroadcast(t, a.shape)) : null,
-        needsInputGrad[1] ? gradB(g, a, b, output, (t) => unbroadcast(t, b.shape)) : null,
+        needsInputGrad[0] ? gradA(g, a, b, output, a.shape) : null,
+        needsInputGrad[1] ? gradB(g, a, b, output, b.shape) : null,
       ];
     },
   };
@@ -64,18 +63,18 @@ function constantMask(expression: string) {
 const signOf = constantMask('x > 0 ? 1 : x < 0 ? -1 : 0');
 const stepOf = constantMask('x > 0 ? 1 : 0');
 
-export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, toA) => toA(g), (g, _a, _b, _out, toB) => toB(g));
-export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, toA) => toA(g), (g, _a, _b, _out, toB) => toB(g).neg());
+export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape));
+export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape).neg());
 export const mul = binaryOp('mul', 'x * y', '×',
-  (g, _a, b, _out, toA) => toA(g.mul(b)),
-  (g, a, _b, _out, toB) => toB(g.mul(a)));
+  (g, _a, b, _out, shape) => unbroadcastProduct(g, b, shape),
+  (g, a, _b, _out, shape) => unbroadcastProduct(g, a, shape));
 export const div = binaryOp('div', 'x / y', '÷',
-  (g, _a, b, _out, toA) => toA(g.div(b)),
-  (g, _a, b, out, toB) => toB(g.mul(out)).div(b).neg());
+  (g, _a, b, _out, shape) => unbroadcast(g.div(b), shape),
+  (g, _a, b, out, shape) => unbroadcastProduct(g, out, shape).div(b).neg());
 export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
-  (g, a, b, _out, toA) => toA(g.mul(b).mul(a.pow(b.sub(1)))),
+  (g, a, b, _out, shape) => unbroadcast(g.mul(b).mul(a.pow(b.sub(1))), shape),
   // Only computed when the exponent requires grad: log(a) is NaN for a < 0.
-  (g, a, _b, out, toB) => toB(g.mul(out).mul(a.log())));
+  (g, a, _b, out, shape) => unbroadcast(g.mul(out).mul(a.log()), shape));
 
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
 export const relu = unaryOp('relu', 'x < 0 ? 0 : x', (g, x) => g.mul(stepOf(x)));
