@@ -72,16 +72,18 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
   label: 'Σ p·q',
   forward([p, q], { shape }) {
     // Rows (BN's γ and σ gradients over the batch): one pass, no N×D product in between.
+    const pd = p.data;
+    const qd = q.data;
     if (broadcastPattern(shape, p.shape) === 'row') {
       const out = new Float64Array(sizeOf(shape));
       const m = out.length;
-      for (let start = 0; start < p.size; start += m) {
-        for (let j = 0, i = start; j < m; j++, i++) out[j] += p.data[i] * q.data[i];
+      for (let start = 0; start < pd.length; start += m) {
+        for (let j = 0, i = start; j < m; j++, i++) out[j] += pd[i] * qd[i];
       }
       return { data: out, shape };
     }
-    const product = new Float64Array(p.size);
-    for (let i = 0; i < product.length; i++) product[i] = p.data[i] * q.data[i];
+    const product = new Float64Array(pd.length);
+    for (let i = 0; i < product.length; i++) product[i] = pd[i] * qd[i];
     return sumToData(product, p.shape, shape);
   },
   // Each summed p·q has derivative q (and p); g, of the summed shape, broadcasts back by itself.
