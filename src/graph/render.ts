@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { instance, type Viz } from '@viz-js/viz';
-import resvg from '@resvg/resvg-js';
+import type { Viz } from '@viz-js/viz';
 import { FONT } from './dot.js';
 
 /*
@@ -36,14 +35,16 @@ export interface RenderOptions {
 }
 
 // One WebAssembly instance for the whole process: compiling Graphviz takes far longer than a render.
+// Both renderers load on first use, so `import 'gradgraph'` stays light for code that never draws.
 let vizInstance: Promise<Viz> | undefined;
 
 function viz(): Promise<Viz> {
-  vizInstance ??= instance();
+  vizInstance ??= import('@viz-js/viz').then((module) => module.instance());
   return vizInstance;
 }
 
-const fontFile = join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf', 'DejaVuSans.ttf');
+const require = createRequire(import.meta.url);
+const fontFile = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf', 'DejaVuSans.ttf');
 
 /** SVG text from DOT; throws a GraphvizError carrying Graphviz's messages when it cannot. */
 export async function renderSvg(dot: string): Promise<string> {
@@ -67,7 +68,9 @@ export async function renderSvg(dot: string): Promise<string> {
 /** PNG bytes from SVG, drawn with the bundled DejaVu Sans on a white background. */
 export function svgToPng(svg: string, scale = 2): Uint8Array {
   if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`render: scale must be a finite number > 0, got ${String(scale)}`);
-  const image = new resvg.Resvg(svg, {
+  // A native addon, loaded synchronously on the first PNG.
+  const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
+  const image = new Resvg(svg, {
     font: { loadSystemFonts: false, fontFiles: [fontFile], defaultFontFamily: FONT, sansSerifFamily: FONT },
     fitTo: { mode: 'zoom', value: scale },
     background: 'white',
