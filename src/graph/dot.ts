@@ -235,7 +235,10 @@ function edgeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
     graph.forEachEdge((_, attributes, source, target) => {
       const input = graph.getNodeAttributes(source);
       if (attributes.kind !== 'input' || input.kind !== 'tensor' || !input.requiresGrad) return;
-      lines.push(`  ${quote(source)} -> ${quote(target)}${attributeList({ dir: 'back', style: 'dashed', color: COLORS.gradient, fontcolor: COLORS.gradient, label: gradientName(input.label) })};`);
+      // A tensor used by several ops gets the sum of what they pass back: each edge is a part.
+      const name = gradientName(input.label);
+      const label = graph.outDegree(source) > 1 ? `part of ${name}` : name;
+      lines.push(`  ${quote(source)} -> ${quote(target)}${attributeList({ dir: 'back', style: 'dashed', color: COLORS.gradient, fontcolor: COLORS.gradient, label })};`);
     });
     for (const key of graph.getAttribute('outputs')) {
       const output = graph.getNodeAttributes(key);

@@ -40,9 +40,13 @@ describe('toDot', () => {
     y.backward(tensor(Array.from({ length: 12 }, (_, i) => i % 5), { shape: [4, 3] }), { retainGrads: true });
     const dot = toDot(y, { grads: true, backward: 'edges' });
     expect(dot).toContain('∇ mean');
-    expect(dot).toContain('label="∂L/∂(x − μ)"');
+    // x − μ feeds the variance and the divide: each edge carries a part of its gradient.
+    expect(dot).toContain('label="part of ∂L/∂(x − μ)"');
+    expect(dot).not.toContain('label="∂L/∂(x − μ)"');
     const texts = svgTexts(await renderSvg(dot));
+    // σ feeds only the divide: its edge carries the whole gradient.
     expect(texts).toContain('∂L/∂σ');
+    expect(texts).not.toContain('part of ∂L/∂σ');
     expect(texts).toContain('(upstream)');
   });
 
