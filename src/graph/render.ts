@@ -49,6 +49,7 @@ const fontFile = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')),
 /** SVG text from DOT; throws a GraphvizError carrying Graphviz's messages when it cannot. */
 export async function renderSvg(dot: string): Promise<string> {
   if (typeof dot !== 'string') throw new Error(`render: dot must be a string, got ${typeof dot}`);
+  if (dot.trim() === '') throw new Error('render: dot is empty; pass the text toDot() returns');
   let result;
   try {
     result = (await viz()).render(dot, { format: 'svg' });

@@ -28,6 +28,11 @@ describe('render', () => {
     await expect(render('digraph { a }')).resolves.toContain('<svg');
   });
 
+  it('says so when there is no DOT at all', async () => {
+    await expect(render('')).rejects.toThrow('render: dot is empty; pass the text toDot() returns');
+    await expect(render(' \n')).rejects.toThrow('render: dot is empty');
+  });
+
   it('names a bad format or scale', async () => {
     await expect(render('digraph { a }', { format: 'gif' as never })).rejects.toThrow(`render: format must be 'svg' or 'png', got "gif"`);
     await expect(render('digraph { a }', { format: 'png', scale: 0 })).rejects.toThrow('render: scale must be a finite number > 0, got 0');
