@@ -10,6 +10,9 @@ export interface ModelOptions {
   primitives?: boolean;
 }
 
+/** The sizes pictures and checks use unless told otherwise: small enough to read every node. */
+export const DEFAULT_SIZES = { batch: 4, features: 3, seed: 0 } as const;
+
 /** A built model: its outputs, the leaves a gradient check varies, and how to name its sizes. */
 export interface BuiltModel {
   readonly title: string;
@@ -17,8 +20,11 @@ export interface BuiltModel {
   readonly inputs: readonly Tensor[];
   /** Letters for the sizes in the picture (`N×D` rather than `4×3`). */
   readonly dims: Readonly<Record<string, number>>;
-  /** The same computation as a function of `inputs`, for gradcheck. */
-  readonly fn?: (...inputs: Tensor[]) => Tensor;
+}
+
+/** A model whose gradients `check` can verify: the same computation as a function of `inputs`. */
+export interface CheckableModel extends BuiltModel {
+  readonly fn: (...inputs: Tensor[]) => Tensor;
 }
 
 /** Standard normal values scaled and shifted, so a batch visibly has its own mean and spread. */
@@ -27,7 +33,7 @@ function sample(shape: number[], seed: number, scale: number, shift: number, opt
   return new Tensor(values, shape, { requiresGrad: true, ...options });
 }
 
-export function buildBatchNorm({ batch, features, seed, primitives = false }: ModelOptions): BuiltModel {
+export function buildBatchNorm({ batch, features, seed, primitives = false }: ModelOptions): CheckableModel {
   const x = sample([batch, features], seed, 2, 1, { name: 'x' });
   const gamma = new Tensor(rand([features], { seed: seed + 1 }).data.map((v) => 0.5 + v), [features], { name: 'γ', isParameter: true });
   const beta = sample([features], seed + 2, 0.1, 0, { name: 'β', isParameter: true });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
-import { buildBatchNorm, buildMlp, type BuiltModel, type ModelOptions } from './models.js';
+import { buildBatchNorm, buildMlp, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
 import { writeFileAtomic } from './output.js';
 
 /*
@@ -54,45 +54,43 @@ export function modelDot(spec: PictureSpec): string {
   return toDot(model.outputs, { dims: model.dims, title: model.title, ...spec.dot });
 }
 
-const small = { batch: 4, features: 3, seed: 0 };
-
-/** The committed pictures in graphs/: name, what it shows, whether the README wants a PNG too. */
-export const GALLERY: readonly { name: string; caption: string; png: boolean; spec: PictureSpec }[] = [
+/** The committed pictures in graphs/, each with what it shows, and whether the README wants a PNG too. */
+export const GALLERY: readonly { name: string; png: boolean; spec: PictureSpec }[] = [
+  // The BN forward graph: the seven steps top to bottom, γ and β as parameters
   {
     name: 'batchnorm',
-    caption: 'The BN forward graph: the seven steps top to bottom, γ and β as parameters',
     png: true,
-    spec: { model: 'batchnorm', options: small, gradients: 'none', dot: {} },
+    spec: { model: 'batchnorm', options: DEFAULT_SIZES, gradients: 'none', dot: {} },
   },
+  // The backward view: what each step passes back (dashed), for a random ∂L/∂y
   {
     name: 'batchnorm-backward',
-    caption: 'The backward view: what each step passes back (dashed), for a random ∂L/∂y',
     png: true,
-    spec: { model: 'batchnorm', options: small, gradients: 'retain', dot: { backward: 'edges' } },
+    spec: { model: 'batchnorm', options: DEFAULT_SIZES, gradients: 'retain', dot: { backward: 'edges' } },
   },
+  // Values and gradients on a batch of 3 × 2, every number shown
   {
     name: 'batchnorm-values',
-    caption: 'Values and gradients on a batch of 3 × 2, every number shown',
     png: false,
     spec: { model: 'batchnorm', options: { batch: 3, features: 2, seed: 0 }, gradients: 'retain', dot: { values: 'full', grads: true } },
   },
+  // The primitives view: the variance split into square and mean, each op with its settings
   {
     name: 'batchnorm-primitives',
-    caption: 'The primitives view: the variance split into square and mean, each op with its settings',
     png: false,
-    spec: { model: 'batchnorm', options: { ...small, primitives: true }, gradients: 'none', dot: { view: 'primitives' } },
+    spec: { model: 'batchnorm', options: { ...DEFAULT_SIZES, primitives: true }, gradients: 'none', dot: { view: 'primitives' } },
   },
+  // An MLP, Linear → BatchNorm1d → ReLU → Linear, each module drawn as a box
   {
     name: 'mlp',
-    caption: 'An MLP, Linear → BatchNorm1d → ReLU → Linear, each module drawn as a box',
     png: false,
-    spec: { model: 'mlp', options: small, gradients: 'none', dot: { clusters: 'expanded' } },
+    spec: { model: 'mlp', options: DEFAULT_SIZES, gradients: 'none', dot: { clusters: 'expanded' } },
   },
+  // The same MLP with each module collapsed to one node
   {
     name: 'mlp-collapsed',
-    caption: 'The same MLP with each module collapsed to one node',
     png: false,
-    spec: { model: 'mlp', options: small, gradients: 'none', dot: { clusters: 'collapsed' } },
+    spec: { model: 'mlp', options: DEFAULT_SIZES, gradients: 'none', dot: { clusters: 'collapsed' } },
   },
 ];
 
