@@ -88,6 +88,13 @@ function cloneInputs(what: string, inputs: readonly Tensor[]): Tensor[] {
   });
 }
 
+/** Positions of the inputs to check: those that require grad, of which there must be one. */
+function indicesRequiringGrad(what: string, inputs: readonly Tensor[]): number[] {
+  const indices = inputs.flatMap((t, i) => (t.requiresGrad ? [i] : []));
+  if (indices.length === 0) throw new Error(`${what}: no input has requiresGrad: true, so there is nothing to check`);
+  return indices;
+}
+
 /** Central difference of every output, with `perturb` moving the inputs by ±eps and `restore` undoing it. */
 function centralDifference(fn: CheckedFunction, inputs: Tensor[], perturb: (sign: 1 | -1) => void, restore: () => void, eps: number): Float64Array[] {
   const evaluate = (sign: 1 | -1) => {
@@ -225,8 +232,7 @@ export function gradcheck(fn: CheckedFunction, inputs: readonly Tensor[], option
   if (typeof fn !== 'function') throw new Error(`gradcheck: fn must be a function, got ${typeof fn}`);
   const { eps, atol, rtol, fastMode, seed, raise } = resolveOptions('gradcheck', options);
   const clones = cloneInputs('gradcheck', inputs);
-  const checked = clones.map((t, i) => i).filter((i) => clones[i].requiresGrad);
-  if (checked.length === 0) throw new Error('gradcheck: no input has requiresGrad: true, so there is nothing to check');
+  const checked = indicesRequiringGrad('gradcheck', clones);
   const outputs = callChecked('gradcheck', fn, clones);
   const xs = checked.map((i) => clones[i]);
   const random = new Random(seed);
@@ -279,8 +285,7 @@ export function gradgradcheck(fn: CheckedFunction, inputs: readonly Tensor[], op
     for (let k = 0; k < values.length; k++) values[k] = random.normal();
     return new Tensor(values, t.shape, { requiresGrad: true, name: `gradOutput ${o}` });
   });
-  const differentiable = clones.map((t, i) => i).filter((i) => clones[i].requiresGrad);
-  if (differentiable.length === 0) throw new Error('gradgradcheck: no input has requiresGrad: true, so there is nothing to check');
+  const differentiable = indicesRequiringGrad('gradgradcheck', clones);
   const first = (...all: Tensor[]) => {
     const xs = all.slice(0, clones.length);
     const vs = all.slice(clones.length);
