@@ -2,6 +2,7 @@ import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxes, reducedShape, type Shape } from '../tensor/shape.js';
 import { broadcastTo } from './broadcast.js';
+import { checkOptions } from '../validate.js';
 import { compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
 
 /*
@@ -46,12 +47,13 @@ function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Flo
       return { data: prepare(x, attrs), shape: reducedShape(x.shape, attrs.axes, attrs.keepdims) };
     },
   };
-  return (x: TensorLike, axis?: number | readonly number[], options: ReduceOptions = {}): Tensor => {
+  return (x: TensorLike, axis?: number | readonly number[], options?: ReduceOptions): Tensor => {
+    const { keepdims = false } = checkOptions(name, options, ['keepdims']);
     const input = toTensor(name, 'x', x);
     const axes = normalizeAxes(name, axis, input.ndim);
     let count = 1;
     for (const a of axes) count *= input.shape[a];
-    return applyOp(definition, [input], { axes, keepdims: options.keepdims ?? false, count });
+    return applyOp(definition, [input], { axes, keepdims, count });
   };
 }
 

@@ -64,7 +64,7 @@ describe('bad operands and shapes', () => {
     );
   });
   it('names the op and argument for a wrong operand type', () => {
-    expect(() => a.mul('2' as never)).toThrow('mul: argument b must be a Tensor or a number, got string');
+    expect(() => a.mul('2' as never)).toThrow("mul: argument b must be a Tensor or a number, got the string '2'");
     expect(() => a.add(null as never)).toThrow('add: argument b must be a Tensor or a number, got null');
   });
   it('checks axes, reshapes, transposes and matmul shapes', () => {
