@@ -1,5 +1,5 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
-import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxis, stridesOf, type Shape, unravelIndex } from '../tensor/shape.js';
 
 /*
@@ -15,8 +15,6 @@ interface IndexAttrs {
   readonly offsets: Int32Array;
 }
 
-const zerosLike = (t: Tensor) => new Tensor(new Float64Array(t.size), t.shape);
-
 const gatherOp: OpDefinition<IndexAttrs> = {
   name: 'gather',
   inputNames: ['x', 'index'],
@@ -26,7 +24,7 @@ const gatherOp: OpDefinition<IndexAttrs> = {
     return { data: out, shape: index.shape };
   },
   backward({ inputs: [x, index], attrs, needsInputGrad }, g) {
-    return [needsInputGrad[0] ? applyOp(scatterAddOp, [g, index], { ...attrs, shape: x.shape }) : null, needsInputGrad[1] ? zerosLike(index) : null];
+    return [needsInputGrad[0] ? applyOp(scatterAddOp, [g, index], { ...attrs, shape: x.shape }) : null, needsInputGrad[1] ? zeros(index.shape) : null];
   },
 };
 
@@ -40,7 +38,7 @@ const scatterAddOp: OpDefinition<IndexAttrs & { readonly shape: Shape }> = {
     return { data: out, shape };
   },
   backward({ inputs: [, index], attrs, needsInputGrad }, g) {
-    return [needsInputGrad[0] ? applyOp(gatherOp, [g, index], attrs) : null, needsInputGrad[1] ? zerosLike(index) : null];
+    return [needsInputGrad[0] ? applyOp(gatherOp, [g, index], attrs) : null, needsInputGrad[1] ? zeros(index.shape) : null];
   },
 };
 
