@@ -99,6 +99,8 @@ function classLoss(fn: string, argument: string, input: unknown, target: unknown
       throw new Error(`${fn}: target${formatShape(unravelIndex(i, target.shape))} is ${c}, but ${argument} has ${classes} classes (class indices from 0 to ${classes - 1})`);
     }
   }
-  const losses = gather(toLogProbs(input), 1, target.detach().unsqueeze(1)).squeeze(1).neg();
+  // The class indices as gather's index, [N, 1, d…], named so that pictures show the target.
+  const index = new Tensor(target.data, [target.shape[0], 1, ...target.shape.slice(1)], { name: target.name ?? 'target' });
+  const losses = gather(toLogProbs(input), 1, index).squeeze(1).neg();
   return reduction === 'none' ? losses : reduction === 'sum' ? losses.sum() : losses.mean();
 }
