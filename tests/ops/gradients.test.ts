@@ -74,6 +74,25 @@ describe.each(binary)('%s', (_name, op, awayA, awayB) => {
   });
 });
 
+describe('where', () => {
+  it('passes gradcheck and gradgradcheck with condition, a and b broadcast together', () => {
+    fc.assert(
+      fc.property(broadcastPairArb, fc.integer(), fc.boolean(), ([shapeA, shapeB], seed, small) => {
+        const a = leaf(shapeA, seed, undefined, 'a');
+        const b = leaf(shapeB, seed + 1, undefined, 'b');
+        const full = gg.broadcastShapes('where', shapeA, shapeB);
+        const conditionShape = small ? full.map((d, i) => (i % 2 === 0 ? 1 : d)) : full;
+        const size = conditionShape.reduce((n, d) => n * d, 1);
+        const condition = gg.tensor(Array.from({ length: size }, (_, i) => (seed + i) & 1), { shape: conditionShape });
+        const f = (p: Tensor, q: Tensor) => gg.where(condition, p.square(), q.mul(q).mul(q));
+        expect(f).toPassGradcheck([a, b]);
+        expect(f).toPassGradgradcheck([a, b]);
+      }),
+      runs,
+    );
+  });
+});
+
 describe.each(unary)('%s', (_name, op, away) => {
   it('passes gradcheck and gradgradcheck', () => {
     fc.assert(
