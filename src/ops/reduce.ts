@@ -35,7 +35,7 @@ export function withKeptDims(g: Tensor, input: Shape, attrs: ReduceAttrs): Tenso
 }
 
 /** g broadcast back to the input's shape. */
-export function spread(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
+function spread(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
   return broadcastTo(withKeptDims(g, input, attrs), input);
 }
 
@@ -47,8 +47,7 @@ export function reductionCall<Options extends ReduceOptions>(
   name: string, x: TensorLike, axis: number | readonly number[] | undefined, options: Options | undefined, extra: readonly (keyof Options & string)[] = [],
 ): { input: Tensor; attrs: ReduceAttrs; options: Options } {
   const checked = checkOptions(name, options, ['keepdims', ...extra] as (keyof Options & string)[]);
-  const keepdims = checked.keepdims ?? false;
-  if (typeof keepdims !== 'boolean') expectBoolean(name, 'keepdims', keepdims);
+  const keepdims = expectBoolean(name, 'keepdims', checked.keepdims ?? false);
   const input = toTensor(name, 'x', x);
   const axes = normalizeAxes(name, axis, input.ndim);
   let count = 1;
@@ -56,7 +55,7 @@ export function reductionCall<Options extends ReduceOptions>(
   return { input, attrs: { axes, keepdims, count }, options: checked };
 }
 
-export function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Float64Array, op: Omit<OpDefinition<ReduceAttrs>, 'name' | 'forward'>) {
+function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Float64Array, op: Omit<OpDefinition<ReduceAttrs>, 'name' | 'forward'>) {
   const definition: OpDefinition<ReduceAttrs> = {
     name,
     inputNames: ['x'],
@@ -136,7 +135,7 @@ function argExtremum(name: string, better: (value: number, best: number) => bool
     const flat = axis === undefined;
     const at = flat ? 0 : normalizeAxis(name, 'axis', axis, input.ndim);
     const shape = flat ? [input.size] : input.shape;
-    const size = shape[at] ?? 1;
+    const size = shape[at];
     if (size === 0) throw new Error(`${name}: cannot take the ${name} over an empty axis (x has shape ${formatShape(input.shape)})`);
     const outer = sizeOf(shape.slice(0, at));
     const inner = sizeOf(shape.slice(at + 1));
