@@ -8,6 +8,7 @@ import { permute } from './kernels.js';
 const reshapeOp: OpDefinition<{ shape: Shape }> = {
   name: 'reshape',
   inputNames: ['x'],
+  formula: ({ plain, grad }) => [`${grad} reshaped to the shape of ${plain.inputs[0]}`],
   // Shares x's data: kernels never write their inputs, so a reshape costs no copy.
   forward: ([x], { shape }) => ({ data: x.data, shape }),
   backward: ({ inputs: [x] }, g) => [g.reshape(x.shape)],
@@ -39,6 +40,7 @@ const transposeOp: OpDefinition<{ perm: readonly number[] }> = {
   name: 'transpose',
   inputNames: ['x'],
   label: ({ perm }) => (perm.length === 2 ? 'transpose' : `transpose ${formatShape(perm)}`),
+  formula: ({ grad }, { perm }) => [perm.length === 2 ? `${grad}ᵀ` : `${grad} transposed back`],
   forward: ([x], { perm }) => ({ data: permute(x.data, x.shape, perm), shape: perm.map((axis) => x.shape[axis]) }),
   backward: ({ attrs: { perm } }, g) => {
     const inverse = new Array<number>(perm.length);
