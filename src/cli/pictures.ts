@@ -121,7 +121,8 @@ export async function writeGallery(dir: string): Promise<string[]> {
     const dot = modelDot(spec);
     const svg = await render(dot);
     const files: [string, string | Uint8Array][] = [[`${name}.dot`, dot], [`${name}.svg`, svg]];
-    if (png) files.push([`${name}.png`, svgToPng(svg)]);
+    // A picture fitted to a slide is drawn at the slide's size; the others at twice the SVG's.
+    if (png) files.push([`${name}.png`, svgToPng(svg, spec.dot.fit ? 1 : 2)]);
     for (const [file, contents] of files) {
       writeFileAtomic(join(dir, file), contents);
       written.push(join(dir, file));
