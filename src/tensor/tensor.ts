@@ -28,17 +28,20 @@ export class Tensor {
   retainsGrad = false;
   /** A learned parameter (gamma, beta, a weight), drawn differently from data in pictures. */
   isParameter: boolean;
+  /** A module's state that is not learned (BN's running statistics), drawn inside its module's box. */
+  isBuffer: boolean;
 
   /** Wraps `data` without copying; use `tensor()` to build one from user values. */
   constructor(
     readonly data: Float64Array,
     readonly shape: Shape,
-    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean } = {},
+    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
   ) {
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${data.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
     this.isParameter = options.isParameter ?? false;
+    this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
     this.name = options.name;
   }
