@@ -138,7 +138,8 @@ export function culprits(checks: readonly OpGradientCheck[]): OpGradientCheck[] 
   return checks.filter((check) => check.status === 'fail');
 }
 
-function formatNumber(value: number): string {
+/** A number as the check tables print it: six digits, or an exponent for the very small and large. */
+export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   return value === 0 ? '0' : Math.abs(value) >= 1e-3 && Math.abs(value) < 1e4 ? value.toPrecision(6).replace(/\.?0+$/, '') : value.toExponential(2);
 }

@@ -2,6 +2,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import { collapseModules, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
 import { describeValues, formatConstant, formatDims, type ValuesMode } from './labels.js';
 import { isTensor, trace, type TensorNodeAttributes, type TraceGraph } from './trace.js';
+import type { OpGradientCheck } from '../checking/op-check.js';
+import { CHECK_COLORS, checkMarks, type CheckMark } from './check-marks.js';
 
 /*
  * Graphviz DOT from a trace. Only DOT that every renderer we test reads the same way: quoted
@@ -32,6 +34,12 @@ export interface DotOptions {
   dims?: Readonly<Record<string, number>>;
   /** A caption at the top; with `dims`, a second line says what the letters stand for. */
   title?: string;
+  /**
+   * The checks of each op's own gradient (`checkRecordedOps` on the same outputs): each op node
+   * is coloured pass, fail or kink, with its worst error in the label, and a culprit gets a
+   * heavy border.
+   */
+  checks?: readonly OpGradientCheck[];
 }
 
 /** The font the layout measures text in and the PNG rasteriser draws with (see render.ts). */
@@ -98,6 +106,7 @@ interface ResolvedOptions {
   view: 'steps' | 'primitives';
   dims: Readonly<Record<string, number>>;
   title: string | undefined;
+  marks: ReadonlyMap<string, CheckMark>;
 }
 
 function choice<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
@@ -116,6 +125,7 @@ function resolve(options: DotOptions): ResolvedOptions {
     view: choice('view', options.view, ['steps', 'primitives'], 'steps'),
     dims: options.dims ?? {},
     title: options.title,
+    marks: options.checks === undefined ? new Map() : checkMarks(options.checks),
   };
 }
 
@@ -147,7 +157,7 @@ function tensorNode(a: TensorNodeAttributes, graph: PictureGraph, o: ResolvedOpt
   };
 }
 
-function nodeAttributes(a: PictureNodeAttributes, graph: PictureGraph, o: ResolvedOptions): Attributes {
+function nodeAttributes(key: string, a: PictureNodeAttributes, graph: PictureGraph, o: ResolvedOptions): Attributes {
   if (a.kind === 'tensor') return tensorNode(a, graph, o);
   if (a.kind === 'module') {
     return { shape: 'box3d', style: 'filled', fillcolor: COLORS.module.fill, color: COLORS.module.line, label: `${a.label}\n${a.ops} ${a.ops === 1 ? 'op' : 'ops'}` };
@@ -156,7 +166,11 @@ function nodeAttributes(a: PictureNodeAttributes, graph: PictureGraph, o: Resolv
   const lines = o.view === 'primitives'
     ? [a.detail === '' ? a.op : `${a.op} ${a.detail}`, ...(a.label === a.op ? [] : [`(${a.label})`])]
     : [a.label];
-  return { shape: 'ellipse', style: 'filled', fillcolor: colors.fill, color: colors.line, label: lines.join('\n') };
+  const mark = o.marks.get(key);
+  if (mark === undefined) return { shape: 'ellipse', style: 'filled', fillcolor: colors.fill, color: colors.line, label: lines.join('\n') };
+  const checked = CHECK_COLORS[mark.status];
+  const culprit = mark.status === 'fail';
+  return { shape: 'ellipse', style: culprit ? 'filled,bold' : 'filled', fillcolor: checked.fill, color: checked.line, penwidth: culprit ? 3 : undefined, label: [...lines, ...mark.lines].join('\n') };
 }
 
 /**
@@ -207,7 +221,7 @@ function nodeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
       open.push(name);
     }
     const indent = '  '.repeat(open.length + 1);
-    for (const key of keys) lines.push(`${indent}${quote(key)}${attributeList(nodeAttributes(graph.getNodeAttributes(key), graph, o))};`);
+    for (const key of keys) lines.push(`${indent}${quote(key)}${attributeList(nodeAttributes(key, graph.getNodeAttributes(key), graph, o))};`);
   }
   while (open.length > 0) {
     open.pop();
