@@ -14,6 +14,16 @@ const ops: [string, (seed: number) => gg.Tensor[]][] = [
   ['pow', (seed) => [gg.pow(gg.rand([4, 5], { seed, requiresGrad: true }).add(0.5), gg.randn([5], { seed: seed + 1, requiresGrad: true }))]],
   ['sum/mean/max/meanSquare', (seed) => { const x = gg.randn([4, 5], { seed, requiresGrad: true }); return [gg.sum(x, 0), gg.mean(x, 1), gg.max(x, 1), gg.meanSquare(x)]; }],
   ['matmul', (seed) => [gg.matmul(gg.randn([4, 5], { seed, requiresGrad: true }), gg.randn([5, 3], { seed: seed + 1, requiresGrad: true }))]],
+  ['min/variance/std/logsumexp', (seed) => { const x = gg.randn([4, 5], { seed, requiresGrad: true }); return [gg.min(x, 1), gg.variance(x, 0), gg.std(x, 1), gg.logsumexp(x, 1)]; }],
+  ['softmax/logSoftmax/crossEntropy', (seed) => {
+    const x = gg.randn([4, 5], { seed, requiresGrad: true });
+    return [gg.softmax(x, 1), gg.logSoftmax(x, 0), gg.crossEntropy(x, gg.tensor([0, 3, 1, 4]))];
+  }],
+  ['cat/stack/split/gather/permute', (seed) => {
+    const x = gg.randn([4, 5], { seed, requiresGrad: true });
+    const y = gg.randn([2, 5], { seed: seed + 1, requiresGrad: true });
+    return [gg.cat([x, y], 0), gg.stack([x, x.mul(2)], 1), ...gg.split(x, 2, 0), gg.gather(x, 1, gg.tensor([[0], [4], [2], [2]])), gg.permute(x.reshape([2, 2, 5]), [2, 0, 1])];
+  }],
   ['batchnorm', (seed) => [...buildBatchNorm({ batch: 8, features: 4, seed }).outputs]],
   ['batchnorm primitives', (seed) => [...buildBatchNorm({ batch: 8, features: 4, seed, primitives: true }).outputs]],
   ['mlp', (seed) => [...buildMlp({ batch: 8, features: 4, seed }).outputs]],

@@ -2,7 +2,7 @@ import { noGrad } from '../autograd/mode.js';
 import type { GraphNode } from '../autograd/op.js';
 import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
-import { formatShape, sameShape } from '../tensor/shape.js';
+import { formatShape, sameShape, unravelIndex } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { compareElements, compareProjections, type CheckStatus, type Comparison, type Evaluate } from './differences.js';
 
@@ -28,8 +28,11 @@ export interface OpGradientCheck {
   maxAbsError: number;
   maxRelError: number;
   /**
-   * The element using the largest share of its tolerance. `outputIndex` is empty: the element
-   * of gᵀJ compared mixes every output element. `inputIndex` is empty for a projection that passed.
+   * The element using the largest share of its tolerance. For a failure, `outputIndex` names the
+   * output element whose Jacobian entry ∂output/∂input is most wrong, and `analytic`/`numeric`
+   * are that entry (outputs of up to 1,024 elements; `outputIndex` is empty for a scalar output);
+   * otherwise `outputIndex` is empty and they
+   * are the element of gᵀJ compared. `inputIndex` is empty for a projection that passed.
    */
   worst: { inputIndex: number[]; outputIndex: number[]; analytic: number; numeric: number } | null;
   /** The op's key in `trace()` (`op3`), so a picture can mark the node. */
@@ -62,6 +65,51 @@ function copies(node: GraphNode): Tensor[] {
 function runForward(node: GraphNode, inputs: readonly Tensor[]): Tensor {
   const result = noGrad(() => node.op.forward(inputs, node.attrs));
   return result instanceof Tensor ? result : new Tensor(result.data, result.shape);
+}
+
+/** Outputs up to this size get the Jacobian entry of a failing element located. */
+const LOCATE_LIMIT = 1024;
+
+interface JacobianEntry {
+  outputIndex: number[];
+  analytic: number;
+  numeric: number;
+}
+
+/**
+ * The output element whose entry ∂y[k]/∂x[flat] of the Jacobian is most wrong: one backward per
+ * output element, with a one-hot upstream gradient, against the central difference of the column.
+ */
+function locateOutput(node: GraphNode, inputs: readonly Tensor[], output: Tensor, needsInputGrad: readonly boolean[], input: number, flat: number, eps: number): JacobianEntry | null {
+  if (output.size > LOCATE_LIMIT) return null;
+  const x = inputs[input].data;
+  const original = x[flat];
+  const h = eps * Math.max(1, Math.abs(original));
+  let plus: Float64Array;
+  let minus: Float64Array;
+  try {
+    x[flat] = original + h;
+    plus = runForward(node, inputs).data;
+    x[flat] = original - h;
+    minus = runForward(node, inputs).data;
+  } finally {
+    x[flat] = original;
+  }
+  let best: JacobianEntry | null = null;
+  let bestError = -1;
+  for (let k = 0; k < output.size; k++) {
+    const oneHot = new Float64Array(output.size);
+    oneHot[k] = 1;
+    const gradient = noGrad(() => node.op.backward({ inputs, output, attrs: node.attrs, needsInputGrad }, new Tensor(oneHot, output.shape)))[input];
+    const analytic = gradient?.data[flat] ?? 0;
+    const numeric = (plus[k] - minus[k]) / (2 * h);
+    const error = Math.abs(analytic - numeric);
+    if (error > bestError) {
+      bestError = error;
+      best = { outputIndex: unravelIndex(k, output.shape), analytic, numeric };
+    }
+  }
+  return best;
 }
 
 function problemCheck(base: Omit<OpGradientCheck, 'status' | 'maxAbsError' | 'maxRelError' | 'worst' | 'mode' | 'elements' | 'failures' | 'kinks'>, problem: string): OpGradientCheck {
@@ -99,12 +147,15 @@ function checkNode(node: GraphNode, key: string, random: Random, options: OpChec
       ? compareProjections(x.data, x.shape, analytic.data, evaluate, [upstream], { eps: 1e-3, elementEps: options.eps ?? 1e-5, random })
       : compareElements(x.data, x.shape, analytic.data, evaluate, [upstream], { eps: options.eps ?? 1e-5 });
     const { worst } = comparison;
+    const located = comparison.status === 'fail' && worst !== null && worst.inputIndex.length > 0
+      ? locateOutput(node, inputs, output, needsInputGrad, i, ravelIndex(worst.inputIndex, x.shape), options.eps ?? 1e-5)
+      : null;
     return {
       ...base,
       status: comparison.status,
       maxAbsError: comparison.maxAbsError,
       maxRelError: comparison.maxRelError,
-      worst: worst && { inputIndex: worst.inputIndex, outputIndex: [], analytic: worst.analytic, numeric: worst.numeric },
+      worst: worst && { inputIndex: worst.inputIndex, ...(located ?? { outputIndex: [], analytic: worst.analytic, numeric: worst.numeric }) },
       mode: projection ? 'projection' : 'elements',
       elements: comparison.elements,
       failures: comparison.failures,
@@ -153,11 +204,16 @@ export function describeOp(check: Pick<OpGradientCheck, 'opName' | 'label' | 'sc
   return `op '${check.opName}'${details.length === 0 ? '' : ` (${details.join(', ')})`}`;
 }
 
+function ravelIndex(index: readonly number[], shape: readonly number[]): number {
+  return index.reduce((flat, i, axis) => flat * shape[axis] + i, 0);
+}
+
 /** One line that leads with the culprit: "the gradient of op 'cube' with respect to its input x is wrong: ...". */
 export function describeCulprit(check: OpGradientCheck): string {
   const lead = `the gradient of ${describeOp(check)} with respect to its input ${check.inputName} is wrong`;
   if (check.problem !== undefined) return `${lead}: ${check.problem}`;
-  const where = check.worst === null ? '' : check.worst.inputIndex.length > 0 ? ` at ${check.inputName}${formatShape(check.worst.inputIndex)}` : ' along a random direction';
+  const output = check.worst !== null && check.worst.outputIndex.length > 0 ? ` (output ${formatShape(check.worst.outputIndex)})` : '';
+  const where = check.worst === null ? '' : check.worst.inputIndex.length > 0 ? ` at ${check.inputName}${formatShape(check.worst.inputIndex)}${output}` : ' along a random direction';
   const values = check.worst === null ? '' : `: analytic ${formatNumber(check.worst.analytic)}, numeric ${formatNumber(check.worst.numeric)}`;
   return `${lead}${where}${values} (max rel err ${formatNumber(check.maxRelError)}, ${check.failures} of ${check.elements} elements wrong)`;
 }

@@ -46,6 +46,8 @@ describe('checkRecordedOps', () => {
       [gg.relu, undefined], [gg.sigmoid, undefined], [gg.tanh, undefined], [gg.softplus, undefined],
       [(x) => gg.sum(x, 0), undefined], [(x) => gg.mean(x), undefined], [(x) => gg.meanSquare(x, -1, { keepdims: true }), undefined],
       [(x) => gg.max(x), undefined], [(x) => x.reshape([x.size]), undefined], [(x) => gg.transpose(x), undefined],
+      [(x) => gg.min(x, 0), undefined], [(x) => gg.softmax(x, -1), undefined], [(x) => gg.logSoftmax(x, 0), undefined],
+      [(x) => gg.logsumexp(x, -1), undefined], [(x) => gg.cat([x, x.mul(2)], 0), undefined],
     ];
     const binary: [(a: Tensor, b: Tensor) => Tensor, ((v: number) => number) | undefined][] = [
       [gg.add, undefined], [gg.sub, undefined], [gg.mul, undefined], [gg.div, awayFromZero], [gg.pow, positive],
@@ -75,10 +77,11 @@ describe('checkRecordedOps', () => {
     const culprit = only(checks);
     expect(culprit).toMatchObject({ opName: 'cube', label: 'x³', inputIndex: 0, inputName: 'x', scope: [], status: 'fail', failures: 1, elements: 24 });
     expect(culprit.worst?.inputIndex).toEqual([3, 1]);
-    // The analytic value is the numeric one, 1e-3 too large.
+    // cube is elementwise: the wrong entry of its Jacobian is ∂y[3, 1]/∂x[3, 1], 1e-3 too large.
+    expect(culprit.worst?.outputIndex).toEqual([3, 1]);
     expect(culprit.worst!.analytic / culprit.worst!.numeric).toBeCloseTo(1.001, 8);
     expect(culprit.maxRelError).toBeCloseTo(1e-3, 5);
-    expect(describeCulprit(culprit)).toMatch(/^the gradient of op 'cube' \('x³'\) with respect to its input x is wrong at x\[3, 1\]: analytic \S+, numeric \S+ \(max rel err 9\.99e-4, 1 of 24 elements wrong\)$/);
+    expect(describeCulprit(culprit)).toMatch(/^the gradient of op 'cube' \('x³'\) with respect to its input x is wrong at x\[3, 1\] \(output \[3, 1\]\): analytic \S+, numeric \S+ \(max rel err 9\.99e-4, 1 of 24 elements wrong\)$/);
     // The BN steps after it are right: each is checked on the values it saw.
     expect(checks.filter((c) => c.opName !== 'cube').every((c) => c.status === 'pass')).toBe(true);
   });
@@ -114,6 +117,19 @@ describe('checkRecordedOps', () => {
       op.backward = original;
     }
     expect(culprits(checkRecordedOps(model.outputs))).toEqual([]);
+  });
+
+  it('names the output element whose Jacobian entry is wrong, with that entry\'s analytic and numeric values', () => {
+    const rowSum = defineOp({
+      name: 'rowSum',
+      forward: (t) => t.sum(1),
+      // ∂y[1]/∂x[1, 2] should be 1.
+      backward: (_ctx, g) => [g.reshape([2, 1]).mul(tensor([[1, 1, 1], [1, 1, 1.5]]))],
+    });
+    const culprit = only(checkRecordedOps([rowSum(randn([2, 3], { seed: 2, requiresGrad: true }))]));
+    expect(culprit.worst).toMatchObject({ inputIndex: [1, 2], outputIndex: [1] });
+    expect(culprit.worst?.analytic).toBe(1.5);
+    expect(culprit.worst?.numeric).toBeCloseTo(1, 9);
   });
 
   it('finds an error of 1e-3 in one element of 1,024 (element by element) and of 16,384 (random projections)', () => {

@@ -46,7 +46,7 @@ export default () => batchNorm(cube(x), gamma, beta);
 describe('gradgraph check FILE.ts', () => {
   it('names the wrong op in one line on stderr and exits 1, with the tables on stdout', () => {
     const { status, stdout, stderr } = gradgraphIn(work, 'check', wrongInBatchNorm);
-    expect(stderr).toMatch(/^gradgraph: error: check: the gradient of op 'cube' \('x³'\) with respect to its input x is wrong at x\[\d, \d\]: analytic \S+, numeric \S+ \(max rel err 9\.99e-4, 24 of 24 elements wrong\)\n$/);
+    expect(stderr).toMatch(/^gradgraph: error: check: the gradient of op 'cube' \('x³'\) with respect to its input x is wrong at x\[\d, \d\] \(output \[\d, \d\]\): analytic \S+, numeric \S+ \(max rel err 9\.99e-4, 24 of 24 elements wrong\)\n$/);
     expect(status).toBe(1);
     expect(stdout).toMatch(/^Gradient check of '.*wrong-bn\.ts' \(full mode: every element; .*\): FAILED$/m);
     expect(stdout).toMatch(/^x\s+\[6, 4\]\s+\S+\s+9\.99e-4\s+FAIL \(24 of 24\)/m);
