@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
 import { buildBatchNorm, buildMlp, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
-import { writeFileAtomic } from './output.js';
+import { writeOutputFile } from './output.js';
 
 /*
  * Pictures of the built-in models, for `gradgraph draw` and for the committed graphs/ folder
@@ -103,7 +103,7 @@ export async function writeGallery(dir: string): Promise<string[]> {
     const files: [string, string | Uint8Array][] = [[`${name}.dot`, dot], [`${name}.svg`, svg]];
     if (png) files.push([`${name}.png`, svgToPng(svg)]);
     for (const [file, contents] of files) {
-      writeFileAtomic(join(dir, file), contents);
+      writeOutputFile(join(dir, file), contents);
       written.push(join(dir, file));
     }
   }

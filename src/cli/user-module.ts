@@ -5,6 +5,7 @@ import { isTensor, type Tensor } from '../index.js';
 import { kindOf } from '../graph/trace.js';
 import { UsageError } from './args.js';
 import { headline } from './output.js';
+import { NEVER_SETTLES, settledOrStuck } from './unsettled.js';
 
 /*
  * `gradgraph draw ./my-graph.ts`: loads a user's module and calls the function it exports.
@@ -92,22 +93,24 @@ export async function userOutputs(path: string, options: BuildOptions): Promise<
   if (!existsSync(file)) throw new UsageError(`draw: cannot find '${path}'`);
   // tsx loads TypeScript at run time, so the built CLI can draw a user's .ts module as it is.
   const { tsImport } = await import('tsx/esm/api');
-  let module: Exports;
+  let module: Exports | typeof NEVER_SETTLES;
   try {
-    module = await tsImport(pathToFileURL(file).href, import.meta.url) as Exports;
+    module = await settledOrStuck(tsImport(pathToFileURL(file).href, import.meta.url) as Promise<Exports>);
   } catch (error) {
     throw new Error(`draw: cannot load '${path}': ${describeError(error)}${locationIn(file, error)}`);
   }
+  if (module === NEVER_SETTLES) throw new Error(`draw: cannot load '${path}': it awaits a promise that never settles`);
   const build = exportedFunction(module);
   if (build === undefined) {
     throw new Error(`draw: '${path}' must export a function (default export or 'build') that returns the output tensor(s); ${describeExports(module)}`);
   }
   let result: unknown;
   try {
-    result = await build(options);
+    result = await settledOrStuck(build(options));
   } catch (error) {
     throw new Error(`draw: the function exported by '${path}' threw ${describeError(error)}${locationIn(file, error)}`);
   }
+  if (result === NEVER_SETTLES) throw new Error(`draw: the function exported by '${path}' returned a promise that never settles (nothing was left for it to wait on)`);
   const outputs: unknown[] = Array.isArray(result) ? result : [result];
   if (outputs.length === 0 || !outputs.every(isTensor)) {
     throw new Error(`draw: the function exported by '${path}' must return a Tensor or a non-empty array of Tensors, got ${describeResult(result)}`);
