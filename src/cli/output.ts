@@ -53,6 +53,8 @@ function fileError(verb: 'read' | 'write', path: string, error: unknown): Error 
   if (error instanceof UsageError) return error;
   const code = (error as NodeJS.ErrnoException).code ?? '';
   if (verb === 'read' && code === 'ENOENT') return new UsageError(`cannot read '${path}': it does not exist`);
+  // /proc exists, yet nothing can be created in it.
+  if (code === 'ENOENT' && isFolderPath(dirname(path))) return new UsageError(`cannot write '${path}': its folder takes no new files`);
   if (Object.hasOwn(PATH_REASONS, code)) return new UsageError(`cannot ${verb} '${path}': ${PATH_REASONS[code]}`);
   return new Error(`cannot ${verb} '${path}': ${Object.hasOwn(WRITE_REASONS, code) ? WRITE_REASONS[code] : (error as Error).message}`);
 }

@@ -116,6 +116,12 @@ describe('writeOutputFile', () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 
+  it('tells a folder that does not exist from one that takes no new files (/proc)', () => {
+    const missing = join(work, 'missing', 'x.svg');
+    expectThrown(() => writeOutputFile(missing, 'x'), UsageError, `cannot write '${missing}': its folder does not exist`);
+    if (existsSync('/proc/self')) expectThrown(() => writeOutputFile('/proc/x.svg', 'x'), UsageError, "cannot write '/proc/x.svg': its folder takes no new files");
+  });
+
   it('never writes through a link planted at a predictable temporary name', () => {
     const dir = folder('planted');
     const victim = join(dir, 'victim.txt');
