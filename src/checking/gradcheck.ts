@@ -2,7 +2,7 @@ import { grad } from '../autograd/engine.js';
 import { Random } from '../tensor/random.js';
 import { formatShape, unravelIndex, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { describeValue } from '../tensor/describe-value.js';
+import { describeValue } from '../validate.js';
 
 /*
  * Numerical gradient checking by central differences, in the manner of

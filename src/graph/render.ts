@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Viz } from '@viz-js/viz';
 import { FONT } from './dot.js';
-import { describeValue } from '../tensor/describe-value.js';
+import { describeValue } from '../validate.js';
 
 /*
  * DOT → SVG with @viz-js/viz (Graphviz compiled to WebAssembly, no system Graphviz needed), and

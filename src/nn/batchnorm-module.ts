@@ -3,7 +3,7 @@ import { ones, zeros, type Tensor } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
 import { checkEps } from './layout.js';
 import { Module } from './module.js';
-import { describeValue } from '../tensor/describe-value.js';
+import { describeValue } from '../validate.js';
 
 export interface BatchNormModuleOptions {
   /** Added to the variance under the square root. Default 1e-5. */

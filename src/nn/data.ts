@@ -1,6 +1,6 @@
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { describeValue } from '../tensor/describe-value.js';
+import { describeValue } from '../validate.js';
 
 export interface Dataset {
   /** Inputs, one example a row: [n, features]. */

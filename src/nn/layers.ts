@@ -2,7 +2,7 @@ import { Random } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
-import { describeValue } from '../tensor/describe-value.js';
+import { describeValue } from '../validate.js';
 
 export interface LinearOptions {
   /** Seeds the initial weights; without one they differ from run to run. */

@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { formatShape, sizeOf } from '../tensor/shape.js';
-import { describeValue } from '../tensor/describe-value.js';
+import { describeValue } from '../validate.js';
 
 /**
  * How batch norm reads x: `[N, C]`, or `[N, C, ...]` with one channel at axis 1, normalised over

@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { describeValue } from '../tensor/describe-value.js';
+import { describeValue } from '../validate.js';
 
 /*
  * Optimizers update parameters in place, on their data, outside the graph (like PyTorch's

@@ -1,4 +1,4 @@
-import { describeValue } from './describe-value.js';
+import { describeValue } from '../validate.js';
 
 /**
  * A seeded generator, so `randn({ seed })` gives the same numbers on every machine.

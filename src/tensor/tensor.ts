@@ -3,7 +3,7 @@ import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
-import { describeValue } from './describe-value.js';
+import { describeValue } from '../validate.js';
 
 /** Anything an op accepts as an operand: plain numbers become constant scalars. */
 export type TensorLike = Tensor | number;
