@@ -5,13 +5,12 @@ import { UsageError } from './args.js';
 
 /*
  * Every file the CLI writes goes through writeOutputFile, every file it reads whole through
- * readTextFile. A regular file is written whole or
- * not at all: the bytes go to a new temporary file beside it, which is then renamed over it
- * (atomic on one file system), so a reader never sees half a picture. What is not a regular
- * file is never replaced by one: a character device or a FIFO (/dev/null, a named pipe) is
- * written through in place, a link is followed to the file it names. A path that cannot be
- * written is bad use (a UsageError, exit code 2); a write that fails on the way (a full disk,
- * /dev/full) is a failed run (exit code 1), never reported as success.
+ * readTextFile. A regular file is written whole or not at all: the bytes go to a new temporary
+ * file beside it, which is then renamed over it (atomic on one file system), so a reader never
+ * sees half a picture. What is not a regular file is never replaced by one: a character device
+ * or a FIFO (/dev/null, a named pipe) is written through in place, a link is followed to the
+ * file it names. A path that cannot be written is bad use (a UsageError, exit code 2); a write
+ * that fails on the way (a full disk, /dev/full) is a failed run (exit code 1), never success.
  */
 
 /** A path that names a folder: one that exists as a folder, or ends in a separator as `/tmp/` does. */
@@ -95,21 +94,24 @@ export function temporaryPath(target: string): string {
   return join(dirname(target), `.gradgraph-${randomBytes(8).toString('hex')}.tmp`);
 }
 
+function keepOwnerAndMode(descriptor: number, existing: Stats): void {
+  // The mode given to open is masked by the umask; fchmod sets exactly what the file had.
+  fchmodSync(descriptor, existing.mode & 0o777);
+  if (existing.uid === process.getuid?.() && existing.gid === process.getgid?.()) return;
+  try {
+    fchownSync(descriptor, existing.uid, existing.gid);
+  } catch {
+    // Only root may give a file away; anyone else's rewrite becomes theirs, as with `cp`.
+  }
+}
+
 /** Replaces `path` whole; an existing file keeps its permissions (and owner, where we may set it). */
 function replaceAtomically(path: string, contents: string | Uint8Array, existing: Stats | undefined): void {
   const temporary = temporaryPath(path);
   const descriptor = openSync(temporary, 'wx', existing ? existing.mode & 0o777 : 0o666);
   try {
     try {
-      // The mode given to open is masked by the umask; fchmod sets exactly what the file had.
-      if (existing) {
-        fchmodSync(descriptor, existing.mode & 0o777);
-        if (existing.uid !== process.getuid?.() || existing.gid !== process.getgid?.()) fchownSync(descriptor, existing.uid, existing.gid);
-      }
-    } catch {
-      // Only root may give a file away; anyone else's rewrite becomes theirs, as with `cp`.
-    }
-    try {
+      if (existing) keepOwnerAndMode(descriptor, existing);
       writeAll(descriptor, contents);
       // On disk before the rename: after a crash the name holds the old picture or the new one.
       fsyncSync(descriptor);

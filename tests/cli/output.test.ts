@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,15 @@ describe('writeOutputFile', () => {
     writeOutputFile(path, 'new');
     expect(readFileSync(path, 'utf8')).toBe('new');
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  // Only root can give a file to someone else; for anyone else the rewrite is theirs, as with cp.
+  it.skipIf(process.getuid?.() !== 0)('keeps the owner of a file root rewrites', () => {
+    const path = join(folder('owner'), 'theirs.svg');
+    writeFileSync(path, 'old');
+    chownSync(path, 1234, 5678);
+    writeOutputFile(path, 'new');
+    expect(statSync(path)).toMatchObject({ uid: 1234, gid: 5678 });
   });
 
   it('writes a file whose name has 254 characters: the temporary name fits beside it', () => {
