@@ -154,7 +154,11 @@ function flatten(values: NestedArray, op: string): { data: Float64Array; shape: 
       const got = Array.isArray(value) ? `length ${value.length}` : typeof value;
       throw new Error(`${op}: ragged nested array: expected length ${shape[depth]} at ${formatShape(path)} (like the first row), got ${got}`);
     }
-    value.forEach((inner: NestedArray, i: number) => walk(inner, depth + 1, [...path, i]));
+    // A plain loop, not forEach, which skips holes: [1, , 3] would silently become [1, 3, 0].
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw new Error(`${op}: the nested array has a hole (no element) at ${formatShape([...path, i])}; write a number there`);
+      walk(value[i] as NestedArray, depth + 1, [...path, i]);
+    }
   };
   walk(values, 0, []);
   return { data, shape };
@@ -217,6 +221,7 @@ function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (r
   assertValidShape(op, shape);
   const { seed } = options;
   if (seed !== undefined && !Number.isSafeInteger(seed)) {
+    if (Number.isInteger(seed)) throw new Error(`${op}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${String(seed)}`);
     throw new Error(`${op}: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
   }
   const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
