@@ -46,7 +46,10 @@ abstract class BatchNorm extends Module {
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${String(numFeatures)}`);
     const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false } = options;
     checkEps(name, eps);
-    if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${String(momentum)}`);
+    // PyTorch's momentum: null means a cumulative average; until that is built, refuse it
+    // rather than read null as 0 and freeze the running statistics.
+    if (momentum === null) throw new Error(`${name}: momentum: null (a cumulative moving average) is not supported yet; give a number between 0 and 1`);
+    if (!(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${String(momentum)}`);
     this.eps = eps;
     this.momentum = momentum;
     this.primitives = primitives;
