@@ -25,7 +25,7 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
     inputNames: ['a', 'b'],
     forward([a, b]) {
       const shape = broadcastShapes(name, a.shape, b.shape);
-      return { data: kernel(a.data, a.shape, b.data, b.shape, shape), shape };
+      return { data: kernel(a.data, a.shape, b.data, b.shape, shape, name), shape };
     },
     backward({ inputs: [a, b], output, needsInputGrad }, g) {
       return [

@@ -90,10 +90,10 @@ export const max = reduction('max', (x, { axes, count }) => {
   // Like PyTorch's amax, the gradient is shared evenly between tied maxima.
   backward: ({ inputs: [x], output, attrs }, g) => {
     const keptShape = reducedShape(x.shape, attrs.axes, true);
-    const isMax = equalKernel(x.data, x.shape, output.data, keptShape, x.shape);
+    const isMax = equalKernel(x.data, x.shape, output.data, keptShape, x.shape, 'max');
     const ties = sumKernel(isMax, x.shape, attrs.axes);
     // 1 / (number of ties) at each maximum, 0 elsewhere: a constant, not differentiated.
-    const share = new Tensor(divideKernel(isMax, x.shape, ties, keptShape, x.shape), x.shape);
+    const share = new Tensor(divideKernel(isMax, x.shape, ties, keptShape, x.shape, 'max'), x.shape);
     return [spread(g, x.shape, attrs).mul(share)];
   },
 });

@@ -1,6 +1,7 @@
 import type { GraphNode } from '../autograd/op.js';
 import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
+import { allocate } from './allocation.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
 
@@ -140,7 +141,7 @@ function flatten(values: NestedArray, op: string): { data: Float64Array; shape: 
     shape.push(level.length);
     if (level.length === 0) break;
   }
-  const data = new Float64Array(sizeOf(shape));
+  const data = allocate(op, shape);
   let offset = 0;
   const walk = (value: NestedArray, depth: number, path: number[]) => {
     if (depth === shape.length) {
@@ -203,18 +204,22 @@ export interface RandomOptions extends FactoryOptions {
   seed?: number;
 }
 
+function filled(op: string, shape: Shape, value: number, options: FactoryOptions): Tensor {
+  assertValidShape(op, shape);
+  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${typeof value}`);
+  return new Tensor(allocate(op, shape).fill(value), [...shape], options);
+}
+
 export function full(shape: Shape, value: number, options: FactoryOptions = {}): Tensor {
-  assertValidShape('full', shape);
-  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${typeof value}`);
-  return new Tensor(new Float64Array(sizeOf(shape)).fill(value), [...shape], options);
+  return filled('full', shape, value, options);
 }
 
 export function zeros(shape: Shape, options: FactoryOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return filled('zeros', shape, 0, options);
 }
 
 export function ones(shape: Shape, options: FactoryOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return filled('ones', shape, 1, options);
 }
 
 function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (random: Random) => number): Tensor {
@@ -224,8 +229,8 @@ function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (r
     if (Number.isInteger(seed)) throw new Error(`${op}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${String(seed)}`);
     throw new Error(`${op}: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
   }
+  const data = allocate(op, shape);
   const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
-  const data = new Float64Array(sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = draw(random);
   return new Tensor(data, [...shape], options);
 }
