@@ -3,7 +3,7 @@ import { isGradEnabled } from '../autograd/mode.js';
 import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 import { channelMoments, normalizeBackward, normalizeForward, type Moments } from './batchnorm-kernels.js';
-import { alongChannels, channelLayout, checkEps, checkPerChannel, perChannel, type ChannelLayout } from './layout.js';
+import { alongChannels, channelLayout, checkEps, checkPerChannel, guardZeroVariance, perChannel, type ChannelLayout } from './layout.js';
 
 /*
  * Batch norm as one node, for speed: the forward and the first backward are loops over
@@ -25,7 +25,8 @@ const KEEP = { keepdims: true } as const;
 function recordedGradients(x: Tensor, gamma: Tensor, g: Tensor, { eps, layout }: FusedAttrs): [Tensor, Tensor, Tensor] {
   const { axes, count } = layout;
   const centered = x.sub(x.mean(axes, KEEP));
-  const invStd = meanSquare(centered, axes, KEEP).add(eps).pow(-0.5);
+  const { safe, zeroed } = guardZeroVariance(meanSquare(centered, axes, KEEP).add(eps));
+  const invStd = zeroed(safe.pow(-0.5));
   const normalized = centered.mul(invStd);
   const gSum = g.sum(axes, KEEP);
   const gNormalizedSum = g.mul(normalized).sum(axes, KEEP);
