@@ -36,7 +36,7 @@ export function runBackward(outputs: readonly Tensor[], gradients: Gradients, se
     const name = outputs.length === 1 ? '∂L/∂y' : `∂L/∂y${i}`;
     // A user's module may bring its own copy of gradgraph, whose backward wants its own Tensor.
     const OwnTensor = y.constructor as typeof Tensor;
-    const upstream = new OwnTensor(random.data, random.shape, record ? { requiresGrad: true, name } : {});
+    const upstream = new OwnTensor(random.storage, random.shape, record ? { requiresGrad: true, name } : {});
     y.backward(upstream, record ? { createGraph: true } : { retainGrads: true });
   });
 }

@@ -39,7 +39,7 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
   label: 'batch norm (fused)',
   inputNames: ['x', 'gamma', 'beta'],
   forward([x, gamma, beta], { moments, layout }) {
-    return { data: normalizeForward(x.data, moments, gamma.data, beta.data, layout.spatial), shape: x.shape };
+    return { data: normalizeForward(x.storage, moments, gamma.storage, beta.storage, layout.spatial), shape: x.shape };
   },
   backward(ctx, g) {
     const [x, gamma, beta] = ctx.inputs;
@@ -48,7 +48,7 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
     if (isGradEnabled()) {
       grads = recordedGradients(x, gamma, g, attrs);
     } else {
-      const d = normalizeBackward(g.data, x.data, attrs.moments, gamma.data, attrs.layout.spatial);
+      const d = normalizeBackward(g.storage, x.storage, attrs.moments, gamma.storage, attrs.layout.spatial);
       grads = [new Tensor(d.x, x.shape), new Tensor(d.gamma, gamma.shape), new Tensor(d.beta, beta.shape)];
     }
     return grads.map((grad, i) => (needsInputGrad[i] ? grad : null));
@@ -68,6 +68,6 @@ export function batchNormFused(x: Tensor, gamma: Tensor, beta: Tensor, options: 
     if (!(value instanceof Tensor)) throw new Error(`batchNormFused: ${argument} must be a Tensor (use ones/zeros for no scale or shift), got ${value === null ? 'null' : typeof value}`);
     checkPerChannel('batchNormFused', argument, value, x, layout);
   }
-  const moments = channelMoments(x.data, layout.channels, layout.spatial, eps);
+  const moments = channelMoments(x.storage, layout.channels, layout.spatial, eps);
   return applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout, moments });
 }

@@ -67,13 +67,14 @@ abstract class BatchNorm extends Module {
       return batchNormInference(x, this.runningMean, this.runningVar, this.gamma, this.beta, { eps: this.eps });
     }
     const { output, mean, variance } = batchNormWithStatistics(x, this.gamma, this.beta, { eps: this.eps, primitives: this.primitives });
-    this.updateRunningStatistics(mean.data, variance.data, x.size / this.numFeatures);
+    this.updateRunningStatistics(mean.storage, variance.storage, x.size / this.numFeatures);
     return output;
   }
 
   private updateRunningStatistics(batchMean: Float64Array, batchVariance: Float64Array, count: number): void {
     const m = this.momentum;
     const unbiased = count / (count - 1);
+    // Through .data: an eval-mode graph that saved them sees the change at its backward.
     const runningMean = this.runningMean.data;
     const runningVar = this.runningVar.data;
     for (let c = 0; c < this.numFeatures; c++) {

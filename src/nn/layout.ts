@@ -69,6 +69,6 @@ export function perChannel(stat: Tensor, layout: ChannelLayout): Tensor {
  */
 export function guardZeroVariance(varianceEps: Tensor): { safe: Tensor; zeroed: (t: Tensor) => Tensor } {
   const constant = isZero(varianceEps);
-  if (!constant.data.includes(1)) return { safe: varianceEps, zeroed: (t) => t };
+  if (!constant.storage.includes(1)) return { safe: varianceEps, zeroed: (t) => t };
   return { safe: varianceEps.add(constant), zeroed: (t) => zeroWhere(t, constant) };
 }

@@ -36,7 +36,8 @@ export abstract class Optimizer {
 
   step(): void {
     this.parameters.forEach((p, i) => {
-      if (p.grad !== null) this.update(p.data, p.grad.data, i);
+      // Through .data, so a graph recorded before the step refuses to run backward after it.
+      if (p.grad !== null) this.update(p.data, p.grad.storage, i);
     });
   }
 

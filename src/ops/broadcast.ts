@@ -16,7 +16,7 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   inputNames: ['x'],
   label: 'broadcast',
   forward([x], { shape }) {
-    return { data: broadcastCopy(x.data, x.shape, shape), shape };
+    return { data: broadcastCopy(x.storage, x.shape, shape), shape };
   },
   backward({ inputs: [x] }, g) {
     return [sumTo(g, x.shape)];
@@ -38,7 +38,7 @@ const sumToOp: OpDefinition<{ shape: Shape }> = {
   name: 'sumTo',
   inputNames: ['x'],
   label: 'sum to shape',
-  forward: ([x], { shape }) => sumToData(x.data, x.shape, shape),
+  forward: ([x], { shape }) => sumToData(x.storage, x.shape, shape),
   backward({ inputs: [x] }, g) {
     return [broadcastTo(g, x.shape)];
   },
@@ -72,8 +72,8 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
   label: 'Σ p·q',
   forward([p, q], { shape }) {
     // Rows (BN's γ and σ gradients over the batch): one pass, no N×D product in between.
-    const pd = p.data;
-    const qd = q.data;
+    const pd = p.storage;
+    const qd = q.storage;
     if (broadcastPattern(shape, p.shape) === 'row') {
       const out = new Float64Array(sizeOf(shape));
       const m = out.length;

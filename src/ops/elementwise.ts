@@ -25,7 +25,7 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
     inputNames: ['a', 'b'],
     forward([a, b]) {
       const shape = broadcastShapes(name, a.shape, b.shape);
-      return { data: kernel(a.data, a.shape, b.data, b.shape, shape, name), shape };
+      return { data: kernel(a.storage, a.shape, b.storage, b.shape, shape, name), shape };
     },
     backward({ inputs: [a, b], output, needsInputGrad }, g) {
       return [
@@ -46,7 +46,7 @@ function unaryOp(name: string, expression: string, gradX: UnaryGradient, label =
     label,
     inputNames: ['x'],
     forward([x]) {
-      return { data: kernel(x.data), shape: x.shape };
+      return { data: kernel(x.storage), shape: x.shape };
     },
     backward({ inputs: [x], output }, g) {
       return [gradX(g, x, output)];
@@ -58,7 +58,7 @@ function unaryOp(name: string, expression: string, gradX: UnaryGradient, label =
 /** A constant (not differentiated) mask computed from x's values: the derivative of a kink. */
 function constantMask(expression: string) {
   const kernel = compileUnary(expression);
-  return (x: Tensor) => new Tensor(kernel(x.data), x.shape);
+  return (x: Tensor) => new Tensor(kernel(x.storage), x.shape);
 }
 const signOf = constantMask('x > 0 ? 1 : x < 0 ? -1 : 0');
 // PyTorch's threshold_backward, where(x <= 0, 0, g): at NaN the gradient passes, as at x > 0.
@@ -79,7 +79,7 @@ export const zeroWhere = binaryOp('zeroWhere', 'y !== 0 ? 0 : x', 'zero where',
 
 /** `grad` with 0 where `mask` (a constant 0/1 tensor) is 1; no node at all when the mask is all 0. */
 export function zeroWhereMasked(grad: Tensor, mask: Tensor): Tensor {
-  return mask.data.includes(1) ? zeroWhere(grad, mask) : grad;
+  return mask.storage.includes(1) ? zeroWhere(grad, mask) : grad;
 }
 
 export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape));
@@ -97,7 +97,7 @@ export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
   (g, a, b, _out, shape) => unbroadcast(zeroWhereMasked(g.mul(b).mul(a.pow(b.sub(1))), isZero(b)), shape),
   // Only computed when the exponent requires grad: log(a) is NaN for a < 0.
   (g, a, b, out, shape) => {
-    const mask = new Tensor(baseZeroExponentNonNegative(a.data, a.shape, b.data, b.shape, out.shape, 'pow'), out.shape);
+    const mask = new Tensor(baseZeroExponentNonNegative(a.storage, a.shape, b.storage, b.shape, out.shape, 'pow'), out.shape);
     return unbroadcast(zeroWhereMasked(g.mul(out).mul(a.log()), mask), shape);
   });
 

@@ -24,7 +24,7 @@ const matmulOp: OpDefinition = {
     const shape = [...batch, m, n];
     // Refused before the batch offsets are worked out, which can be as many as the result's matrices.
     const out = allocate('matmul', shape);
-    const data = matmulKernel(a.data, batchOffsets(a.shape, batch), b.data, batchOffsets(b.shape, batch), m, k, n, out);
+    const data = matmulKernel(a.storage, batchOffsets(a.shape, batch), b.storage, batchOffsets(b.shape, batch), m, k, n, out);
     return { data, shape };
   },
   backward({ inputs: [a, b], needsInputGrad }, g) {

@@ -55,14 +55,14 @@ function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Flo
   };
 }
 
-export const sum = reduction('sum', (x, { axes }) => sumKernel(x.data, x.shape, axes), {
+export const sum = reduction('sum', (x, { axes }) => sumKernel(x.storage, x.shape, axes), {
   backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs)],
 });
 
 /** A summing kernel's result divided by how many input elements fed each output element. */
 function averaged(kernel: ReduceKernel) {
   return (x: Tensor, { axes, count }: ReduceAttrs): Float64Array => {
-    const data = kernel(x.data, x.shape, axes);
+    const data = kernel(x.storage, x.shape, axes);
     for (let i = 0; i < data.length; i++) data[i] /= count;
     return data;
   };
@@ -85,12 +85,12 @@ export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), 
 
 export const max = reduction('max', (x, { axes, count }) => {
   if (count === 0) throw new Error(`max: cannot take the max over an empty axis (x has shape ${formatShape(x.shape)}, axes ${formatShape(axes)})`);
-  return maxKernel(x.data, x.shape, axes);
+  return maxKernel(x.storage, x.shape, axes);
 }, {
   // Like PyTorch's amax, the gradient is shared evenly between tied maxima.
   backward: ({ inputs: [x], output, attrs }, g) => {
     const keptShape = reducedShape(x.shape, attrs.axes, true);
-    const isMax = equalKernel(x.data, x.shape, output.data, keptShape, x.shape, 'max');
+    const isMax = equalKernel(x.storage, x.shape, output.storage, keptShape, x.shape, 'max');
     const ties = sumKernel(isMax, x.shape, attrs.axes);
     // 1 / (number of ties) at each maximum, 0 elsewhere: a constant, not differentiated.
     const share = new Tensor(divideKernel(isMax, x.shape, ties, keptShape, x.shape, 'max'), x.shape);

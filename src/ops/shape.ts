@@ -9,7 +9,7 @@ const reshapeOp: OpDefinition<{ shape: Shape }> = {
   name: 'reshape',
   inputNames: ['x'],
   // Shares x's data: kernels never write their inputs, so a reshape costs no copy.
-  forward: ([x], { shape }) => ({ data: x.data, shape }),
+  forward: ([x], { shape }) => ({ data: x.storage, shape }),
   backward: ({ inputs: [x] }, g) => [g.reshape(x.shape)],
 };
 
@@ -39,7 +39,7 @@ const transposeOp: OpDefinition<{ perm: readonly number[] }> = {
   name: 'transpose',
   inputNames: ['x'],
   label: ({ perm }) => (perm.length === 2 ? 'transpose' : `transpose ${formatShape(perm)}`),
-  forward: ([x], { perm }) => ({ data: permute(x.data, x.shape, perm), shape: perm.map((axis) => x.shape[axis]) }),
+  forward: ([x], { perm }) => ({ data: permute(x.storage, x.shape, perm), shape: perm.map((axis) => x.shape[axis]) }),
   backward: ({ attrs: { perm } }, g) => {
     const inverse = new Array<number>(perm.length);
     perm.forEach((axis, i) => (inverse[axis] = i));

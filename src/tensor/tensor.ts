@@ -1,6 +1,7 @@
 import type { GraphNode } from '../autograd/op.js';
 import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
+import { handOut } from '../autograd/saved.js';
 import { allocate } from './allocation.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
@@ -30,14 +31,21 @@ export class Tensor {
   /** A learned parameter (gamma, beta, a weight), drawn differently from data in pictures. */
   isParameter: boolean;
 
-  /** Wraps `data` without copying; use `tensor()` to build one from user values. */
+  /**
+   * Wraps `storage` without copying; use `tensor()` to build one from user values. Writes to
+   * an array passed here are not tracked (see `data`).
+   */
   constructor(
-    readonly data: Float64Array,
+    /**
+     * The values, row-major, as the kernels read them. Writing here is not tracked: it is the
+     * escape hatch PyTorch's `.data` is. Read and write through `data` instead.
+     */
+    readonly storage: Float64Array,
     readonly shape: Shape,
     options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean } = {},
   ) {
-    if (data.length !== sizeOf(shape)) {
-      throw new Error(`Tensor: data has ${data.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
+    if (storage.length !== sizeOf(shape)) {
+      throw new Error(`Tensor: data has ${storage.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
     this.isParameter = options.isParameter ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
@@ -48,12 +56,22 @@ export class Tensor {
     return new Tensor(Float64Array.of(value), []);
   }
 
+  /**
+   * The values, row-major, writable in place. Writes are tracked: if an op recorded this tensor
+   * (or a tensor sharing its values, such as its detach()) before the values changed, backward()
+   * refuses, naming the tensor and the op, instead of computing gradients from the new values.
+   * Reading `item()` or `toArray()` costs nothing; the first `.data` of a recorded tensor copies it.
+   */
+  get data(): Float64Array {
+    return handOut(this.storage);
+  }
+
   get ndim(): number {
     return this.shape.length;
   }
 
   get size(): number {
-    return this.data.length;
+    return this.storage.length;
   }
 
   /** True for tensors the user created, as opposed to results of recorded ops. */
@@ -62,18 +80,18 @@ export class Tensor {
   }
 
   item(): number {
-    if (this.data.length !== 1) throw new Error(`item: only a tensor with one element has an item, this one has shape ${formatShape(this.shape)}`);
-    return this.data[0];
+    if (this.storage.length !== 1) throw new Error(`item: only a tensor with one element has an item, this one has shape ${formatShape(this.shape)}`);
+    return this.storage[0];
   }
 
   /** Nested arrays mirroring the shape (a number for a scalar). */
   toArray(): NestedArray {
     const build = (axis: number, offset: number, stride: number): NestedArray => {
-      if (axis === this.shape.length) return this.data[offset];
+      if (axis === this.shape.length) return this.storage[offset];
       const inner = stride / this.shape[axis];
       return Array.from({ length: this.shape[axis] }, (_, i) => build(axis + 1, offset + i * inner, inner));
     };
-    return build(0, 0, this.data.length);
+    return build(0, 0, this.storage.length);
   }
 
   toString(): string {
@@ -81,13 +99,13 @@ export class Tensor {
     if (this.name !== undefined) parts.unshift(`name=${JSON.stringify(this.name)}`);
     if (this.node) parts.push(`op=${this.node.op.name}`);
     if (this.requiresGrad) parts.push('requiresGrad');
-    const values = this.data.length <= 24 ? JSON.stringify(this.toArray()) : `${this.data.length} values`;
+    const values = this.storage.length <= 24 ? JSON.stringify(this.toArray()) : `${this.storage.length} values`;
     return `Tensor(${values}, ${parts.join(', ')})`;
   }
 
   /** The same values, cut off from the graph. Shares data: kernels never write their inputs. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, { name: this.name });
+    return new Tensor(this.storage, this.shape, { name: this.name });
   }
 
   /** Sets the label pictures show on the op that produced this tensor (BN names its steps). */
