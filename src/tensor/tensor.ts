@@ -143,13 +143,45 @@ export class Tensor {
   relu(): Tensor { return ops.relu(this); }
   sigmoid(): Tensor { return ops.sigmoid(this); }
   tanh(): Tensor { return ops.tanh(this); }
-  sum(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.sum(this, axis, options); }
-  mean(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.mean(this, axis, options); }
-  max(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.max(this, axis, options); }
+  softplus(): Tensor { return ops.softplus(this); }
+  sign(): Tensor { return ops.sign(this); }
+  sin(): Tensor { return ops.sin(this); }
+  cos(): Tensor { return ops.cos(this); }
+  log1p(): Tensor { return ops.log1p(this); }
+  expm1(): Tensor { return ops.expm1(this); }
+  reciprocal(): Tensor { return ops.reciprocal(this); }
+  rsqrt(): Tensor { return ops.rsqrt(this); }
+  erf(): Tensor { return ops.erf(this); }
+  clamp(min: number | null, max: number | null = null): Tensor { return ops.clamp(this, min, max); }
+  minimum(other: TensorLike): Tensor { return ops.minimum(this, other); }
+  maximum(other: TensorLike): Tensor { return ops.maximum(this, other); }
+  /** PyTorch's `x.where(condition, other)`: this where condition is 1, other where it is 0. */
+  where(condition: Tensor, other: TensorLike): Tensor { return ops.where(condition, this, other); }
+  sum(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.sum(this, axis, options); }
+  mean(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.mean(this, axis, options); }
+  max(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.max(this, axis, options); }
+  min(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.min(this, axis, options); }
+  argmax(axis?: number, options?: ops.ReduceOptions): Tensor { return ops.argmax(this, axis, options); }
+  argmin(axis?: number, options?: ops.ReduceOptions): Tensor { return ops.argmin(this, axis, options); }
+  variance(axis?: Axis, options?: ops.VarianceOptions): Tensor { return ops.variance(this, axis, options); }
+  std(axis?: Axis, options?: ops.VarianceOptions): Tensor { return ops.std(this, axis, options); }
+  logsumexp(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.logsumexp(this, axis, options); }
+  softmax(axis: number): Tensor { return ops.softmax(this, axis); }
+  logSoftmax(axis: number): Tensor { return ops.logSoftmax(this, axis); }
   matmul(other: TensorLike): Tensor { return ops.matmul(this, other); }
-  transpose(axes?: readonly number[]): Tensor { return ops.transpose(this, axes); }
+  dot(other: TensorLike): Tensor { return ops.dot(this, other); }
+  /** PyTorch's `transpose(axis0, axis1)` swaps two axes; NumPy's `transpose(axes)` permutes; no argument reverses them. */
+  transpose(axis0?: number | readonly number[], axis1?: number): Tensor { return ops.transpose(this, axis0, axis1); }
   get T(): Tensor { return ops.transpose(this); }
+  permute(axes: readonly number[]): Tensor { return ops.permute(this, axes); }
   reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
+  squeeze(axis?: Axis): Tensor { return ops.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
+  flatten(startAxis?: number, endAxis?: number): Tensor { return ops.flatten(this, startAxis, endAxis); }
+  split(sizes: number | readonly number[], axis?: number): Tensor[] { return ops.split(this, sizes, axis); }
+  narrow(axis: number, start: number, length: number): Tensor { return ops.narrow(this, axis, start, length); }
+  gather(axis: number, index: Tensor): Tensor { return ops.gather(this, axis, index); }
+  clone(): Tensor { return ops.clone(this); }
   broadcastTo(shape: Shape): Tensor { return ops.broadcastTo(this, shape); }
 }
 
