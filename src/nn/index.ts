@@ -5,3 +5,4 @@ export { BatchNorm1d, BatchNorm2d, type BatchNormModuleOptions } from './batchno
 export { Optimizer, SGD, Adam, type SGDOptions, type AdamOptions } from './optim.js';
 export { mseLoss, binaryCrossEntropyWithLogits } from './losses.js';
 export { twoMoons, miniBatches, type Dataset } from './data.js';
+export { layerNorm, groupNorm, instanceNorm, rmsNorm, type NormOptions } from './normalization.js';
