@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
-import { buildBatchNorm, buildMlp, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
+import { buildBatchNorm, buildMlp, buildNorms, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
 import { writeFileAtomic } from './output.js';
 
 /*
@@ -8,7 +8,7 @@ import { writeFileAtomic } from './output.js';
  * (`gradgraph start`); the freshness test regenerates graphs/ from the same GALLERY.
  */
 
-export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp } as const;
+export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp, norms: buildNorms } as const;
 export type ModelName = keyof typeof MODELS;
 
 /** A built-in model's name; an own key only, so `constructor` or `__proto__` is not a model. */
@@ -91,6 +91,12 @@ export const GALLERY: readonly { name: string; png: boolean; spec: PictureSpec }
     name: 'mlp-collapsed',
     png: false,
     spec: { model: 'mlp', options: DEFAULT_SIZES, gradients: 'none', dot: { clusters: 'collapsed' } },
+  },
+  // BN, LayerNorm, GroupNorm and RMSNorm side by side, each box naming the axes it averages over
+  {
+    name: 'norms',
+    png: true,
+    spec: { model: 'norms', options: DEFAULT_SIZES, gradients: 'none', dot: {} },
   },
 ];
 

@@ -69,27 +69,28 @@ function sourceIndex(geometry: PatchGeometry, axis: 0 | 1): Int32Array {
 }
 
 /**
- * The loop unfold and fold share: for every (image, channel, kernel offset, output position),
- * the index into the image and the index into the columns. `move` copies one way or adds the other.
+ * unfold and fold walk the same loop (image, channel, kernel offset, output position); `add`
+ * picks the direction: false copies image → columns, true adds columns → image. One body, so
+ * the two stay each other's transpose; the flag is loop-invariant, so the branch costs nothing.
  */
-function walkPatches(images: number, channels: number, geometry: PatchGeometry, move: (imageIndex: number, columnIndex: number) => void): void {
+function movePatches(image: Float64Array, columns: Float64Array, planes: number, geometry: PatchGeometry, add: boolean): void {
   const [kH, kW] = geometry.kernel, [H, W] = geometry.input, [oH, oW] = geometry.output;
   const rows = sourceIndex(geometry, 0), cols = sourceIndex(geometry, 1);
   const L = oH * oW;
   let column = 0;
-  for (let n = 0; n < images; n++) {
-    for (let c = 0; c < channels; c++) {
-      const plane = (n * channels + c) * H * W;
-      for (let i = 0; i < kH; i++) {
-        for (let j = 0; j < kW; j++, column += L) {
-          for (let oh = 0; oh < oH; oh++) {
-            const row = rows[i * oH + oh];
-            if (row < 0) continue;
-            const base = plane + row * W;
-            for (let ow = 0; ow < oW; ow++) {
-              const col = cols[j * oW + ow];
-              if (col >= 0) move(base + col, column + oh * oW + ow);
-            }
+  for (let plane = 0; plane < planes; plane++) {
+    const planeStart = plane * H * W;
+    for (let i = 0; i < kH; i++) {
+      for (let j = 0; j < kW; j++, column += L) {
+        const colBase = j * oW;
+        for (let oh = 0; oh < oH; oh++) {
+          const row = rows[i * oH + oh];
+          if (row < 0) continue;
+          const base = planeStart + row * W, out = column + oh * oW;
+          if (add) {
+            for (let ow = 0; ow < oW; ow++) { const col = cols[colBase + ow]; if (col >= 0) image[base + col] += columns[out + ow]; }
+          } else {
+            for (let ow = 0; ow < oW; ow++) { const col = cols[colBase + ow]; if (col >= 0) columns[out + ow] = image[base + col]; }
           }
         }
       }
@@ -98,15 +99,15 @@ function walkPatches(images: number, channels: number, geometry: PatchGeometry, 
 }
 
 export function unfoldKernel(x: Float64Array, images: number, channels: number, geometry: PatchGeometry): Float64Array {
-  const out = new Float64Array(images * channels * geometry.kernel[0] * geometry.kernel[1] * geometry.output[0] * geometry.output[1]);
-  walkPatches(images, channels, geometry, (image, column) => (out[column] = x[image]));
-  return out;
+  const columns = new Float64Array(images * channels * geometry.kernel[0] * geometry.kernel[1] * geometry.output[0] * geometry.output[1]);
+  movePatches(x, columns, images * channels, geometry, false);
+  return columns;
 }
 
 function foldKernel(columns: Float64Array, images: number, channels: number, geometry: PatchGeometry): Float64Array {
-  const out = new Float64Array(images * channels * geometry.input[0] * geometry.input[1]);
-  walkPatches(images, channels, geometry, (image, column) => (out[image] += columns[column]));
-  return out;
+  const image = new Float64Array(images * channels * geometry.input[0] * geometry.input[1]);
+  movePatches(image, columns, images * channels, geometry, true);
+  return image;
 }
 
 const kernelArea = (geometry: PatchGeometry) => geometry.kernel[0] * geometry.kernel[1];
