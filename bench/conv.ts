@@ -1,4 +1,4 @@
-import { BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, SGD, Sequential, conv2d, maxPool2d, mseLoss, randn, type Tensor } from '../src/index.js';
+import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, SGD, Sequential, conv2d, crossEntropy, maxPool2d, randn, tensor, type Tensor } from '../src/index.js';
 import { measure, ms, printTable } from './harness.js';
 
 /*
@@ -6,16 +6,6 @@ import { measure, ms, printTable } from './harness.js';
  * forward and backward, and whole training steps of Conv2d(1, 8, 3) → BatchNorm2d → ReLU →
  * MaxPool2d(2) → Linear(1568, 10) with the explicit and the fused BN.
  */
-
-class Flatten extends Module {
-  constructor() {
-    super('Flatten');
-  }
-
-  forward(x: Tensor): Tensor {
-    return x.reshape([x.shape[0], -1]);
-  }
-}
 
 export function benchConv(): void {
   const batch = 64;
@@ -32,7 +22,7 @@ export function benchConv(): void {
     { name: 'maxPool2d', run: forwardBackward(() => maxPool2d(features, 2)) },
   ], { rounds: 30, warmup: 3 });
 
-  const targets = randn([batch, 10], { seed: 5 });
+  const labels = tensor(Array.from({ length: batch }, (_, i) => i % 10));
   const network = (fused: boolean) => new Sequential([
     new Conv2d(1, 8, 3, { padding: 1, seed: 1 }), new BatchNorm2d(8, { fused }), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(8 * 14 * 14, 10, { seed: 2 }),
   ]);
@@ -40,7 +30,7 @@ export function benchConv(): void {
     const optimizer = new SGD(model.parameters(), { lr: 0.01 });
     return () => {
       optimizer.zeroGrad();
-      mseLoss(model.call(images), targets).backward();
+      crossEntropy(model.call(images), labels).backward();
       optimizer.step();
     };
   };

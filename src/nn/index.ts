@@ -9,3 +9,4 @@ export { layerNorm, groupNorm, instanceNorm, rmsNorm, type NormOptions } from '.
 export { Conv2d, MaxPool2d, AvgPool2d, type Conv2dModuleOptions } from './conv-layers.js';
 export { LayerNorm, GroupNorm, type NormModuleOptions } from './norm-layers.js';
 export { type StateDict, type LoadStateOptions } from './state-dict.js';
+export { Flatten, Softmax, LogSoftmax } from './function-layers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
-import { AvgPool2d, Conv2d, Dropout, GroupNorm, LayerNorm, MaxPool2d, avgPool2d, conv2d, groupNorm, layerNorm, maxPool2d, randn, type Tensor } from 'gradgraph';
+import { AvgPool2d, Conv2d, Dropout, Flatten, GroupNorm, LayerNorm, LogSoftmax, MaxPool2d, Softmax, avgPool2d, conv2d, groupNorm, layerNorm, logSoftmax, maxPool2d, randn, softmax, type Tensor } from 'gradgraph';
 
 describe('Conv2d', () => {
   it('holds weight [outC, inC/groups, kH, kW] and bias [outC] in ±1/√fanIn, and calls conv2d with its options', () => {
@@ -58,5 +58,17 @@ describe('Dropout', () => {
     expect(new Dropout(0.5).eval().call(x)).toBe(x);
     expect(Array.from(new Dropout(1).call(x).data).every((v) => v === 0)).toBe(true);
     expect(() => new Dropout(1.5)).toThrow('Dropout: p must be a probability from 0 to 1, got 1.5');
+  });
+});
+
+describe('Flatten, Softmax, LogSoftmax', () => {
+  it('call flatten (all but the batch axis by default), softmax and logSoftmax', () => {
+    const x = randn([2, 3, 4, 5], { seed: 6 });
+    expect(new Flatten().call(x).shape).toEqual([2, 60]);
+    expect(new Flatten({ startAxis: 2 }).call(x).shape).toEqual([2, 3, 20]);
+    const logits = randn([3, 4], { seed: 7 });
+    expect(Array.from(new Softmax(1).call(logits).data)).toEqual(Array.from(softmax(logits, 1).data));
+    expect(Array.from(new LogSoftmax(-1).call(logits).data)).toEqual(Array.from(logSoftmax(logits, -1).data));
+    expect(() => new Flatten({ start: 1 } as never)).toThrow("Flatten: unknown option 'start'");
   });
 });
