@@ -1,5 +1,5 @@
 import { formatShape } from '../tensor/shape.js';
-import { ones, zeros, type Tensor } from '../tensor/tensor.js';
+import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
 import { checkOptions, describeValue } from '../validate.js';
 import { batchNormFused } from './batchnorm-fused.js';
@@ -68,9 +68,9 @@ abstract class BatchNorm extends Module {
     this.fused = fused;
     this.gamma = affine ? ones([numFeatures], { isParameter: true, name: 'gamma' }) : null;
     this.beta = affine ? zeros([numFeatures], { isParameter: true, name: 'beta' }) : null;
-    this.runningMean = zeros([numFeatures], { name: 'runningMean' });
-    this.runningVar = ones([numFeatures], { name: 'runningVar' });
-    this.numBatchesTracked = zeros([], { name: 'numBatchesTracked' });
+    this.runningMean = new Tensor(new Float64Array(numFeatures), [numFeatures], { name: 'runningMean', isBuffer: true });
+    this.runningVar = new Tensor(new Float64Array(numFeatures).fill(1), [numFeatures], { name: 'runningVar', isBuffer: true });
+    this.numBatchesTracked = new Tensor(new Float64Array(1), [], { name: 'numBatchesTracked', isBuffer: true });
   }
 
   forward(x: Tensor): Tensor {

@@ -51,9 +51,9 @@ export abstract class Module {
     return this.namedTensors((t) => t.isParameter);
   }
 
-  /** The state that is not learned (BatchNorm's running statistics), with dotted paths. */
+  /** The state that is not learned, the tensors marked `isBuffer` (BatchNorm's running statistics), with dotted paths. */
   namedBuffers(): [string, Tensor][] {
-    return this.namedTensors((t) => !t.isParameter);
+    return this.namedTensors((t) => t.isBuffer);
   }
 
   private namedTensors(keep: (t: Tensor) => boolean, prefix = '', seen = new Set<Tensor>()): [string, Tensor][] {

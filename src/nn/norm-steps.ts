@@ -20,6 +20,12 @@ export function divideByStd(centered: Tensor, variance: Tensor, eps: number, nam
   // ε as a named constant, so pictures label it rather than show a bare number.
   const epsilon = new Tensor(Float64Array.of(eps), [], { name: 'ε' });
   const std = step(step(variance.add(epsilon), ADD_EPS_LABEL, names.plusEps).sqrt(), 'sqrt', names.std);
+  if (!std.node && variance.isBuffer) {
+    // In eval mode nothing records σ: it is computed from the running variance alone, so a
+    // picture shows it as the module state it is, named by how it is made.
+    std.isBuffer = true;
+    std.name = `√(${variance.name ?? 'running variance'} + ε)`;
+  }
   return step(centered.div(std), 'divide', 'x̂');
 }
 

@@ -121,6 +121,7 @@ const unfoldOp: OpDefinition<PatchGeometry> = {
     return { data: unfoldKernel(x.data, N, C, geometry), shape: [N, C * kernelArea(geometry), geometry.output[0] * geometry.output[1]] };
   },
   backward: ({ attrs }, g) => [foldPatches(g, attrs)],
+  formula: ({ grad }) => [`fold(${grad})`],
 };
 
 const foldOp: OpDefinition<PatchGeometry> = {
@@ -133,6 +134,7 @@ const foldOp: OpDefinition<PatchGeometry> = {
     return { data: foldKernel(columns.data, N, C, geometry), shape: [N, C, ...geometry.input] };
   },
   backward: ({ attrs }, g) => [unfoldPatches(g, attrs)],
+  formula: ({ grad }) => [`unfold(${grad})`],
 };
 
 /** unfold and fold with a geometry already checked: for the ops built on them (conv2d, pooling). */
@@ -193,6 +195,12 @@ const conv2dOp: OpDefinition<ConvAttrs> = {
       bias !== undefined && needsInputGrad[2] ? g.sum([0, 2, 3]) : null,
     ];
   },
+  // ∂x is the transposed convolution; ∂W and ∂b sum over every image and output position.
+  formula: ({ inputs: [, weight], plain, grad }) => [
+    `fold(${weight}ᵀ @ ${grad})`,
+    `Σ ${grad} @ unfold(${plain.inputs[0]})ᵀ`,
+    `Σ ${grad}`,
+  ].slice(0, plain.inputs.length),
 };
 
 export interface Conv2dOptions extends ConvOptions {

@@ -53,6 +53,7 @@ const maxPoolOp: OpDefinition<PickAttrs> = {
     return { data: out, shape: pooledShape(x.shape, geometry) };
   },
   backward: ({ attrs }, g) => [applyOp(maxPoolBackwardOp, [g], attrs)],
+  formula: ({ grad }) => [`${grad} at each window's first maximum, 0 elsewhere`],
 };
 
 const maxPoolBackwardOp: OpDefinition<PickAttrs> = {
@@ -65,6 +66,7 @@ const maxPoolBackwardOp: OpDefinition<PickAttrs> = {
     return { data: out, shape: source };
   },
   backward: ({ attrs }, g) => [applyOp(maxPoolOp, [g], attrs)],
+  formula: ({ grad }) => [`${grad} read at each window's first maximum`],
 };
 
 /** The flat index of each window's first maximum (a NaN counts as the maximum, so it propagates). */
@@ -132,6 +134,7 @@ const avgPoolOp: OpDefinition<PatchGeometry> = {
     const spread = g.reshape([N * C, 1, positions]).div(area).broadcastTo([N * C, area, positions]);
     return [foldPatches(spread, geometry).reshape(x.shape)];
   },
+  formula: ({ grad }, { kernel }) => [`fold(${grad} / ${kernel[0] * kernel[1]})`],
 };
 
 /** The mean of each window, as PyTorch's F.avg_pool2d (padding zeros count in the mean, count_include_pad). */
