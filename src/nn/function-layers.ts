@@ -26,7 +26,7 @@ export class Flatten extends Module {
 /** torch.nn.Softmax along `axis`. */
 export class Softmax extends Module {
   constructor(readonly axis: number, options: { name?: string } = {}) {
-    super(options.name ?? 'Softmax');
+    super(checkOptions('Softmax', options, ['name']).name ?? 'Softmax');
   }
 
   forward(x: Tensor): Tensor {
@@ -37,7 +37,7 @@ export class Softmax extends Module {
 /** torch.nn.LogSoftmax along `axis`. */
 export class LogSoftmax extends Module {
   constructor(readonly axis: number, options: { name?: string } = {}) {
-    super(options.name ?? 'LogSoftmax');
+    super(checkOptions('LogSoftmax', options, ['name']).name ?? 'LogSoftmax');
   }
 
   forward(x: Tensor): Tensor {
