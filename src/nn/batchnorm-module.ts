@@ -57,7 +57,7 @@ abstract class BatchNorm extends Module {
     options: BatchNormModuleOptions,
   ) {
     super(options.name ?? name);
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${String(numFeatures)}`);
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${describeValue(numFeatures)}`);
     const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false, fused = false } = checkOptions(name, options, ['eps', 'momentum', 'affine', 'primitives', 'fused', 'name']);
     checkEps(name, eps);
     if (momentum !== null && !(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${describeValue(momentum)} (or null, for a cumulative average)`);

@@ -37,7 +37,7 @@ export class Linear extends Module {
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super(options.name ?? 'Linear');
     for (const [argument, value] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
-      if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${String(value)}`);
+      if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${describeValue(value)}`);
     }
     const uniform = uniformInitializer(options.seed, inFeatures);
     this.weight = uniform([inFeatures, outFeatures], 'weight');
