@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: every figure gradgraph's README quotes, measured side by side in one process.
- * Sections: bn, tfjs, chain, gradcheck, mlp, bookkeeping (all by default; name some to run those).
+ * Sections: bn, tfjs, chain, gradcheck, mlp, conv, bookkeeping (all by default; name some to run those).
  */
 import os from 'node:os';
 import { benchBatchNorm, benchBookkeeping, benchTensorFlow } from './batchnorm.js';
 import { benchChain } from './chain.js';
+import { benchConv } from './conv.js';
 import { benchGradcheck } from './gradcheck.js';
 import { benchMlp } from './mlp.js';
 import { loadTensorFlow } from './peer.js';
@@ -19,6 +20,7 @@ const sections: Record<string, () => void | Promise<void>> = {
   chain: benchChain,
   gradcheck: benchGradcheck,
   mlp: benchMlp,
+  conv: benchConv,
 };
 
 const asked = process.argv.slice(2);

@@ -10,27 +10,32 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
-/** The tour: a TypeScript block, then a plain block with what it prints. */
-function tour(): { code: string; shown: string } {
-  const match = /## A short tour\n[\s\S]*?```ts\n([\s\S]*?)```\s*```\n([\s\S]*?)```/.exec(readme);
-  if (!match) throw new Error('README: no tour (a ```ts block followed by its output) under "## A short tour"');
+/** A TypeScript block, then a plain block with what it prints, the first after `heading`. */
+function snippet(heading: string): { code: string; shown: string } {
+  const start = readme.indexOf(`${heading}\n`);
+  const match = start < 0 ? null : /```ts\n([\s\S]*?)```\s*```\n([\s\S]*?)```/.exec(readme.slice(start));
+  if (!match) throw new Error(`README: no \`\`\`ts block followed by its output under "${heading}"`);
   return { code: match[1], shown: match[2] };
 }
 
+/** Runs a snippet from the repository, whose tsconfig maps `gradgraph` to src/ for tsx, and returns what it printed. */
+function runSnippet(code: string): { status: number | null; stdout: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gradgraph-readme-'));
+  try {
+    const file = join(dir, 'snippet.ts');
+    writeFileSync(file, code);
+    return spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('README', () => {
-  it('the tour prints the gradcheck table it shows', () => {
-    const { code, shown } = tour();
-    const dir = mkdtempSync(join(tmpdir(), 'gradgraph-readme-'));
-    try {
-      const file = join(dir, 'tour.ts');
-      writeFileSync(file, code);
-      // Run from the repository, whose tsconfig maps `gradgraph` to src/ for tsx.
-      const { status, stdout, stderr } = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-      expect(stderr).toBe('');
-      expect(status).toBe(0);
-      expect(stdout.trim()).toBe(shown.trim());
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it.each(['## A short tour', '### A classifier'])('%s prints what the README shows', (heading) => {
+    const { code, shown } = snippet(heading);
+    const { status, stdout, stderr } = runSnippet(code);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(stdout.trim()).toBe(shown.trim());
   });
 });

@@ -45,7 +45,7 @@ const START_OPTIONS: OptionSpecs = { 'out-dir': { type: 'string', placeholder: '
 
 export const USAGE = {
   draw: helpText(
-    'gradgraph draw batchnorm|mlp|FILE.ts|FILE.dot [options]',
+    'gradgraph draw batchnorm|mlp|norms|FILE.ts|FILE.dot [options]',
     'Draws a computational graph: the BN layer, an MLP with BatchNorm1d, the graph built by your\n'
       + 'module (its default export, a function returning the output tensor or tensors; it is\n'
       + 'given { batch, features, seed }), or renders a DOT file.',

@@ -16,7 +16,8 @@ import { GraphvizError } from '../index.js';
 const MAIN_HELP = `Usage: gradgraph <command> [options]
 
 Commands:
-  draw batchnorm|mlp|FILE   draw a computational graph as SVG, PNG or DOT
+  draw batchnorm|mlp|norms|FILE
+                            draw a computational graph as SVG, PNG or DOT
   check batchnorm|FILE      check gradients numerically, naming the op that is wrong
   start                     draw the gallery into graphs/ and print the gradient check
 

@@ -1,5 +1,5 @@
-import { BatchNorm1d, batchNorm, Linear, ReLU, Sequential } from '../nn/index.js';
-import { rand, randn, Tensor } from '../index.js';
+import { BatchNorm1d, batchNorm, groupNorm, layerNorm, Linear, ReLU, rmsNorm, Sequential } from '../nn/index.js';
+import { rand, randn, Tensor, withScope } from '../index.js';
 
 /* The models the CLI draws and checks, built with gradgraph's own nn. */
 
@@ -86,5 +86,29 @@ export function buildMlp({ batch, features, seed, primitives = false }: ModelOpt
     outputs: [out],
     inputs: [x, ...net.parameters()],
     dims: { N: batch, D: features, H: hidden, O: outputs },
+  };
+}
+
+/**
+ * BN, LayerNorm, GroupNorm and RMSNorm of one [N, C, H, W] batch, side by side, each in a box
+ * named after the axes its statistics are taken over: the same steps, other axes.
+ */
+export function buildNorms({ batch, features, seed }: ModelOptions): BuiltModel {
+  const [height, width, groups] = [3, 5, 2];
+  const channels = 2 * features;
+  const x = sample([batch, channels, height, width], seed, 1, 0, { name: 'x' });
+  const perChannel = (name: string, offset: number) => sample([channels], seed + offset, 0.1, name === 'γ' ? 1 : 0, { name, isParameter: true });
+  const perExample = (name: string, offset: number) => sample([channels, height, width], seed + offset, 0.1, name === 'γ' ? 1 : 0, { name, isParameter: true });
+  const norms: [string, () => Tensor][] = [
+    ['BatchNorm: mean over N, H, W', () => batchNorm(x, perChannel('γ', 1), perChannel('β', 2))],
+    ['LayerNorm: mean over C, H, W', () => layerNorm(x, [channels, height, width], perExample('γ', 3), perExample('β', 4))],
+    [`GroupNorm: mean over C/${groups}, H, W`, () => groupNorm(x, groups, perChannel('γ', 5), perChannel('β', 6))],
+    ['RMSNorm: mean(x²) over C, H, W', () => rmsNorm(x, [channels, height, width], perExample('γ', 7))],
+  ];
+  return {
+    title: 'The normalization family: the same steps, statistics over other axes\nBatchNorm per channel; LayerNorm and RMSNorm per example; GroupNorm per example and group of channels',
+    outputs: norms.map(([scope, norm]) => withScope(scope, norm)),
+    inputs: [x],
+    dims: { N: batch, C: channels, H: height, W: width },
   };
 }

@@ -1,19 +1,29 @@
 import { formatShape } from '../tensor/shape.js';
 import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
-import { checkEps } from './layout.js';
+import { checkOptions, describeValue } from '../validate.js';
+import { batchNormFused } from './batchnorm-fused.js';
+import { channelMoments } from './batchnorm-kernels.js';
+import { channelLayout, checkEps } from './layout.js';
 import { Module } from './module.js';
-import { describeValue } from '../validate.js';
 
 export interface BatchNormModuleOptions {
   /** Added to the variance under the square root. Default 1e-5. */
   eps?: number;
-  /** Weight of the new batch in the running averages: running = (1 − momentum)·running + momentum·batch. Default 0.1. */
-  momentum?: number;
+  /**
+   * Weight of the new batch in the running averages: running = (1 − momentum)·running + momentum·batch.
+   * Default 0.1. null makes them cumulative averages over every batch so far (weight 1/numBatchesTracked), as in PyTorch.
+   */
+  momentum?: number | null;
   /** Learn gamma (scale) and beta (shift). Default true; false leaves x̂ as it is. */
   affine?: boolean;
   /** Draw the variance step as 'square' then 'variance' (see batchNorm). */
   primitives?: boolean;
+  /**
+   * Normalize a training batch with `batchNormFused` (one node, closed-form backward; about 2×
+   * faster) instead of the explicit graph, which stays the default because pictures show its steps.
+   */
+  fused?: boolean;
   name?: string;
 }
 
@@ -32,9 +42,12 @@ abstract class BatchNorm extends Module {
   /** Buffers: state, not learned, so not parameters. */
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
+  /** How many training batches have updated the running statistics (a 0-d buffer, saved in the state dict). */
+  readonly numBatchesTracked: Tensor;
   readonly eps: number;
-  readonly momentum: number;
+  readonly momentum: number | null;
   readonly primitives: boolean;
+  readonly fused: boolean;
 
   constructor(
     name: string,
@@ -45,19 +58,19 @@ abstract class BatchNorm extends Module {
   ) {
     super(options.name ?? name);
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${describeValue(numFeatures)}`);
-    const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false } = options;
+    const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false, fused = false } = checkOptions(name, options, ['eps', 'momentum', 'affine', 'primitives', 'fused', 'name']);
     checkEps(name, eps);
-    // PyTorch's momentum: null means a cumulative average; until that is built, refuse it
-    // rather than read null as 0 and freeze the running statistics.
-    if (momentum === null) throw new Error(`${name}: momentum: null (a cumulative moving average) is not supported yet; give a number between 0 and 1`);
-    if (!(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${describeValue(momentum)}`);
+    if (momentum !== null && !(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${describeValue(momentum)} (or null, for a cumulative average)`);
+    if (fused && primitives) throw new Error(`${name}: fused and primitives do not go together: the fused node has no steps to split`);
     this.eps = eps;
     this.momentum = momentum;
     this.primitives = primitives;
+    this.fused = fused;
     this.gamma = affine ? ones([numFeatures], { isParameter: true, name: 'gamma' }) : null;
     this.beta = affine ? zeros([numFeatures], { isParameter: true, name: 'beta' }) : null;
     this.runningMean = new Tensor(new Float64Array(numFeatures), [numFeatures], { name: 'runningMean', isBuffer: true });
     this.runningVar = new Tensor(new Float64Array(numFeatures).fill(1), [numFeatures], { name: 'runningVar', isBuffer: true });
+    this.numBatchesTracked = new Tensor(new Float64Array(1), [], { name: 'numBatchesTracked', isBuffer: true });
   }
 
   forward(x: Tensor): Tensor {
@@ -67,13 +80,23 @@ abstract class BatchNorm extends Module {
     if (!this.training) {
       return batchNormInference(x, this.runningMean, this.runningVar, this.gamma, this.beta, { eps: this.eps });
     }
+    if (this.fused) {
+      const layout = channelLayout(this.name, x, { batchStatistics: true });
+      const gamma = this.gamma ?? ones([this.numFeatures]), beta = this.beta ?? zeros([this.numFeatures]);
+      const output = batchNormFused(x, gamma, beta, { eps: this.eps });
+      // The statistics again, without ε: 1/invStd² is then the biased variance itself.
+      const { mean, invStd } = channelMoments(x.storage, layout.channels, layout.spatial, 0);
+      this.updateRunningStatistics(mean, invStd.map((v) => 1 / (v * v)), layout.count);
+      return output;
+    }
     const { output, mean, variance } = batchNormWithStatistics(x, this.gamma, this.beta, { eps: this.eps, primitives: this.primitives });
     this.updateRunningStatistics(mean.storage, variance.storage, x.size / this.numFeatures);
     return output;
   }
 
   private updateRunningStatistics(batchMean: Float64Array, batchVariance: Float64Array, count: number): void {
-    const m = this.momentum;
+    const batches = ++this.numBatchesTracked.data[0];
+    const m = this.momentum ?? 1 / batches;
     const unbiased = count / (count - 1);
     // Through .data: an eval-mode graph that saved them sees the change at its backward.
     const runningMean = this.runningMean.data;

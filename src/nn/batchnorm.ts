@@ -1,7 +1,8 @@
 import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions } from '../validate.js';
-import { alongChannels, channelLayout, checkEps, checkPerChannel, guardZeroVariance, type ChannelLayout } from './layout.js';
+import { divideByStd, scaleShift, step } from './norm-steps.js';
+import { alongChannels, channelLayout, checkEps, checkPerChannel, type ChannelLayout } from './layout.js';
 
 /*
  * Batch normalization as an explicit graph (Ioffe & Szegedy 2015, Algorithm 1): each step is its
@@ -13,8 +14,6 @@ import { alongChannels, channelLayout, checkEps, checkPerChannel, guardZeroVaria
 export const BN_STEPS = ['mean', 'subtract', 'variance', 'sqrt', 'divide', 'scale', 'shift'] as const;
 export type BatchNormStep = (typeof BN_STEPS)[number];
 
-/** The label of the node that adds eps, between 'variance' and 'sqrt': part of the sqrt step. */
-export const ADD_EPS_LABEL = 'add ε';
 /** With `primitives: true`, the label of the node that squares the deviations, before 'variance'. */
 export const SQUARE_LABEL = 'square';
 
@@ -29,12 +28,6 @@ export interface BatchNormOptions {
 }
 
 const KEEP = { keepdims: true } as const;
-
-/** Names a step's tensor and labels the node that produced it (absent when nothing was recorded). */
-function step(t: Tensor, label: string, name: string): Tensor {
-  t.name = name;
-  return t.node ? t.withLabel(label) : t;
-}
 
 /**
  * y = γ · (x − μ) / √(σ² + ε) + β, with μ and σ² the batch mean and biased variance of each
@@ -87,19 +80,8 @@ export function batchNormInference(
 
 /** The steps both modes share, from the statistics on: sqrt, divide, scale, shift. */
 function divideScaleShift(centered: Tensor, variance: Tensor, gamma: Tensor | null, beta: Tensor | null, eps: number, layout: ChannelLayout): Tensor {
-  // ε as a named constant, so pictures label it rather than show a bare number.
-  const epsilon = new Tensor(Float64Array.of(eps), [], { name: 'ε' });
-  const { safe, zeroed } = guardZeroVariance(step(variance.add(epsilon), ADD_EPS_LABEL, 'σ² + ε'));
-  const std = step(safe.sqrt(), 'sqrt', 'σ');
-  if (!std.node && variance.isBuffer) {
-    // In eval mode nothing records σ: it is computed from the running variance alone, so a
-    // picture shows it as the module state it is, named by how it is made.
-    std.isBuffer = true;
-    std.name = `√(${variance.name ?? 'running variance'} + ε)`;
-  }
-  const normalized = step(zeroed(centered.div(std)), 'divide', 'x̂');
-  const scaled = gamma === null ? normalized : step(normalized.mul(alongChannels(gamma, layout)), 'scale', 'γ·x̂');
-  return beta === null ? scaled : step(scaled.add(alongChannels(beta, layout)), 'shift', 'y');
+  return scaleShift(divideByStd(centered, variance, eps), gamma, beta, (parameter) => alongChannels(parameter, layout));
 }
 
 export { batchNormFused } from './batchnorm-fused.js';
+export { ADD_EPS_LABEL } from './norm-steps.js';

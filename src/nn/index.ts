@@ -1,7 +1,12 @@
 export { batchNorm, batchNormInference, batchNormFused, BN_STEPS, ADD_EPS_LABEL, SQUARE_LABEL, type BatchNormOptions, type BatchNormStep } from './batchnorm.js';
 export { Module } from './module.js';
-export { Linear, ReLU, Sigmoid, Tanh, Sequential, type LinearOptions } from './layers.js';
+export { Linear, ReLU, Sigmoid, Tanh, Sequential, Dropout, type LinearOptions } from './layers.js';
 export { BatchNorm1d, BatchNorm2d, type BatchNormModuleOptions } from './batchnorm-module.js';
 export { Optimizer, SGD, Adam, type SGDOptions, type AdamOptions } from './optim.js';
 export { mseLoss, binaryCrossEntropyWithLogits } from './losses.js';
 export { twoMoons, miniBatches, type Dataset } from './data.js';
+export { layerNorm, groupNorm, instanceNorm, rmsNorm, type NormOptions } from './normalization.js';
+export { Conv2d, MaxPool2d, AvgPool2d, type Conv2dModuleOptions } from './conv-layers.js';
+export { LayerNorm, GroupNorm, type NormModuleOptions } from './norm-layers.js';
+export { type StateDict, type LoadStateOptions } from './state-dict.js';
+export { Flatten, Softmax, LogSoftmax } from './function-layers.js';

@@ -1,14 +1,28 @@
 import { Random } from '../tensor/random.js';
-import { formatShape } from '../tensor/shape.js';
+import { formatShape, sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
+import { checkOptions, describeValue } from '../validate.js';
 import { Module } from './module.js';
-import { describeValue } from '../validate.js';
 
 export interface LinearOptions {
   /** Seeds the initial weights; without one they differ from run to run. */
   seed?: number;
   bias?: boolean;
   name?: string;
+}
+
+/**
+ * PyTorch's default initialization of Linear and Conv2d (kaiming_uniform with a = √5, which comes
+ * to this): weight and bias uniform in ±1/√fanIn, fanIn being the inputs each output sums over.
+ */
+export function uniformInitializer(seed: number | undefined, fanIn: number): (shape: number[], name: string) => Tensor {
+  const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
+  const bound = 1 / Math.sqrt(fanIn);
+  return (shape, name) => {
+    const data = new Float64Array(sizeOf(shape));
+    for (let i = 0; i < data.length; i++) data[i] = (2 * random.uniform() - 1) * bound;
+    return new Tensor(data, shape, { isParameter: true, name });
+  };
 }
 
 /**
@@ -25,13 +39,7 @@ export class Linear extends Module {
     for (const [argument, value] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${describeValue(value)}`);
     }
-    const random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-    const bound = 1 / Math.sqrt(inFeatures);
-    const uniform = (shape: number[], name: string) => {
-      const data = new Float64Array(shape.reduce((a, b) => a * b, 1));
-      for (let i = 0; i < data.length; i++) data[i] = (2 * random.uniform() - 1) * bound;
-      return new Tensor(data, shape, { isParameter: true, name });
-    };
+    const uniform = uniformInitializer(options.seed, inFeatures);
     this.weight = uniform([inFeatures, outFeatures], 'weight');
     this.bias = options.bias === false ? null : uniform([outFeatures], 'bias');
   }
@@ -103,7 +111,38 @@ export class Sequential extends Module {
     }
   }
 
+  /** Named by position, as PyTorch's Sequential: `0.weight`, `1.runningMean`. */
+  override namedChildren(): [string, Module][] {
+    return this.layers.map((layer, i) => [String(i), layer]);
+  }
+
   forward(x: Tensor): Tensor {
     return this.layers.reduce((value, layer) => layer.call(value), x);
+  }
+}
+
+/**
+ * torch.nn.Dropout: in training, zeroes each element with probability p and scales the rest by
+ * 1/(1 − p), so the expected output is x; in eval mode, x itself. Seeded: the same seed draws
+ * the same masks, call after call.
+ */
+export class Dropout extends Module {
+  private readonly random: Random;
+
+  constructor(readonly p = 0.5, options: { seed?: number; name?: string } = {}) {
+    super(options.name ?? 'Dropout');
+    checkOptions('Dropout', options, ['seed', 'name']);
+    if (!(typeof p === 'number' && p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability from 0 to 1, got ${describeValue(p)}`);
+    this.random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    const keep = 1 - this.p;
+    const mask = new Float64Array(x.size);
+    for (let i = 0; i < mask.length; i++) mask[i] = this.random.uniform() < keep ? 1 / keep : 0;
+    const output = x.mul(new Tensor(mask, x.shape, { name: 'mask' }));
+    output.name = 'dropout';
+    return output;
   }
 }

@@ -1,5 +1,6 @@
 import { withScope } from '../autograd/mode.js';
 import { Tensor } from '../tensor/tensor.js';
+import { loadState, saveState, type LoadStateOptions, type StateDict } from './state-dict.js';
 
 /**
  * A layer or a network, like `torch.nn.Module`. Its parameters are the tensors among its own
@@ -28,13 +29,58 @@ export abstract class Module {
 
   /** The modules directly inside this one, in field order. */
   children(): Module[] {
-    return Object.values(this).flatMap((value: unknown) => (Array.isArray(value) ? value : [value])).filter((value): value is Module => value instanceof Module);
+    return this.namedChildren().map(([, child]) => child);
+  }
+
+  /** The modules directly inside this one with their field names (`fc1`; `blocks.0` for an array field), in field order. */
+  namedChildren(): [string, Module][] {
+    return Object.entries(this).flatMap(([key, value]: [string, unknown]): [string, Module][] => {
+      if (value instanceof Module) return [[key, value]];
+      if (Array.isArray(value)) return value.flatMap((item, i): [string, Module][] => (item instanceof Module ? [[`${key}.${i}`, item]] : []));
+      return [];
+    });
   }
 
   /** Every learned tensor of this module and the modules inside it, each once, in field order. */
   parameters(): Tensor[] {
-    const own = Object.values(this).filter((value): value is Tensor => value instanceof Tensor && value.isParameter);
-    return [...new Set([...own, ...this.children().flatMap((child) => child.parameters())])];
+    return [...new Set(this.namedParameters().map(([, p]) => p))];
+  }
+
+  /** The parameters with dotted paths (`fc1.weight`), as PyTorch's named_parameters: a tensor shared by two modules is listed once, under its first path. */
+  namedParameters(): [string, Tensor][] {
+    return this.namedTensors((t) => t.isParameter);
+  }
+
+  /** The state that is not learned, the tensors marked `isBuffer` (BatchNorm's running statistics), with dotted paths. */
+  namedBuffers(): [string, Tensor][] {
+    return this.namedTensors((t) => t.isBuffer);
+  }
+
+  private namedTensors(keep: (t: Tensor) => boolean, prefix = '', seen = new Set<Tensor>()): [string, Tensor][] {
+    const found: [string, Tensor][] = [];
+    for (const [key, value] of Object.entries(this) as [string, unknown][]) {
+      if (value instanceof Tensor && keep(value) && !seen.has(value)) {
+        seen.add(value);
+        found.push([prefix + key, value]);
+      }
+    }
+    for (const [key, child] of this.namedChildren()) found.push(...child.namedTensors(keep, `${prefix}${key}.`, seen));
+    return found;
+  }
+
+  /** Parameters and buffers by dotted path, as plain JSON (`{ shape, data }` each): what a saved model is. */
+  stateDict(): StateDict {
+    return saveState([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+
+  /**
+   * Copies a state dict's values into this module's parameters and buffers, in place. Like
+   * PyTorch's strict load, a missing or unexpected key or a wrong shape is an error that names
+   * it, and nothing is changed; `{ strict: false }` loads the keys both have.
+   */
+  loadStateDict(state: StateDict, options?: LoadStateOptions): this {
+    loadState(`${this.name}.loadStateDict`, [...this.namedParameters(), ...this.namedBuffers()], state, options);
+    return this;
   }
 
   zeroGrad(): void {

@@ -12,3 +12,5 @@ export { cat, stack, split, narrow } from './join.js';
 export { gather } from './indexing.js';
 export { matmul, dot } from './matmul.js';
 export { broadcastTo, sumTo, unbroadcast } from './broadcast.js';
+export { conv2d, unfold, fold, type Conv2dOptions, type ConvOptions } from './conv.js';
+export { maxPool2d, avgPool2d, type PoolOptions } from './pool.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
 import { batchNorm, BatchNorm1d, BatchNorm2d, BN_STEPS, noGrad, randn, type Tensor } from 'gradgraph';
 import { channelValues, meanOf, relativeError, varianceOf } from './helpers.js';
+import { expectClose, fixtures, toTensor as fixtureTensor } from '../fixtures/nets-fixtures.js';
 
 /** The running statistics after `batches`, worked out in plain loops from PyTorch's definition. */
 function expectedRunning(batches: readonly Tensor[], momentum: number) {
@@ -88,9 +89,9 @@ describe('BatchNorm1d', () => {
     expect(() => new BatchNorm1d(4).call(randn([2, 3]))).toThrow(/BatchNorm1d: expected x of shape \[N, 4\] or \[N, 4, L\], got \[2, 3\]/);
     expect(() => new BatchNorm1d(3).call(randn([2, 3, 2, 2]))).toThrow(/got \[2, 3, 2, 2\]/);
     expect(() => new BatchNorm1d(3, { momentum: 2 })).toThrow(/momentum must be between 0 and 1, got 2/);
-    // null is PyTorch's cumulative average; read as 0 it froze the running statistics.
-    expect(() => new BatchNorm1d(3, { momentum: null as never })).toThrow('BatchNorm1d: momentum: null (a cumulative moving average) is not supported yet; give a number between 0 and 1');
-    expect(() => new BatchNorm2d(3, { momentum: '0.1' as never })).toThrow('BatchNorm2d: momentum must be between 0 and 1, got the string \'0.1\'');
+    // null is PyTorch's cumulative average (tested below), never read as 0, which froze the running statistics.
+    expect(new BatchNorm1d(3, { momentum: null }).momentum).toBeNull();
+    expect(() => new BatchNorm2d(3, { momentum: '0.1' as never })).toThrow('BatchNorm2d: momentum must be between 0 and 1, got the string \'0.1\' (or null, for a cumulative average)');
     expect(() => new BatchNorm1d(3, { eps: -1 })).toThrow(/eps must be a finite number >= 0/);
   });
 
@@ -116,5 +117,45 @@ describe('BatchNorm2d', () => {
     mean.forEach((value, c) => expect(bn.runningMean.data[c]).toBeCloseTo(value, 14));
     variance.forEach((value, c) => expect(bn.runningVar.data[c]).toBeCloseTo(value, 14));
     expect(() => bn.call(randn([2, 2]))).toThrow(/BatchNorm2d: expected x of shape \[N, 2, H, W\], got \[2, 2\]/);
+  });
+});
+
+describe('BatchNorm2d: momentum null, numBatchesTracked, fused', () => {
+  const reference = fixtures.batchNormMomentumNone;
+
+  it('with momentum null keeps cumulative averages, as PyTorch does (values from PyTorch)', () => {
+    const bn = new BatchNorm2d(3, { momentum: null });
+    reference.batches.forEach((batch, i) => expectClose(bn.call(fixtureTensor(batch)), reference.outputs[i], `output of batch ${i}`));
+    expectClose(bn.runningMean, reference.runningMean, 'runningMean');
+    expectClose(bn.runningVar, reference.runningVar, 'runningVar');
+    expect(bn.numBatchesTracked.item()).toBe(reference.numBatchesTracked);
+    expectClose(bn.eval().call(fixtureTensor(reference.evalInput)), reference.evalOutput, 'eval output');
+  });
+
+  it('counts training batches, not eval ones', () => {
+    const bn = new BatchNorm1d(2);
+    bn.call(randn([4, 2], { seed: 1 }));
+    bn.call(randn([4, 2], { seed: 2 }));
+    bn.eval().call(randn([4, 2], { seed: 3 }));
+    expect(bn.numBatchesTracked.item()).toBe(2);
+  });
+
+  it('fused: one node, the same output, gradients and running statistics as the explicit graph', () => {
+    const explicit = new BatchNorm2d(3, { momentum: null });
+    const fused = new BatchNorm2d(3, { momentum: null, fused: true });
+    for (const batch of reference.batches) {
+      const x1 = fixtureTensor(batch, { requiresGrad: true }), x2 = fixtureTensor(batch, { requiresGrad: true });
+      const y1 = explicit.call(x1), y2 = fused.call(x2);
+      expect(y2.node?.op.name).toBe('batchNormFused');
+      expectClose(y2, { shape: [...y1.shape], data: Array.from(y1.data) }, 'fused output');
+      const g = randn(y1.shape, { seed: 7 });
+      y1.backward(g);
+      y2.backward(g);
+      expectClose(x2.grad, { shape: [...x1.shape], data: Array.from(x1.grad!.data) }, 'fused ∂x');
+    }
+    expectClose(fused.runningMean, { shape: [3], data: Array.from(explicit.runningMean.data) }, 'fused runningMean');
+    expectClose(fused.runningVar, { shape: [3], data: Array.from(explicit.runningVar.data) }, 'fused runningVar');
+    expect(() => new BatchNorm1d(2, { fused: true, primitives: true })).toThrow('BatchNorm1d: fused and primitives do not go together');
+    expect(() => new BatchNorm1d(2, { momentum: 2 })).toThrow('BatchNorm1d: momentum must be between 0 and 1, got 2 (or null, for a cumulative average)');
   });
 });

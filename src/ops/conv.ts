@@ -1,0 +1,238 @@
+import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
+import type { Tensor, TensorLike } from '../tensor/tensor.js';
+import { formatShape } from '../tensor/shape.js';
+import { checkOptions, describeValue } from '../validate.js';
+import { swapLastTwo } from './shape.js';
+
+/*
+ * Convolution through im2col. `unfold` copies every kernel-sized patch of x into a column
+ * ([N, C·kH·kW, L], L output positions, PyTorch's F.unfold) and `fold` adds columns back into an
+ * image (F.fold); each is the other's gradient, and both are linear, so anything built from them
+ * and matmul differentiates as often as asked. conv2d is one node whose forward is an unfold and
+ * the existing matmul kernel, and whose gradient is the same pair: ∂x is the transposed
+ * convolution fold(Wᵀ·g), ∂W is g·unfold(x)ᵀ summed over the batch.
+ */
+
+/** Where the patches of an [H, W] image lie: kernel, stride, padding, dilation per axis, and the output size. */
+export interface PatchGeometry {
+  readonly kernel: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  /** The image size the patches are taken from (and `fold` writes back to). */
+  readonly input: readonly [number, number];
+  /** Output positions per axis: ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1. */
+  readonly output: readonly [number, number];
+}
+
+export interface ConvOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+}
+
+/** A number or `[h, w]`, as PyTorch takes stride, padding, dilation and kernel sizes. */
+export function pairOf(fn: string, argument: string, value: unknown, min: number): [number, number] {
+  const pair = typeof value === 'number' ? [value, value] : value;
+  const valid = Array.isArray(pair) && pair.length === 2 && pair.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= min);
+  if (!valid) throw new Error(`${fn}: ${argument} must be an integer >= ${min} or a pair [h, w] of them, got ${Array.isArray(value) ? JSON.stringify(value) : describeValue(value)}`);
+  return pair as [number, number];
+}
+
+/** The patch geometry for an image of `input` size, refusing a kernel that does not fit. */
+export function patchGeometry(fn: string, input: readonly [number, number], kernel: [number, number], options: ConvOptions, defaultStride: number | [number, number] = 1): PatchGeometry {
+  const stride = pairOf(fn, 'stride', options.stride ?? defaultStride, 1);
+  const padding = pairOf(fn, 'padding', options.padding ?? 0, 0);
+  const dilation = pairOf(fn, 'dilation', options.dilation ?? 1, 1);
+  const output = [0, 1].map((axis) => Math.floor((input[axis] + 2 * padding[axis] - dilation[axis] * (kernel[axis] - 1) - 1) / stride[axis]) + 1) as [number, number];
+  if (output[0] < 1 || output[1] < 1) {
+    const span = kernel.map((k, axis) => dilation[axis] * (k - 1) + 1);
+    throw new Error(`${fn}: the kernel spans ${span[0]}×${span[1]} (kernel ${kernel[0]}×${kernel[1]}, dilation ${formatShape(dilation)}) but the padded input is only ${input[0] + 2 * padding[0]}×${input[1] + 2 * padding[1]} (input ${input[0]}×${input[1]}, padding ${formatShape(padding)})`);
+  }
+  return { kernel, stride, padding, dilation, input, output };
+}
+
+/**
+ * For each output position and kernel offset along one axis, the input coordinate it reads
+ * (−1 where it falls in the padding): the one table both kernels below walk.
+ */
+function sourceIndex(geometry: PatchGeometry, axis: 0 | 1): Int32Array {
+  const k = geometry.kernel[axis], out = geometry.output[axis];
+  const table = new Int32Array(k * out);
+  for (let offset = 0; offset < k; offset++) {
+    for (let o = 0; o < out; o++) {
+      const at = o * geometry.stride[axis] - geometry.padding[axis] + offset * geometry.dilation[axis];
+      table[offset * out + o] = at >= 0 && at < geometry.input[axis] ? at : -1;
+    }
+  }
+  return table;
+}
+
+/**
+ * unfold and fold walk the same loop (image, channel, kernel offset, output position); `add`
+ * picks the direction: false copies image → columns, true adds columns → image. One body, so
+ * the two stay each other's transpose; the flag is loop-invariant, so the branch costs nothing.
+ */
+function movePatches(image: Float64Array, columns: Float64Array, planes: number, geometry: PatchGeometry, add: boolean): void {
+  const [kH, kW] = geometry.kernel, [H, W] = geometry.input, [oH, oW] = geometry.output;
+  const rows = sourceIndex(geometry, 0), cols = sourceIndex(geometry, 1);
+  const L = oH * oW;
+  let column = 0;
+  for (let plane = 0; plane < planes; plane++) {
+    const planeStart = plane * H * W;
+    for (let i = 0; i < kH; i++) {
+      for (let j = 0; j < kW; j++, column += L) {
+        const colBase = j * oW;
+        for (let oh = 0; oh < oH; oh++) {
+          const row = rows[i * oH + oh];
+          if (row < 0) continue;
+          const base = planeStart + row * W, out = column + oh * oW;
+          if (add) {
+            for (let ow = 0; ow < oW; ow++) { const col = cols[colBase + ow]; if (col >= 0) image[base + col] += columns[out + ow]; }
+          } else {
+            for (let ow = 0; ow < oW; ow++) { const col = cols[colBase + ow]; if (col >= 0) columns[out + ow] = image[base + col]; }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function unfoldKernel(x: Float64Array, images: number, channels: number, geometry: PatchGeometry): Float64Array {
+  const columns = new Float64Array(images * channels * geometry.kernel[0] * geometry.kernel[1] * geometry.output[0] * geometry.output[1]);
+  movePatches(x, columns, images * channels, geometry, false);
+  return columns;
+}
+
+function foldKernel(columns: Float64Array, images: number, channels: number, geometry: PatchGeometry): Float64Array {
+  const image = new Float64Array(images * channels * geometry.input[0] * geometry.input[1]);
+  movePatches(image, columns, images * channels, geometry, true);
+  return image;
+}
+
+const kernelArea = (geometry: PatchGeometry) => geometry.kernel[0] * geometry.kernel[1];
+
+const unfoldOp: OpDefinition<PatchGeometry> = {
+  name: 'unfold',
+  inputNames: ['x'],
+  label: ({ kernel }) => `unfold ${kernel[0]}×${kernel[1]}`,
+  forward([x], geometry) {
+    const [N, C] = x.shape;
+    return { data: unfoldKernel(x.storage, N, C, geometry), shape: [N, C * kernelArea(geometry), geometry.output[0] * geometry.output[1]] };
+  },
+  backward: ({ attrs }, g) => [foldPatches(g, attrs)],
+  formula: ({ grad }) => [`fold(${grad})`],
+};
+
+const foldOp: OpDefinition<PatchGeometry> = {
+  name: 'fold',
+  inputNames: ['columns'],
+  label: ({ kernel }) => `fold ${kernel[0]}×${kernel[1]}`,
+  forward([columns], geometry) {
+    const [N, rows] = columns.shape;
+    const C = rows / kernelArea(geometry);
+    return { data: foldKernel(columns.storage, N, C, geometry), shape: [N, C, ...geometry.input] };
+  },
+  backward: ({ attrs }, g) => [unfoldPatches(g, attrs)],
+  formula: ({ grad }) => [`unfold(${grad})`],
+};
+
+/** unfold and fold with a geometry already checked: for the ops built on them (conv2d, pooling). */
+export const unfoldPatches = (x: Tensor, geometry: PatchGeometry): Tensor => applyOp(unfoldOp, [x], geometry);
+export const foldPatches = (columns: Tensor, geometry: PatchGeometry): Tensor => applyOp(foldOp, [columns], geometry);
+
+/** The patches of x [N, C, H, W] as columns [N, C·kH·kW, L] (L output positions), like PyTorch's F.unfold. */
+export function unfold(x: TensorLike, kernelSize: number | readonly [number, number], options?: ConvOptions): Tensor {
+  const input = toTensor('unfold', 'x', x);
+  const opts = checkOptions('unfold', options, ['stride', 'padding', 'dilation']);
+  if (input.ndim !== 4) throw new Error(`unfold: x must have shape [N, C, H, W], got ${formatShape(input.shape)}`);
+  const geometry = patchGeometry('unfold', [input.shape[2], input.shape[3]], pairOf('unfold', 'kernelSize', kernelSize, 1), opts);
+  return applyOp(unfoldOp, [input], geometry);
+}
+
+/** Adds columns [N, C·kH·kW, L] back into images [N, C, H, W] of `outputSize` [H, W]: F.fold, the inverse direction of unfold. */
+export function fold(columns: TensorLike, outputSize: number | readonly [number, number], kernelSize: number | readonly [number, number], options?: ConvOptions): Tensor {
+  const input = toTensor('fold', 'columns', columns);
+  const opts = checkOptions('fold', options, ['stride', 'padding', 'dilation']);
+  const geometry = patchGeometry('fold', pairOf('fold', 'outputSize', outputSize, 1), pairOf('fold', 'kernelSize', kernelSize, 1), opts);
+  const area = kernelArea(geometry), positions = geometry.output[0] * geometry.output[1];
+  if (input.ndim !== 3 || input.shape[1] % area !== 0 || input.shape[2] !== positions) {
+    throw new Error(`fold: columns must have shape [N, C·${area}, ${positions}] for a ${geometry.kernel[0]}×${geometry.kernel[1]} kernel over ${geometry.input[0]}×${geometry.input[1]} (${geometry.output[0]}×${geometry.output[1]} positions), got ${formatShape(input.shape)}`);
+  }
+  return applyOp(foldOp, [input], geometry);
+}
+
+interface ConvAttrs {
+  readonly geometry: PatchGeometry;
+  readonly groups: number;
+}
+
+/** x's patches grouped for a batched matmul: [N, groups, C/groups·kH·kW, L]. */
+function groupedColumns(x: Tensor, { geometry, groups }: ConvAttrs): Tensor {
+  const [N] = x.shape;
+  return unfoldPatches(x, geometry).reshape([N, groups, -1, geometry.output[0] * geometry.output[1]]);
+}
+
+/** The weight as one matrix per group: [groups, outC/groups, C/groups·kH·kW]. */
+const groupedWeight = (weight: Tensor, groups: number) => weight.reshape([groups, weight.shape[0] / groups, -1]);
+
+const conv2dOp: OpDefinition<ConvAttrs> = {
+  name: 'conv2d',
+  inputNames: ['x', 'weight', 'bias'],
+  label: ({ geometry: { kernel, stride } }) => `conv ${kernel[0]}×${kernel[1]}${stride[0] === 1 && stride[1] === 1 ? '' : ` /${stride[0] === stride[1] ? stride[0] : stride.join('×')}`}`,
+  forward([x, weight, bias], attrs) {
+    const [N] = x.shape, [outC] = weight.shape, [oH, oW] = attrs.geometry.output;
+    const out = groupedWeight(weight, attrs.groups).matmul(groupedColumns(x, attrs)).reshape([N, outC, oH, oW]);
+    return bias === undefined ? out : out.add(bias.reshape([outC, 1, 1]));
+  },
+  backward({ inputs: [x, weight, bias], attrs, needsInputGrad }, g) {
+    const { geometry, groups } = attrs;
+    const [N] = x.shape;
+    const perGroup = g.reshape([N, groups, weight.shape[0] / groups, -1]);
+    return [
+      needsInputGrad[0] ? foldPatches(swapLastTwo(groupedWeight(weight, groups)).matmul(perGroup).reshape([N, x.shape[1] * kernelArea(geometry), -1]), geometry) : null,
+      needsInputGrad[1] ? perGroup.matmul(swapLastTwo(groupedColumns(x, attrs))).sum(0).reshape(weight.shape) : null,
+      bias !== undefined && needsInputGrad[2] ? g.sum([0, 2, 3]) : null,
+    ];
+  },
+  // ∂x is the transposed convolution; ∂W and ∂b sum over every image and output position.
+  formula: ({ inputs: [, weight], plain, grad }) => [
+    `fold(${weight}ᵀ @ ${grad})`,
+    `Σ ${grad} @ unfold(${plain.inputs[0]})ᵀ`,
+    `Σ ${grad}`,
+  ].slice(0, plain.inputs.length),
+};
+
+export interface Conv2dOptions extends ConvOptions {
+  /** Split the channels into this many groups, each convolved with its own filters (outC/groups of them). Default 1. */
+  groups?: number;
+}
+
+/**
+ * 2-D cross-correlation, as PyTorch's F.conv2d: x [N, C, H, W], weight [outC, C/groups, kH, kW],
+ * bias [outC] or null; stride, padding (zeros) and dilation a number or [h, w].
+ */
+export function conv2d(x: TensorLike, weight: TensorLike, bias: TensorLike | null = null, options?: Conv2dOptions): Tensor {
+  const input = toTensor('conv2d', 'x', x);
+  const filters = toTensor('conv2d', 'weight', weight);
+  const opts = checkOptions('conv2d', options, ['stride', 'padding', 'dilation', 'groups']);
+  const groups = opts.groups ?? 1;
+  if (!(typeof groups === 'number' && Number.isInteger(groups) && groups >= 1)) throw new Error(`conv2d: groups must be a positive integer, got ${describeValue(groups)}`);
+  if (input.ndim !== 4) throw new Error(`conv2d: x must have shape [N, C, H, W], got ${formatShape(input.shape)} (add a batch axis of 1 for a single image)`);
+  if (filters.ndim !== 4) throw new Error(`conv2d: weight must have shape [outC, C/groups, kH, kW], got ${formatShape(filters.shape)}`);
+  const [, channels] = input.shape, [outChannels, perGroup] = filters.shape;
+  if (channels % groups !== 0 || outChannels % groups !== 0) {
+    throw new Error(`conv2d: groups (${groups}) must divide both the input channels (${channels}, x of shape ${formatShape(input.shape)}) and the output channels (${outChannels}, weight of shape ${formatShape(filters.shape)})`);
+  }
+  if (perGroup !== channels / groups) {
+    throw new Error(`conv2d: weight of shape ${formatShape(filters.shape)} expects ${perGroup * groups} input channels (${perGroup} per group × ${groups} groups), but x of shape ${formatShape(input.shape)} has ${channels}`);
+  }
+  const operands: Tensor[] = [input, filters];
+  if (bias !== null && bias !== undefined) {
+    const b = toTensor('conv2d', 'bias', bias);
+    if (b.ndim !== 1 || b.shape[0] !== outChannels) throw new Error(`conv2d: bias must have shape [${outChannels}], one value per output channel, got ${formatShape(b.shape)}`);
+    operands.push(b);
+  }
+  const geometry = patchGeometry('conv2d', [input.shape[2], input.shape[3]], [filters.shape[2], filters.shape[3]], opts);
+  return applyOp(conv2dOp, operands, { geometry, groups });
+}
