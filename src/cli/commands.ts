@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { checkRecordedOps, culprits, describeCulprit, gradcheck, render, toDot, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
-import { isFolderPath, writeFileAtomic } from './output.js';
+import { isFolderPath, readTextFile, writeOutputFile } from './output.js';
 import { userOutputs } from './user-module.js';
 import { checkUserModule, FULL_CHECK_LIMIT, type CheckMode } from './check-module.js';
 
@@ -87,6 +87,9 @@ const GRAPH_NAMES = Object.keys(MODELS).join(', ');
 
 type Format = 'svg' | 'png' | 'dot';
 
+/** Names of stdout that `--out` takes as no --out at all (bash's redirections know them too). */
+const STDOUT_PATHS: ReadonlySet<string> = new Set(['-', '/dev/stdout', '/dev/fd/1', '/proc/self/fd/1']);
+
 const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot']]);
 
 /**
@@ -95,7 +98,9 @@ const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'
  */
 function outputFormat(command: string, parsed: Parsed, graph: string): { format: Format; out: string | undefined } {
   const asked = parsed.values.format as Format | undefined;
-  const out = parsed.values.out as string | undefined;
+  const given = parsed.values.out as string | undefined;
+  // Written as stdout itself, not opened again: `>> log` keeps appending, a pipe stays a pipe.
+  const out = given !== undefined && STDOUT_PATHS.has(given) ? undefined : given;
   if (out === undefined) return { format: asked ?? 'svg', out };
   if (out === '') throw new UsageError(`${command}: --out needs a file name`);
   if (isFolderPath(out)) {
@@ -138,21 +143,44 @@ function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
   if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
 }
 
+type GraphKind = 'model' | 'dot' | 'module';
+
+const MODULE_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.js', '.mjs']);
+
+/**
+ * What `draw GRAPH` names, by its extension in any case (`OK.DOT` is a DOT file, as `--out
+ * X.SVG` is an SVG). A path that is a folder is bad use, whatever its name.
+ */
+function graphKind(graph: string): GraphKind {
+  if (isModelName(graph)) return 'model';
+  const extension = extname(graph);
+  const kind = FORMAT_OF_EXTENSION.get(extension.toLowerCase()) === 'dot' ? 'dot' : MODULE_EXTENSIONS.has(extension.toLowerCase()) ? 'module' : undefined;
+  if (kind === undefined) throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
+  const stats = statSync(graph, { throwIfNoEntry: false });
+  if (stats?.isDirectory()) throw new UsageError(`draw: '${graph}' is a folder; give a ${kind === 'dot' ? '.dot file' : 'module file such as ./my-graph.ts'}`);
+  if (kind === 'module') {
+    if (stats !== undefined && !stats.isFile()) throw new UsageError(`draw: '${graph}' is not a regular file; give a module file such as ./my-graph.ts`);
+    // Node loads modules by their extension in lower case only.
+    if (extension !== extension.toLowerCase()) throw new UsageError(`draw: Node cannot load a module ending in '${extension}'; rename '${graph}' to end in '${extension.toLowerCase()}'`);
+  }
+  return kind;
+}
+
 async function draw(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('draw', args, DRAW_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.draw), 0);
   const graph = onePositional('draw', parsed, 'graph');
-  const isDotFile = graph.endsWith('.dot') || graph.endsWith('.gv');
-  checkCombinations(parsed, isDotFile);
+  const kind = graphKind(graph);
+  checkCombinations(parsed, kind === 'dot');
   const options = sizes('draw', parsed);
   const { format, out } = outputFormat('draw', parsed, graph);
   const fit = fitOption(parsed);
   if (out === undefined && format === 'png' && io.stdoutIsTerminal) throw new UsageError('draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
 
   let dot: string;
-  if (isDotFile) {
+  if (kind === 'dot') {
     if (!existsSync(graph)) throw new UsageError(`draw: cannot find '${graph}'`);
-    dot = readFileSync(graph, 'utf8');
+    dot = readTextFile(graph);
   } else {
     const v = parsed.values;
     const full = v.full === true;
@@ -170,7 +198,7 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
     };
     if (isModelName(graph)) {
       dot = modelDot({ model: graph, options, gradients, dot: dotOptions });
-    } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
+    } else {
       const outputs = await userOutputs(graph, options);
       let upstream: string | undefined;
       try {
@@ -179,14 +207,12 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
         throw new Error(`draw: the outputs of '${graph}' have no gradients to draw: ${(error as Error).message}`);
       }
       dot = toDot(outputs, { ...dotOptions, ...(upstream === undefined ? {} : { upstream }) });
-    } else {
-      throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
     }
   }
   // Fitted to a size, the PNG is drawn at that size; otherwise at twice the SVG's, for sharp text.
   const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png', ...(fit ? { scale: 1 } : {}) }) : await render(dot);
   if (out === undefined) io.stdout(output);
-  else writeFileAtomic(out, output);
+  else writeOutputFile(out, output);
   return 0;
 }
 
@@ -210,7 +236,7 @@ const CHECK_TITLE = 'Each op\'s own gradient against central differences\ngreen 
 /** Writes the picture of a check: the graph with each op marked by its own gradient's check. */
 async function drawCheck(outputs: readonly Tensor[], checks: readonly OpGradientCheck[], format: Format, out: string): Promise<void> {
   const dot = toDot(outputs, { checks, title: CHECK_TITLE });
-  writeFileAtomic(out, format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png' }) : await render(dot));
+  writeOutputFile(out, format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png' }) : await render(dot));
 }
 
 async function check(args: readonly string[], io: Io): Promise<number> {

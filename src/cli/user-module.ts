@@ -6,6 +6,7 @@ import { kindOf } from '../graph/trace.js';
 import { UsageError } from './args.js';
 import { importUserModule } from './one-library.js';
 import { headline } from './output.js';
+import { NEVER_SETTLES, settledOrStuck } from './unsettled.js';
 
 /*
  * `gradgraph draw ./my-graph.ts` and `gradgraph check ./my-graph.ts`: loads a user's module and
@@ -95,13 +96,14 @@ export type UserFunction = (options: BuildOptions) => unknown;
 export async function loadUserFunction(command: string, path: string): Promise<UserFunction> {
   const file = resolve(path);
   if (!existsSync(file)) throw new UsageError(`${command}: cannot find '${path}'`);
-  let module: Exports;
+  let module: Exports | typeof NEVER_SETTLES;
   try {
     // tsx loads TypeScript at run time, so the built CLI can run a user's .ts module as it is.
-    module = await importUserModule(pathToFileURL(file).href) as Exports;
+    module = await settledOrStuck(importUserModule(pathToFileURL(file).href) as Promise<Exports>);
   } catch (error) {
     throw new Error(`${command}: cannot load '${path}': ${describeError(error)}${locationIn(file, error)}`);
   }
+  if (module === NEVER_SETTLES) throw new Error(`${command}: cannot load '${path}': it awaits a promise that never settles`);
   const build = exportedFunction(module);
   if (build === undefined) {
     throw new Error(`${command}: '${path}' must export a function (default export or 'build') that returns the output tensor(s); ${describeExports(module)}`);
@@ -137,9 +139,10 @@ export async function userOutputs(path: string, options: BuildOptions): Promise<
   let result = callUserFunction('draw', path, build, options);
   try {
     // An async function rejects rather than throws.
-    result = await result;
+    result = await settledOrStuck(result);
   } catch (error) {
     throw threw('draw', path, error);
   }
+  if (result === NEVER_SETTLES) throw new Error(`draw: the function exported by '${path}' returned a promise that never settles (nothing was left for it to wait on)`);
   return checkOutputs('draw', path, result);
 }

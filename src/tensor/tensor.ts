@@ -3,6 +3,7 @@ import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
+import { describeValue } from '../validate.js';
 
 /** Anything an op accepts as an operand: plain numbers become constant scalars. */
 export type TensorLike = Tensor | number;
@@ -15,6 +16,12 @@ export interface TensorOptions extends FactoryOptions {
 }
 
 type Axis = number | readonly number[];
+
+/** `[[1,NaN],[Infinity,-0]]`: JSON's layout, but every number as itself (JSON writes null for NaN and ±Infinity). */
+function formatNested(values: NestedArray): string {
+  if (typeof values === 'number') return Object.is(values, -0) ? '-0' : String(values);
+  return `[${values.map(formatNested).join(',')}]`;
+}
 
 /** An N-d float64 tensor that records the ops applied to it when it requires grad. */
 export class Tensor {
@@ -83,7 +90,7 @@ export class Tensor {
     if (this.name !== undefined) parts.unshift(`name=${JSON.stringify(this.name)}`);
     if (this.node) parts.push(`op=${this.node.op.name}`);
     if (this.requiresGrad) parts.push('requiresGrad');
-    const values = this.data.length <= 24 ? JSON.stringify(this.toArray()) : `${this.data.length} values`;
+    const values = this.data.length <= 24 ? formatNested(this.toArray()) : `${this.data.length} values`;
     return `Tensor(${values}, ${parts.join(', ')})`;
   }
 
@@ -94,7 +101,7 @@ export class Tensor {
 
   /** Sets the label pictures show on the op that produced this tensor (BN names its steps). */
   withLabel(label: string): this {
-    if (!this.node) throw new Error(`withLabel: tensor ${this.name ?? ''} is a leaf or was not recorded; give it a name instead`);
+    if (!this.node) throw new Error(`withLabel: ${this.name === undefined ? 'this tensor' : `tensor '${this.name}'`} is a leaf or was not recorded; give it a name instead`);
     this.node.label = label;
     return this;
   }
@@ -252,7 +259,7 @@ function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (r
   assertValidShape(op, shape);
   const { seed } = options;
   if (seed !== undefined && !Number.isSafeInteger(seed)) {
-    throw new Error(`${op}: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
+    throw new Error(`${op}: seed must be an integer, got ${describeValue(seed)}`);
   }
   const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
   const data = new Float64Array(sizeOf(shape));
