@@ -139,8 +139,9 @@ function argExtremum(name: string, better: (value: number, best: number) => bool
     expectBoolean(name, 'keepdims', keepdims);
     const input = toTensor(name, 'x', x);
     const flat = axis === undefined;
-    const at = flat ? 0 : normalizeAxis(name, 'axis', axis, input.ndim);
-    const shape = flat ? [input.size] : input.shape;
+    // A 0-d tensor has one position, 0, along axis 0 or -1, as in PyTorch.
+    const at = flat ? 0 : normalizeAxis(name, 'axis', axis, Math.max(1, input.ndim));
+    const shape = flat || input.ndim === 0 ? [input.size] : input.shape;
     const size = shape[at];
     if (size === 0) throw new Error(`${name}: cannot take the ${name} over an empty axis (x has shape ${formatShape(input.shape)})`);
     const outer = sizeOf(shape.slice(0, at));

@@ -58,7 +58,8 @@ export function reshape(x: TensorLike, shape: Shape): Tensor {
 export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tensor {
   const input = toTensor('squeeze', 'x', x);
   const asked = axis === undefined ? input.shape.map((_, i) => i)
-    : (typeof axis === 'number' ? [axis] : expectAxisList('squeeze', axis)).map((a) => normalizeAxis('squeeze', 'axis', a, input.ndim));
+    // A 0-d tensor takes axis 0 or -1, as in PyTorch, and stays as it is.
+    : (typeof axis === 'number' ? [axis] : expectAxisList('squeeze', axis)).map((a) => normalizeAxis('squeeze', 'axis', a, Math.max(1, input.ndim)));
   const shape = input.shape.filter((d, i) => !(d === 1 && asked.includes(i)));
   return applyOp(squeezeOp, [input], { shape });
 }

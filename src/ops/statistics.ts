@@ -38,10 +38,16 @@ function varianceData(x: Tensor, { axes, count, divisor }: VarianceAttrs): Float
 /** (x − mean) · 2/divisor: the derivative of the variance, as tensor ops. */
 const varianceSlope = (x: Tensor, attrs: VarianceAttrs) => x.sub(x.mean(attrs.axes, { keepdims: true })).mul(2 / attrs.divisor);
 
+/** The divisor as a picture writes it: `N − 1`, or `N` for the biased form. */
+function divisorText(size: (n: number) => string, { count, divisor }: VarianceAttrs): string {
+  const correction = count - divisor;
+  return correction === 0 ? size(count) : `(${size(count)} − ${correction})`;
+}
+
 const varianceOp: OpDefinition<VarianceAttrs> = {
   name: 'variance',
   inputNames: ['x'],
-  formula: ({ inputs: [x], grad }) => [`2 · ${grad} · (${x} − mean) / (n − correction)`],
+  formula: ({ inputs: [x], plain, grad, size }, attrs) => [`2 · ${grad} · (${x} − mean(${plain.inputs[0]})) / ${divisorText(size, attrs)}`],
   forward: ([x], attrs) => ({ data: varianceData(x, attrs), shape: reducedShape(x.shape, attrs.axes, attrs.keepdims) }),
   backward: ({ inputs: [x], attrs }, g) => [varianceSlope(x, attrs).mul(withKeptDims(g, x.shape, attrs))],
 };
@@ -49,7 +55,7 @@ const varianceOp: OpDefinition<VarianceAttrs> = {
 const stdOp: OpDefinition<VarianceAttrs> = {
   name: 'std',
   inputNames: ['x'],
-  formula: ({ inputs: [x], output, grad }) => [`${grad} · (${x} − mean) / ((n − correction) · ${output})`],
+  formula: ({ inputs: [x], plain, output, grad, size }, attrs) => [`${grad} · (${x} − mean(${plain.inputs[0]})) / (${divisorText(size, attrs)} · ${output})`],
   forward: ([x], attrs) => ({ data: varianceData(x, attrs).map(Math.sqrt), shape: reducedShape(x.shape, attrs.axes, attrs.keepdims) }),
   // d√v = dv / (2√v); at a spread of 0 this is 0/0 = NaN, as in PyTorch.
   backward: ({ inputs: [x], output, attrs }, g) => [varianceSlope(x, attrs).mul(withKeptDims(g.div(output.mul(2)), x.shape, attrs))],

@@ -54,6 +54,8 @@ describe('kinks follow PyTorch', () => {
     expect(gg.argmax(t, 0, { keepdims: true }).toArray()).toEqual([[1, 0, 0]]);
     expect(gg.argmax(t).requiresGrad).toBe(false);
     expect(gg.argmax(gg.tensor([1, NaN, 5])).item()).toBe(1);
+    expect(gg.argmax(gg.tensor(3), 0).shape).toEqual([]);
+    expect(gg.argmax(gg.tensor(3), -1).item()).toBe(0);
   });
 
   it('variance of one value is NaN (unbiased), 0 with correction 0; std of a constant has NaN gradient', () => {

@@ -129,6 +129,9 @@ describe('squeeze, unsqueeze, flatten, permute, transpose, clone', () => {
     expect(x.flatten(1).shape).toEqual([2, 3]);
     expect(x.flatten(1, 2).shape).toEqual([2, 3, 1]);
     expect(gg.tensor(5).flatten().shape).toEqual([1]);
+    expect(gg.tensor(5).squeeze(0).shape).toEqual([]);
+    expect(gg.tensor(5).squeeze(-1).shape).toEqual([]);
+    expect(() => gg.tensor(5).squeeze(1)).toThrow('squeeze: axis 1 is out of range for a tensor with 1 dimension(s) (valid: -1 to 0)');
     expect(x.permute([3, 2, 1, 0]).shape).toEqual([1, 3, 1, 2]);
     expect(x.transpose(0, 2).shape).toEqual([3, 1, 2, 1]);
     expect(gg.tensor([[1, 2, 3], [4, 5, 6]]).transpose(1, 0).toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
