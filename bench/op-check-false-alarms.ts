@@ -36,7 +36,10 @@ for (const [name, build] of ops) {
   for (let seed = 0; seed < seeds; seed++) {
     for (const check of gg.checkRecordedOps(build(seed), { seed })) {
       total++;
-      if (check.status === 'kink') kinks++;
+      if (check.status === 'kink') {
+        kinks++;
+        console.log(`${name} seed ${seed}: kink in op '${check.opName}' at ${check.inputName}[${check.worst?.inputIndex.join(', ')}]`);
+      }
       if (check.status !== 'fail') continue;
       wrong++;
       console.log(`${name} seed ${seed}: ${gg.describeCulprit(check)}`);
