@@ -22,10 +22,13 @@ const DRAW_OPTIONS: OptionSpecs = {
   out: { type: 'string', placeholder: 'FILE', help: 'write here (whole or not at all) instead of to stdout' },
   values: { type: 'boolean', help: 'show each tensor\'s values: mean, std, min, max' },
   full: { type: 'boolean', help: 'with --values or --grads: every value of small tensors' },
-  grads: { type: 'boolean', help: 'show each tensor\'s gradient for a random upstream ∂L/∂y' },
+  grads: { type: 'boolean', help: 'show each tensor\'s gradient: from ∂L/∂L = 1 for a scalar output, else a random ∂L/∂y' },
   backward: { type: 'boolean', help: 'draw what each step passes back, as dashed edges' },
   'backward-graph': { type: 'boolean', help: 'draw the backward graph recorded with createGraph' },
   direction: { type: 'string', values: ['TB', 'LR'], help: 'top to bottom (default) or left to right' },
+  steps: { type: 'boolean', help: 'number the steps: forward order on the ops, backward order on the gradient edges' },
+  legend: { type: 'boolean', help: 'add a legend: what each colour, shape and edge stands for' },
+  fit: { type: 'string', placeholder: 'WxH', help: 'scale the drawing to fit W×H pixels, e.g. 1920x1080 for a slide (a PNG is drawn at that size)' },
   clusters: { type: 'string', values: ['expanded', 'collapsed', 'none'], help: 'module scopes as boxes, as one node each, or not shown' },
   ...SIZE_OPTIONS,
   ...HELP,
@@ -111,7 +114,17 @@ function outputFormat(command: string, parsed: Parsed, graph: string): { format:
 }
 
 /** What only shapes a graph gradgraph builds: a .dot file is drawn as it is. */
-const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', ...Object.keys(SIZE_OPTIONS)];
+const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', 'steps', 'legend', 'fit', ...Object.keys(SIZE_OPTIONS)];
+
+/** `--fit 1920x1080` as pixels. */
+function fitOption(parsed: Parsed): { width: number; height: number } | undefined {
+  const value = parsed.values.fit as string | undefined;
+  if (value === undefined) return undefined;
+  const match = /^(\d{2,5})[x×](\d{2,5})$/.exec(value);
+  const [width, height] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (width < 16 || height < 16) throw new UsageError(`draw: --fit must be WIDTHxHEIGHT in pixels, each from 16 to 99999, e.g. 1920x1080; got '${value}'`);
+  return { width, height };
+}
 
 /** Options that would do nothing together are a mistake to point out, not to ignore. */
 function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
@@ -133,6 +146,7 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
   checkCombinations(parsed, isDotFile);
   const options = sizes('draw', parsed);
   const { format, out } = outputFormat('draw', parsed, graph);
+  const fit = fitOption(parsed);
   if (out === undefined && format === 'png' && io.stdoutIsTerminal) throw new UsageError('draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
 
   let dot: string;
@@ -150,22 +164,27 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       view: options.primitives ? 'primitives' : 'steps',
       ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),
       ...(v.clusters ? { clusters: v.clusters as 'expanded' | 'collapsed' | 'none' } : {}),
+      steps: v.steps === true,
+      legend: v.legend === true,
+      ...(fit ? { fit } : {}),
     };
     if (isModelName(graph)) {
       dot = modelDot({ model: graph, options, gradients, dot: dotOptions });
     } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
       const outputs = await userOutputs(graph, options);
+      let upstream: string | undefined;
       try {
-        runBackward(outputs, gradients, options.seed);
+        upstream = runBackward(outputs, gradients, options.seed);
       } catch (error) {
         throw new Error(`draw: the outputs of '${graph}' have no gradients to draw: ${(error as Error).message}`);
       }
-      dot = toDot(outputs, dotOptions);
+      dot = toDot(outputs, { ...dotOptions, ...(upstream === undefined ? {} : { upstream }) });
     } else {
       throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
     }
   }
-  const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png' }) : await render(dot);
+  // Fitted to a size, the PNG is drawn at that size; otherwise at twice the SVG's, for sharp text.
+  const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png', ...(fit ? { scale: 1 } : {}) }) : await render(dot);
   if (out === undefined) io.stdout(output);
   else writeFileAtomic(out, output);
   return 0;
