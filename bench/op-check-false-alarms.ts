@@ -13,6 +13,16 @@ const ops: [string, (seed: number) => gg.Tensor[]][] = [
   ...(['add', 'sub', 'mul', 'div'] as const).map((name): [string, (seed: number) => gg.Tensor[]] => [name, (seed) => [gg[name](gg.randn([4, 5], { seed, requiresGrad: true }), gg.randn([5], { seed: seed + 1, requiresGrad: true }).abs().add(0.5))]]),
   ['pow', (seed) => [gg.pow(gg.rand([4, 5], { seed, requiresGrad: true }).add(0.5), gg.randn([5], { seed: seed + 1, requiresGrad: true }))]],
   ['sum/mean/max/meanSquare', (seed) => { const x = gg.randn([4, 5], { seed, requiresGrad: true }); return [gg.sum(x, 0), gg.mean(x, 1), gg.max(x, 1), gg.meanSquare(x)]; }],
+  ['sign/sin/cos/erf/expm1/leakyRelu/elu/gelu', (seed) => {
+    const x = gg.randn([4, 5], { seed, requiresGrad: true });
+    return [gg.sign(x), gg.sin(x), gg.cos(x), gg.erf(x), gg.expm1(x), gg.leakyRelu(x), gg.elu(x), gg.gelu(x)];
+  }],
+  ['log1p/reciprocal/rsqrt', (seed) => { const x = gg.rand([4, 5], { seed, requiresGrad: true }).add(0.1); return [gg.log1p(x), gg.reciprocal(x), gg.rsqrt(x)]; }],
+  ['minimum/maximum/clamp/where', (seed) => {
+    const a = gg.randn([4, 5], { seed, requiresGrad: true });
+    const b = gg.randn([5], { seed: seed + 1, requiresGrad: true });
+    return [gg.minimum(a, b), gg.maximum(a, b), gg.clamp(a, -0.5, 0.5), gg.where(gg.randn([4, 5], { seed: seed + 2 }).sign().relu(), a, b)];
+  }],
   ['matmul', (seed) => [gg.matmul(gg.randn([4, 5], { seed, requiresGrad: true }), gg.randn([5, 3], { seed: seed + 1, requiresGrad: true }))]],
   ['min/variance/std/logsumexp', (seed) => { const x = gg.randn([4, 5], { seed, requiresGrad: true }); return [gg.min(x, 1), gg.variance(x, 0), gg.std(x, 1), gg.logsumexp(x, 1)]; }],
   ['softmax/logSoftmax/crossEntropy', (seed) => {
@@ -36,7 +46,10 @@ for (const [name, build] of ops) {
   for (let seed = 0; seed < seeds; seed++) {
     for (const check of gg.checkRecordedOps(build(seed), { seed })) {
       total++;
-      if (check.status === 'kink') kinks++;
+      if (check.status === 'kink') {
+        kinks++;
+        console.log(`${name} seed ${seed}: kink in op '${check.opName}' at ${check.inputName}[${check.worst?.inputIndex.join(', ')}]`);
+      }
       if (check.status !== 'fail') continue;
       wrong++;
       console.log(`${name} seed ${seed}: ${gg.describeCulprit(check)}`);

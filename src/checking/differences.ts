@@ -23,6 +23,8 @@ const ROUNDING_ULPS = 64;
 const SHARED_ULPS = 4;
 /** How far past the error estimate a difference must be to count as wrong. */
 const SAFETY = 10;
+/** The smallest change of slope, as a share of the slopes, that counts as a kink. */
+const KINK_SHARE = 1e-6;
 /** Gradients below this fraction of the input's largest are compared absolutely. */
 const FLOOR = 1e-9;
 
@@ -49,6 +51,13 @@ export interface Comparison {
   elements: number;
   failures: number;
   kinks: number;
+  /** f gave different values for the same x (random numbers inside?): no difference measures its gradient. */
+  unstable: boolean;
+}
+
+/** Whether f still gives `base` at the unperturbed x; NaN counts as equal to NaN. */
+function isStable(evaluate: Evaluate, base: readonly Float64Array[]): boolean {
+  return evaluate().every((values, o) => values.every((v, k) => Object.is(v, base[o][k]) || v === base[o][k]));
 }
 
 /** Evaluates f at the current values of x (which the caller's closure reads), one array per output. */
@@ -85,11 +94,25 @@ function move(evaluate: Evaluate, base: readonly Float64Array[], upstream: reado
   return { change, scale, squares };
 }
 
+/** What tells a kink from a wrong gradient: how far the differences are from a smooth function's, and the slopes seen. */
+interface KinkEvidence {
+  /**
+   * For a smooth function the one-sided slopes part linearly with the step (by h·s''), so
+   * 2·(slope gap at h) − (gap at 2h) is only the h³ term, and 8 times as large at (2h, 4h); a
+   * kink within the steps leaves a jump that follows no such law. True when the jumps are too
+   * small to tell, or grow as h³ (near a pole, where every derivative is large).
+   */
+  smooth: boolean;
+  /** The lowest and highest one-sided slope over the three steps: a subgradient lies between. */
+  low: number;
+  high: number;
+}
+
 /**
  * The directional derivative of s along the move `apply(step)`, its error bound, and the
- * one-sided slopes, which disagree by far more than the bound at a kink. Central differences
- * with steps h, 2h and 4h give two Richardson extrapolations; their difference bounds the
- * error of the better one (it is ~15 times that error for a smooth function).
+ * evidence of a kink. Central differences with steps h, 2h and 4h give two Richardson
+ * extrapolations; their difference bounds the error of the better one (it is ~15 times that
+ * error for a smooth function).
  */
 function differentiate(apply: (step: number) => void, h: number, evaluate: Evaluate, base: readonly Float64Array[], upstream: readonly Float64Array[]) {
   const at = (step: number) => {
@@ -105,12 +128,21 @@ function differentiate(apply: (step: number) => void, h: number, evaluate: Evalu
   const richardson2 = d2 + (d2 - d4) / 3;
   // Rounding in Σ g·Δf, divided by the step: the extrapolation weighs d1 by 4/3 and d2 by 1/3.
   const rounding = (2 * Math.max(roundingOf(plus), roundingOf(minus)) + Math.max(roundingOf(plus2), roundingOf(minus2)) / 2) / h;
-  return {
-    numeric: richardson1,
-    bound: Math.abs(richardson1 - richardson2) + SAFETY * rounding,
-    forward: plus.change / h,
-    backward: -minus.change / h,
+  const slopes = [plus.change / h, -minus.change / h, plus2.change / (2 * h), -minus2.change / (2 * h), plus4.change / (4 * h), -minus4.change / (4 * h)];
+  const gap = (i: number) => slopes[i] - slopes[i + 1];
+  const jump = 2 * gap(0) - gap(2);
+  const jump2 = 2 * gap(2) - gap(4);
+  const tolerance = Math.abs(richardson1 - richardson2) + SAFETY * rounding;
+  const largest = Math.max(Math.abs(jump), Math.abs(jump2));
+  // A kink changes the slope by a share of the slope itself; rounding (a sum that cancels in the
+  // forward pass rounds to its inputs' scale, not its result's) only by a few ulps of it.
+  const noise = Math.max(tolerance, KINK_SHARE * Math.max(...slopes.map(Math.abs)));
+  const evidence: KinkEvidence = {
+    smooth: largest <= noise || Math.abs(jump2 - 8 * jump) <= 0.25 * Math.abs(jump2),
+    low: Math.min(...slopes),
+    high: Math.max(...slopes),
   };
+  return { numeric: richardson1, bound: tolerance, evidence };
 }
 
 class Tally {
@@ -123,18 +155,17 @@ class Tally {
   private worstKink: { ratio: number; element: ElementComparison } | null = null;
   private worstPass: { ratio: number; element: ElementComparison } | null = null;
 
-  add(element: ElementComparison, slopes: { forward: number; backward: number }): void {
+  add(element: ElementComparison, { evidence }: { evidence: KinkEvidence }): void {
     this.elements++;
     const { analytic, numeric, tolerance } = element;
     const error = Math.abs(analytic - numeric);
     const ratio = Number.isNaN(error) ? Infinity : error === 0 ? 0 : error / tolerance;
     let kind: 'pass' | 'fail' | 'kink' = error <= tolerance ? 'pass' : 'fail';
-    if (kind === 'fail') {
-      // At a kink the one-sided slopes jump, and a subgradient lies between them.
-      const low = Math.min(slopes.forward, slopes.backward) - tolerance;
-      const high = Math.max(slopes.forward, slopes.backward) + tolerance;
-      if (Math.abs(slopes.forward - slopes.backward) > tolerance && analytic >= low && analytic <= high) kind = 'kink';
-    }
+    // A kink: the slopes jump where a smooth function's would not (so the numeric value is no
+    // measurement, pass or fail), and the analytic value is a subgradient between them. A wrong
+    // gradient of a curved function shows no jump.
+    const between = analytic >= evidence.low - tolerance && analytic <= evidence.high + tolerance;
+    if (!evidence.smooth && (kind === 'pass' || between)) kind = 'kink';
     const slot = kind === 'fail' ? 'worstFailure' : kind === 'kink' ? 'worstKink' : 'worstPass';
     const current = this[slot];
     if (current === null || ratio > current.ratio) this[slot] = { ratio, element };
@@ -151,7 +182,7 @@ class Tally {
   result(): Comparison {
     const status: CheckStatus = this.failures > 0 ? 'fail' : this.kinks > 0 ? 'kink' : 'pass';
     const worst = (this.worstFailure ?? this.worstKink ?? this.worstPass)?.element ?? null;
-    return { status, maxAbsError: this.maxAbsError, maxRelError: this.maxRelError, worst, elements: this.elements, failures: this.failures, kinks: this.kinks };
+    return { status, maxAbsError: this.maxAbsError, maxRelError: this.maxRelError, worst, elements: this.elements, failures: this.failures, kinks: this.kinks, unstable: false };
   }
 }
 
@@ -189,7 +220,12 @@ export function compareElements(x: Float64Array, shape: Shape, analytic: Float64
   const tally = new Tally();
   const floor = FLOOR * largest(analytic);
   for (let j = 0; j < x.length; j++) compareElement(j, x, shape, analytic, evaluate, base, upstream, options.eps, floor, tally);
-  return tally.result();
+  return withStability(tally.result(), evaluate, base);
+}
+
+/** A comparison of a function that does not give the same values twice is a failure, whatever it measured. */
+function withStability(result: Comparison, evaluate: Evaluate, base: readonly Float64Array[]): Comparison {
+  return isStable(evaluate, base) ? result : { ...result, status: 'fail', unstable: true };
 }
 
 /** Ranges this small are compared element by element. */
@@ -244,7 +280,7 @@ export function compareProjections(x: Float64Array, shape: Shape, analytic: Floa
   };
   visit(0, x.length, 2);
   const found = elements.result();
-  if (found.status !== 'pass') return { ...found, elements: x.length };
+  if (found.status !== 'pass') return withStability({ ...found, elements: x.length }, evaluate, base);
   const passed = projections.result();
-  return { ...passed, maxAbsError: Math.max(passed.maxAbsError, found.maxAbsError), maxRelError: Math.max(passed.maxRelError, found.maxRelError), elements: x.length };
+  return withStability({ ...passed, maxAbsError: Math.max(passed.maxAbsError, found.maxAbsError), maxRelError: Math.max(passed.maxRelError, found.maxRelError), elements: x.length }, evaluate, base);
 }

@@ -83,6 +83,9 @@ export async function checkUserModule(path: string, options: BuildOptions, mode:
   const comparisons = leaves.map((leaf, i) => (projections
     ? compareProjections(leaf.data, leaf.shape, analytic[i].data, evaluate, upstream, { eps: 1e-3, elementEps: 1e-5, random })
     : compareElements(leaf.data, leaf.shape, analytic[i].data, evaluate, upstream, { eps: 1e-5 })));
+  if (comparisons.some((c) => c.unstable)) {
+    throw new Error(`check: the function exported by '${path}' gives different values each time it is called with the same inputs, so no difference measures its gradient; make it deterministic (seed its random numbers)`);
+  }
   const checks = checkRecordedOps(outputs, { seed: options.seed });
 
   const wholeFailed = comparisons.some((c) => c.status === 'fail');

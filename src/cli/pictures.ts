@@ -38,7 +38,7 @@ export function runBackward(outputs: readonly Tensor[], gradients: Gradients, se
     const values = isLoss ? ones(y.shape) : randn(y.shape, { seed: seed + 1000 + i });
     const record = gradients === 'record';
     const name = outputs.length === 1 ? '∂L/∂y' : `∂L/∂y${i}`;
-    // A user's module may bring its own copy of gradgraph, whose backward wants its own Tensor.
+    // Outputs from another copy of gradgraph want that copy's Tensor (user modules share the CLI's: one-library.ts).
     const OwnTensor = y.constructor as typeof Tensor;
     const upstream = new OwnTensor(values.storage, values.shape, record ? { requiresGrad: true, name } : {});
     y.backward(upstream, record ? { createGraph: true } : { retainGrads: true });

@@ -153,8 +153,9 @@ function tensorLabel(t: Tensor): string {
 }
 
 /**
- * A Tensor, possibly from another copy of gradgraph: a user's module loaded by the CLI imports
- * its own, so `instanceof` alone would turn away tensors that trace perfectly well.
+ * A Tensor, possibly from another copy of gradgraph (a program may load two, say src/ and
+ * dist/; the CLI hands user modules its own, see cli/one-library.ts), so `instanceof` alone
+ * would turn away tensors that trace perfectly well.
  */
 export function isTensor(value: unknown): value is Tensor {
   if (value instanceof Tensor) return true;

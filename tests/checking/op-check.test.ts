@@ -151,11 +151,21 @@ describe('checkRecordedOps', () => {
     const tied = tensor([[3, 3, 3], [0, 2, 1]], { requiresGrad: true });
     const [max] = checkRecordedOps([tied.max(1)]);
     expect(max).toMatchObject({ opName: 'max', status: 'kink', kinks: 3, failures: 0 });
-    // Two tied maxima get a half each, which the central difference agrees with.
-    expect(checkRecordedOps([tensor([[3, 1, 3]], { requiresGrad: true }).max(1)])[0].status).toBe('pass');
+    // Two tied maxima get a half each, which the central difference happens to agree with: still a kink.
+    expect(checkRecordedOps([tensor([[3, 1, 3]], { requiresGrad: true }).max(1)])[0]).toMatchObject({ status: 'kink', kinks: 2 });
+    expect(checkRecordedOps([tensor([0, 2], { requiresGrad: true }).abs()])[0]).toMatchObject({ status: 'kink', kinks: 1 });
     expect(culprits([relu, max])).toEqual([]);
-    // Within the step of a kink too: one-sided slopes that disagree.
-    expect(checkRecordedOps([tensor([1e-7, 1], { requiresGrad: true }).relu()])[0].status).toBe('kink');
+    // Within the steps of a kink too: one-sided slopes that jump.
+    for (const offset of [1e-7, 5e-6, 1.5e-5, 3e-5]) {
+      expect(checkRecordedOps([tensor([offset, 1], { requiresGrad: true }).relu()])[0].status, `relu at ${offset}`).toBe('kink');
+      expect(checkRecordedOps([tensor([-offset, 1], { requiresGrad: true }).abs()])[0].status, `abs at ${-offset}`).toBe('kink');
+    }
+  });
+
+  it('does not call a wrong gradient a kink where the function curves hard (log near 0)', () => {
+    const wrongLog = defineOp({ name: 'wrongLog', forward: (t) => t.log(), backward: ({ inputs: [t] }, g) => [g.div(t).mul(1.001)] });
+    const [check] = checkRecordedOps([wrongLog(tensor([0.003, 0.01, 2], { requiresGrad: true }))]);
+    expect(check).toMatchObject({ status: 'fail', failures: 3, kinks: 0 });
   });
 
   it('reports a backward that returns the wrong shape, or throws, as a failure that says so', () => {
@@ -164,6 +174,9 @@ describe('checkRecordedOps', () => {
     const x = randn([2, 2], { seed: 1, requiresGrad: true });
     expect(only(checkRecordedOps([badShape(x)])).problem).toBe('its backward gave a gradient of shape [] for input0 of shape [2, 2]');
     expect(describeCulprit(only(checkRecordedOps([throws(x)])))).toBe("the gradient of op 'throws' with respect to its input input0 is wrong: its backward threw: not written yet");
+    let calls = 0;
+    const noisy = defineOp({ name: 'noisy', forward: (t) => t.mul(1 + (calls++ % 7) * 1e-9), backward: (_ctx, g) => [g] });
+    expect(only(checkRecordedOps([noisy(x)])).problem).toBe('its forward gives different values for the same inputs, so no difference measures its gradient');
   });
 
   it('keys each check by the op key trace() gives the node, and changes nothing in the graph', () => {

@@ -123,6 +123,13 @@ export default () => x.tanh().mul(x).sum(1);
     expect(status).toBe(1);
   });
 
+  it('says in one line when the function gives different values each call, rather than measuring noise', () => {
+    const noisy = moduleFile('noisy.ts', "import { randn } from 'gradgraph';\nconst w = randn([3], { seed: 1, requiresGrad: true, name: 'w' });\nexport default () => w.mul(1 + Math.random() * 1e-3);\n");
+    const { status, stderr } = gradgraphIn(work, 'check', noisy);
+    expect(stderr).toBe(`gradgraph: error: check: the function exported by '${noisy}' gives different values each time it is called with the same inputs, so no difference measures its gradient; make it deterministic (seed its random numbers)\n`);
+    expect(status).toBe(1);
+  });
+
   it('says so when no tensor requires grad', () => {
     const constant = moduleFile('constant.ts', "import { tensor } from 'gradgraph';\nexport default () => tensor([1, 2]).exp();\n");
     const { status, stderr } = gradgraphIn(work, 'check', constant);
