@@ -60,6 +60,7 @@ describe('batch norm far from the origin', () => {
     const report = {
       vsExact: { torch: exact(torch), explicit: exact(explicit), fused: exact(fused), fusedRecorded: exact(fusedRecorded) },
       vsTorch: { explicit: versus(reference)(explicit), fused: versus(reference)(fused), fusedRecorded: versus(reference)(fusedRecorded) },
+      explicitVsFused: { y: relativeError(explicit.y, fused.y), dx: relativeError(explicit.dx, fused.dx) },
     };
     console.log(`offset ${offset}, max |a − b| / max |b|: ${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toExponential(1)) : v))}`);
     // The closed form is PyTorch's formula: their dx agree to rounding at every offset.
