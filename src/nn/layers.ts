@@ -1,3 +1,4 @@
+import { allocate } from '../tensor/allocation.js';
 import { Random } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -27,7 +28,7 @@ export class Linear extends Module {
     const random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
     const bound = 1 / Math.sqrt(inFeatures);
     const uniform = (shape: number[], name: string) => {
-      const data = new Float64Array(shape.reduce((a, b) => a * b, 1));
+      const data = allocate('Linear', shape);
       for (let i = 0; i < data.length; i++) data[i] = (2 * random.uniform() - 1) * bound;
       return new Tensor(data, shape, { isParameter: true, name });
     };

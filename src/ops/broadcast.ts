@@ -16,7 +16,7 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   inputNames: ['x'],
   label: 'broadcast',
   forward([x], { shape }) {
-    return { data: broadcastCopy(x.storage, x.shape, shape), shape };
+    return { data: broadcastCopy(x.storage, x.shape, shape, 'broadcastTo'), shape };
   },
   backward({ inputs: [x] }, g) {
     return [sumTo(g, x.shape)];
