@@ -39,6 +39,16 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
   name: 'batchNormFused',
   label: 'batch norm (fused)',
   inputNames: ['x', 'gamma', 'beta'],
+  // The closed form of normalizeBackward, with x̂ and σ the batch's normalized x and deviation.
+  formula: ({ inputs: [, gamma], grad, sumOver, size }, { layout }) => {
+    const sum = sumOver(layout.axes);
+    const n = size(layout.count);
+    return [
+      `${gamma} / σ · (${grad} − ${sum}${grad} / ${n} − x̂ · ${sum}${grad} · x̂ / ${n})`,
+      `${sum}${grad} · x̂`,
+      `${sum}${grad}`,
+    ];
+  },
   forward([x, gamma, beta], { moments, layout }) {
     return { data: normalizeForward(x.storage, moments, gamma.storage, beta.storage, layout.spatial), shape: x.shape };
   },

@@ -91,6 +91,12 @@ function divideScaleShift(centered: Tensor, variance: Tensor, gamma: Tensor | nu
   const epsilon = new Tensor(Float64Array.of(eps), [], { name: 'ε' });
   const { safe, zeroed } = guardZeroVariance(step(variance.add(epsilon), ADD_EPS_LABEL, 'σ² + ε'));
   const std = step(safe.sqrt(), 'sqrt', 'σ');
+  if (!std.node && variance.isBuffer) {
+    // In eval mode nothing records σ: it is computed from the running variance alone, so a
+    // picture shows it as the module state it is, named by how it is made.
+    std.isBuffer = true;
+    std.name = `√(${variance.name ?? 'running variance'} + ε)`;
+  }
   const normalized = step(zeroed(centered.div(std)), 'divide', 'x̂');
   const scaled = gamma === null ? normalized : step(normalized.mul(alongChannels(gamma, layout)), 'scale', 'γ·x̂');
   return beta === null ? scaled : step(scaled.add(alongChannels(beta, layout)), 'shift', 'y');

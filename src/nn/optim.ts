@@ -1,4 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
+import { describeValue } from '../validate.js';
 
 /*
  * Optimizers update parameters in place, on their data, outside the graph (like PyTorch's
@@ -18,7 +19,7 @@ export abstract class Optimizer {
         throw new Error(`${name}: parameter ${i}${p.name ? ` (${p.name})` : ''} is not a leaf: op '${p.node.op.name}' computed it, so the next forward pass would overwrite any update; pass the leaf tensors it was computed from`);
       }
     });
-    if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`${name}: lr must be a finite number > 0, got ${String(lr)}`);
+    if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`${name}: lr must be a finite number > 0, got ${describeValue(lr)}`);
     this.parameters = [...parameters];
   }
 

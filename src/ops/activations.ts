@@ -16,11 +16,13 @@ function parametric(
   label: (p: number) => string,
   value: (x: number, p: number) => number,
   gradient: (g: Tensor, x: Tensor, p: number) => Tensor,
+  formula: (g: string, x: string, p: number) => string,
 ) {
   const op: OpDefinition<Parameter> = {
     name,
     inputNames: ['x'],
     label: ({ p }) => label(p),
+    formula: ({ plain, grad }, { p }) => [formula(grad, plain.inputs[0], p)],
     forward: ([x], { p }) => ({ data: x.storage.map((v) => value(v, p)), shape: x.shape }),
     backward: ({ inputs: [x], attrs: { p } }, g) => [gradient(g, x, p)],
   };
@@ -31,7 +33,8 @@ function parametric(
 const isPositive = (x: Tensor) => new Tensor(x.storage.map((v) => (v > 0 ? 1 : 0)), x.shape);
 
 const leakyReluOp = parametric('leakyRelu', (slope) => `leaky relu ${slope}`, (x, slope) => (x > 0 ? x : x * slope),
-  (g, x, slope) => g.mul(where(isPositive(x), 1, slope)));
+  (g, x, slope) => g.mul(where(isPositive(x), 1, slope)),
+  (g, x, slope) => `${g} · (1 if ${x} > 0, else ${slope})`);
 
 /** x for x > 0, negativeSlope·x otherwise. */
 export function leakyRelu(x: TensorLike, negativeSlope = 0.01): Tensor {
@@ -39,7 +42,8 @@ export function leakyRelu(x: TensorLike, negativeSlope = 0.01): Tensor {
 }
 
 const eluOp = parametric('elu', (alpha) => (alpha === 1 ? 'elu' : `elu α=${alpha}`), (x, alpha) => (x > 0 ? x : alpha * Math.expm1(x)),
-  (g, x, alpha) => g.mul(where(isPositive(x), 1, x.exp().mul(alpha))));
+  (g, x, alpha) => g.mul(where(isPositive(x), 1, x.exp().mul(alpha))),
+  (g, x, alpha) => `${g} · (1 if ${x} > 0, else ${alpha === 1 ? '' : `${alpha}·`}exp(${x}))`);
 
 /** x for x > 0, alpha·(eˣ − 1) otherwise. */
 export function elu(x: TensorLike, alpha = 1): Tensor {
@@ -52,6 +56,7 @@ const geluOp: OpDefinition = {
   name: 'gelu',
   label: 'GELU',
   inputNames: ['x'],
+  formula: ({ plain, grad }) => [`${grad} · (Φ(${plain.inputs[0]}) + ${plain.inputs[0]}·φ(${plain.inputs[0]}))`],
   forward: ([x]) => ({ data: x.storage.map((v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2))), shape: x.shape }),
   // Φ(x) + x·φ(x), with Φ from erf and φ the standard normal density.
   backward: ({ inputs: [x] }, g) => {

@@ -30,6 +30,7 @@ function softmaxData(x: Tensor, axis: number): Float64Array {
 const softmaxOp: OpDefinition<AxisAttrs> = {
   name: 'softmax',
   inputNames: ['x'],
+  formula: ({ output, grad }) => [`${output} · (${grad} − Σ ${grad} · ${output})`],
   forward: ([x], { axis }) => ({ data: softmaxData(x, axis), shape: x.shape }),
   // y ⊙ (g − Σ g·y) along the axis.
   backward: ({ output, attrs: { axis } }, g) => [output.mul(g.sub(g.mul(output).sum(axis, { keepdims: true })))],
@@ -39,6 +40,7 @@ const logSoftmaxOp: OpDefinition<AxisAttrs> = {
   name: 'logSoftmax',
   label: 'log softmax',
   inputNames: ['x'],
+  formula: ({ output, grad }) => [`${grad} − exp(${output}) · Σ ${grad}`],
   forward: ([x], { axis }) => ({ data: logSoftmaxData(x, axis), shape: x.shape }),
   // g − softmax ⊙ Σ g along the axis, with softmax = exp(output).
   backward: ({ output, attrs: { axis } }, g) => [g.sub(output.exp().mul(g.sum(axis, { keepdims: true })))],

@@ -18,6 +18,7 @@ interface IndexAttrs {
 const gatherOp: OpDefinition<IndexAttrs> = {
   name: 'gather',
   inputNames: ['x', 'index'],
+  formula: ({ plain, grad }) => [`${grad} scatter-added at ${plain.inputs[1]}`, '0'],
   forward([x, index], { offsets }) {
     const out = new Float64Array(offsets.length);
     for (let i = 0; i < out.length; i++) out[i] = x.storage[offsets[i]];
@@ -32,6 +33,7 @@ const scatterAddOp: OpDefinition<IndexAttrs & { readonly shape: Shape }> = {
   name: 'scatterAdd',
   label: 'scatter-add',
   inputNames: ['source', 'index'],
+  formula: ({ plain, grad }) => [`${grad} gathered at ${plain.inputs[1]}`, '0'],
   forward([source], { offsets, shape }) {
     const out = new Float64Array(shape.reduce((a, b) => a * b, 1));
     for (let i = 0; i < offsets.length; i++) out[offsets[i]] += source.storage[i];

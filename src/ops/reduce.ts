@@ -7,7 +7,8 @@ import { compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
- * `keepdims` as in NumPy. Each gradient spreads g back over the reduced axes.
+ * `keepdims` as in NumPy. Each gradient spreads g back over the reduced axes, which the
+ * formulas leave implicit: ∂L/∂μ / N is one value copied to every element it averaged.
  */
 
 export interface ReduceOptions {
@@ -71,6 +72,7 @@ function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Flo
 }
 
 export const sum = reduction('sum', (x, { axes }) => sumKernel(x.storage, x.shape, axes), {
+  formula: ({ grad }) => [grad],
   backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs)],
 });
 
@@ -84,6 +86,7 @@ function averaged(kernel: ReduceKernel) {
 }
 
 export const mean = reduction('mean', averaged(sumKernel), {
+  formula: ({ grad, size }, { count }) => [`${grad} / ${size(count)}`],
   // Divide before spreading: the small tensor, not the full-size one.
   backward: ({ inputs: [x], attrs }, g) => [spread(g.div(attrs.count), x.shape, attrs)],
 });
@@ -94,6 +97,7 @@ export const mean = reduction('mean', averaged(sumKernel), {
  */
 export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), {
   label: 'mean(x²)',
+  formula: ({ inputs: [x], grad, size }, { count }) => [`2 · ${grad} · ${x} / ${size(count)}`],
   // x · (2g/N) with g broadcast by the mul itself: one full-size pass, no materialised spread.
   backward: ({ inputs: [x], attrs }, g) => [x.mul(withKeptDims(g.mul(2 / attrs.count), x.shape, attrs))],
 });
@@ -107,6 +111,8 @@ function extremum(name: string, kernel: ReduceKernel) {
     if (count === 0) throw new Error(`${name}: cannot take the ${name} over an empty axis (x has shape ${formatShape(x.shape)}, axes ${formatShape(axes)})`);
     return kernel(x.storage, x.shape, axes);
   }, {
+    // Split evenly between tied extremes: the Iverson bracket [x = max] is 1 at each of them.
+    formula: ({ plain, grad }) => [`${grad} · [${plain.inputs[0]} = ${plain.output}] / ties`],
     backward: ({ inputs: [x], output, attrs }, g) => {
       const keptShape = reducedShape(x.shape, attrs.axes, true);
       const isExtreme = equalKernel(x.storage, x.shape, output.storage, keptShape, x.shape, name);

@@ -15,6 +15,7 @@ type ClampAttrs = { readonly low: number; readonly high: number };
 const clampOp: OpDefinition<ClampAttrs> = {
   name: 'clamp',
   inputNames: ['x'],
+  formula: ({ plain, grad }, { low, high }) => [`${grad} · [${low === -Infinity ? '' : `${low} ≤ `}${plain.inputs[0]}${high === Infinity ? '' : ` ≤ ${high}`}]`],
   label: ({ low, high }) => `clamp [${low === -Infinity ? '−∞' : low}, ${high === Infinity ? '∞' : high}]`,
   // Math.max(NaN, low) is NaN, so a NaN stays NaN, as in PyTorch.
   forward: ([x], { low, high }) => ({ data: x.storage.map((v) => Math.min(Math.max(v, low), high)), shape: x.shape }),
@@ -39,6 +40,7 @@ export function clamp(x: TensorLike, min: number | null, max: number | null = nu
 const whereOp: OpDefinition = {
   name: 'where',
   inputNames: ['condition', 'a', 'b'],
+  formula: ({ plain: { inputs: [c] }, grad, sum }) => ['0', `${sum[1]}${grad} · ${c}`, `${sum[2]}${grad} · (1 − ${c})`],
   forward([condition, a, b]) {
     const shape = broadcastShapes('where', broadcastShapes('where', condition.shape, a.shape, ['condition', 'a']), b.shape, ['condition and a', 'b']);
     const c = broadcastCopy(condition.storage, condition.shape, shape, 'where');

@@ -5,6 +5,7 @@ import { handOut } from '../autograd/saved.js';
 import { allocate } from './allocation.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
+import { describeValue } from '../validate.js';
 
 /** Anything an op accepts as an operand: plain numbers become constant scalars. */
 export type TensorLike = Tensor | number;
@@ -18,6 +19,12 @@ export interface TensorOptions extends FactoryOptions {
 
 type Axis = number | readonly number[];
 
+/** `[[1,NaN],[Infinity,-0]]`: JSON's layout, but every number as itself (JSON writes null for NaN and ±Infinity). */
+function formatNested(values: NestedArray): string {
+  if (typeof values === 'number') return Object.is(values, -0) ? '-0' : String(values);
+  return `[${values.map(formatNested).join(',')}]`;
+}
+
 /** An N-d float64 tensor that records the ops applied to it when it requires grad. */
 export class Tensor {
   /** Gradient accumulated by `backward()`; null until then, reset by `zeroGrad()`. */
@@ -30,6 +37,8 @@ export class Tensor {
   retainsGrad = false;
   /** A learned parameter (gamma, beta, a weight), drawn differently from data in pictures. */
   isParameter: boolean;
+  /** A module's state that is not learned (BN's running statistics), drawn inside its module's box. */
+  isBuffer: boolean;
 
   /**
    * Wraps `storage` without copying; use `tensor()` to build one from user values. Writes to
@@ -42,12 +51,13 @@ export class Tensor {
      */
     readonly storage: Float64Array,
     readonly shape: Shape,
-    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean } = {},
+    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
   ) {
     if (storage.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${storage.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
     this.isParameter = options.isParameter ?? false;
+    this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
     this.name = options.name;
   }
@@ -99,7 +109,7 @@ export class Tensor {
     if (this.name !== undefined) parts.unshift(`name=${JSON.stringify(this.name)}`);
     if (this.node) parts.push(`op=${this.node.op.name}`);
     if (this.requiresGrad) parts.push('requiresGrad');
-    const values = this.storage.length <= 24 ? JSON.stringify(this.toArray()) : `${this.storage.length} values`;
+    const values = this.storage.length <= 24 ? formatNested(this.toArray()) : `${this.storage.length} values`;
     return `Tensor(${values}, ${parts.join(', ')})`;
   }
 
@@ -110,7 +120,7 @@ export class Tensor {
 
   /** Sets the label pictures show on the op that produced this tensor (BN names its steps). */
   withLabel(label: string): this {
-    if (!this.node) throw new Error(`withLabel: tensor ${this.name ?? ''} is a leaf or was not recorded; give it a name instead`);
+    if (!this.node) throw new Error(`withLabel: ${this.name === undefined ? 'this tensor' : `tensor '${this.name}'`} is a leaf or was not recorded; give it a name instead`);
     this.node.label = label;
     return this;
   }
@@ -276,8 +286,8 @@ function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (r
   assertValidShape(op, shape);
   const { seed } = options;
   if (seed !== undefined && !Number.isSafeInteger(seed)) {
-    if (Number.isInteger(seed)) throw new Error(`${op}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${String(seed)}`);
-    throw new Error(`${op}: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
+    if (Number.isInteger(seed)) throw new Error(`${op}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${describeValue(seed)}`);
+    throw new Error(`${op}: seed must be an integer, got ${describeValue(seed)}`);
   }
   const data = allocate(op, shape);
   const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
