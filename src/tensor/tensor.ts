@@ -70,7 +70,8 @@ export class Tensor {
    * The values, row-major, writable in place. Writes are tracked: if an op recorded this tensor
    * (or a tensor sharing its values, such as its detach()) before the values changed, backward()
    * refuses, naming the tensor and the op, instead of computing gradients from the new values.
-   * Reading `item()` or `toArray()` costs nothing; the first `.data` of a recorded tensor copies it.
+   * The first `.data` of a buffer copies it, and so does every op that records it afterwards
+   * (src/autograd/saved.ts); `item()` and `toArray()` read without handing anything out.
    */
   get data(): Float64Array {
     return handOut(this.storage);
