@@ -2,7 +2,7 @@ import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, unravelIndex, type Shape } from '../tensor/shape.js';
 import { getScope, isAnomalyEnabled, isGradEnabled, noGrad, shouldCheckOutputs } from './mode.js';
 import { findNonFinite } from './anomaly.js';
-import { firstChange, keepForBackward } from './saved.js';
+import { firstChange, keepForBackward, shareBuffer } from './saved.js';
 import { describeValue } from '../validate.js';
 
 /** What an op's forward kernel may return: a tensor, or raw row-major data with its shape. */
@@ -106,7 +106,10 @@ export class GraphNode<Attrs = unknown> {
     this.label = typeof label === 'function' ? label(attrs) : (label ?? op.name);
     this.scope = getScope();
     this.creationStack = isAnomalyEnabled() ? new Error().stack : undefined;
-    this.keptValues = [...inputs, output].map((t) => keepForBackward(t.storage));
+    this.keptValues = [...inputs, output].map((t) => {
+      t.savedByNode = true;
+      return keepForBackward(t.storage);
+    });
   }
 
   /**
@@ -150,7 +153,9 @@ export function applyOp<Attrs>(op: OpDefinition<Attrs>, operands: readonly Tenso
   if (!(result instanceof Tensor) && !(result?.data instanceof Float64Array && Array.isArray(result.shape))) {
     throw new Error(`${op.name}: forward must return a Tensor or { data: Float64Array, shape }, got ${typeof result}`);
   }
-  const output = new Tensor(result instanceof Tensor ? result.storage : result.data, result.shape);
+  const data = result instanceof Tensor ? result.storage : result.data;
+  // A view (reshape and its kind) hands back its input's buffer: two tensors now hold it.
+  const output = new Tensor(inputs.some((input) => input.storage === data) ? shareBuffer(data) : data, result.shape);
   if (shouldCheckOutputs()) {
     const bad = findNonFinite(output);
     if (bad) throw new Error(`detectAnomaly: op '${op.name}' produced ${bad.value} in its output (shape ${formatShape(output.shape)}) at index ${formatShape(bad.index)}`);

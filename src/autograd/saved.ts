@@ -6,25 +6,35 @@
  * is possible at all:
  *
  * - Kernels read `tensor.storage`, which never leaves the library; a buffer is "handed out"
- *   the first time `.data` gives it to someone (aliases such as detach() share the buffer).
- *   Its values at that moment are copied, before anyone could write to it: a node recorded
- *   before the hand-out saved exactly these values.
+ *   the first time `.data` gives it to someone. If a recorded node saved it before, its values
+ *   at that moment are copied, before anyone could write to it: they are what that node saw.
+ *   A tensor knows whether a node saved it, but a buffer can be shared (detach(), a view such as
+ *   reshape): a shared buffer is copied at its hand-out whatever the tensor handing it out knows.
  * - A node recording a buffer that was already handed out keeps a copy of its own.
  * - Before a node's backward runs, its saved buffers (inputs and output) are compared with
  *   those copies.
  *
  * So a buffer nobody was given costs one WeakMap lookup per node that saves it; one that was
- * costs a copy at the hand-out, a copy per node that saves it, and a comparison at backward.
+ * costs a copy at the hand-out (if saved or shared by then), a copy per node that saves it
+ * afterwards, and a comparison at backward.
  * Not seen: writes to `storage` itself (the untracked escape, like PyTorch's `.data`), and
  * writes to an array passed to `new Tensor(array, shape)`, which wraps it (`tensor()` copies).
  */
 
-/** Handed-out buffers, with their values at the hand-out. Only these ever become keys. */
-const valuesAtHandOut = new WeakMap<Float64Array, Float64Array>();
+/** Handed-out buffers, with their values at the hand-out when some node may have saved them. */
+const valuesAtHandOut = new WeakMap<Float64Array, Float64Array | null>();
+/** Buffers that more than one tensor holds. Few: only views and detach() make them. */
+const sharedBuffers = new WeakSet<Float64Array>();
 
-/** Gives `buffer` to the caller of `.data`, copying its values the first time. */
-export function handOut(buffer: Float64Array): Float64Array {
-  if (!valuesAtHandOut.has(buffer)) valuesAtHandOut.set(buffer, buffer.slice());
+/** Notes that a second tensor holds `buffer`; returns it. */
+export function shareBuffer(buffer: Float64Array): Float64Array {
+  sharedBuffers.add(buffer);
+  return buffer;
+}
+
+/** Gives `buffer` to the caller of `.data`; the first time, copies it if a node may have saved it. */
+export function handOut(buffer: Float64Array, savedByNode: boolean): Float64Array {
+  if (!valuesAtHandOut.has(buffer)) valuesAtHandOut.set(buffer, savedByNode || sharedBuffers.has(buffer) ? buffer.slice() : null);
   return buffer;
 }
 
@@ -35,8 +45,8 @@ export function keepForBackward(buffer: Float64Array): Float64Array | null {
 
 /** The first element of `buffer` that differs from what was kept, or null (NaN equals NaN here). */
 export function firstChange(buffer: Float64Array, kept: Float64Array | null): { index: number; was: number } | null {
-  const expected = kept ?? valuesAtHandOut.get(buffer);
-  if (expected === undefined) return null;
+  const expected = kept ?? valuesAtHandOut.get(buffer) ?? null;
+  if (expected === null) return null;
   for (let i = 0; i < buffer.length; i++) {
     const now = buffer[i];
     const was = expected[i];

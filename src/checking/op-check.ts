@@ -59,7 +59,7 @@ export const ELEMENT_LIMIT = 4096;
 
 /** Fresh leaves holding the values the node saw, so nothing the check does reaches the graph. */
 function copies(node: GraphNode): Tensor[] {
-  return node.inputs.map((t) => new Tensor(Float64Array.from(t.data), t.shape));
+  return node.inputs.map((t) => new Tensor(Float64Array.from(t.storage), t.shape));
 }
 
 function runForward(node: GraphNode, inputs: readonly Tensor[]): Tensor {
@@ -82,16 +82,16 @@ interface JacobianEntry {
  */
 function locateOutput(node: GraphNode, inputs: readonly Tensor[], output: Tensor, needsInputGrad: readonly boolean[], input: number, flat: number, eps: number): JacobianEntry | null {
   if (output.size > LOCATE_LIMIT) return null;
-  const x = inputs[input].data;
+  const x = inputs[input].storage;
   const original = x[flat];
   const h = eps * Math.max(1, Math.abs(original));
   let plus: Float64Array;
   let minus: Float64Array;
   try {
     x[flat] = original + h;
-    plus = runForward(node, inputs).data;
+    plus = runForward(node, inputs).storage;
     x[flat] = original - h;
-    minus = runForward(node, inputs).data;
+    minus = runForward(node, inputs).storage;
   } finally {
     x[flat] = original;
   }
@@ -101,7 +101,7 @@ function locateOutput(node: GraphNode, inputs: readonly Tensor[], output: Tensor
     const oneHot = new Float64Array(output.size);
     oneHot[k] = 1;
     const gradient = noGrad(() => node.op.backward({ inputs, output, attrs: node.attrs, needsInputGrad }, new Tensor(oneHot, output.shape)))[input];
-    const analytic = gradient?.data[flat] ?? 0;
+    const analytic = gradient?.storage[flat] ?? 0;
     const numeric = (plus[k] - minus[k]) / (2 * h);
     const error = Math.abs(analytic - numeric);
     if (error > bestError) {
@@ -131,7 +131,7 @@ function checkNode(node: GraphNode, key: string, random: Random, options: OpChec
   } catch (error) {
     return bases.map((base) => problemCheck(base, `its backward threw: ${(error as Error).message}`));
   }
-  const evaluate: Evaluate = () => [runForward(node, inputs).data];
+  const evaluate: Evaluate = () => [runForward(node, inputs).storage];
   return checked.map((i, position) => {
     const base = bases[position];
     const x = inputs[i];
@@ -144,8 +144,8 @@ function checkNode(node: GraphNode, key: string, random: Random, options: OpChec
     }
     const projection = x.size > ELEMENT_LIMIT;
     const comparison: Comparison = projection
-      ? compareProjections(x.data, x.shape, analytic.data, evaluate, [upstream], { eps: 1e-3, elementEps: options.eps ?? 1e-5, random })
-      : compareElements(x.data, x.shape, analytic.data, evaluate, [upstream], { eps: options.eps ?? 1e-5 });
+      ? compareProjections(x.storage, x.shape, analytic.storage, evaluate, [upstream], { eps: 1e-3, elementEps: options.eps ?? 1e-5, random })
+      : compareElements(x.storage, x.shape, analytic.storage, evaluate, [upstream], { eps: options.eps ?? 1e-5 });
     if (comparison.unstable) return problemCheck(base, 'its forward gives different values for the same inputs, so no difference measures its gradient');
     const { worst } = comparison;
     const located = comparison.status === 'fail' && worst !== null && worst.inputIndex.length > 0

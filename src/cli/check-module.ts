@@ -77,12 +77,12 @@ export async function checkUserModule(path: string, options: BuildOptions, mode:
   });
   const OwnTensor = outputs[0].constructor as typeof Tensor;
   const analytic = grad(outputs, leaves, { gradOutputs: outputs.map((y, o) => new OwnTensor(upstream[o], y.shape)), allowUnused: true });
-  const evaluate = () => run(path, build, options).map((y) => y.data);
+  const evaluate = () => run(path, build, options).map((y) => y.storage);
   const total = leaves.reduce((sum, t) => sum + t.size, 0);
   const projections = mode === 'fast' || (mode === 'auto' && total > FULL_CHECK_LIMIT);
   const comparisons = leaves.map((leaf, i) => (projections
-    ? compareProjections(leaf.data, leaf.shape, analytic[i].data, evaluate, upstream, { eps: 1e-3, elementEps: 1e-5, random })
-    : compareElements(leaf.data, leaf.shape, analytic[i].data, evaluate, upstream, { eps: 1e-5 })));
+    ? compareProjections(leaf.storage, leaf.shape, analytic[i].storage, evaluate, upstream, { eps: 1e-3, elementEps: 1e-5, random })
+    : compareElements(leaf.storage, leaf.shape, analytic[i].storage, evaluate, upstream, { eps: 1e-5 })));
   if (comparisons.some((c) => c.unstable)) {
     throw new Error(`check: the function exported by '${path}' gives different values each time it is called with the same inputs, so no difference measures its gradient; make it deterministic (seed its random numbers)`);
   }

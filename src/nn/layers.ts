@@ -1,5 +1,6 @@
+import { allocate } from '../tensor/allocation.js';
 import { Random } from '../tensor/random.js';
-import { formatShape, sizeOf } from '../tensor/shape.js';
+import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions, describeValue } from '../validate.js';
 import { Module } from './module.js';
@@ -19,7 +20,7 @@ export function uniformInitializer(seed: number | undefined, fanIn: number): (sh
   const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
   const bound = 1 / Math.sqrt(fanIn);
   return (shape, name) => {
-    const data = new Float64Array(sizeOf(shape));
+    const data = allocate('Linear', shape);
     for (let i = 0; i < data.length; i++) data[i] = (2 * random.uniform() - 1) * bound;
     return new Tensor(data, shape, { isParameter: true, name });
   };

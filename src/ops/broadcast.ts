@@ -17,7 +17,7 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   label: 'broadcast',
   formula: ({ grad, sum }) => [`${sum[0]}${grad}`],
   forward([x], { shape }) {
-    return { data: broadcastCopy(x.storage, x.shape, shape), shape };
+    return { data: broadcastCopy(x.storage, x.shape, shape, 'broadcastTo'), shape };
   },
   backward({ inputs: [x] }, g) {
     return [sumTo(g, x.shape)];

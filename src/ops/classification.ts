@@ -1,3 +1,4 @@
+import { shareBuffer } from '../autograd/saved.js';
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxis, reducedShape, unravelIndex } from '../tensor/shape.js';
@@ -102,7 +103,8 @@ function classLoss(fn: string, argument: string, input: unknown, target: unknown
     }
   }
   // The class indices as gather's index, [N, 1, d…], named so that pictures show the target.
-  const index = new Tensor(target.storage, [target.shape[0], 1, ...target.shape.slice(1)], { name: target.name ?? 'target' });
+  // A view of target's values: shared, so a change to target after the forward is still caught.
+  const index = new Tensor(shareBuffer(target.storage), [target.shape[0], 1, ...target.shape.slice(1)], { name: target.name ?? 'target' });
   const losses = gather(toLogProbs(input), 1, index).squeeze(1).neg();
   return reduction === 'none' ? losses : reduction === 'sum' ? losses.sum() : losses.mean();
 }

@@ -4,6 +4,7 @@ import { broadcastShapes, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
 import { compileBinary, compileUnary, type BinaryKernel } from './kernels.js';
 import { erf as erfOf } from './erf.js';
+import { where } from './select.js';
 
 /*
  * The elementwise ops as a table: name, scalar expression (x from a, y from b), the label a
@@ -77,19 +78,13 @@ export const isZero = constantMask('x === 0 ? 1 : 0');
 const baseZeroExponentNonNegative = compileBinary('x === 0 && y >= 0 ? 1 : 0');
 
 /**
- * `x` with 0 where `mask` is nonzero: PyTorch's where(mask, 0, x), for a gradient whose formula
- * is 0·∞ at a point where the true value is 0. A select, not a product, so the ∞ or NaN does not
- * leak through; its gradient is the same select of g, so it can be differentiated again.
+ * `x` with 0 where `mask` (a constant 0/1 tensor) is 1: PyTorch's where(mask, 0, x), for a
+ * gradient whose formula is 0·∞ at a point where its true value is 0. `where` selects rather
+ * than multiplies, so the ∞ or NaN does not leak through, and it can be differentiated again.
+ * Nothing is recorded when the mask is all 0, the common case.
  */
-export const zeroWhere = binaryOp('zeroWhere', 'y !== 0 ? 0 : x', 'zero where',
-  (g, _x, mask, _out, shape) => unbroadcast(zeroWhere(g, mask), shape),
-  // The mask is a constant of the values, piecewise constant: its derivative is 0.
-  (g, _x, _mask, _out, shape) => unbroadcast(g.mul(0), shape),
-  ({ plain: { inputs: [, mask] }, grad, sum }) => [`${sum[0]}${grad} · [${mask} = 0]`, '0']);
-
-/** `grad` with 0 where `mask` (a constant 0/1 tensor) is 1; no node at all when the mask is all 0. */
-export function zeroWhereMasked(grad: Tensor, mask: Tensor): Tensor {
-  return mask.storage.includes(1) ? zeroWhere(grad, mask) : grad;
+export function zeroWhere(x: Tensor, mask: Tensor): Tensor {
+  return mask.storage.includes(1) ? where(mask, 0, x) : x;
 }
 
 export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape),
@@ -108,11 +103,11 @@ export const div = binaryOp('div', 'x / y', '÷',
 // though b·a^(b−1) is 0·∞ at a = 0; where a = 0 and b ≥ 0 the exponent's gradient is 0, though
 // aᵇ·log(a) is 0·(−∞) or 1·(−∞) there. The first also makes the second derivative of x¹ at 0 be 0.
 export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
-  (g, a, b, _out, shape) => unbroadcast(zeroWhereMasked(g.mul(b).mul(a.pow(b.sub(1))), isZero(b)), shape),
+  (g, a, b, _out, shape) => unbroadcast(zeroWhere(g.mul(b).mul(a.pow(b.sub(1))), isZero(b)), shape),
   // Only computed when the exponent requires grad: log(a) is NaN for a < 0.
   (g, a, b, out, shape) => {
     const mask = new Tensor(baseZeroExponentNonNegative(a.storage, a.shape, b.storage, b.shape, out.shape, 'pow'), out.shape);
-    return unbroadcast(zeroWhereMasked(g.mul(out).mul(a.log()), mask), shape);
+    return unbroadcast(zeroWhere(g.mul(out).mul(a.log()), mask), shape);
   },
   ({ inputs: [a, b], plain, output, grad, sum }) => [`${sum[0]}${grad} · ${b} · ${a}^(${plain.inputs[1]} − 1)`, `${sum[1]}${grad} · ${output} · log ${a}`]);
 

@@ -1,3 +1,4 @@
+import { allocate } from '../tensor/allocation.js';
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxis, sizeOf, type Shape } from '../tensor/shape.js';
@@ -19,12 +20,13 @@ const catOp: OpDefinition<{ axis: number; label: string }> = {
   name: 'cat',
   label: ({ label }) => label,
   formula: ({ plain, grad }) => plain.inputs.map((input) => `the slice of ${grad} where ${input} was placed`),
-  forward(inputs, { axis }) {
+  forward(inputs, { axis, label }) {
     const total = inputs.reduce((n, t) => n + t.shape[axis], 0);
     const shape = [...inputs[0].shape];
     shape[axis] = total;
     const { outer, inner } = blocks(shape, axis);
-    const out = new Float64Array(sizeOf(shape));
+    // The label is the function called, cat or stack: the one to name if the result is too large.
+    const out = allocate(label, shape);
     let offset = 0;
     for (const t of inputs) {
       const run = t.shape[axis] * inner;

@@ -97,11 +97,11 @@ export function compileBinary(expression: string): BinaryKernel {
   return factory(broadcastPattern, broadcastStrides, sizeOf, allocate) as BinaryKernel;
 }
 
-/** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. */
-export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape): Float64Array {
+/** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
+export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape, op: string): Float64Array {
   const pattern = broadcastPattern(shape, outShape);
-  if (pattern === 'general') return copyGeneral(input, shape, NO_DATA, [], outShape, 'broadcastTo');
-  const out = allocate('broadcastTo', outShape);
+  if (pattern === 'general') return copyGeneral(input, shape, NO_DATA, [], outShape, op);
+  const out = allocate(op, outShape);
   const n = out.length;
   switch (pattern) {
     case 'full':

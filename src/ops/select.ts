@@ -43,9 +43,9 @@ const whereOp: OpDefinition = {
   formula: ({ plain: { inputs: [c] }, grad, sum }) => ['0', `${sum[1]}${grad} · ${c}`, `${sum[2]}${grad} · (1 − ${c})`],
   forward([condition, a, b]) {
     const shape = broadcastShapes('where', broadcastShapes('where', condition.shape, a.shape, ['condition', 'a']), b.shape, ['condition and a', 'b']);
-    const c = broadcastCopy(condition.storage, condition.shape, shape);
-    const av = broadcastCopy(a.storage, a.shape, shape);
-    const bv = broadcastCopy(b.storage, b.shape, shape);
+    const c = broadcastCopy(condition.storage, condition.shape, shape, 'where');
+    const av = broadcastCopy(a.storage, a.shape, shape, 'where');
+    const bv = broadcastCopy(b.storage, b.shape, shape, 'where');
     for (let i = 0; i < c.length; i++) c[i] = c[i] === 1 ? av[i] : bv[i];
     return { data: c, shape };
   },

@@ -1,7 +1,7 @@
 import type { GraphNode } from '../autograd/op.js';
 import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
-import { handOut } from '../autograd/saved.js';
+import { handOut, shareBuffer } from '../autograd/saved.js';
 import { allocate } from './allocation.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
@@ -39,6 +39,8 @@ export class Tensor {
   isParameter: boolean;
   /** A module's state that is not learned (BN's running statistics), drawn inside its module's box. */
   isBuffer: boolean;
+  /** Set when a recorded op saves this tensor (as an input or its output): see `data`. */
+  savedByNode = false;
 
   /**
    * Wraps `storage` without copying; use `tensor()` to build one from user values. Writes to
@@ -70,10 +72,11 @@ export class Tensor {
    * The values, row-major, writable in place. Writes are tracked: if an op recorded this tensor
    * (or a tensor sharing its values, such as its detach()) before the values changed, backward()
    * refuses, naming the tensor and the op, instead of computing gradients from the new values.
-   * Reading `item()` or `toArray()` costs nothing; the first `.data` of a recorded tensor copies it.
+   * The first `.data` of a buffer an op has saved copies it, and so does every op that records
+   * it afterwards (src/autograd/saved.ts); `item()` and `toArray()` hand nothing out.
    */
   get data(): Float64Array {
-    return handOut(this.storage);
+    return handOut(this.storage, this.savedByNode);
   }
 
   get ndim(): number {
@@ -115,7 +118,7 @@ export class Tensor {
 
   /** The same values, cut off from the graph. Shares data: kernels never write their inputs. */
   detach(): Tensor {
-    return new Tensor(this.storage, this.shape, { name: this.name });
+    return new Tensor(shareBuffer(this.storage), this.shape, { name: this.name });
   }
 
   /** Sets the label pictures show on the op that produced this tensor (BN names its steps). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SGD, grad, tensor } from 'gradgraph';
+import { SGD, grad, noGrad, tensor } from 'gradgraph';
 
 /* Values changed in place after an op recorded them: backward refuses instead of using them. */
 
@@ -89,5 +89,25 @@ describe('values changed after they were recorded', () => {
     const [again] = grad(x.pow(3).sum(), x, { createGraph: true });
     x.data[0] = 1;
     expect(() => grad(again.sum(), x)).toThrow("tensor 'x', saved as the input a of op");
+  });
+});
+
+describe('buffers handed out before an op saved them, and shared ones', () => {
+  it('checks a tensor filled through .data before any op saved it, once an op has', () => {
+    const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+    const w = tensor([3, 4], { name: 'w' });
+    // Filling a tensor before using it, the common case: no op saved it, nothing to keep.
+    w.data.set([5, 6]);
+    const y = x.mul(w).sum();
+    w.data[0] = 7;
+    expect(() => y.backward()).toThrow("tensor 'w', saved as the input b of op 'mul' (label '×'), was changed in place after the op was recorded: element [0] was 5 and is now 7");
+  });
+
+  it('catches a change through a view of a saved tensor, recorded or not', () => {
+    const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+    const w = tensor([[3, 4]], { name: 'w' });
+    const y = x.mul(w).sum();
+    noGrad(() => w.reshape([2])).data[1] = 0;
+    expect(() => y.backward()).toThrow("tensor 'w', saved as the input b of op 'mul' (label '×'), was changed in place after the op was recorded: element [0, 1] was 4 and is now 0");
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, batchNorm, batchNormFused, batchNormInference, grad, tensor, type Tensor } from 'gradgraph';
 import { pytorch } from '../fixtures/pytorch-edges.js';
@@ -44,6 +45,8 @@ describe('batch norm with eps = 0 on a constant channel', () => {
   });
 });
 
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
 describe('batch norm far from the origin', () => {
   const { spread, g, gamma, beta, eps, cases } = pytorch.batchNormOffsets;
   const worst = (a: Tensor, b: number[][] | number[]) => relativeError(a, tensor(b));
@@ -60,6 +63,7 @@ describe('batch norm far from the origin', () => {
     const report = {
       vsExact: { torch: exact(torch), explicit: exact(explicit), fused: exact(fused), fusedRecorded: exact(fusedRecorded) },
       vsTorch: { explicit: versus(reference)(explicit), fused: versus(reference)(fused), fusedRecorded: versus(reference)(fusedRecorded) },
+      explicitVsFused: { y: relativeError(explicit.y, fused.y), dx: relativeError(explicit.dx, fused.dx) },
     };
     console.log(`offset ${offset}, max |a − b| / max |b|: ${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toExponential(1)) : v))}`);
     // The closed form is PyTorch's formula: their dx agree to rounding at every offset.
@@ -74,5 +78,18 @@ describe('batch norm far from the origin', () => {
       expect(worst(result.dgamma, reference.dgamma)).toBeLessThan(bound);
       expect(worst(result.dbeta, reference.dbeta)).toBeLessThan(1e-15);
     }
+    // The README's table quotes these figures: each row must be what this measures.
+    const e = (value: number) => value.toExponential(1);
+    const { vsExact, vsTorch, explicitVsFused } = report;
+    const row = [
+      offset === 0 ? '0' : `1e${Math.log10(offset)}`,
+      `${e(vsExact.explicit.y)} / ${e(vsExact.torch.y)}`,
+      `${e(vsExact.explicit.dx)} / ${e(vsExact.fused.dx)} / ${e(vsExact.torch.dx)}`,
+      e(explicitVsFused.dx),
+      e(vsTorch.fused.dx),
+    ];
+    expect(vsExact.fused.y).toBe(vsExact.explicit.y);
+    const quoted = readme.split('\n').map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim())).find((cells) => cells[0] === row[0]);
+    expect(quoted, `README row for offset ${row[0]}`).toEqual(row);
   });
 });

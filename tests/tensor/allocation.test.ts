@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_ALLOCATION_BYTES, getMaxAllocationBytes, ones, randn, setMaxAllocationBytes, tensor, zeros,
+  DEFAULT_MAX_ALLOCATION_BYTES, Linear, cat, getMaxAllocationBytes, ones, randn, setMaxAllocationBytes, stack, tensor, where, zeros,
 } from 'gradgraph';
 
 /* Huge shapes are refused before anything is allocated, naming the op, the shape and the bytes. */
@@ -43,6 +43,12 @@ describe('the allocation limit', () => {
     expect(zeros([10]).size).toBe(10);
     expect(() => zeros([11])).toThrow('zeros: a result of shape [11] would need 88 bytes, more than the limit of 80 bytes for one tensor');
     expect(() => tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]])).toThrow('tensor: a result of shape [2, 6] would need 96 bytes');
+    // Ops whose result outgrows every operand name themselves too.
+    const six = zeros([6]);
+    expect(() => cat([six, six])).toThrow('cat: a result of shape [12] would need 96 bytes');
+    expect(() => stack([six, six])).toThrow('stack: a result of shape [2, 6] would need 96 bytes');
+    expect(() => where(zeros([6, 1]), zeros([1, 2]), 0)).toThrow('where: a result of shape [6, 2] would need 96 bytes');
+    expect(() => new Linear(3, 4)).toThrow('Linear: a result of shape [3, 4] would need 96 bytes');
     expect(() => setMaxAllocationBytes(-1)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got -1');
     expect(() => setMaxAllocationBytes('1' as never)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got string');
   });
