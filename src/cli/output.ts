@@ -188,3 +188,13 @@ export function headline(message: string): string {
   const [first = '', second] = lines;
   return first.endsWith(':') && second !== undefined ? `${first} ${second}` : first;
 }
+
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text with its control characters escaped (`\n`, `\u001b`): a file named "a<newline>b.dot"
+ * stays on the one line of its message, and no escape sequence in a name reaches the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

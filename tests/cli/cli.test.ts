@@ -331,6 +331,14 @@ describe('bad use: one line on stderr, exit code 2', () => {
   it('option without its value', () => expectUsageError(['draw', 'batchnorm', '--out'], /option --out needs a value/));
   it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, got 'gif'/));
   it('unknown graph', () => expectUsageError(['draw', 'resnet'], /unknown graph 'resnet' \(expected batchnorm, mlp/));
+  it('a file name with a newline or an escape sequence stays on the message\'s one line', () => {
+    expectUsageError(['draw', 'a\nb.dot'], /^gradgraph: draw: cannot find 'a\\nb\.dot'$/m);
+    expectUsageError(['draw', 'batchnorm', '--out', '\u001b[31mred.jpg'], /^gradgraph: draw: cannot tell the format of --out \\u001b\[31mred\.jpg;/m);
+  });
+  it('an option given twice with different values', () => {
+    expectUsageError(['draw', 'batchnorm', '--out', join(work, 'a.svg'), '--out', join(work, 'b.svg')], /^gradgraph: draw: option --out given twice, as '.*a\.svg' and as '.*b\.svg'; give it once$/m);
+    expect(existsSync(join(work, 'a.svg')) || existsSync(join(work, 'b.svg'))).toBe(false);
+  });
   it('a graph that is a folder, whatever its name', () => {
     for (const name of ['dir.dot', 'd.ts']) mkdirSync(join(work, name));
     expectUsageError(['draw', join(work, 'dir.dot')], /^gradgraph: draw: '.*dir\.dot' is a folder; give a \.dot file$/m);
