@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { gradcheck, render, toDot, type DotOptions } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
-import { isFolderPath, readTextFile, writeOutputFile } from './output.js';
+import { inputStats, isFolderPath, readTextFile, writeOutputFile } from './output.js';
 import { userOutputs } from './user-module.js';
 
 /** Sizes and seed, shared by `draw` and `check`. */
@@ -136,7 +136,7 @@ function graphKind(graph: string): GraphKind {
   const extension = extname(graph);
   const kind = FORMAT_OF_EXTENSION.get(extension.toLowerCase()) === 'dot' ? 'dot' : MODULE_EXTENSIONS.has(extension.toLowerCase()) ? 'module' : undefined;
   if (kind === undefined) throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
-  const stats = statSync(graph, { throwIfNoEntry: false });
+  const stats = inputStats(graph);
   if (stats?.isDirectory()) throw new UsageError(`draw: '${graph}' is a folder; give a ${kind === 'dot' ? '.dot file' : 'module file such as ./my-graph.ts'}`);
   if (kind === 'module') {
     if (stats !== undefined && !stats.isFile()) throw new UsageError(`draw: '${graph}' is not a regular file; give a module file such as ./my-graph.ts`);

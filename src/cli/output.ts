@@ -141,6 +141,15 @@ export function writeOutputFile(path: string, contents: string | Uint8Array): vo
   }
 }
 
+/** What is at a path the CLI is to read, through links; undefined when nothing is; a path that cannot be looked at is bad use. */
+export function inputStats(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch (error) {
+    throw fileError('read', path, error);
+  }
+}
+
 /** The most a file read whole (a .dot file) may hold: more is a mistake, not a graph to draw. */
 export const READ_LIMIT_BYTES = 16 * 1024 * 1024;
 

@@ -344,6 +344,15 @@ describe('bad use: one line on stderr, exit code 2', () => {
     expectUsageError(['draw', join(work, 'dir.dot')], /^gradgraph: draw: '.*dir\.dot' is a folder; give a \.dot file$/m);
     expectUsageError(['draw', join(work, 'd.ts')], /^gradgraph: draw: '.*d\.ts' is a folder; give a module file such as \.\/my-graph\.ts$/m);
   });
+  it('a graph path that cannot be looked at: through a file, or a loop of links', () => {
+    const file = join(work, 'plain-file');
+    writeFileSync(file, '');
+    expectUsageError(['draw', join(file, 'x.dot')], /^gradgraph: cannot read '.*plain-file\/x\.dot': part of its folder is a file$/m);
+    expectUsageError(['draw', join(file, 'x.ts')], /^gradgraph: cannot read '.*plain-file\/x\.ts': part of its folder is a file$/m);
+    symlinkSync('loop-b.dot', join(work, 'loop-a.dot'));
+    symlinkSync('loop-a.dot', join(work, 'loop-b.dot'));
+    expectUsageError(['draw', join(work, 'loop-a.dot')], /^gradgraph: cannot read '.*loop-a\.dot': it is a loop of links$/m);
+  });
   it('extensions in upper case: OK.DOT is a DOT file as X.SVG is an SVG; X.TS is named', () => {
     writeFileSync(join(work, 'OK.DOT'), 'digraph { a -> b }');
     const out = join(work, 'X.SVG');
