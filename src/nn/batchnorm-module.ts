@@ -1,5 +1,5 @@
 import { formatShape } from '../tensor/shape.js';
-import { ones, zeros, type Tensor } from '../tensor/tensor.js';
+import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
 import { checkEps } from './layout.js';
 import { Module } from './module.js';
@@ -53,8 +53,8 @@ abstract class BatchNorm extends Module {
     this.primitives = primitives;
     this.gamma = affine ? ones([numFeatures], { isParameter: true, name: 'gamma' }) : null;
     this.beta = affine ? zeros([numFeatures], { isParameter: true, name: 'beta' }) : null;
-    this.runningMean = zeros([numFeatures], { name: 'runningMean' });
-    this.runningVar = ones([numFeatures], { name: 'runningVar' });
+    this.runningMean = new Tensor(new Float64Array(numFeatures), [numFeatures], { name: 'runningMean', isBuffer: true });
+    this.runningVar = new Tensor(new Float64Array(numFeatures).fill(1), [numFeatures], { name: 'runningVar', isBuffer: true });
   }
 
   forward(x: Tensor): Tensor {

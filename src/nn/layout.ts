@@ -53,7 +53,14 @@ export function checkEps(op: string, eps: number): void {
  * axis of `[N, C]`, so only inputs with more axes pay for a reshape node.
  */
 export function alongChannels(value: Tensor, layout: ChannelLayout): Tensor {
-  return layout.statShape.length === 2 ? value : value.reshape(layout.statShape);
+  if (layout.statShape.length === 2) return value;
+  const shaped = value.reshape(layout.statShape);
+  // An unrecorded reshape (a running statistic) is a new leaf: it keeps what pictures call it.
+  if (!shaped.node) {
+    shaped.name = value.name;
+    shaped.isBuffer = value.isBuffer;
+  }
+  return shaped;
 }
 
 /** The inverse: a keepdims statistic `[1, C, 1, ...]` back to `[C]`. */

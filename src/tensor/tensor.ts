@@ -35,17 +35,20 @@ export class Tensor {
   retainsGrad = false;
   /** A learned parameter (gamma, beta, a weight), drawn differently from data in pictures. */
   isParameter: boolean;
+  /** A module's state that is not learned (BN's running statistics), drawn inside its module's box. */
+  isBuffer: boolean;
 
   /** Wraps `data` without copying; use `tensor()` to build one from user values. */
   constructor(
     readonly data: Float64Array,
     readonly shape: Shape,
-    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean } = {},
+    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
   ) {
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${data.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
     this.isParameter = options.isParameter ?? false;
+    this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
     this.name = options.name;
   }
@@ -131,6 +134,20 @@ export class Tensor {
   relu(): Tensor { return ops.relu(this); }
   sigmoid(): Tensor { return ops.sigmoid(this); }
   tanh(): Tensor { return ops.tanh(this); }
+  softplus(): Tensor { return ops.softplus(this); }
+  sign(): Tensor { return ops.sign(this); }
+  sin(): Tensor { return ops.sin(this); }
+  cos(): Tensor { return ops.cos(this); }
+  log1p(): Tensor { return ops.log1p(this); }
+  expm1(): Tensor { return ops.expm1(this); }
+  reciprocal(): Tensor { return ops.reciprocal(this); }
+  rsqrt(): Tensor { return ops.rsqrt(this); }
+  erf(): Tensor { return ops.erf(this); }
+  clamp(min: number | null, max: number | null = null): Tensor { return ops.clamp(this, min, max); }
+  minimum(other: TensorLike): Tensor { return ops.minimum(this, other); }
+  maximum(other: TensorLike): Tensor { return ops.maximum(this, other); }
+  /** PyTorch's `x.where(condition, other)`: this where condition is 1, other where it is 0. */
+  where(condition: Tensor, other: TensorLike): Tensor { return ops.where(condition, this, other); }
   sum(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.sum(this, axis, options); }
   mean(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.mean(this, axis, options); }
   max(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.max(this, axis, options); }

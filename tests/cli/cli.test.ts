@@ -95,6 +95,38 @@ describe('gradgraph draw', () => {
     expect(text).toContain('∇ mean');
   });
 
+  it('numbers the steps and adds a legend when asked, and only then', () => {
+    const { status, text } = gradgraph('draw', 'batchnorm', '--format', 'dot', '--backward', '--steps', '--legend');
+    expect(status).toBe(0);
+    expect(text).toContain('label="6. divide"');
+    expect(text).toContain('label="(3) ∂L/∂σ =\\n−Σₙ ∂L/∂x̂ · (x − μ) / σ²"');
+    expect(text).toContain('subgraph "cluster_legend"');
+    expect(text).toContain('label="∂L/∂y\\nrandom, seed 1000"');
+    const plain = gradgraph('draw', 'batchnorm', '--format', 'dot', '--backward').text;
+    expect(plain).toContain('label="divide"');
+    expect(plain).not.toContain('legend');
+  });
+
+  it('draws the gradients of a scalar output from ∂L/∂L = 1, and says so', () => {
+    const path = join(work, 'loss.mts');
+    writeFileSync(path, `import { randn } from ${JSON.stringify(join(root, 'src', 'index.ts'))};\nexport default () => { const w = randn([3], { seed: 1, name: 'w', requiresGrad: true }); const loss = w.square().sum(); loss.name = 'loss'; return loss; };\n`);
+    const { status, text } = gradgraph('draw', path, '--format', 'dot', '--grads', '--backward');
+    expect(status).toBe(0);
+    expect(text).toContain('label="∂L/∂L = 1\\n(L is loss)"');
+    expect(text).not.toContain('random');
+    expect(text).toContain('label="gradients of the loss L = loss, from ∂L/∂L = 1"');
+    expect(text).toContain('label="loss\\nscalar\\n∇ mean 1.00  std 0.00\\n∇ min 1.00  max 1.00"');
+  });
+
+  it('fits a slide: the PNG is drawn to fit the size asked for', () => {
+    const out = join(work, 'slide.png');
+    expect(gradgraph('draw', 'batchnorm', '--backward', '--direction', 'LR', '--fit', '1920x1080', '--out', out).status).toBe(0);
+    const png = readFileSync(out);
+    const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+    expect(width <= 1920 && height <= 1080).toBe(true);
+    expect(width === 1920 || height === 1080).toBe(true);
+  });
+
   it('renders a DOT file and reports a syntax error with Graphviz\'s message, exiting 1', () => {
     const good = join(work, 'good.dot');
     writeFileSync(good, 'digraph { a -> b }');
@@ -395,6 +427,7 @@ describe('bad use: one line on stderr, exit code 2', () => {
     expectUsageError(['draw', dot, '--grads'], /^gradgraph: draw: --grads does nothing for a \.dot file, which is drawn as it is; drop it$/m);
     expectUsageError(['draw', dot, '--values', '--batch', '3'], /draw: --values, --batch do nothing for a \.dot file/);
   });
+  it('--fit that is not a size', () => expectUsageError(['draw', 'batchnorm', '--fit', 'slide'], /draw: --fit must be WIDTHxHEIGHT in pixels, each from 16 to 99999, e.g. 1920x1080; got 'slide'/));
   it('--full without --values or --grads', () => expectUsageError(['draw', 'batchnorm', '--full'], /draw: --full shows every value for --values or --grads; add one of them or drop --full/));
   it('--backward with --backward-graph', () => expectUsageError(['draw', 'batchnorm', '--backward', '--backward-graph'], /draw: --backward and --backward-graph .*; pick one/));
   it('--out-dir that is a file', () => {
