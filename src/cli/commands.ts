@@ -143,26 +143,34 @@ function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
   if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
 }
 
-type GraphKind = 'model' | 'dot' | 'module';
+type FileKind = 'dot' | 'module';
 
 const MODULE_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.js', '.mjs']);
 
 /**
- * What `draw GRAPH` names, by its extension in any case (`OK.DOT` is a DOT file, as `--out
- * X.SVG` is an SVG). A path that is a folder is bad use, whatever its name.
+ * The kind of file GRAPH names by its extension, in any case (`OK.DOT` is a DOT file, as
+ * `--out X.SVG` is an SVG), among those `command` takes; undefined for any other name. A path
+ * that is a folder, or a module that is not a regular file (a link to /dev/zero), is bad use.
  */
-function graphKind(graph: string): GraphKind {
-  if (isModelName(graph)) return 'model';
+function fileKind(command: string, graph: string, accepted: readonly FileKind[]): FileKind | undefined {
   const extension = extname(graph);
-  const kind = FORMAT_OF_EXTENSION.get(extension.toLowerCase()) === 'dot' ? 'dot' : MODULE_EXTENSIONS.has(extension.toLowerCase()) ? 'module' : undefined;
-  if (kind === undefined) throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
+  const kind: FileKind | undefined = FORMAT_OF_EXTENSION.get(extension.toLowerCase()) === 'dot' ? 'dot' : MODULE_EXTENSIONS.has(extension.toLowerCase()) ? 'module' : undefined;
+  if (kind === undefined || !accepted.includes(kind)) return undefined;
   const stats = inputStats(graph);
-  if (stats?.isDirectory()) throw new UsageError(`draw: '${graph}' is a folder; give a ${kind === 'dot' ? '.dot file' : 'module file such as ./my-graph.ts'}`);
+  if (stats?.isDirectory()) throw new UsageError(`${command}: '${graph}' is a folder; give a ${kind === 'dot' ? '.dot file' : 'module file such as ./my-graph.ts'}`);
   if (kind === 'module') {
-    if (stats !== undefined && !stats.isFile()) throw new UsageError(`draw: '${graph}' is not a regular file; give a module file such as ./my-graph.ts`);
+    if (stats !== undefined && !stats.isFile()) throw new UsageError(`${command}: '${graph}' is not a regular file; give a module file such as ./my-graph.ts`);
     // Node loads modules by their extension in lower case only.
-    if (extension !== extension.toLowerCase()) throw new UsageError(`draw: Node cannot load a module ending in '${extension}'; rename '${graph}' to end in '${extension.toLowerCase()}'`);
+    if (extension !== extension.toLowerCase()) throw new UsageError(`${command}: Node cannot load a module ending in '${extension}'; rename '${graph}' to end in '${extension.toLowerCase()}'`);
   }
+  return kind;
+}
+
+/** What `draw GRAPH` names: one of our models, a DOT file or a user's module. */
+function graphKind(graph: string): 'model' | FileKind {
+  if (isModelName(graph)) return 'model';
+  const kind = fileKind('draw', graph, ['dot', 'module']);
+  if (kind === undefined) throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
   return kind;
 }
 
@@ -243,7 +251,7 @@ async function check(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('check', args, CHECK_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.check), 0);
   const graph = onePositional('check', parsed, 'graph');
-  const isModule = /\.(ts|mts|js|mjs)$/.test(graph);
+  const isModule = graph !== 'batchnorm' && fileKind('check', graph, ['module']) === 'module';
   if (graph !== 'batchnorm' && !isModule) throw new UsageError(`check: unknown graph '${graph}' (expected batchnorm or a module such as ./my-graph.ts)`);
   if (parsed.values.fast && parsed.values.full) throw new UsageError('check: --fast and --full ask for two different checks; pick one');
   const mode: CheckMode = parsed.values.fast ? 'fast' : parsed.values.full ? 'full' : 'auto';

@@ -283,6 +283,13 @@ describe('a promise that never settles: one line naming the file, exit code 1', 
   it('awaited at the top level of the module', () => {
     expectModuleError('never-loads.mts', 'await new Promise(() => {});\nexport default () => 1;\n', /cannot load .*: it awaits a promise that never settles$/m);
   });
+  it('awaited at the top level of a module given to check', () => {
+    const path = join(work, 'never-loads-check.mts');
+    writeFileSync(path, 'await new Promise(() => {});\nexport default () => 1;\n');
+    const { status, stderr } = gradgraph('check', path);
+    expect(stderr).toBe(`gradgraph: error: check: cannot load '${path}': it awaits a promise that never settles\n`);
+    expect(status).toBe(1);
+  });
   it('while one that settles later is waited for', () => {
     expectModuleError('later.ts', 'export default () => new Promise((resolve) => setTimeout(() => resolve(3), 100));\n', /must return a Tensor or a non-empty array of Tensors, got number$/m);
   });
@@ -375,6 +382,7 @@ describe('bad use: one line on stderr, exit code 2', () => {
     for (const name of ['dir.dot', 'd.ts']) mkdirSync(join(work, name));
     expectUsageError(['draw', join(work, 'dir.dot')], /^gradgraph: draw: '.*dir\.dot' is a folder; give a \.dot file$/m);
     expectUsageError(['draw', join(work, 'd.ts')], /^gradgraph: draw: '.*d\.ts' is a folder; give a module file such as \.\/my-graph\.ts$/m);
+    expectUsageError(['check', join(work, 'd.ts')], /^gradgraph: check: '.*d\.ts' is a folder; give a module file such as \.\/my-graph\.ts$/m);
   });
   it('a graph path that cannot be looked at: through a file, or a loop of links', () => {
     const file = join(work, 'plain-file');
