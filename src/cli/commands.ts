@@ -99,8 +99,11 @@ const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'
 function outputFormat(command: string, parsed: Parsed, graph: string): { format: Format; out: string | undefined } {
   const asked = parsed.values.format as Format | undefined;
   const given = parsed.values.out as string | undefined;
+  const namesStdout = given !== undefined && STDOUT_PATHS.has(given);
+  // check prints its table there: a picture after it would be neither a table nor a picture.
+  if (namesStdout && command !== 'draw') throw new UsageError(`${command}: --out ${given} would mix the picture into the report on stdout; give a file name`);
   // Written as stdout itself, not opened again: `>> log` keeps appending, a pipe stays a pipe.
-  const out = given !== undefined && STDOUT_PATHS.has(given) ? undefined : given;
+  const out = namesStdout ? undefined : given;
   if (out === undefined) return { format: asked ?? 'svg', out };
   if (out === '') throw new UsageError(`${command}: --out needs a file name`);
   if (isFolderPath(out)) {

@@ -318,6 +318,10 @@ describe('files that are not regular files', () => {
     for (const out of ['/dev/fd/1', '-']) expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--out', out).text).toMatch(/^digraph "gradgraph" \{/);
   });
 
+  it('check --out /dev/stdout: refused, as the report goes there', () => {
+    expectUsageError(['check', 'batchnorm', '--out', '/dev/fd/1'], /^gradgraph: check: --out \/dev\/fd\/1 would mix the picture into the report on stdout; give a file name$/m);
+  });
+
   it('--out link.svg: the link stays, the file it names is rewritten', () => {
     const dir = mkdtempSync(join(work, 'link-'));
     writeFileSync(join(dir, 'real.svg'), 'old');
