@@ -44,7 +44,7 @@ describe('the allocation limit', () => {
     expect(() => zeros([11])).toThrow('zeros: a result of shape [11] would need 88 bytes, more than the limit of 80 bytes for one tensor');
     expect(() => tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]])).toThrow('tensor: a result of shape [2, 6] would need 96 bytes');
     expect(() => setMaxAllocationBytes(-1)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got -1');
-    expect(() => setMaxAllocationBytes('1' as never)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got string');
+    expect(() => setMaxAllocationBytes('1' as never)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got the string \'1\'');
   });
 
   it('names the op when the engine itself cannot allocate under a raised limit', () => {
