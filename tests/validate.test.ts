@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkOptions, describeValue, expectFiniteNumber, expectInteger, expectOneOf, nearestName } from '../src/validate.js';
-import { BatchNorm1d, batchNorm, gradcheck, Linear, miniBatches, ones, randn, render, SGD, sum, tensor, twoMoons, zeros } from 'gradgraph';
+import { BatchNorm1d, batchNorm, checkRecordedOps, gradcheck, Linear, miniBatches, ones, randn, render, SGD, sum, tensor, twoMoons, zeros } from 'gradgraph';
 
 describe('describeValue', () => {
   it('says what a value is, not how String() prints it', () => {
@@ -59,6 +59,8 @@ describe('error messages say what they got', () => {
     ['SGD', () => new SGD([ones([1], { requiresGrad: true })], { lr: Number.NaN }), 'SGD: lr must be a finite number > 0, got NaN'],
     ['gradcheck', () => gradcheck((a) => a.sum(), [x], { eps: '1e-6' as never }), "gradcheck: eps must be a finite number > 0, got the string '1e-6'"],
     ['randn', () => randn([2], { seed: '1' as never }), "randn: seed must be an integer, got the string '1'"],
+    ['SGD momentum', () => new SGD([ones([1], { requiresGrad: true })], { lr: 0.1, momentum: '0.9' as never }), "SGD: momentum must be a finite number >= 0, got the string '0.9'"],
+    ['checkRecordedOps', () => checkRecordedOps([x.mul(2)], { eps: '1e-6' as never }), "checkRecordedOps: eps must be a finite number > 0, got the string '1e-6'"],
   ];
   for (const [name, call, message] of cases) {
     it(name, () => expect(call).toThrow(message));

@@ -31,6 +31,7 @@ export function parse(command: string, args: readonly string[], specs: OptionSpe
   const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }]));
   // strict: false so that the checks below, not parseArgs, word the errors.
   const { values, positionals, tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
+  const given = new Map<string, string | undefined>();
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     // Own keys only: `--constructor` is not an option just because every object has one.
@@ -42,6 +43,10 @@ export function parse(command: string, args: readonly string[], specs: OptionSpe
       if (spec.values && !spec.values.includes(token.value)) {
         throw new UsageError(`${command}: option ${token.rawName} must be one of ${spec.values.join(', ')}, got '${token.value}'`);
       }
+      // parseArgs keeps the last of `--out a.svg --out b.svg`; which one was meant is for the user to say.
+      const earlier = given.get(token.name);
+      if (earlier !== undefined && earlier !== token.value) throw new UsageError(`${command}: option --${token.name} given twice, as '${earlier}' and as '${token.value}'; give it once`);
+      given.set(token.name, token.value);
     }
   }
   return { values: values as Parsed['values'], positionals };

@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { checkRecordedOps, culprits, describeCulprit, gradcheck, render, toDot, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
-import { isFolderPath, readTextFile, writeOutputFile } from './output.js';
+import { inputStats, isFolderPath, readTextFile, writeOutputFile } from './output.js';
 import { userOutputs } from './user-module.js';
 import { checkUserModule, FULL_CHECK_LIMIT, type CheckMode } from './check-module.js';
 
@@ -99,8 +99,11 @@ const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'
 function outputFormat(command: string, parsed: Parsed, graph: string): { format: Format; out: string | undefined } {
   const asked = parsed.values.format as Format | undefined;
   const given = parsed.values.out as string | undefined;
+  const namesStdout = given !== undefined && STDOUT_PATHS.has(given);
+  // check prints its table there: a picture after it would be neither a table nor a picture.
+  if (namesStdout && command !== 'draw') throw new UsageError(`${command}: --out ${given} would mix the picture into the report on stdout; give a file name`);
   // Written as stdout itself, not opened again: `>> log` keeps appending, a pipe stays a pipe.
-  const out = given !== undefined && STDOUT_PATHS.has(given) ? undefined : given;
+  const out = namesStdout ? undefined : given;
   if (out === undefined) return { format: asked ?? 'svg', out };
   if (out === '') throw new UsageError(`${command}: --out needs a file name`);
   if (isFolderPath(out)) {
@@ -143,26 +146,34 @@ function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
   if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
 }
 
-type GraphKind = 'model' | 'dot' | 'module';
+type FileKind = 'dot' | 'module';
 
 const MODULE_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.js', '.mjs']);
 
 /**
- * What `draw GRAPH` names, by its extension in any case (`OK.DOT` is a DOT file, as `--out
- * X.SVG` is an SVG). A path that is a folder is bad use, whatever its name.
+ * The kind of file GRAPH names by its extension, in any case (`OK.DOT` is a DOT file, as
+ * `--out X.SVG` is an SVG), among those `command` takes; undefined for any other name. A path
+ * that is a folder, or a module that is not a regular file (a link to /dev/zero), is bad use.
  */
-function graphKind(graph: string): GraphKind {
-  if (isModelName(graph)) return 'model';
+function fileKind(command: string, graph: string, accepted: readonly FileKind[]): FileKind | undefined {
   const extension = extname(graph);
-  const kind = FORMAT_OF_EXTENSION.get(extension.toLowerCase()) === 'dot' ? 'dot' : MODULE_EXTENSIONS.has(extension.toLowerCase()) ? 'module' : undefined;
-  if (kind === undefined) throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
-  const stats = statSync(graph, { throwIfNoEntry: false });
-  if (stats?.isDirectory()) throw new UsageError(`draw: '${graph}' is a folder; give a ${kind === 'dot' ? '.dot file' : 'module file such as ./my-graph.ts'}`);
+  const kind: FileKind | undefined = FORMAT_OF_EXTENSION.get(extension.toLowerCase()) === 'dot' ? 'dot' : MODULE_EXTENSIONS.has(extension.toLowerCase()) ? 'module' : undefined;
+  if (kind === undefined || !accepted.includes(kind)) return undefined;
+  const stats = inputStats(graph);
+  if (stats?.isDirectory()) throw new UsageError(`${command}: '${graph}' is a folder; give a ${kind === 'dot' ? '.dot file' : 'module file such as ./my-graph.ts'}`);
   if (kind === 'module') {
-    if (stats !== undefined && !stats.isFile()) throw new UsageError(`draw: '${graph}' is not a regular file; give a module file such as ./my-graph.ts`);
+    if (stats !== undefined && !stats.isFile()) throw new UsageError(`${command}: '${graph}' is not a regular file; give a module file such as ./my-graph.ts`);
     // Node loads modules by their extension in lower case only.
-    if (extension !== extension.toLowerCase()) throw new UsageError(`draw: Node cannot load a module ending in '${extension}'; rename '${graph}' to end in '${extension.toLowerCase()}'`);
+    if (extension !== extension.toLowerCase()) throw new UsageError(`${command}: Node cannot load a module ending in '${extension}'; rename '${graph}' to end in '${extension.toLowerCase()}'`);
   }
+  return kind;
+}
+
+/** What `draw GRAPH` names: one of our models, a DOT file or a user's module. */
+function graphKind(graph: string): 'model' | FileKind {
+  if (isModelName(graph)) return 'model';
+  const kind = fileKind('draw', graph, ['dot', 'module']);
+  if (kind === undefined) throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
   return kind;
 }
 
@@ -243,7 +254,7 @@ async function check(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('check', args, CHECK_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.check), 0);
   const graph = onePositional('check', parsed, 'graph');
-  const isModule = /\.(ts|mts|js|mjs)$/.test(graph);
+  const isModule = graph !== 'batchnorm' && fileKind('check', graph, ['module']) === 'module';
   if (graph !== 'batchnorm' && !isModule) throw new UsageError(`check: unknown graph '${graph}' (expected batchnorm or a module such as ./my-graph.ts)`);
   if (parsed.values.fast && parsed.values.full) throw new UsageError('check: --fast and --full ask for two different checks; pick one');
   const mode: CheckMode = parsed.values.fast ? 'fast' : parsed.values.full ? 'full' : 'auto';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import { COMMANDS } from './commands.js';
-import { headline } from './output.js';
+import { headline, printable } from './output.js';
 import { GraphvizError } from '../index.js';
 
 /*
@@ -63,7 +63,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await run(args, io);
   } catch (error) {
     const prefix = error instanceof GraphvizError ? '' : 'error: ';
-    process.stderr.write(`gradgraph: ${error instanceof UsageError ? '' : prefix}${headline(error instanceof Error ? error.message : String(error))}\n`);
+    const message = error instanceof Error ? error.message : String(error);
+    // A UsageError is one line by construction: a newline in it came from a file name or an argument.
+    process.stderr.write(`gradgraph: ${error instanceof UsageError ? '' : prefix}${printable(error instanceof UsageError ? message : headline(message))}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
 }

@@ -141,6 +141,15 @@ export function writeOutputFile(path: string, contents: string | Uint8Array): vo
   }
 }
 
+/** What is at a path the CLI is to read, through links; undefined when nothing is; a path that cannot be looked at is bad use. */
+export function inputStats(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch (error) {
+    throw fileError('read', path, error);
+  }
+}
+
 /** The most a file read whole (a .dot file) may hold: more is a mistake, not a graph to draw. */
 export const READ_LIMIT_BYTES = 16 * 1024 * 1024;
 
@@ -187,4 +196,14 @@ export function headline(message: string): string {
   const lines = message.split('\n').map((line) => line.trim()).filter((line) => line !== '');
   const [first = '', second] = lines;
   return first.endsWith(':') && second !== undefined ? `${first} ${second}` : first;
+}
+
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text with its control characters escaped (`\n`, `\u001b`): a file named "a<newline>b.dot"
+ * stays on the one line of its message, and no escape sequence in a name reaches the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

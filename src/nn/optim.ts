@@ -26,7 +26,7 @@ export abstract class Optimizer {
   /** Refuses a hyperparameter that would turn the parameters into NaN or run them off. */
   protected static checked(name: string, option: string, value: number, valid: (v: number) => boolean, range: string): number {
     if (typeof value !== 'number' || Number.isNaN(value) || !valid(value)) {
-      throw new Error(`${name}: ${option} must be ${range}, got ${typeof value === 'number' ? String(value) : JSON.stringify(value) ?? typeof value}`);
+      throw new Error(`${name}: ${option} must be ${range}, got ${describeValue(value)}`);
     }
     return value;
   }

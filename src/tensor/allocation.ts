@@ -1,4 +1,5 @@
 import { formatShape, sizeOf, type Shape } from './shape.js';
+import { describeValue } from '../validate.js';
 
 /*
  * Every buffer of tensor values whose size is not bounded by an input's comes from `allocate`,
@@ -23,7 +24,7 @@ export function getMaxAllocationBytes(): number {
  */
 export function setMaxAllocationBytes(bytes: number): number {
   if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
-    throw new Error(`setMaxAllocationBytes: bytes must be a non-negative integer, got ${typeof bytes === 'number' ? String(bytes) : typeof bytes}`);
+    throw new Error(`setMaxAllocationBytes: bytes must be a non-negative integer, got ${describeValue(bytes)}`);
   }
   const previous = maxAllocationBytes;
   maxAllocationBytes = bytes;

@@ -283,6 +283,13 @@ describe('a promise that never settles: one line naming the file, exit code 1', 
   it('awaited at the top level of the module', () => {
     expectModuleError('never-loads.mts', 'await new Promise(() => {});\nexport default () => 1;\n', /cannot load .*: it awaits a promise that never settles$/m);
   });
+  it('awaited at the top level of a module given to check', () => {
+    const path = join(work, 'never-loads-check.mts');
+    writeFileSync(path, 'await new Promise(() => {});\nexport default () => 1;\n');
+    const { status, stderr } = gradgraph('check', path);
+    expect(stderr).toBe(`gradgraph: error: check: cannot load '${path}': it awaits a promise that never settles\n`);
+    expect(status).toBe(1);
+  });
   it('while one that settles later is waited for', () => {
     expectModuleError('later.ts', 'export default () => new Promise((resolve) => setTimeout(() => resolve(3), 100));\n', /must return a Tensor or a non-empty array of Tensors, got number$/m);
   });
@@ -309,6 +316,10 @@ describe('files that are not regular files', () => {
 
   it('--out /dev/stdout (or /dev/fd/1, or -) is stdout', () => {
     for (const out of ['/dev/fd/1', '-']) expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--out', out).text).toMatch(/^digraph "gradgraph" \{/);
+  });
+
+  it('check --out /dev/stdout: refused, as the report goes there', () => {
+    expectUsageError(['check', 'batchnorm', '--out', '/dev/fd/1'], /^gradgraph: check: --out \/dev\/fd\/1 would mix the picture into the report on stdout; give a file name$/m);
   });
 
   it('--out link.svg: the link stays, the file it names is rewritten', () => {
@@ -363,10 +374,28 @@ describe('bad use: one line on stderr, exit code 2', () => {
   it('option without its value', () => expectUsageError(['draw', 'batchnorm', '--out'], /option --out needs a value/));
   it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, got 'gif'/));
   it('unknown graph', () => expectUsageError(['draw', 'resnet'], /unknown graph 'resnet' \(expected batchnorm, mlp/));
+  it('a file name with a newline or an escape sequence stays on the message\'s one line', () => {
+    expectUsageError(['draw', 'a\nb.dot'], /^gradgraph: draw: cannot find 'a\\nb\.dot'$/m);
+    expectUsageError(['draw', 'batchnorm', '--out', '\u001b[31mred.jpg'], /^gradgraph: draw: cannot tell the format of --out \\u001b\[31mred\.jpg;/m);
+  });
+  it('an option given twice with different values', () => {
+    expectUsageError(['draw', 'batchnorm', '--out', join(work, 'a.svg'), '--out', join(work, 'b.svg')], /^gradgraph: draw: option --out given twice, as '.*a\.svg' and as '.*b\.svg'; give it once$/m);
+    expect(existsSync(join(work, 'a.svg')) || existsSync(join(work, 'b.svg'))).toBe(false);
+  });
   it('a graph that is a folder, whatever its name', () => {
     for (const name of ['dir.dot', 'd.ts']) mkdirSync(join(work, name));
     expectUsageError(['draw', join(work, 'dir.dot')], /^gradgraph: draw: '.*dir\.dot' is a folder; give a \.dot file$/m);
     expectUsageError(['draw', join(work, 'd.ts')], /^gradgraph: draw: '.*d\.ts' is a folder; give a module file such as \.\/my-graph\.ts$/m);
+    expectUsageError(['check', join(work, 'd.ts')], /^gradgraph: check: '.*d\.ts' is a folder; give a module file such as \.\/my-graph\.ts$/m);
+  });
+  it('a graph path that cannot be looked at: through a file, or a loop of links', () => {
+    const file = join(work, 'plain-file');
+    writeFileSync(file, '');
+    expectUsageError(['draw', join(file, 'x.dot')], /^gradgraph: cannot read '.*plain-file\/x\.dot': part of its folder is a file$/m);
+    expectUsageError(['draw', join(file, 'x.ts')], /^gradgraph: cannot read '.*plain-file\/x\.ts': part of its folder is a file$/m);
+    symlinkSync('loop-b.dot', join(work, 'loop-a.dot'));
+    symlinkSync('loop-a.dot', join(work, 'loop-b.dot'));
+    expectUsageError(['draw', join(work, 'loop-a.dot')], /^gradgraph: cannot read '.*loop-a\.dot': it is a loop of links$/m);
   });
   it('extensions in upper case: OK.DOT is a DOT file as X.SVG is an SVG; X.TS is named', () => {
     writeFileSync(join(work, 'OK.DOT'), 'digraph { a -> b }');

@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/args.js';
 import { characterDevice } from '../helpers.js';
-import { headline, readTextFile, READ_LIMIT_BYTES, temporaryPath, writeOutputFile } from '../../src/cli/output.js';
+import { headline, printable, readTextFile, READ_LIMIT_BYTES, temporaryPath, writeOutputFile } from '../../src/cli/output.js';
 
 const work = mkdtempSync(join(tmpdir(), 'gradgraph-output-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -185,5 +185,13 @@ describe('headline', () => {
     expect(headline('Transform failed with 1 error:\n/p/syntax.ts:1:41: ERROR: Unexpected ";"\n')).toBe('Transform failed with 1 error: /p/syntax.ts:1:41: ERROR: Unexpected ";"');
     expect(headline('\n\nonly after blank lines')).toBe('only after blank lines');
     expect(headline('ends with a colon:')).toBe('ends with a colon:');
+  });
+});
+
+describe('printable', () => {
+  it('escapes control characters so that a message stays one line and the terminal takes no orders', () => {
+    expect(printable('a\nb\r\t.dot')).toBe('a\\nb\\r\\t.dot');
+    expect(printable('\u001b[31mred\u007f\u0085')).toBe('\\u001b[31mred\\u007f\\u0085');
+    expect(printable('naïve ∂L/∂y.svg')).toBe('naïve ∂L/∂y.svg');
   });
 });

@@ -50,7 +50,7 @@ describe('the allocation limit', () => {
     expect(() => where(zeros([6, 1]), zeros([1, 2]), 0)).toThrow('where: a result of shape [6, 2] would need 96 bytes');
     expect(() => new Linear(3, 4)).toThrow('Linear: a result of shape [3, 4] would need 96 bytes');
     expect(() => setMaxAllocationBytes(-1)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got -1');
-    expect(() => setMaxAllocationBytes('1' as never)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got string');
+    expect(() => setMaxAllocationBytes('1' as never)).toThrow('setMaxAllocationBytes: bytes must be a non-negative integer, got the string \'1\'');
   });
 
   it('names the op when the engine itself cannot allocate under a raised limit', () => {
