@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ones, randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
-import { buildBatchNorm, buildBatchNormModes, buildMlp, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
+import { buildBatchNorm, buildBatchNormModes, buildDeepMlp, buildMlp, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
 import { writeFileAtomic } from './output.js';
 
 /*
@@ -8,7 +8,7 @@ import { writeFileAtomic } from './output.js';
  * (`gradgraph start`); the freshness test regenerates graphs/ from the same GALLERY.
  */
 
-export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp, 'batchnorm-modes': buildBatchNormModes } as const;
+export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp, 'batchnorm-modes': buildBatchNormModes, 'deep-mlp': buildDeepMlp } as const;
 export type ModelName = keyof typeof MODELS;
 
 /** A built-in model's name; an own key only, so `constructor` or `__proto__` is not a model. */
@@ -111,6 +111,12 @@ export const GALLERY: readonly { name: string; png: boolean; spec: PictureSpec }
     name: 'mlp-collapsed',
     png: false,
     spec: { model: 'mlp', options: DEFAULT_SIZES, gradients: 'none', dot: { clusters: 'collapsed' } },
+  },
+  // A Sequential of three identical blocks, drawn once in a box marked ×3
+  {
+    name: 'deep-mlp-repeats',
+    png: true,
+    spec: { model: 'deep-mlp', options: DEFAULT_SIZES, gradients: 'none', dot: { repeats: true, clusters: 'collapsed', legend: true } },
   },
 ];
 

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import { collapseModules, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
+import { collapseModules, collapseRepeats, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
 import { describeValues, formatConstant, formatDims, type ValuesMode } from './labels.js';
 import { gradientName } from './formulas.js';
 import { legendStatements } from './legend.js';
@@ -26,6 +26,8 @@ export interface DotOptions {
   grads?: boolean;
   /** Module scopes as boxes (`expanded`, the default), as one node each (`collapsed`), or not at all. */
   clusters?: 'expanded' | 'collapsed' | 'none';
+  /** Draw a run of identical sibling blocks (a Sequential of the same block) once, in a box marked ×N. */
+  repeats?: boolean;
   /**
    * The gradient flow. `edges`: a dashed edge for what each op passes back to each input.
    * `recorded`: the backward graph a `createGraph` backward pass recorded, in its own colours.
@@ -64,6 +66,7 @@ export interface ResolvedOptions {
   view: 'steps' | 'primitives';
   dims: Readonly<Record<string, number>>;
   title: string | undefined;
+  repeats: boolean;
   steps: boolean;
   legend: boolean;
   upstream: string | undefined;
@@ -86,6 +89,7 @@ function resolve(options: DotOptions): ResolvedOptions {
     view: choice('view', options.view, ['steps', 'primitives'], 'steps'),
     dims: options.dims ?? {},
     title: options.title,
+    repeats: options.repeats ?? false,
     steps: options.steps ?? false,
     legend: options.legend ?? false,
     upstream: options.upstream,
@@ -305,7 +309,8 @@ function isTraceGraph(source: unknown): source is TraceGraph {
 export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: DotOptions = {}): string {
   const o = resolve(options);
   const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded', dims: o.dims });
-  const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(traced) : (traced as PictureGraph);
+  const blocks = o.repeats ? collapseRepeats(traced) : traced;
+  const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(blocks) : (blocks as PictureGraph);
   // The caption says what the letters in the shapes stand for.
   const sizes = Object.entries(o.dims).map(([symbol, size]) => `${symbol} = ${size}`).join(', ');
   const showsGradients = o.grads || o.backward !== 'none';
