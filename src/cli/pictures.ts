@@ -76,7 +76,13 @@ export const GALLERY: readonly { name: string; png: boolean; spec: PictureSpec }
     png: true,
     spec: { model: 'batchnorm', options: DEFAULT_SIZES, gradients: 'retain', dot: { ...KEYED, backward: 'edges' } },
   },
-  // The same, left to right and fitted to a 1920×1080 slide
+  // The forward graph left to right, fitted to a 1920×1080 slide
+  {
+    name: 'batchnorm-slide',
+    png: true,
+    spec: { model: 'batchnorm', options: DEFAULT_SIZES, gradients: 'none', dot: { ...KEYED, direction: 'LR', fit: { width: 1920, height: 1080 } } },
+  },
+  // The backward view left to right, fitted to a 1920×1080 slide (it is wide: 16 formulas in a row)
   {
     name: 'batchnorm-backward-slide',
     png: true,

@@ -264,8 +264,38 @@ function backwardEdgeLabel(graph: PictureGraph, source: string, target: string, 
   const left = `${number}${name} ${isPart ? '+=' : '='}`;
   const right = edge.positions.map((i) => op.formulas[i]).join(' + ');
   // Left to right, a label's width spreads the ranks apart while its height costs little.
-  const width = o.direction === 'LR' ? 0 : LABEL_LINE;
-  return left.length + right.length + 1 > width ? `${left}\n${right}` : `${left} ${right}`;
+  if (o.direction === 'LR') return [left, ...wrap(right, LABEL_LINE_LR)].join('\n');
+  return left.length + right.length + 1 > LABEL_LINE ? `${left}\n${right}` : `${left} ${right}`;
+}
+
+/** Left to right, formula lines are kept this short. */
+const LABEL_LINE_LR = 16;
+
+/**
+ * Lines of at most `width` characters where it can, broken only at spaces outside parentheses,
+ * and before an operator rather than after it: `· (x − μ)` starts a line, no line ends in `·`.
+ */
+function wrap(text: string, width: number): string[] {
+  const words: string[] = [''];
+  let depth = 0;
+  for (const c of text) {
+    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (c === ' ' && depth === 0) words.push('');
+    else words[words.length - 1] += c;
+  }
+  const terms = words.reduce<string[]>((joined, word) => {
+    const previous = joined[joined.length - 1];
+    if (previous !== undefined && /^[·/+−@]$/u.test(previous)) joined[joined.length - 1] = `${previous} ${word}`;
+    else joined.push(word);
+    return joined;
+  }, []);
+  const lines: string[] = [];
+  for (const term of terms) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + term.length <= width) lines[last] += ` ${term}`;
+    else lines.push(term);
+  }
+  return lines;
 }
 
 /** Beside an output: the gradient the backward pass started from. */
@@ -322,7 +352,7 @@ export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: 
   const fit = o.fit === undefined ? {} : { size: `${inches(o.fit.width)},${inches(o.fit.height)}!` };
   const header = [
     'digraph "gradgraph" {',
-    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: 0.35, label: caption, labelloc: caption === undefined ? undefined : 't', ...fit })};`,
+    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: o.direction === 'LR' ? 0.2 : 0.35, label: caption, labelloc: caption === undefined ? undefined : 't', ...fit })};`,
     `  node${attributeList({ fontname: FONT, fontsize: 11, margin: '0.12,0.06' })};`,
     `  edge${attributeList({ fontname: FONT, fontsize: 9, color: '#555555', arrowsize: 0.7 })};`,
   ];

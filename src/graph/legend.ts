@@ -85,6 +85,8 @@ export function legendStatements(graph: PictureGraph, o: ResolvedOptions): strin
   const column = chain.filter((key) => key !== 'legend_to' && key !== 'legend_grad_to');
   if (o.direction === 'LR') {
     lines.push(`    { rank="same"; ${column.map(quote).join('; ')}; }`);
+    // Invisible edges order a rank; left to right, Graphviz puts an edge's head above its tail.
+    for (let i = 1; i < column.length; i++) lines.push(`    ${quote(column[i])} -> ${quote(column[i - 1])} [style="invis"];`);
   } else {
     for (let i = 1; i < chain.length; i++) {
       const [from, to] = [chain[i - 1], chain[i]];

@@ -67,6 +67,14 @@ describe('toDot', () => {
     expect(dot).toContain('label="x\\nN×D\\n∂L/∂x = (8) + (9)"');
   });
 
+  it('left to right, keeps formula labels narrow, breaking outside parentheses and before an operator', () => {
+    const { y } = standInBatchNorm();
+    y.backward(upstream(y), { retainGrads: true });
+    const dot = toDot(y, { backward: 'edges', steps: true, dims: { N: 4, D: 3 }, direction: 'LR' });
+    expect(dot).toContain('label="(3) ∂L/∂σ =\\n−Σₙ ∂L/∂x̂\\n· (x − μ) / σ²"');
+    expect(dot).toContain('label="(1) ∂L/∂β =\\nΣₙ ∂L/∂y"');
+  });
+
   it('says where the gradients started: 1 for a scalar loss, else what it was told', () => {
     const { y } = standInBatchNorm();
     const loss = y.square().sum();
