@@ -6,5 +6,6 @@ export { backward, grad, type BackwardOptions, type GradOptions } from './autogr
 export { noGrad, detectAnomaly, withScope, isGradEnabled } from './autograd/mode.js';
 export { defineOp, GraphNode, type OpDefinition, type BackwardContext, type CustomOp, type FormulaNames, type GradientFormula } from './autograd/op.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckReport, type InputReport, type WorstElement } from './checking/gradcheck.js';
+export { checkRecordedOps, culprits, describeCulprit, formatOpChecks, type OpGradientCheck, type OpCheckOptions } from './checking/op-check.js';
 export * from './nn/index.js';
 export * from './graph/index.js';

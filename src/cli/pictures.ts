@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ones, randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
 import { buildBatchNorm, buildBatchNormModes, buildDeepMlp, buildMlp, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
-import { writeFileAtomic } from './output.js';
+import { writeOutputFile } from './output.js';
 
 /*
  * Pictures of the built-in models, for `gradgraph draw` and for the committed graphs/ folder
@@ -136,7 +136,7 @@ export async function writeGallery(dir: string): Promise<string[]> {
     // A picture fitted to a slide is drawn at the slide's size; the others at twice the SVG's.
     if (png) files.push([`${name}.png`, svgToPng(svg, spec.dot.fit ? 1 : 2)]);
     for (const [file, contents] of files) {
-      writeFileAtomic(join(dir, file), contents);
+      writeOutputFile(join(dir, file), contents);
       written.push(join(dir, file));
     }
   }

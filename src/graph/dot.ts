@@ -7,6 +7,8 @@ import { attributeList, COLORS, FONT, opLook, quote, tensorLook, type Attributes
 import { isTensor, trace, type TensorNodeAttributes, type TraceEdgeAttributes, type TraceGraph } from './trace.js';
 
 export { FONT, quote } from './style.js';
+import type { OpGradientCheck } from '../checking/op-check.js';
+import { CHECK_COLORS, checkMarks, type CheckMark } from './check-marks.js';
 
 /*
  * Graphviz DOT from a trace. Only DOT that every renderer we test reads the same way: quoted
@@ -55,6 +57,12 @@ export interface DotOptions {
    * `direction: 'LR'`.
    */
   fit?: { readonly width: number; readonly height: number };
+  /**
+   * The checks of each op's own gradient (`checkRecordedOps` on the same outputs): each op node
+   * is coloured pass, fail or kink, with its worst error in the label, and a culprit gets a
+   * heavy border.
+   */
+  checks?: readonly OpGradientCheck[];
 }
 
 export interface ResolvedOptions {
@@ -71,6 +79,7 @@ export interface ResolvedOptions {
   legend: boolean;
   upstream: string | undefined;
   fit: { readonly width: number; readonly height: number } | undefined;
+  marks: ReadonlyMap<string, CheckMark>;
 }
 
 function choice<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
@@ -94,6 +103,7 @@ function resolve(options: DotOptions): ResolvedOptions {
     legend: options.legend ?? false,
     upstream: options.upstream,
     fit: checkFit(options.fit),
+    marks: options.checks === undefined ? new Map() : checkMarks(options.checks),
   };
 }
 
@@ -146,7 +156,11 @@ function nodeAttributes(key: string, a: PictureNodeAttributes, graph: PictureGra
     ? [a.detail === '' ? a.op : `${a.op} ${a.detail}`, ...(a.label === a.op ? [] : [`(${a.label})`])]
     : [a.label];
   if (o.steps) lines[0] = `${a.step}. ${lines[0]}`;
-  return { ...opLook(a.phase), label: lines.join('\n') };
+  const mark = o.marks.get(key);
+  if (mark === undefined) return { ...opLook(a.phase), label: lines.join('\n') };
+  const checked = CHECK_COLORS[mark.status];
+  const culprit = mark.status === 'fail';
+  return { ...opLook(a.phase), style: culprit ? 'filled,bold' : 'filled', fillcolor: checked.fill, color: checked.line, penwidth: culprit ? 3 : undefined, label: [...lines, ...mark.lines].join('\n') };
 }
 
 /**

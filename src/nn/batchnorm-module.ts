@@ -3,6 +3,7 @@ import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
 import { checkEps } from './layout.js';
 import { Module } from './module.js';
+import { describeValue } from '../validate.js';
 
 export interface BatchNormModuleOptions {
   /** Added to the variance under the square root. Default 1e-5. */
@@ -43,10 +44,10 @@ abstract class BatchNorm extends Module {
     options: BatchNormModuleOptions,
   ) {
     super(options.name ?? name);
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${String(numFeatures)}`);
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${describeValue(numFeatures)}`);
     const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false } = options;
     checkEps(name, eps);
-    if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${String(momentum)}`);
+    if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${describeValue(momentum)}`);
     this.eps = eps;
     this.momentum = momentum;
     this.primitives = primitives;

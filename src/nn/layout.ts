@@ -1,5 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { formatShape, sizeOf } from '../tensor/shape.js';
+import { describeValue } from '../validate.js';
 
 /**
  * How batch norm reads x: `[N, C]`, or `[N, C, ...]` with one channel at axis 1, normalised over
@@ -44,7 +45,7 @@ export function checkPerChannel(op: string, argument: string, value: Tensor | nu
 }
 
 export function checkEps(op: string, eps: number): void {
-  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0)) throw new Error(`${op}: eps must be a finite number >= 0, got ${String(eps)}`);
+  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0)) throw new Error(`${op}: eps must be a finite number >= 0, got ${describeValue(eps)}`);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { applyOp, type GradientFormula, type OpDefinition } from '../autograd/op.js';
-import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
-import { compileBinary, compileUnary } from './kernels.js';
+import { compileBinary, compileUnary, type BinaryKernel } from './kernels.js';
+import { erf as erfOf } from './erf.js';
 
 /*
  * The elementwise ops as a table: name, scalar expression (x from a, y from b), the label a
@@ -45,8 +46,9 @@ type UnaryGradient = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
 /** A unary op's formula: the right-hand side of ∂L/∂x, from x, the output and the gradient arriving. */
 type UnaryFormula = (names: { x: string; plainX: string; out: string; g: string }) => string;
 
-function unaryOp(name: string, expression: string, gradX: UnaryGradient, formula: UnaryFormula, label = name) {
-  const kernel = compileUnary(expression);
+/** `expression` is compiled into the loop; a function (for what has no one-line form, like erf) is called per element. */
+function unaryOp(name: string, expression: string | ((x: number) => number), gradX: UnaryGradient, formula: UnaryFormula, label = name) {
+  const kernel = typeof expression === 'string' ? compileUnary(expression) : (data: Float64Array) => data.map(expression);
   const op: OpDefinition = {
     name,
     label,
@@ -101,3 +103,34 @@ export const sigmoid = unaryOp('sigmoid', '1 / (1 + Math.exp(-x))', (g, _x, out)
 // log(1 + eˣ) without overflow for large x, and without log(1 + tiny) losing digits.
 export const softplus = unaryOp('softplus', 'x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))', (g, x) => g.mul(x.sigmoid()), ({ g, plainX }) => `${g} · sigmoid(${plainX})`);
 export const tanh = unaryOp('tanh', 'Math.tanh(x)', (g, _x, out) => g.mul(out.square().neg().add(1)), ({ g, out }) => `${g} · (1 − ${out}²)`);
+// PyTorch's convention: sign is flat everywhere, so its gradient is 0, also at 0. sign(NaN) is NaN.
+export const sign = unaryOp('sign', 'x > 0 ? 1 : x < 0 ? -1 : x', (g) => zeros(g.shape), () => '0');
+export const sin = unaryOp('sin', 'Math.sin(x)', (g, x) => g.mul(x.cos()), ({ g, plainX }) => `${g} · cos(${plainX})`);
+export const cos = unaryOp('cos', 'Math.cos(x)', (g, x) => g.mul(x.sin()).neg(), ({ g, plainX }) => `−${g} · sin(${plainX})`);
+// log(1 + x) and eˣ − 1 keep their digits for small x, where 1 + x rounds.
+export const log1p = unaryOp('log1p', 'Math.log1p(x)', (g, x) => g.div(x.add(1)), ({ g, plainX }) => `${g} / (1 + ${plainX})`, 'log(1 + x)');
+export const expm1 = unaryOp('expm1', 'Math.expm1(x)', (g, _x, out) => g.mul(out.add(1)), ({ g, plainX }) => `${g} · exp(${plainX})`, 'eˣ − 1');
+export const reciprocal = unaryOp('reciprocal', '1 / x', (g, _x, out) => g.mul(out.square()).neg(), ({ g, out }) => `−${g} · ${out}²`, '1/x');
+export const rsqrt = unaryOp('rsqrt', '1 / Math.sqrt(x)', (g, _x, out) => g.mul(out.pow(3)).mul(-0.5), ({ g, out }) => `−${g} · ${out}³ / 2`, '1/√');
+// d erf(x)/dx = 2/√π · e^(−x²), exactly.
+export const erf = unaryOp('erf', erfOf, (g, x) => g.mul(x.square().neg().exp()).mul(2 / Math.sqrt(Math.PI)),
+  ({ g, x }) => `${g} · 2/√π · exp(−${x}²)`);
+
+/**
+ * The larger (smaller) value of a and b, elementwise with broadcasting; a NaN on either side
+ * wins. Where a and b tie, each gets half the gradient; the gradient goes to the side that is
+ * not beaten (both, next to a NaN), as PyTorch's derivatives.yaml writes it.
+ */
+function extremeOf(name: string, expression: string, maskA: BinaryKernel, maskB: BinaryKernel, wins: string) {
+  const maskOf = (kernel: BinaryKernel, a: Tensor, b: Tensor, out: Tensor) => new Tensor(kernel(a.data, a.shape, b.data, b.shape, out.shape), out.shape);
+  return binaryOp(name, expression, name,
+    (g, a, b, out, shape) => unbroadcastProduct(g, maskOf(maskA, a, b, out), shape),
+    (g, a, b, out, shape) => unbroadcastProduct(g, maskOf(maskB, a, b, out), shape),
+    ({ plain: { inputs: [a, b] }, grad, sum }) => [`${sum[0]}${grad} · [${a} ${wins} ${b}] (½ at ties)`, `${sum[1]}${grad} · [${b} ${wins} ${a}] (½ at ties)`]);
+}
+const notBelow = compileBinary('x < y ? 0 : x === y ? 0.5 : 1');
+const notAbove = compileBinary('x > y ? 0 : x === y ? 0.5 : 1');
+const notAboveFlipped = compileBinary('y > x ? 0 : x === y ? 0.5 : 1');
+const notBelowFlipped = compileBinary('y < x ? 0 : x === y ? 0.5 : 1');
+export const maximum = extremeOf('maximum', 'x > y || x !== x ? x : y', notBelow, notBelowFlipped, '>');
+export const minimum = extremeOf('minimum', 'x < y || x !== x ? x : y', notAbove, notAboveFlipped, '<');

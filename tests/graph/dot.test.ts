@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderSvg, tensor, toDot, trace } from 'gradgraph';
-import { standInBatchNorm, upstream } from './fixtures.js';
+import { checkRecordedOps, renderSvg, tensor, toDot, trace } from 'gradgraph';
+import { checkedNet, standInBatchNorm, upstream } from './fixtures.js';
 import { GOLDENS } from './goldens.js';
 import { expectGolden, svgTexts } from './helpers.js';
 
@@ -110,6 +110,20 @@ describe('toDot', () => {
     const { y } = standInBatchNorm();
     expect(toDot(y, { fit: { width: 1920, height: 1080 } })).toContain('size="20,11.25!"');
     expect(() => toDot(y, { fit: { width: 1920, height: 0 } })).toThrow('toDot: option fit must be { width, height } in pixels, each at least 16, got {"width":1920,"height":0}');
+  });
+
+  it('marks each op with its own gradient check: colour, worst error, and the culprit with a heavy border', async () => {
+    const y = checkedNet();
+    const checks = checkRecordedOps([y]);
+    const dot = toDot(y, { checks });
+    expect(dot).toMatch(/"op0" \[[^\]]*fillcolor="#f8c9c4", color="#c0392b", penwidth=3, label="x³\\nCULPRIT\\n✗ ∂\/∂x wrong at \[0, 1\]\\nmax rel err 0\.0099/);
+    expect(dot).toMatch(/"op1" \[[^\]]*fillcolor="#fff1c2"[^\]]*label="relu\\nkink: 1 of 6"/);
+    expect(dot).toMatch(/"op2" \[[^\]]*fillcolor="#b9e4c2"[^\]]*label="@\\n✓ max rel err /);
+    // Without checks, the same graph is drawn as ever.
+    expect(toDot(checkedNet())).not.toMatch(/CULPRIT|✓|kink/);
+    expect(toDot(y, { checks: [] })).toBe(toDot(y));
+    expect(svgTexts(await renderSvg(dot))).toContain('✗ ∂/∂x wrong at [0, 1]');
+    expect(() => toDot(y, { checks: {} as never })).toThrow('toDot: option checks must be the array checkRecordedOps returns, got object');
   });
 
   it('names the option and the allowed values when an option is wrong', () => {
