@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRecordedOps, renderSvg, tensor, toDot, trace } from 'gradgraph';
+import { checkRecordedOps, renderSvg, Tensor, tensor, toDot, trace } from 'gradgraph';
 import { checkedNet, standInBatchNorm, upstream } from './fixtures.js';
 import { GOLDENS } from './goldens.js';
 import { expectGolden, svgTexts } from './helpers.js';
@@ -104,6 +104,17 @@ describe('toDot', () => {
       expect(backward).toContain(note);
     }
     expect(toDot(y)).not.toContain('legend');
+  });
+
+  it('keys a recorded backward graph with its own colours and the dotted tie to each gradient', () => {
+    const { y } = standInBatchNorm({ batch: 2, features: 1 });
+    const g = upstream(y);
+    y.backward(new Tensor(g.data, g.shape, { requiresGrad: true, name: '∂L/∂y' }), { createGraph: true });
+    const dot = toDot(y, { legend: true, backward: 'recorded' });
+    expect(dot).toContain('label="backward op"');
+    expect(dot).toContain('label="gradient, recorded\\nby the backward pass"');
+    expect(dot).toContain('style="dotted", color="#c0392b", fontcolor="#c0392b", label="is the gradient of"');
+    expect(dot).not.toContain('passed back');
   });
 
   it('fits a target size in pixels, and refuses a size that is not one', () => {
