@@ -212,12 +212,27 @@ function nodeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
     }
     const indent = '  '.repeat(open.length + 1);
     for (const key of keys) lines.push(`${indent}${quote(key)}${attributeList(nodeAttributes(key, graph.getNodeAttributes(key), graph, o))};`);
+    if (o.direction === 'LR') lines.push(...stackedResults(graph, keys, indent));
   }
   while (open.length > 0) {
     open.pop();
     lines.push(`${'  '.repeat(open.length + 1)}}`);
   }
   return lines;
+}
+
+/**
+ * Left to right, each op's result stands under the op, in its column, rather than in a column of
+ * its own: half as many columns, so a chain of steps (and the formulas between them) fits a
+ * slide's width. Declared inside the op's box, where both nodes are.
+ */
+function stackedResults(graph: PictureGraph, keys: readonly string[], indent: string): string[] {
+  const here = new Set(keys);
+  return keys.flatMap((key) => {
+    if (graph.getNodeAttribute(key, 'kind') !== 'op') return [];
+    const results = graph.outNeighbors(key).filter((result) => here.has(result));
+    return results.length === 1 ? [`${indent}{ rank="same"; ${quote(key)}; ${quote(results[0])}; }`] : [];
+  });
 }
 
 function edgeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {

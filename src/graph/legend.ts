@@ -98,6 +98,11 @@ export function legendStatements(graph: PictureGraph, o: ResolvedOptions): strin
     lines.push(`    { rank="same"; ${column.map(quote).join('; ')}; }`);
     // Invisible edges order a rank; left to right, Graphviz puts an edge's head above its tail.
     for (let i = 1; i < column.length; i++) lines.push(`    ${quote(column[i])} -> ${quote(column[i - 1])} [style="invis"];`);
+    // The graph's first input one column further right, so the key stands beside the graph, not above it.
+    const first = graph.findNode((key) => graph.inDegree(key) === 0);
+    // From the sample edges' heads, a column right of the key's own: the box must not reach x.
+    const heads = chain.filter((key) => !column.includes(key));
+    if (first !== undefined) for (const head of heads) lines.push(`    ${quote(head)} -> ${quote(first)} [style="invis"];`);
   } else {
     for (let i = 1; i < chain.length; i++) {
       const [from, to] = [chain[i - 1], chain[i]];

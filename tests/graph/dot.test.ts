@@ -73,6 +73,9 @@ describe('toDot', () => {
     const dot = toDot(y, { backward: 'edges', steps: true, dims: { N: 4, D: 3 }, direction: 'LR' });
     expect(dot).toContain('label="(3) ∂L/∂σ =\\n−Σₙ ∂L/∂x̂\\n· (x − μ) / σ²"');
     expect(dot).toContain('label="(1) ∂L/∂β =\\nΣₙ ∂L/∂y"');
+    // Each result stands under its op, in the op's column: half as many columns.
+    expect(dot).toContain('{ rank="same"; "op0"; "t1"; }');
+    expect(toDot(y)).not.toContain('rank="same"');
   });
 
   it('says where the gradients started: 1 for a scalar loss, else what it was told', () => {
