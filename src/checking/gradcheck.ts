@@ -85,7 +85,7 @@ function cloneInputs(what: string, inputs: readonly Tensor[]): Tensor[] {
   if (!Array.isArray(inputs) || inputs.length === 0) throw new Error(`${what}: inputs must be a non-empty array of Tensors`);
   return inputs.map((t, i) => {
     if (!(t instanceof Tensor)) throw new Error(`${what}: input ${i} must be a Tensor, got ${typeof t}`);
-    return new Tensor(Float64Array.from(t.data), t.shape, { requiresGrad: t.requiresGrad, name: t.name });
+    return new Tensor(Float64Array.from(t.storage), t.shape, { requiresGrad: t.requiresGrad, name: t.name });
   });
 }
 
@@ -102,7 +102,7 @@ function centralDifference(fn: CheckedFunction, inputs: Tensor[], perturb: (sign
     perturb(sign);
     try {
       // Recording stays on: gradgradcheck's fn calls grad() inside, which needs the graph.
-      return callChecked('gradcheck', fn, inputs).map((t) => Float64Array.from(t.data));
+      return callChecked('gradcheck', fn, inputs).map((t) => Float64Array.from(t.storage));
     } finally {
       restore();
     }
@@ -151,7 +151,7 @@ function analyticJacobian(outputs: Tensor[], xs: Tensor[]): Float64Array[][][] {
         if (j === o) seed[k] = 1;
         return new Tensor(seed, t.shape);
       });
-      grad(outputs, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => rows[i][o].push(Float64Array.from(g.data)));
+      grad(outputs, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => rows[i][o].push(Float64Array.from(g.storage)));
     }
   });
   return rows;
@@ -161,8 +161,8 @@ function analyticJacobian(outputs: Tensor[], xs: Tensor[]): Float64Array[][][] {
 function compareJacobian(fn: CheckedFunction, inputs: Tensor[], outputs: Tensor[], x: Tensor, analytic: Float64Array[][], eps: number, tally: Tally): void {
   // One pair of forward passes per input element gives one column.
   for (let j = 0; j < x.size; j++) {
-    const original = x.data[j];
-    const column = centralDifference(fn, inputs, (sign) => (x.data[j] = original + sign * eps), () => (x.data[j] = original), eps);
+    const original = x.storage[j];
+    const column = centralDifference(fn, inputs, (sign) => (x.storage[j] = original + sign * eps), () => (x.storage[j] = original), eps);
     column.forEach((values, o) => {
       values.forEach((numeric, k) => {
         tally.add(analytic[o][k][j], numeric, () => ({ output: o, outputIndex: unravelIndex(k, outputs[o].shape), inputIndex: unravelIndex(j, x.shape) }));
@@ -192,11 +192,11 @@ function dot(a: Float64Array, b: Float64Array): number {
 /** Compares vᵀJu for a random direction u of x, given Jᵀv from the shared backward pass. */
 function compareProjection(fn: CheckedFunction, inputs: Tensor[], x: Tensor, jtv: Tensor, v: Float64Array[], eps: number, random: Random, tally: Tally) {
   const u = randomDirection(random, x.size);
-  const analytic = dot(jtv.data, u);
-  const original = Float64Array.from(x.data);
+  const analytic = dot(jtv.storage, u);
+  const original = Float64Array.from(x.storage);
   const ju = centralDifference(fn, inputs, (sign) => {
-    for (let i = 0; i < x.size; i++) x.data[i] = original[i] + sign * eps * u[i];
-  }, () => x.data.set(original), eps);
+    for (let i = 0; i < x.size; i++) x.storage[i] = original[i] + sign * eps * u[i];
+  }, () => x.storage.set(original), eps);
   const numeric = ju.reduce((total, values, o) => total + dot(values, v[o]), 0);
   tally.add(analytic, numeric, () => ({ output: -1, outputIndex: [], inputIndex: [] }));
   return { analytic, numeric };
