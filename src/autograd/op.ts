@@ -53,6 +53,11 @@ export interface FormulaNames {
  * which the BN picture shows as `∂L/∂σ = −Σₙ ∂L/∂x̂ · (x − μ) / σ²`. Use `·` for products, `@`
  * for matrix products, `−` (U+2212) for minus, superscripts for powers, and `sum[i]` wherever the
  * op broadcasts input i. The picture adds the left-hand side and the step numbers.
+ *
+ * A reduction writes the value each input element receives (`mean`: `∂L/∂μ / N`, with `size`
+ * naming the count); the copy back over the reduced axes goes without saying. Every
+ * OpDefinition has a formula (the type checker insists); tests/graph/formulas.test.ts shows
+ * what they print.
  */
 export type GradientFormula<Attrs> = (names: FormulaNames, attrs: Attrs) => readonly string[];
 

@@ -30,6 +30,7 @@ const DRAW_OPTIONS: OptionSpecs = {
   legend: { type: 'boolean', help: 'add a legend: what each colour, shape and edge stands for' },
   fit: { type: 'string', placeholder: 'WxH', help: 'scale the drawing to fit W×H pixels, e.g. 1920x1080 for a slide (a PNG is drawn at that size)' },
   clusters: { type: 'string', values: ['expanded', 'collapsed', 'none'], help: 'module scopes as boxes, as one node each, or not shown' },
+  repeats: { type: 'boolean', help: 'draw a run of identical blocks (a Sequential of the same block) once, in a box marked ×N' },
   ...SIZE_OPTIONS,
   ...HELP,
 };
@@ -45,8 +46,10 @@ const START_OPTIONS: OptionSpecs = { 'out-dir': { type: 'string', placeholder: '
 
 export const USAGE = {
   draw: helpText(
-    'gradgraph draw batchnorm|mlp|norms|FILE.ts|FILE.dot [options]',
-    'Draws a computational graph: the BN layer, an MLP with BatchNorm1d, the graph built by your\n'
+    'gradgraph draw batchnorm|mlp|batchnorm-modes|deep-mlp|norms|FILE.ts|FILE.dot [options]',
+    'Draws a computational graph: the BN layer, an MLP with BatchNorm1d, one BatchNorm1d in\n'
+      + 'training and eval mode, an MLP of three identical blocks, BN beside LayerNorm, GroupNorm\n'
+      + 'and RMSNorm, the graph built by your\n'
       + 'module (its default export, a function returning the output tensor or tensors; it is\n'
       + 'given { batch, features, seed }), or renders a DOT file.',
     DRAW_OPTIONS,
@@ -122,7 +125,7 @@ function outputFormat(command: string, parsed: Parsed, graph: string): { format:
 }
 
 /** What only shapes a graph gradgraph builds: a .dot file is drawn as it is. */
-const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', 'steps', 'legend', 'fit', ...Object.keys(SIZE_OPTIONS)];
+const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', 'repeats', 'steps', 'legend', 'fit', ...Object.keys(SIZE_OPTIONS)];
 
 /** `--fit 1920x1080` as pixels. */
 function fitOption(parsed: Parsed): { width: number; height: number } | undefined {
@@ -203,6 +206,7 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       view: options.primitives ? 'primitives' : 'steps',
       ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),
       ...(v.clusters ? { clusters: v.clusters as 'expanded' | 'collapsed' | 'none' } : {}),
+      repeats: v.repeats === true,
       steps: v.steps === true,
       legend: v.legend === true,
       ...(fit ? { fit } : {}),

@@ -112,3 +112,28 @@ export function buildNorms({ batch, features, seed }: ModelOptions): BuiltModel 
     dims: { N: batch, C: channels, H: height, W: width },
   };
 }
+
+/** A Sequential of three identical blocks (Linear → BatchNorm1d → ReLU) between two Linear layers. */
+export function buildDeepMlp({ batch, features, seed }: ModelOptions): BuiltModel {
+  const hidden = features + 2;
+  const outputs = 2;
+  const block = (i: number) => new Sequential([
+    new Linear(hidden, hidden, { seed: seed + 10 + i, name: 'fc: Linear' }),
+    new BatchNorm1d(hidden, { name: 'bn: BatchNorm1d' }),
+    new ReLU({ name: 'relu: ReLU' }),
+  ], { name: `block${i}: Block` });
+  const net = new Sequential([
+    new Linear(features, hidden, { seed: seed + 1, name: 'fc_in: Linear' }),
+    block(1), block(2), block(3),
+    new Linear(hidden, outputs, { seed: seed + 2, name: 'fc_out: Linear' }),
+  ], { name: 'Sequential' });
+  const x = sample([batch, features], seed, 1, 0, { name: 'x', requiresGrad: false });
+  const out = net.call(x);
+  out.name = 'output';
+  return {
+    title: 'Deep MLP: Linear → 3 × (Linear → BatchNorm1d → ReLU) → Linear',
+    outputs: [out],
+    inputs: [x, ...net.parameters()],
+    dims: { N: batch, D: features, H: hidden, O: outputs },
+  };
+}

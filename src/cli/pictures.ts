@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ones, randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
-import { buildBatchNorm, buildBatchNormModes, buildMlp, buildNorms, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
+import { buildBatchNorm, buildBatchNormModes, buildDeepMlp, buildMlp, buildNorms, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
 import { writeOutputFile } from './output.js';
 
 /*
@@ -8,7 +8,7 @@ import { writeOutputFile } from './output.js';
  * (`gradgraph start`); the freshness test regenerates graphs/ from the same GALLERY.
  */
 
-export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp, 'batchnorm-modes': buildBatchNormModes, norms: buildNorms } as const;
+export const MODELS = { batchnorm: buildBatchNorm, mlp: buildMlp, 'batchnorm-modes': buildBatchNormModes, 'deep-mlp': buildDeepMlp, norms: buildNorms } as const;
 export type ModelName = keyof typeof MODELS;
 
 /** A built-in model's name; an own key only, so `constructor` or `__proto__` is not a model. */
@@ -76,7 +76,13 @@ export const GALLERY: readonly { name: string; png: boolean; spec: PictureSpec }
     png: true,
     spec: { model: 'batchnorm', options: DEFAULT_SIZES, gradients: 'retain', dot: { ...KEYED, backward: 'edges' } },
   },
-  // The same, left to right and fitted to a 1920×1080 slide
+  // The forward graph left to right, fitted to a 1920×1080 slide
+  {
+    name: 'batchnorm-slide',
+    png: true,
+    spec: { model: 'batchnorm', options: DEFAULT_SIZES, gradients: 'none', dot: { ...KEYED, direction: 'LR', fit: { width: 1920, height: 1080 } } },
+  },
+  // The backward view left to right, fitted to a 1920×1080 slide (it is wide: 16 formulas in a row)
   {
     name: 'batchnorm-backward-slide',
     png: true,
@@ -111,6 +117,12 @@ export const GALLERY: readonly { name: string; png: boolean; spec: PictureSpec }
     name: 'mlp-collapsed',
     png: false,
     spec: { model: 'mlp', options: DEFAULT_SIZES, gradients: 'none', dot: { clusters: 'collapsed' } },
+  },
+  // A Sequential of three identical blocks, drawn once in a box marked ×3
+  {
+    name: 'deep-mlp-repeats',
+    png: true,
+    spec: { model: 'deep-mlp', options: DEFAULT_SIZES, gradients: 'none', dot: { repeats: true, clusters: 'collapsed', legend: true } },
   },
   // BN, LayerNorm, GroupNorm and RMSNorm side by side, each box naming the axes it averages over
   {

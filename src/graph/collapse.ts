@@ -77,3 +77,97 @@ export function collapseModules(graph: TraceGraph): PictureGraph {
   });
   return collapsed;
 }
+
+/*
+ * Repeated blocks: a run of sibling scopes with the same structure (a Sequential of identical
+ * blocks) is drawn once, in a box marked ×N, as plate notation does. The first block stands for
+ * all: what entered the run enters it, and what left the run leaves from it.
+ */
+
+/** The nodes under `scope` (itself or nested), in trace order. */
+function nodesUnder(graph: TraceGraph, scope: readonly string[]): string[] {
+  return graph.filterNodes((_, a) => a.scope.length >= scope.length && scope.every((name, i) => a.scope[i] === name));
+}
+
+/** What makes two blocks the same: each node's kind, op, label and shape, its place inside, and the edges between them. */
+function signature(graph: TraceGraph, keys: readonly string[], depth: number): string {
+  const index = new Map(keys.map((key, i) => [key, i]));
+  const nodes = keys.map((key) => {
+    const a = graph.getNodeAttributes(key);
+    return a.kind === 'op' ? ['op', a.op, a.label, a.scope.slice(depth + 1)] : ['tensor', a.role === 'output' ? 'intermediate' : a.role, a.shape, a.scope.slice(depth + 1)];
+  });
+  const edges = keys.flatMap((key) => graph.inNeighbors(key).map((from) => [index.get(from) ?? 'outside', index.get(key)]));
+  return JSON.stringify([nodes, edges]);
+}
+
+/** `Block ×3` for `block1: Block`, `block2: Block`, `block3: Block`; else the first name, ×3. */
+function runLabel(names: readonly string[]): string {
+  const kinds = names.map((name) => name.split(': ')[1]);
+  const kind = kinds[0];
+  return `${kind !== undefined && kinds.every((k) => k === kind) ? kind : names[0]} ×${names.length}`;
+}
+
+export function collapseRepeats(graph: TraceGraph): TraceGraph {
+  // Child scopes of each parent, in the order they are first met.
+  const children = new Map<string, (readonly string[])[]>();
+  graph.forEachNode((_, a) => {
+    for (let depth = 1; depth <= a.scope.length; depth++) {
+      const child = a.scope.slice(0, depth);
+      const siblings = children.get(pathKey(child.slice(0, -1))) ?? [];
+      if (!siblings.some((s) => pathKey(s) === pathKey(child))) siblings.push(child);
+      children.set(pathKey(child.slice(0, -1)), siblings);
+    }
+  });
+  /** For each node of a copy, the node of the first block it stands for; and the new name of each first block. */
+  const standsFor = new Map<string, string>();
+  const blockOf = new Map<string, number>();
+  const renamed = new Map<string, { depth: number; label: string }>();
+  let runCount = 0;
+  for (const siblings of children.values()) {
+    if (siblings.some((scope) => nodesUnder(graph, scope).some((key) => standsFor.has(key)))) continue;
+    const depth = siblings[0].length - 1;
+    const blocks = siblings.map((scope) => nodesUnder(graph, scope));
+    const signatures = blocks.map((keys) => signature(graph, keys, depth));
+    for (let start = 0; start < siblings.length;) {
+      let end = start + 1;
+      while (end < siblings.length && signatures[end] === signatures[start]) end++;
+      if (end - start > 1) {
+        const run = runCount++;
+        for (let copy = start; copy < end; copy++) {
+          blocks[copy].forEach((key, i) => {
+            standsFor.set(key, blocks[start][i]);
+            blockOf.set(key, run * 1_000_000 + copy);
+          });
+        }
+        renamed.set(pathKey(siblings[start]), { depth, label: runLabel(siblings.slice(start, end).map((scope) => scope[depth])) });
+      }
+      start = end;
+    }
+  }
+  if (standsFor.size === 0) return graph;
+
+  const result: TraceGraph = new DirectedGraph();
+  result.replaceAttributes({ outputs: graph.getAttribute('outputs').map((key) => standsFor.get(key) ?? key) });
+  const rename = (scope: readonly string[]): readonly string[] => {
+    for (let depth = scope.length; depth >= 1; depth--) {
+      const run = renamed.get(pathKey(scope.slice(0, depth)));
+      if (run) return [...scope.slice(0, run.depth), run.label, ...scope.slice(run.depth + 1)];
+    }
+    return scope;
+  };
+  const outputs = new Set(result.getAttribute('outputs'));
+  graph.forEachNode((key, a) => {
+    if ((standsFor.get(key) ?? key) !== key) return;
+    // The last block's result, when returned, is drawn as the output of the one block drawn.
+    const role = a.kind === 'tensor' && outputs.has(key) ? { role: 'output' as const } : {};
+    result.addNode(key, { ...a, ...role, scope: rename(a.scope) });
+  });
+  graph.forEachEdge((_, attributes, source, target) => {
+    // One block feeding the next would become a loop of the first block onto itself: dropped.
+    const [from, to] = [blockOf.get(source), blockOf.get(target)];
+    if (from !== undefined && to !== undefined && from !== to) return;
+    const [s, t] = [standsFor.get(source) ?? source, standsFor.get(target) ?? target];
+    if (!result.hasEdge(s, t)) result.addDirectedEdgeWithKey(`${s}->${t}`, s, t, attributes);
+  });
+  return result;
+}

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor/tensor.js';
-import { collapseModules, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
+import { collapseModules, collapseRepeats, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
 import { describeValues, formatConstant, formatDims, type ValuesMode } from './labels.js';
 import { gradientName } from './formulas.js';
 import { legendStatements } from './legend.js';
@@ -28,6 +28,8 @@ export interface DotOptions {
   grads?: boolean;
   /** Module scopes as boxes (`expanded`, the default), as one node each (`collapsed`), or not at all. */
   clusters?: 'expanded' | 'collapsed' | 'none';
+  /** Draw a run of identical sibling blocks (a Sequential of the same block) once, in a box marked ×N. */
+  repeats?: boolean;
   /**
    * The gradient flow. `edges`: a dashed edge for what each op passes back to each input.
    * `recorded`: the backward graph a `createGraph` backward pass recorded, in its own colours.
@@ -72,6 +74,7 @@ export interface ResolvedOptions {
   view: 'steps' | 'primitives';
   dims: Readonly<Record<string, number>>;
   title: string | undefined;
+  repeats: boolean;
   steps: boolean;
   legend: boolean;
   upstream: string | undefined;
@@ -95,6 +98,7 @@ function resolve(options: DotOptions): ResolvedOptions {
     view: choice('view', options.view, ['steps', 'primitives'], 'steps'),
     dims: options.dims ?? {},
     title: options.title,
+    repeats: options.repeats ?? false,
     steps: options.steps ?? false,
     legend: options.legend ?? false,
     upstream: options.upstream,
@@ -208,12 +212,27 @@ function nodeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
     }
     const indent = '  '.repeat(open.length + 1);
     for (const key of keys) lines.push(`${indent}${quote(key)}${attributeList(nodeAttributes(key, graph.getNodeAttributes(key), graph, o))};`);
+    if (o.direction === 'LR') lines.push(...stackedResults(graph, keys, indent));
   }
   while (open.length > 0) {
     open.pop();
     lines.push(`${'  '.repeat(open.length + 1)}}`);
   }
   return lines;
+}
+
+/**
+ * Left to right, each op's result stands under the op, in its column, rather than in a column of
+ * its own: half as many columns, so a chain of steps (and the formulas between them) fits a
+ * slide's width. Declared inside the op's box, where both nodes are.
+ */
+function stackedResults(graph: PictureGraph, keys: readonly string[], indent: string): string[] {
+  const here = new Set(keys);
+  return keys.flatMap((key) => {
+    if (graph.getNodeAttribute(key, 'kind') !== 'op') return [];
+    const results = graph.outNeighbors(key).filter((result) => here.has(result));
+    return results.length === 1 ? [`${indent}{ rank="same"; ${quote(key)}; ${quote(results[0])}; }`] : [];
+  });
 }
 
 function edgeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
@@ -274,8 +293,38 @@ function backwardEdgeLabel(graph: PictureGraph, source: string, target: string, 
   const left = `${number}${name} ${isPart ? '+=' : '='}`;
   const right = edge.positions.map((i) => op.formulas[i]).join(' + ');
   // Left to right, a label's width spreads the ranks apart while its height costs little.
-  const width = o.direction === 'LR' ? 0 : LABEL_LINE;
-  return left.length + right.length + 1 > width ? `${left}\n${right}` : `${left} ${right}`;
+  if (o.direction === 'LR') return [left, ...wrap(right, LABEL_LINE_LR)].join('\n');
+  return left.length + right.length + 1 > LABEL_LINE ? `${left}\n${right}` : `${left} ${right}`;
+}
+
+/** Left to right, formula lines are kept this short. */
+const LABEL_LINE_LR = 16;
+
+/**
+ * Lines of at most `width` characters where it can, broken only at spaces outside parentheses,
+ * and before an operator rather than after it: `· (x − μ)` starts a line, no line ends in `·`.
+ */
+function wrap(text: string, width: number): string[] {
+  const words: string[] = [''];
+  let depth = 0;
+  for (const c of text) {
+    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (c === ' ' && depth === 0) words.push('');
+    else words[words.length - 1] += c;
+  }
+  const terms = words.reduce<string[]>((joined, word) => {
+    const previous = joined[joined.length - 1];
+    if (previous !== undefined && /^[·/+−@]$/u.test(previous)) joined[joined.length - 1] = `${previous} ${word}`;
+    else joined.push(word);
+    return joined;
+  }, []);
+  const lines: string[] = [];
+  for (const term of terms) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + term.length <= width) lines[last] += ` ${term}`;
+    else lines.push(term);
+  }
+  return lines;
 }
 
 /** Beside an output: the gradient the backward pass started from. */
@@ -319,7 +368,8 @@ function isTraceGraph(source: unknown): source is TraceGraph {
 export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: DotOptions = {}): string {
   const o = resolve(options);
   const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded', dims: o.dims });
-  const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(traced) : (traced as PictureGraph);
+  const blocks = o.repeats ? collapseRepeats(traced) : traced;
+  const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(blocks) : (blocks as PictureGraph);
   // The caption says what the letters in the shapes stand for.
   const sizes = Object.entries(o.dims).map(([symbol, size]) => `${symbol} = ${size}`).join(', ');
   const showsGradients = o.grads || o.backward !== 'none';
@@ -331,7 +381,7 @@ export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: 
   const fit = o.fit === undefined ? {} : { size: `${inches(o.fit.width)},${inches(o.fit.height)}!` };
   const header = [
     'digraph "gradgraph" {',
-    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: 0.35, label: caption, labelloc: caption === undefined ? undefined : 't', ...fit })};`,
+    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: o.direction === 'LR' ? 0.2 : 0.35, label: caption, labelloc: caption === undefined ? undefined : 't', ...fit })};`,
     `  node${attributeList({ fontname: FONT, fontsize: 11, margin: '0.12,0.06' })};`,
     `  edge${attributeList({ fontname: FONT, fontsize: 9, color: '#555555', arrowsize: 0.7 })};`,
   ];

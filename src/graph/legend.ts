@@ -25,18 +25,20 @@ function contents(graph: PictureGraph) {
   let hasModules = false;
   let hasSums = false;
   let hasParts = false;
+  let hasRecorded = false;
   graph.forEachNode((key, a) => {
+    if (a.kind !== 'module' && a.phase === 'backward') hasRecorded = true;
     if (a.kind === 'tensor' && a.phase === 'forward') {
       roles.add(a.role);
       if (a.requiresGrad && graph.outDegree(key) > 1) hasParts = true;
     }
-    if (a.kind === 'op') {
+    if (a.kind === 'op' && a.phase === 'forward') {
       hasOps = true;
       if (a.formulas.some((f) => f.includes('Σ'))) hasSums = true;
     }
     if (a.kind === 'module') hasModules = true;
   });
-  return { roles, hasOps, hasModules, hasSums, hasParts };
+  return { roles, hasOps, hasModules, hasSums, hasParts, hasRecorded };
 }
 
 /** The notes under the samples: what the numbers, sums and ∇ lines mean. */
@@ -59,6 +61,10 @@ export function legendStatements(graph: PictureGraph, o: ResolvedOptions): strin
     if (found.roles.has(role)) items.push([`legend_${role}`, { ...tensorLook(role, 'forward'), fontsize: undefined, label: ROLE_NAMES[role] }]);
   }
   if (found.hasOps) items.push(['legend_op', { ...opLook('forward'), label: o.steps ? 'n. step (an op)' : 'step (an op)' }]);
+  if (found.hasRecorded) {
+    items.push(['legend_backward_tensor', { ...tensorLook('intermediate', 'backward'), label: 'gradient, recorded\nby the backward pass' }]);
+    items.push(['legend_backward_op', { ...opLook('backward'), label: 'backward op' }]);
+  }
   if (found.hasModules) items.push(['legend_module', { shape: 'box3d', style: 'filled', fillcolor: COLORS.module.fill, color: COLORS.module.line, label: 'module, collapsed' }]);
   const sample = { shape: 'plaintext', fontsize: 9, height: 0.2 } as const;
   const lines = ['  subgraph "cluster_legend" {', `    graph${attributeList({ label: 'Legend', style: 'rounded', color: COLORS.cluster, fontcolor: '#444444', labeljust: 'l' })};`];
@@ -71,9 +77,14 @@ export function legendStatements(graph: PictureGraph, o: ResolvedOptions): strin
   lines.push(`    "legend_from"${attributeList({ ...sample, label: 'tensor' })};`, `    "legend_to"${attributeList({ ...sample, label: 'step' })};`);
   lines.push(`    "legend_from" -> "legend_to"${attributeList({ label: 'forward: feeds' })};`);
   chain.push('legend_from', 'legend_to');
-  if (o.backward !== 'none') {
+  if (o.backward === 'edges') {
     lines.push(`    "legend_grad_from"${attributeList({ ...sample, label: 'tensor' })};`, `    "legend_grad_to"${attributeList({ ...sample, label: 'step' })};`);
     lines.push(`    "legend_grad_from" -> "legend_grad_to"${attributeList({ dir: 'back', style: 'dashed', color: COLORS.gradient, fontcolor: COLORS.gradient, label: 'gradient: ∂L/∂t\npassed back' })};`);
+    chain.push('legend_grad_from', 'legend_grad_to');
+  }
+  if (o.backward === 'recorded') {
+    lines.push(`    "legend_grad_from"${attributeList({ ...sample, label: 't' })};`, `    "legend_grad_to"${attributeList({ ...sample, label: '∂L/∂t' })};`);
+    lines.push(`    "legend_grad_from" -> "legend_grad_to"${attributeList({ dir: 'back', style: 'dotted', color: COLORS.gradient, fontcolor: COLORS.gradient, label: 'is the gradient of' })};`);
     chain.push('legend_grad_from', 'legend_grad_to');
   }
   const text = notes(o, found);
@@ -85,6 +96,13 @@ export function legendStatements(graph: PictureGraph, o: ResolvedOptions): strin
   const column = chain.filter((key) => key !== 'legend_to' && key !== 'legend_grad_to');
   if (o.direction === 'LR') {
     lines.push(`    { rank="same"; ${column.map(quote).join('; ')}; }`);
+    // Invisible edges order a rank; left to right, Graphviz puts an edge's head above its tail.
+    for (let i = 1; i < column.length; i++) lines.push(`    ${quote(column[i])} -> ${quote(column[i - 1])} [style="invis"];`);
+    // The graph's first input one column further right, so the key stands beside the graph, not above it.
+    const first = graph.findNode((key) => graph.inDegree(key) === 0);
+    // From the sample edges' heads, a column right of the key's own: the box must not reach x.
+    const heads = chain.filter((key) => !column.includes(key));
+    if (first !== undefined) for (const head of heads) lines.push(`    ${quote(head)} -> ${quote(first)} [style="invis"];`);
   } else {
     for (let i = 1; i < chain.length; i++) {
       const [from, to] = [chain[i - 1], chain[i]];

@@ -118,6 +118,13 @@ describe('gradgraph draw', () => {
     expect(text).toContain('label="loss\\nscalar\\n∇ mean 1.00  std 0.00\\n∇ min 1.00  max 1.00"');
   });
 
+  it('draws a Sequential of identical blocks once, marked ×3, with --repeats', () => {
+    const { status, text } = gradgraph('draw', 'deep-mlp', '--repeats', '--clusters', 'collapsed', '--format', 'dot');
+    expect(status).toBe(0);
+    expect(text).toContain('label="Block ×3"');
+    expect(text.match(/label="bn: BatchNorm1d\\n8 ops"/g)).toHaveLength(1);
+  });
+
   it('fits a slide: the PNG is drawn to fit the size asked for', () => {
     const out = join(work, 'slide.png');
     expect(gradgraph('draw', 'batchnorm', '--backward', '--direction', 'LR', '--fit', '1920x1080', '--out', out).status).toBe(0);

@@ -26,4 +26,19 @@ describe('graphs/', () => {
       expect(readFileSync(join(committed, file), 'utf8'), message).toBe(readFileSync(join(fresh, file), 'utf8'));
     }
   });
+
+  it('has the BN backward picture carry every step\'s number and local gradient, and a legend', () => {
+    const dot = readFileSync(join(committed, 'batchnorm-backward.dot'), 'utf8');
+    const ops = [...dot.matchAll(/"op\d+" \[shape="ellipse", [^\]]*label="(\d+)\. ([^"]+)"\]/g)].map((m) => `${m[1]}. ${m[2]}`);
+    expect(ops).toEqual(['1. mean', '2. subtract', '3. variance', '4. add ε', '5. sqrt', '6. divide', '7. scale', '8. shift']);
+    // One gradient edge per input that needs one (ε does not), each with its backward step and formula.
+    const gradients = [...dot.matchAll(/dir="back", style="dashed", color="#c0392b", fontcolor="#c0392b", label="\((\d)\) (∂L\/∂[^"]+?) \+?= ?(?:\\n)?([^"]+)"/g)];
+    expect(gradients.map((m) => `(${m[1]}) ${m[2]}`)).toEqual([
+      '(8) ∂L/∂x', '(7) ∂L/∂x', '(7) ∂L/∂μ', '(6) ∂L/∂(x − μ)', '(5) ∂L/∂σ²', '(4) ∂L/∂(σ² + ε)',
+      '(3) ∂L/∂(x − μ)', '(3) ∂L/∂σ', '(2) ∂L/∂x̂', '(2) ∂L/∂γ', '(1) ∂L/∂(γ·x̂)', '(1) ∂L/∂β',
+    ]);
+    expect(dot).toContain('(3) ∂L/∂σ =\\n−Σₙ ∂L/∂x̂ · (x − μ) / σ²');
+    expect(dot).toContain('(1) ∂L/∂β = Σₙ ∂L/∂y');
+    expect(dot).toContain('subgraph "cluster_legend"');
+  });
 });

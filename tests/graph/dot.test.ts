@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRecordedOps, renderSvg, tensor, toDot, trace } from 'gradgraph';
+import { checkRecordedOps, renderSvg, Tensor, tensor, toDot, trace } from 'gradgraph';
 import { checkedNet, standInBatchNorm, upstream } from './fixtures.js';
 import { GOLDENS } from './goldens.js';
 import { expectGolden, svgTexts } from './helpers.js';
@@ -67,6 +67,17 @@ describe('toDot', () => {
     expect(dot).toContain('label="x\\nN×D\\n∂L/∂x = (8) + (9)"');
   });
 
+  it('left to right, keeps formula labels narrow, breaking outside parentheses and before an operator', () => {
+    const { y } = standInBatchNorm();
+    y.backward(upstream(y), { retainGrads: true });
+    const dot = toDot(y, { backward: 'edges', steps: true, dims: { N: 4, D: 3 }, direction: 'LR' });
+    expect(dot).toContain('label="(3) ∂L/∂σ =\\n−Σₙ ∂L/∂x̂\\n· (x − μ) / σ²"');
+    expect(dot).toContain('label="(1) ∂L/∂β =\\nΣₙ ∂L/∂y"');
+    // Each result stands under its op, in the op's column: half as many columns.
+    expect(dot).toContain('{ rank="same"; "op0"; "t1"; }');
+    expect(toDot(y)).not.toContain('rank="same"');
+  });
+
   it('says where the gradients started: 1 for a scalar loss, else what it was told', () => {
     const { y } = standInBatchNorm();
     const loss = y.square().sum();
@@ -96,6 +107,17 @@ describe('toDot', () => {
       expect(backward).toContain(note);
     }
     expect(toDot(y)).not.toContain('legend');
+  });
+
+  it('keys a recorded backward graph with its own colours and the dotted tie to each gradient', () => {
+    const { y } = standInBatchNorm({ batch: 2, features: 1 });
+    const g = upstream(y);
+    y.backward(new Tensor(g.data, g.shape, { requiresGrad: true, name: '∂L/∂y' }), { createGraph: true });
+    const dot = toDot(y, { legend: true, backward: 'recorded' });
+    expect(dot).toContain('label="backward op"');
+    expect(dot).toContain('label="gradient, recorded\\nby the backward pass"');
+    expect(dot).toContain('style="dotted", color="#c0392b", fontcolor="#c0392b", label="is the gradient of"');
+    expect(dot).not.toContain('passed back');
   });
 
   it('fits a target size in pixels, and refuses a size that is not one', () => {
