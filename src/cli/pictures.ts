@@ -101,7 +101,7 @@ export async function writeGallery(dir: string): Promise<string[]> {
     const dot = modelDot(spec);
     const svg = await render(dot);
     const files: [string, string | Uint8Array][] = [[`${name}.dot`, dot], [`${name}.svg`, svg]];
-    if (png) files.push([`${name}.png`, svgToPng(svg)]);
+    if (png) files.push([`${name}.png`, await svgToPng(svg)]);
     for (const [file, contents] of files) {
       writeFileAtomic(join(dir, file), contents);
       written.push(join(dir, file));

@@ -2,4 +2,4 @@ export { trace, isTensor, FULL_VALUES_LIMIT, type TraceGraph, type TraceOptions,
 export { analyze, type GraphAnalysis } from './analysis.js';
 export { collapseModules, type PictureGraph, type ModuleNodeAttributes } from './collapse.js';
 export { toDot, quote, FONT, type DotOptions } from './dot.js';
-export { render, renderSvg, svgToPng, GraphvizError, type RenderOptions, type RenderFormat } from './render.js';
+export { render, renderSvg, svgToPng, GraphvizError, MAX_PNG_PIXELS, type RenderOptions, type RenderFormat } from './render.js';

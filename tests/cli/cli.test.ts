@@ -107,6 +107,14 @@ describe('gradgraph draw', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('refuses a PNG too large to draw in one line naming its size and the ways out, exiting 1', () => {
+    const out = join(work, 'long.png');
+    const { status, stderr } = gradgraph('draw', fileURLToPath(new URL('./fixtures/long-chain.ts', import.meta.url)), '--out', out);
+    expect(stderr).toMatch(/^gradgraph: error: svgToPng: the picture would be [\d,]+ × [\d,]+ pixels \([\d.]+ gigapixels\), .*draw it as SVG instead, collapse modules \(.*--clusters collapsed\), or use a smaller scale .*\n$/);
+    expect(status).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('shows help for each command', () => {
     for (const command of ['draw', 'check', 'start']) {
       const { status, text } = gradgraph(command, '--help');
