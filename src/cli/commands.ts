@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { gradcheck, render, toDot, type DotOptions } from '../index.js';
+import { gradcheck, render, toDot, toHtml, type DotOptions } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
-import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
+import { isModelName, MODELS, modelDot, modelHtml, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
 import { isFolderPath, writeFileAtomic } from './output.js';
 import { userOutputs } from './user-module.js';
@@ -17,7 +17,7 @@ const SIZE_OPTIONS: OptionSpecs = {
 const HELP: OptionSpecs = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
 
 const DRAW_OPTIONS: OptionSpecs = {
-  format: { type: 'string', values: ['svg', 'png', 'dot'], help: 'output format (default: from --out, else svg)' },
+  format: { type: 'string', values: ['svg', 'png', 'dot', 'html'], help: 'output format (default: from --out, else svg); html: the interactive explorer' },
   out: { type: 'string', placeholder: 'FILE', help: 'write here (whole or not at all) instead of to stdout' },
   values: { type: 'boolean', help: 'show each tensor\'s values: mean, std, min, max' },
   full: { type: 'boolean', help: 'with --values or --grads: every value of small tensors' },
@@ -75,9 +75,11 @@ function onePositional(command: string, parsed: Parsed, what: string): string {
 
 const GRAPH_NAMES = Object.keys(MODELS).join(', ');
 
-type Format = 'svg' | 'png' | 'dot';
+const unknownGraph = (graph: string) => new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
 
-const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot']]);
+type Format = 'svg' | 'png' | 'dot' | 'html';
+
+const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot'], ['.html', 'html'], ['.htm', 'html']]);
 
 /**
  * What `draw` writes and where: --format, else the --out file's extension, else SVG. Checked
@@ -95,7 +97,7 @@ function outputFormat(parsed: Parsed, graph: string): { format: Format; out: str
   const extension = extname(out).toLowerCase();
   const fromExtension = FORMAT_OF_EXTENSION.get(extension);
   if (asked === undefined) {
-    if (fromExtension === undefined) throw new UsageError(`draw: cannot tell the format of --out ${out}; end it in .svg, .png or .dot (.gv), or give --format`);
+    if (fromExtension === undefined) throw new UsageError(`draw: cannot tell the format of --out ${out}; end it in .svg, .png, .dot (.gv) or .html, or give --format`);
     return { format: fromExtension, out };
   }
   // An extension we do not know (`--format dot --out graph.txt`) is the user's choice to make.
@@ -118,6 +120,13 @@ function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
   if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
 }
 
+/** The explorer shows values, gradients and the backward pass itself: the picture options have no say in it. */
+function checkHtml(parsed: Parsed, isDotFile: boolean): void {
+  if (isDotFile) throw new UsageError('draw: the html explorer needs a graph gradgraph builds (batchnorm, mlp or your module), not a .dot file');
+  const given = ['values', 'grads', 'full', 'backward', 'backward-graph', 'clusters'].filter((name) => parsed.values[name] !== undefined).map((name) => `--${name}`);
+  if (given.length > 0) throw new UsageError(`draw: ${given.join(', ')} ${given.length === 1 ? 'does' : 'do'} nothing for the html explorer, which shows every value and gradient and folds modules on click; drop ${given.length === 1 ? 'it' : 'them'}`);
+}
+
 async function draw(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('draw', args, DRAW_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.draw), 0);
@@ -127,6 +136,7 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
   const options = sizes('draw', parsed);
   const { format, out } = outputFormat(parsed, graph);
   if (out === undefined && format === 'png' && io.stdoutIsTerminal) throw new UsageError('draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
+  if (format === 'html') checkHtml(parsed, isDotFile);
 
   let dot: string;
   if (isDotFile) {
@@ -144,6 +154,12 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),
       ...(v.clusters ? { clusters: v.clusters as 'expanded' | 'collapsed' | 'none' } : {}),
     };
+    if (format === 'html') {
+      const page = await explorerPage(graph, options, parsed);
+      if (out === undefined) io.stdout(page);
+      else writeFileAtomic(out, page);
+      return 0;
+    }
     if (isModelName(graph)) {
       dot = modelDot({ model: graph, options, gradients, dot: dotOptions });
     } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
@@ -155,13 +171,24 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       }
       dot = toDot(outputs, dotOptions);
     } else {
-      throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
+      throw unknownGraph(graph);
     }
   }
   const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png' }) : await render(dot);
   if (out === undefined) io.stdout(output);
   else writeFileAtomic(out, output);
   return 0;
+}
+
+/** The explorer page of a built-in model or a user's module, after a backward pass that keeps every gradient. */
+async function explorerPage(graph: string, options: ReturnType<typeof sizes>, parsed: Parsed): Promise<string> {
+  const direction = parsed.values.direction ? { direction: parsed.values.direction as 'TB' | 'LR' } : {};
+  if (isModelName(graph)) return modelHtml(graph, options, direction);
+  if (!/\.(ts|mts|js|mjs)$/.test(graph)) throw unknownGraph(graph);
+  const outputs = await userOutputs(graph, options);
+  // Gradients when there are any to show; a graph nothing requires grad of is explored forward only.
+  if (outputs.every((y) => y.requiresGrad)) runBackward(outputs, 'retain', options.seed);
+  return toHtml(outputs, { title: basename(graph), view: options.primitives ? 'primitives' : 'steps', ...direction });
 }
 
 /**

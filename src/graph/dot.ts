@@ -1,6 +1,6 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { collapseModules, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
-import { describeValues, formatConstant, formatDims, type ValuesMode } from './labels.js';
+import { describeValues, formatConstant, formatDims, gradientName, type ValuesMode } from './labels.js';
 import { isTensor, trace, type TensorNodeAttributes, type TraceGraph } from './trace.js';
 
 /*
@@ -73,11 +73,6 @@ export function quote(text: string): string {
     .replace(/&/g, '&amp;')
     .replace(/\n/g, '\\n');
   return `"${escaped}"`;
-}
-
-/** `∂L/∂σ`, with parentheses around a compound name: `∂L/∂(x − μ)`. */
-function gradientName(label: string): string {
-  return /^[\p{L}\p{M}\p{N}_.]+$/u.test(label) ? `∂L/∂${label}` : `∂L/∂(${label})`;
 }
 
 type Attributes = Readonly<Record<string, string | number | undefined>>;

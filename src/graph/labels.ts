@@ -49,6 +49,11 @@ function rows(values: readonly number[], shape: readonly number[], format: (v: n
   return lines;
 }
 
+/** `∂L/∂σ`, with parentheses around a compound name: `∂L/∂(x − μ)`. */
+export function gradientName(label: string): string {
+  return /^[\p{L}\p{M}\p{N}_.]+$/u.test(label) ? `∂L/∂${label}` : `∂L/∂(${label})`;
+}
+
 export type ValuesMode = 'none' | 'summary' | 'full';
 
 /**

@@ -110,8 +110,12 @@ export interface TraceOptions {
 
 function snapshot(t: Tensor, valuesLimit: number): ValueSnapshot {
   const { data } = t;
-  const values = data.length <= valuesLimit ? Array.from(data) : null;
-  if (data.length === 0) return { summary: null, values };
+  return { summary: summarize(data), values: data.length <= valuesLimit ? Array.from(data) : null };
+}
+
+/** Mean, population standard deviation, min and max; null when there are no values. */
+export function summarize(data: ArrayLike<number>): Summary | null {
+  if (data.length === 0) return null;
   let sum = 0;
   let min = Infinity;
   let max = -Infinity;
@@ -123,7 +127,7 @@ function snapshot(t: Tensor, valuesLimit: number): ValueSnapshot {
   const mean = sum / data.length;
   let squares = 0;
   for (let i = 0; i < data.length; i++) squares += (data[i] - mean) ** 2;
-  return { summary: { mean, std: Math.sqrt(squares / data.length), min, max }, values };
+  return { mean, std: Math.sqrt(squares / data.length), min, max };
 }
 
 /** The op settings a reader needs to tell one reduction or reshape from another. */
