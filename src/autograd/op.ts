@@ -2,6 +2,7 @@ import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, type Shape } from '../tensor/shape.js';
 import { getScope, isAnomalyEnabled, isGradEnabled, noGrad, shouldCheckOutputs } from './mode.js';
 import { findNonFinite } from './anomaly.js';
+import { describeValue } from '../validate.js';
 
 /** What an op's forward kernel may return: a tensor, or raw row-major data with its shape. */
 export interface RawTensor {
@@ -68,8 +69,7 @@ export class GraphNode<Attrs = unknown> {
 export function toTensor(op: string, argument: string, value: TensorLike): Tensor {
   if (value instanceof Tensor) return value;
   if (typeof value === 'number') return Tensor.scalar(value);
-  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-  throw new Error(`${op}: argument ${argument} must be a Tensor or a number, got ${got}`);
+  throw new Error(`${op}: argument ${argument} must be a Tensor or a number, got ${describeValue(value)}`);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { describeValue } from '../validate.js';
+
 /** A tensor's shape: one size per axis, row-major. `[]` is a scalar. */
 export type Shape = readonly number[];
 
@@ -116,4 +118,16 @@ export function unravelIndex(offset: number, shape: Shape): number[] {
     offset = Math.floor(offset / shape[axis]);
   }
   return index;
+}
+
+/** One axis (negative counts from the end) as a non-negative index, or an error naming `argument`. */
+export function normalizeAxis(op: string, argument: string, axis: unknown, ndim: number): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
+    throw new Error(`${op}: ${argument} must be an integer, got ${describeValue(axis)}`);
+  }
+  if (axis < -ndim || axis >= ndim) {
+    const range = ndim === 0 ? 'it has no axes' : `valid: ${-ndim} to ${ndim - 1}`;
+    throw new Error(`${op}: ${argument} ${axis} is out of range for a tensor with ${ndim} dimension(s) (${range})`);
+  }
+  return axis < 0 ? axis + ndim : axis;
 }

@@ -124,13 +124,31 @@ export class Tensor {
   relu(): Tensor { return ops.relu(this); }
   sigmoid(): Tensor { return ops.sigmoid(this); }
   tanh(): Tensor { return ops.tanh(this); }
-  sum(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.sum(this, axis, options); }
-  mean(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.mean(this, axis, options); }
-  max(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.max(this, axis, options); }
+  sum(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.sum(this, axis, options); }
+  mean(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.mean(this, axis, options); }
+  max(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.max(this, axis, options); }
+  min(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.min(this, axis, options); }
+  argmax(axis?: number, options?: ops.ReduceOptions): Tensor { return ops.argmax(this, axis, options); }
+  argmin(axis?: number, options?: ops.ReduceOptions): Tensor { return ops.argmin(this, axis, options); }
+  variance(axis?: Axis, options?: ops.VarianceOptions): Tensor { return ops.variance(this, axis, options); }
+  std(axis?: Axis, options?: ops.VarianceOptions): Tensor { return ops.std(this, axis, options); }
+  logsumexp(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.logsumexp(this, axis, options); }
+  softmax(axis: number): Tensor { return ops.softmax(this, axis); }
+  logSoftmax(axis: number): Tensor { return ops.logSoftmax(this, axis); }
   matmul(other: TensorLike): Tensor { return ops.matmul(this, other); }
-  transpose(axes?: readonly number[]): Tensor { return ops.transpose(this, axes); }
+  dot(other: TensorLike): Tensor { return ops.dot(this, other); }
+  /** PyTorch's `transpose(axis0, axis1)` swaps two axes; NumPy's `transpose(axes)` permutes; no argument reverses them. */
+  transpose(axis0?: number | readonly number[], axis1?: number): Tensor { return ops.transpose(this, axis0, axis1); }
   get T(): Tensor { return ops.transpose(this); }
+  permute(axes: readonly number[]): Tensor { return ops.permute(this, axes); }
   reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
+  squeeze(axis?: Axis): Tensor { return ops.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
+  flatten(startAxis?: number, endAxis?: number): Tensor { return ops.flatten(this, startAxis, endAxis); }
+  split(sizes: number | readonly number[], axis?: number): Tensor[] { return ops.split(this, sizes, axis); }
+  narrow(axis: number, start: number, length: number): Tensor { return ops.narrow(this, axis, start, length); }
+  gather(axis: number, index: Tensor): Tensor { return ops.gather(this, axis, index); }
+  clone(): Tensor { return ops.clone(this); }
   broadcastTo(shape: Shape): Tensor { return ops.broadcastTo(this, shape); }
 }
 

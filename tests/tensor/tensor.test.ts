@@ -64,7 +64,7 @@ describe('bad operands and shapes', () => {
     );
   });
   it('names the op and argument for a wrong operand type', () => {
-    expect(() => a.mul('2' as never)).toThrow('mul: argument b must be a Tensor or a number, got string');
+    expect(() => a.mul('2' as never)).toThrow("mul: argument b must be a Tensor or a number, got the string '2'");
     expect(() => a.add(null as never)).toThrow('add: argument b must be a Tensor or a number, got null');
   });
   it('checks axes, reshapes, transposes and matmul shapes', () => {
@@ -74,7 +74,9 @@ describe('bad operands and shapes', () => {
     expect(() => a.reshape([5])).toThrow(/to \[5\] \(5 elements\)/);
     expect(() => a.transpose([0, 0])).toThrow(/transpose: axes \[0,0\] are not a permutation/);
     expect(() => a.matmul(a)).toThrow(/matmul: a of shape \[2, 3\] and b of shape \[2, 3\] do not chain: the last axis of a \(3\) must equal the second-to-last axis of b \(2\)/);
-    expect(() => a.matmul(tensor([1, 2, 3]))).toThrow(/matmul: both arguments need at least 2 axes/);
+    // Issue #11: a 1-D operand is a vector, as in PyTorch; only a 0-d one is refused.
+    expect(() => a.matmul(tensor(2))).toThrow(/matmul: both arguments need at least 1 axis/);
+    expect(() => a.matmul(tensor([1, 2]))).toThrow(/matmul: a of shape \[2, 3\] and b of shape \[2\] do not chain: the last axis of a \(3\) must equal the only axis of b \(2\)/);
     expect(() => tensor([]).reshape([0, 3]).max(1)).not.toThrow();
     expect(() => tensor([], { shape: [0, 3] }).max(0)).toThrow(/max: cannot take the max over an empty axis/);
     expect(() => a.broadcastTo([3])).toThrow(/broadcastTo: cannot broadcast x of shape \[2, 3\] to shape \[3\]/);

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { checkOptions, describeValue, expectFiniteNumber, expectInteger, expectOneOf, nearestName } from '../src/validate.js';
+import { sum, tensor } from 'gradgraph';
+
+describe('describeValue', () => {
+  it('says what a value is, not how String() prints it', () => {
+    expect(describeValue('3')).toBe("the string '3'");
+    expect(describeValue(3)).toBe('3');
+    expect(describeValue(NaN)).toBe('NaN');
+    expect(describeValue(-Infinity)).toBe('-Infinity');
+    expect(describeValue(null)).toBe('null');
+    expect(describeValue(undefined)).toBe('undefined');
+    expect(describeValue([1, 2])).toBe('an array of length 2');
+    expect(describeValue({})).toBe('an object');
+    expect(describeValue(new Map())).toBe('an object of class Map');
+    expect(describeValue(tensor([1]))).toBe('a Tensor');
+    expect(describeValue(() => 1)).toBe('a function');
+  });
+});
+
+describe('checkOptions', () => {
+  it('names an unknown key and the known key nearest to it', () => {
+    expect(() => checkOptions<{ keepdims?: boolean }>('sum', { keepdim: true } as never, ['keepdims'])).toThrow("sum: unknown option 'keepdim'; did you mean 'keepdims'?");
+    expect(() => checkOptions<{ alpha?: number; beta?: number }>('f', { zzz: 1 } as never, ['alpha', 'beta'])).toThrow("f: unknown option 'zzz' (known: 'alpha', 'beta')");
+  });
+
+  it('refuses options that are not an object', () => {
+    expect(() => checkOptions('f', null as unknown as object, [])).toThrow('f: options must be an object, got null');
+    expect(() => checkOptions('f', 3 as unknown as object, [])).toThrow('f: options must be an object, got 3');
+  });
+
+  it('a reduction refuses a misspelt option instead of ignoring it', () => {
+    const x = tensor([[1, 2], [3, 4]]);
+    expect(() => x.sum(1, { keepdim: true } as never)).toThrow("sum: unknown option 'keepdim'; did you mean 'keepdims'?");
+    expect(sum(x, 1, { keepdims: true }).shape).toEqual([2, 1]);
+  });
+});
+
+describe('expect*', () => {
+  it('names the function, the argument and what it got', () => {
+    expect(() => expectInteger('f', 'axis', '1')).toThrow("f: axis must be an integer, got the string '1'");
+    expect(() => expectInteger('f', 'n', 0, { min: 1 })).toThrow('f: n must be a positive integer, got 0');
+    expect(() => expectFiniteNumber('f', 'eps', NaN, { min: 0 })).toThrow('f: eps must be a finite number >= 0, got NaN');
+    expect(() => expectOneOf('f', 'mode', 'x', ['a', 'b'])).toThrow("f: mode must be one of 'a', 'b', got the string 'x'");
+    expect(nearestName('keepdim', ['keepdims', 'axis'])).toBe('keepdims');
+    expect(nearestName('completelydifferent', ['axis'])).toBeUndefined();
+  });
+});
