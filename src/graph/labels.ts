@@ -49,9 +49,14 @@ function rows(values: readonly number[], shape: readonly number[], format: (v: n
   return lines;
 }
 
+/** `∂σ`, with parentheses around a compound name: `∂(x − μ)`. */
+export function partial(label: string): string {
+  return /^[\p{L}\p{M}\p{N}_.]+$/u.test(label) ? `∂${label}` : `∂(${label})`;
+}
+
 /** `∂L/∂σ`, with parentheses around a compound name: `∂L/∂(x − μ)`. */
 export function gradientName(label: string): string {
-  return /^[\p{L}\p{M}\p{N}_.]+$/u.test(label) ? `∂L/∂${label}` : `∂L/∂(${label})`;
+  return `∂L/${partial(label)}`;
 }
 
 export type ValuesMode = 'none' | 'summary' | 'full';

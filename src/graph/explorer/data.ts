@@ -22,6 +22,8 @@ export interface ExplorerInput {
   readonly tensor: string;
   /** The op's argument names this tensor is passed as (`a, b` for `x * x`). */
   readonly arguments: readonly string[];
+  /** Their positions among the op's arguments, which index `formulas`. */
+  readonly positions: readonly number[];
   /** What the op passes back to this input: its part of the input's gradient. */
   readonly gradient: ValueSnapshot | null;
 }
@@ -85,9 +87,13 @@ export function explorerData(graph: TraceGraph, options: { title?: string; dims?
       tensors[key] = { key, label: t.label, shape: t.shape, role: t.role, scope: t.scope, requiresGrad: t.requiresGrad, value: t.value, grad: t.grad };
       return;
     }
+    let next = 0;
     const inputs = graph.inEdges(key).map((edge) => {
       const e = graph.getEdgeAttributes(edge);
-      return { tensor: graph.source(edge), arguments: e.arguments, gradient: e.gradient ?? null };
+      // A trace that records argument positions says; otherwise edges come in argument order.
+      const recorded = (e as { positions?: unknown }).positions;
+      const positions = Array.isArray(recorded) ? (recorded as number[]) : e.arguments.map(() => next++);
+      return { tensor: graph.source(edge), arguments: e.arguments, positions, gradient: e.gradient ?? null };
     });
     const output = graph.outNeighbors(key)[0];
     ops[key] = { key, op: a.op, label: a.label, detail: a.detail, scope: a.scope, inputs, output, formulas: formulasOf(a) };

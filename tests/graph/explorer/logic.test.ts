@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explorerData, trace } from 'gradgraph';
+import { explorerData, tensor, trace } from 'gradgraph';
 import { describeOp, describeStep, heatColor, progress, stepLights, tableCells, TABLE_LIMIT, valuesView } from '../../../src/graph/explorer/page/logic.js';
 import { standInBatchNorm, upstream } from '../fixtures.js';
 
@@ -45,6 +45,16 @@ describe('the explorer page logic', () => {
     const { formulas, lines } = describeOp(data, subtract.key);
     expect(lines[0]).toBe('primitive sub');
     expect(formulas.map((f) => f.split(' ').slice(0, 2).join(' '))).toEqual(['∂L/∂x +=', '∂L/∂μ =']);
+  });
+
+  it('shows the op table\'s formulas once the trace carries them, summed for an input passed twice', () => {
+    const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+    const data = explorerData(trace(x.mul(x)));
+    const op = Object.values(data.ops)[0];
+    expect(op.inputs[0].positions).toEqual([0, 1]);
+    expect(describeOp(data, op.key).formulas).toEqual(['∂L/∂x = ∂L/∂(×) · ∂(×)/∂x']);
+    const withFormulas = { ...data, ops: { [op.key]: { ...op, formulas: ['∂L/∂y · b', '∂L/∂y · a'] } } };
+    expect(describeOp(withFormulas, op.key).formulas).toEqual(['∂L/∂x = ∂L/∂y · b + ∂L/∂y · a']);
   });
 
   it('shows small tensors as tables, larger as heatmaps, unkept values as a summary', () => {

@@ -1,5 +1,5 @@
-import { formatDims, gradientName, numberFormat } from '../../labels.js';
-import type { ExplorerData, ExplorerStep, ExplorerTensor } from '../data.js';
+import { formatDims, gradientName, numberFormat, partial } from '../../labels.js';
+import type { ExplorerData, ExplorerInput, ExplorerOp, ExplorerStep, ExplorerTensor } from '../data.js';
 import type { ValueSnapshot } from '../../trace.js';
 
 /*
@@ -72,10 +72,9 @@ export function describeStep(data: ExplorerData, index: number): { heading: stri
   const op = data.ops[step.op];
   const t = data.tensors[step.tensor];
   const input = op.inputs.find((i) => i.tensor === step.tensor)!;
-  const position = op.inputs.indexOf(input);
   const name = gradientName(t.label);
   const lines = [`${op.label} passes ${step.parts > 1 ? `part ${step.part} of ${step.parts} of ` : ''}${name} back to ${t.label}.`];
-  const formula = op.formulas?.[position];
+  const formula = formulaFor(op, input);
   if (formula) lines.push(`${step.parts > 1 ? `part of ${name}` : name} = ${formula}`);
   if (step.parts > 1) {
     lines.push(step.part === step.parts
@@ -142,15 +141,21 @@ export function describeOp(data: ExplorerData, key: string): { heading: string; 
     `primitive ${op.op}${op.detail === '' ? '' : ` (${op.detail})`}${op.scope.length > 0 ? ` in ${op.scope.join(' › ')}` : ''}`,
     `${output.label} = ${op.label}(${op.inputs.map((i) => `${i.arguments.join(', ')}: ${data.tensors[i.tensor].label}`).join('; ')})`,
   ];
-  const formulas = op.inputs.flatMap((input, position) => {
+  const formulas = op.inputs.flatMap((input) => {
     const t = data.tensors[input.tensor];
     if (!t.requiresGrad) return [];
-    const given = op.formulas?.[position];
+    const given = formulaFor(op, input);
     // Until the op table carries a formula, the chain rule through this op, which always holds.
-    const local = given ?? `${gradientName(output.label)} · ∂${output.label}/∂${t.label}`;
+    const local = given ?? `${gradientName(output.label)} · ${partial(output.label)}/${partial(t.label)}`;
     return [`${gradientName(t.label)} ${isShared(data, t.key) ? '+=' : '='} ${local}`];
   });
   return { heading: `${op.label} · op`, lines, formulas };
+}
+
+/** The op table's formula for what an op passes back to one input: a sum when it is passed twice (`x * x`). */
+function formulaFor(op: ExplorerOp, input: ExplorerInput): string | null {
+  const parts = input.positions.map((i) => op.formulas?.[i]);
+  return parts.length > 0 && parts.every((part) => part !== undefined) ? parts.join(' + ') : null;
 }
 
 /** Whether a tensor feeds several ops, so its gradient gathers parts. */

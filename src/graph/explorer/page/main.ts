@@ -213,6 +213,9 @@ function setStep(index: number): void {
     if (data.tensors[key] && !computed.has(key)) group.classList.add('future');
     if (data.ops[key] && !data.steps.slice(0, current + 1).some((s) => s.kind === 'forward' && s.op === key)) group.classList.add('future');
     if (graded.has(key)) group.classList.add('graded');
+    // The upstream gradient appears when the backward pass starts from it.
+    const seeded = data.steps.slice(0, current + 1).some((s) => s.kind === 'seed' && `${s.tensor}_upstream` === key);
+    if (key.endsWith('_upstream') && !seeded) group.classList.add('future');
   }
   for (const [key, group] of edges) {
     const [from, to] = key.split('->');
