@@ -2,6 +2,7 @@ import { grad } from '../autograd/engine.js';
 import { Random } from '../tensor/random.js';
 import { formatShape, unravelIndex, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
+import { describeValue } from '../validate.js';
 
 /*
  * Numerical gradient checking by central differences, in the manner of
@@ -64,9 +65,9 @@ function resolveOptions(what: string, options: GradcheckOptions) {
   const eps = options.eps ?? 1e-6;
   const atol = options.atol ?? 1e-5;
   const rtol = options.rtol ?? 1e-3;
-  if (!(Number.isFinite(eps) && eps > 0)) throw new Error(`${what}: eps must be a finite number > 0, got ${String(eps)}`);
-  if (!(Number.isFinite(atol) && atol >= 0)) throw new Error(`${what}: atol must be a finite number >= 0, got ${String(atol)}`);
-  if (!(Number.isFinite(rtol) && rtol >= 0)) throw new Error(`${what}: rtol must be a finite number >= 0, got ${String(rtol)}`);
+  if (!(Number.isFinite(eps) && eps > 0)) throw new Error(`${what}: eps must be a finite number > 0, got ${describeValue(eps)}`);
+  if (!(Number.isFinite(atol) && atol >= 0)) throw new Error(`${what}: atol must be a finite number >= 0, got ${describeValue(atol)}`);
+  if (!(Number.isFinite(rtol) && rtol >= 0)) throw new Error(`${what}: rtol must be a finite number >= 0, got ${describeValue(rtol)}`);
   return { eps, atol, rtol, fastMode: options.fastMode ?? false, seed: options.seed ?? 0, raise: options.raiseOnFailure ?? false };
 }
 

@@ -1,5 +1,6 @@
 import type { Viz } from '@viz-js/viz';
 import { FONT } from './dot.js';
+import { describeValue } from '../validate.js';
 import { isNode, readPackageFile } from './node-files.js';
 
 /*
@@ -121,8 +122,8 @@ function describePixels(width: number, height: number): string {
  * WebAssembly and the font are not files to read, it throws and names the alternative.
  */
 export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
-  if (typeof svg !== 'string') throw new Error(`svgToPng: svg must be a string, got ${typeof svg}`);
-  if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`render: scale must be a finite number > 0, got ${String(scale)}`);
+  if (typeof svg !== 'string') throw new Error(`svgToPng: svg must be a string, got ${describeValue(svg)}`);
+  if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`render: scale must be a finite number > 0, got ${describeValue(scale)}`);
   if (!isNode()) {
     throw new Error('svgToPng: PNG output needs Node (it reads resvg\'s WebAssembly and the DejaVu Sans font from node_modules); in a browser, render SVG with render(dot) and show it, or draw that SVG on a <canvas> and call canvas.toBlob()');
   }

@@ -30,6 +30,7 @@ function softmaxData(x: Tensor, axis: number): Float64Array {
 const softmaxOp: OpDefinition<AxisAttrs> = {
   name: 'softmax',
   inputNames: ['x'],
+  formula: ({ output, grad }) => [`${output} · (${grad} − Σ ${grad} · ${output})`],
   forward: ([x], { axis }) => ({ data: softmaxData(x, axis), shape: x.shape }),
   // y ⊙ (g − Σ g·y) along the axis.
   backward: ({ output, attrs: { axis } }, g) => [output.mul(g.sub(g.mul(output).sum(axis, { keepdims: true })))],
@@ -39,6 +40,7 @@ const logSoftmaxOp: OpDefinition<AxisAttrs> = {
   name: 'logSoftmax',
   label: 'log softmax',
   inputNames: ['x'],
+  formula: ({ output, grad }) => [`${grad} − exp(${output}) · Σ ${grad}`],
   forward: ([x], { axis }) => ({ data: logSoftmaxData(x, axis), shape: x.shape }),
   // g − softmax ⊙ Σ g along the axis, with softmax = exp(output).
   backward: ({ output, attrs: { axis } }, g) => [g.sub(output.exp().mul(g.sum(axis, { keepdims: true })))],
@@ -99,6 +101,8 @@ function classLoss(fn: string, argument: string, input: unknown, target: unknown
       throw new Error(`${fn}: target${formatShape(unravelIndex(i, target.shape))} is ${c}, but ${argument} has ${classes} classes (class indices from 0 to ${classes - 1})`);
     }
   }
-  const losses = gather(toLogProbs(input), 1, target.detach().unsqueeze(1)).squeeze(1).neg();
+  // The class indices as gather's index, [N, 1, d…], named so that pictures show the target.
+  const index = new Tensor(target.data, [target.shape[0], 1, ...target.shape.slice(1)], { name: target.name ?? 'target' });
+  const losses = gather(toLogProbs(input), 1, index).squeeze(1).neg();
   return reduction === 'none' ? losses : reduction === 'sum' ? losses.sum() : losses.mean();
 }

@@ -1,5 +1,5 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
-import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxis, stridesOf, type Shape, unravelIndex } from '../tensor/shape.js';
 
 /*
@@ -15,18 +15,17 @@ interface IndexAttrs {
   readonly offsets: Int32Array;
 }
 
-const zerosLike = (t: Tensor) => new Tensor(new Float64Array(t.size), t.shape);
-
 const gatherOp: OpDefinition<IndexAttrs> = {
   name: 'gather',
   inputNames: ['x', 'index'],
+  formula: ({ plain, grad }) => [`${grad} scatter-added at ${plain.inputs[1]}`, '0'],
   forward([x, index], { offsets }) {
     const out = new Float64Array(offsets.length);
     for (let i = 0; i < out.length; i++) out[i] = x.data[offsets[i]];
     return { data: out, shape: index.shape };
   },
   backward({ inputs: [x, index], attrs, needsInputGrad }, g) {
-    return [needsInputGrad[0] ? applyOp(scatterAddOp, [g, index], { ...attrs, shape: x.shape }) : null, needsInputGrad[1] ? zerosLike(index) : null];
+    return [needsInputGrad[0] ? applyOp(scatterAddOp, [g, index], { ...attrs, shape: x.shape }) : null, needsInputGrad[1] ? zeros(index.shape) : null];
   },
 };
 
@@ -34,13 +33,14 @@ const scatterAddOp: OpDefinition<IndexAttrs & { readonly shape: Shape }> = {
   name: 'scatterAdd',
   label: 'scatter-add',
   inputNames: ['source', 'index'],
+  formula: ({ plain, grad }) => [`${grad} gathered at ${plain.inputs[1]}`, '0'],
   forward([source], { offsets, shape }) {
     const out = new Float64Array(shape.reduce((a, b) => a * b, 1));
     for (let i = 0; i < offsets.length; i++) out[offsets[i]] += source.data[i];
     return { data: out, shape };
   },
   backward({ inputs: [, index], attrs, needsInputGrad }, g) {
-    return [needsInputGrad[0] ? applyOp(gatherOp, [g, index], attrs) : null, needsInputGrad[1] ? zerosLike(index) : null];
+    return [needsInputGrad[0] ? applyOp(gatherOp, [g, index], attrs) : null, needsInputGrad[1] ? zeros(index.shape) : null];
   },
 };
 

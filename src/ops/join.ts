@@ -18,6 +18,7 @@ function blocks(shape: Shape, axis: number): { outer: number; inner: number } {
 const catOp: OpDefinition<{ axis: number; label: string }> = {
   name: 'cat',
   label: ({ label }) => label,
+  formula: ({ plain, grad }) => plain.inputs.map((input) => `the slice of ${grad} where ${input} was placed`),
   forward(inputs, { axis }) {
     const total = inputs.reduce((n, t) => n + t.shape[axis], 0);
     const shape = [...inputs[0].shape];
@@ -84,6 +85,7 @@ const narrowOp: OpDefinition<{ axis: number; start: number; length: number }> = 
   name: 'narrow',
   inputNames: ['x'],
   label: ({ axis, start, length }) => `narrow axis ${axis} [${start}, ${start + length})`,
+  formula: ({ grad }, { axis, start, length }) => [`${grad} placed at [${start}, ${start + length}) of axis ${axis}, 0 elsewhere`],
   forward([x], { axis, start, length }) {
     const shape = [...x.shape];
     shape[axis] = length;

@@ -16,6 +16,7 @@ const matmulOp: OpDefinition = {
   name: 'matmul',
   label: '@',
   inputNames: ['a', 'b'],
+  formula: ({ inputs: [a, b], grad }) => [`${grad} @ ${b}ᵀ`, `${a}ᵀ @ ${grad}`],
   forward([a, b]) {
     const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2), ['the batch axes of a', 'the batch axes of b']);
     const [m, k] = a.shape.slice(-2);

@@ -7,7 +7,8 @@ import { compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
- * `keepdims` as in NumPy. Each gradient spreads g back over the reduced axes.
+ * `keepdims` as in NumPy. Each gradient spreads g back over the reduced axes, which the
+ * formulas leave implicit: ∂L/∂μ / N is one value copied to every element it averaged.
  */
 
 export interface ReduceOptions {
@@ -35,7 +36,7 @@ export function withKeptDims(g: Tensor, input: Shape, attrs: ReduceAttrs): Tenso
 }
 
 /** g broadcast back to the input's shape. */
-export function spread(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
+function spread(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
   return broadcastTo(withKeptDims(g, input, attrs), input);
 }
 
@@ -47,8 +48,7 @@ export function reductionCall<Options extends ReduceOptions>(
   name: string, x: TensorLike, axis: number | readonly number[] | undefined, options: Options | undefined, extra: readonly (keyof Options & string)[] = [],
 ): { input: Tensor; attrs: ReduceAttrs; options: Options } {
   const checked = checkOptions(name, options, ['keepdims', ...extra] as (keyof Options & string)[]);
-  const keepdims = checked.keepdims ?? false;
-  if (typeof keepdims !== 'boolean') expectBoolean(name, 'keepdims', keepdims);
+  const keepdims = expectBoolean(name, 'keepdims', checked.keepdims ?? false);
   const input = toTensor(name, 'x', x);
   const axes = normalizeAxes(name, axis, input.ndim);
   let count = 1;
@@ -56,7 +56,7 @@ export function reductionCall<Options extends ReduceOptions>(
   return { input, attrs: { axes, keepdims, count }, options: checked };
 }
 
-export function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Float64Array, op: Omit<OpDefinition<ReduceAttrs>, 'name' | 'forward'>) {
+function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Float64Array, op: Omit<OpDefinition<ReduceAttrs>, 'name' | 'forward'>) {
   const definition: OpDefinition<ReduceAttrs> = {
     name,
     inputNames: ['x'],
@@ -72,6 +72,7 @@ export function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs)
 }
 
 export const sum = reduction('sum', (x, { axes }) => sumKernel(x.data, x.shape, axes), {
+  formula: ({ grad }) => [grad],
   backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs)],
 });
 
@@ -85,6 +86,7 @@ function averaged(kernel: ReduceKernel) {
 }
 
 export const mean = reduction('mean', averaged(sumKernel), {
+  formula: ({ grad, size }, { count }) => [`${grad} / ${size(count)}`],
   // Divide before spreading: the small tensor, not the full-size one.
   backward: ({ inputs: [x], attrs }, g) => [spread(g.div(attrs.count), x.shape, attrs)],
 });
@@ -95,6 +97,7 @@ export const mean = reduction('mean', averaged(sumKernel), {
  */
 export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), {
   label: 'mean(x²)',
+  formula: ({ inputs: [x], grad, size }, { count }) => [`2 · ${grad} · ${x} / ${size(count)}`],
   // x · (2g/N) with g broadcast by the mul itself: one full-size pass, no materialised spread.
   backward: ({ inputs: [x], attrs }, g) => [x.mul(withKeptDims(g.mul(2 / attrs.count), x.shape, attrs))],
 });
@@ -108,6 +111,8 @@ function extremum(name: string, kernel: ReduceKernel) {
     if (count === 0) throw new Error(`${name}: cannot take the ${name} over an empty axis (x has shape ${formatShape(x.shape)}, axes ${formatShape(axes)})`);
     return kernel(x.data, x.shape, axes);
   }, {
+    // Split evenly between tied extremes: the Iverson bracket [x = max] is 1 at each of them.
+    formula: ({ plain, grad }) => [`${grad} · [${plain.inputs[0]} = ${plain.output}] / ties`],
     backward: ({ inputs: [x], output, attrs }, g) => {
       const keptShape = reducedShape(x.shape, attrs.axes, true);
       const isExtreme = equalKernel(x.data, x.shape, output.data, keptShape, x.shape);
@@ -136,7 +141,7 @@ function argExtremum(name: string, better: (value: number, best: number) => bool
     const flat = axis === undefined;
     const at = flat ? 0 : normalizeAxis(name, 'axis', axis, input.ndim);
     const shape = flat ? [input.size] : input.shape;
-    const size = shape[at] ?? 1;
+    const size = shape[at];
     if (size === 0) throw new Error(`${name}: cannot take the ${name} over an empty axis (x has shape ${formatShape(input.shape)})`);
     const outer = sizeOf(shape.slice(0, at));
     const inner = sizeOf(shape.slice(at + 1));

@@ -41,6 +41,7 @@ const varianceSlope = (x: Tensor, attrs: VarianceAttrs) => x.sub(x.mean(attrs.ax
 const varianceOp: OpDefinition<VarianceAttrs> = {
   name: 'variance',
   inputNames: ['x'],
+  formula: ({ inputs: [x], grad }) => [`2 · ${grad} · (${x} − mean) / (n − correction)`],
   forward: ([x], attrs) => ({ data: varianceData(x, attrs), shape: reducedShape(x.shape, attrs.axes, attrs.keepdims) }),
   backward: ({ inputs: [x], attrs }, g) => [varianceSlope(x, attrs).mul(withKeptDims(g, x.shape, attrs))],
 };
@@ -48,6 +49,7 @@ const varianceOp: OpDefinition<VarianceAttrs> = {
 const stdOp: OpDefinition<VarianceAttrs> = {
   name: 'std',
   inputNames: ['x'],
+  formula: ({ inputs: [x], output, grad }) => [`${grad} · (${x} − mean) / ((n − correction) · ${output})`],
   forward: ([x], attrs) => ({ data: varianceData(x, attrs).map(Math.sqrt), shape: reducedShape(x.shape, attrs.axes, attrs.keepdims) }),
   // d√v = dv / (2√v); at a spread of 0 this is 0/0 = NaN, as in PyTorch.
   backward: ({ inputs: [x], output, attrs }, g) => [varianceSlope(x, attrs).mul(withKeptDims(g.div(output.mul(2)), x.shape, attrs))],
@@ -87,6 +89,7 @@ const logsumexpOp: OpDefinition<ReduceAttrs> = {
   name: 'logsumexp',
   inputNames: ['x'],
   label: 'log Σ exp',
+  formula: ({ plain, grad }) => [`${grad} · exp(${plain.inputs[0]} − ${plain.output})`],
   forward([x], { axes, keepdims }) {
     const { shift, logSum } = shiftedByMax(x, axes);
     return { data: logSum.map((v, i) => v + shift[i]), shape: reducedShape(x.shape, axes, keepdims) };

@@ -68,6 +68,19 @@ export function broadcastsTo(from: Shape, to: Shape): boolean {
 }
 
 /**
+ * The axes of `to` along which `from` is broadcast (absent, or 1 against a larger size): the
+ * axes its gradient is summed over. `from` must broadcast to `to`.
+ */
+export function broadcastAxes(from: Shape, to: Shape): number[] {
+  const offset = to.length - from.length;
+  const axes: number[] = [];
+  for (let axis = 0; axis < to.length; axis++) {
+    if (axis < offset || (from[axis - offset] === 1 && to[axis] !== 1)) axes.push(axis);
+  }
+  return axes;
+}
+
+/**
  * Strides of `shape` read as if broadcast to `outShape`: axes that are broadcast get stride 0.
  * This is how one kernel reads every broadcasting pattern without copying.
  */

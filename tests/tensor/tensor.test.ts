@@ -13,6 +13,15 @@ describe('tensor', () => {
     expect(m.toString()).toBe('Tensor([[1,2,3],[4,5,6]], name="m", shape=[2, 3])');
   });
 
+  it('prints NaN, Infinity and -0 as themselves, where JSON would print null', () => {
+    expect(tensor([Number.NaN, Infinity, -Infinity, -0, 1.5]).toString()).toBe('Tensor([NaN,Infinity,-Infinity,-0,1.5], shape=[5])');
+  });
+
+  it('withLabel on a leaf names the tensor, or says "this tensor" when it has no name', () => {
+    expect(() => tensor([1]).withLabel('scale')).toThrow(/^withLabel: this tensor is a leaf or was not recorded; give it a name instead$/);
+    expect(() => tensor([1], { name: 'x' }).withLabel('scale')).toThrow(/^withLabel: tensor 'x' is a leaf or was not recorded; give it a name instead$/);
+  });
+
   it('copies its input', () => {
     const source = new Float64Array([1, 2]);
     const t = tensor(source);
@@ -52,7 +61,7 @@ describe('tensor', () => {
     expect(Math.abs(std - 1)).toBeLessThan(0.05);
     expect(() => randn([2], { seed: NaN })).toThrow('randn: seed must be an integer, got NaN');
     expect(() => rand([2], { seed: 1.5 })).toThrow('rand: seed must be an integer, got 1.5');
-    expect(() => randn([2], { seed: 'a' as never })).toThrow('randn: seed must be an integer, got string');
+    expect(() => randn([2], { seed: 'a' as never })).toThrow("randn: seed must be an integer, got the string 'a'");
   });
 });
 

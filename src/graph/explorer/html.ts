@@ -22,6 +22,8 @@ export interface HtmlOptions {
   view?: DotOptions['view'];
   /** Tensors with at most this many elements keep every value for the panel (default 65,536). */
   valuesLimit?: number;
+  /** What the upstream gradient of a non-scalar output was (`random, seed 1000`), as toDot says it. */
+  upstream?: string;
 }
 
 /** Above this, a tensor's panel shows its summary only: the page carries every value it shows. */
@@ -56,15 +58,17 @@ function inlineSvg(svg: string): string {
 export async function toHtml(outputs: Tensor | readonly Tensor[], options: HtmlOptions = {}): Promise<string> {
   if (!isTensor(outputs) && !Array.isArray(outputs)) throw new Error(`toHtml: outputs must be a Tensor or an array of Tensors, got ${kindOf(outputs)}`);
   const valuesLimit = options.valuesLimit ?? HTML_VALUES_LIMIT;
-  const graph = trace(outputs, { gradientParts: true, valuesLimit });
+  const dims = options.dims ?? {};
+  const graph = trace(outputs, { gradientParts: true, valuesLimit, dims });
   let hasGradients = false;
   graph.forEachNode((_, a) => {
     if (a.kind === 'tensor' && a.grad !== null) hasGradients = true;
   });
-  const dims = options.dims ?? {};
   const svg = await renderSvg(toDot(graph, {
     backward: hasGradients ? 'edges' : 'none',
     dims,
+    steps: true,
+    ...(options.upstream === undefined ? {} : { upstream: options.upstream }),
     ...(options.direction ? { direction: options.direction } : {}),
     ...(options.view ? { view: options.view } : {}),
   }));

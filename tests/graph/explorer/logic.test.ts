@@ -47,14 +47,15 @@ describe('the explorer page logic', () => {
     expect(formulas.map((f) => f.split(' ').slice(0, 2).join(' '))).toEqual(['∂L/∂x +=', '∂L/∂μ =']);
   });
 
-  it('shows the op table\'s formulas once the trace carries them, summed for an input passed twice', () => {
+  it('shows the op table\'s formulas, summed for an input passed twice, and the chain rule without them', () => {
     const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
     const data = explorerData(trace(x.mul(x)));
     const op = Object.values(data.ops)[0];
     expect(op.inputs[0].positions).toEqual([0, 1]);
-    expect(describeOp(data, op.key).formulas).toEqual(['∂L/∂x = ∂L/∂(×) · ∂(×)/∂x']);
-    const withFormulas = { ...data, ops: { [op.key]: { ...op, formulas: ['∂L/∂y · b', '∂L/∂y · a'] } } };
-    expect(describeOp(withFormulas, op.key).formulas).toEqual(['∂L/∂x = ∂L/∂y · b + ∂L/∂y · a']);
+    expect(op.formulas).toEqual(['∂L/∂(×) · x', '∂L/∂(×) · x']);
+    expect(describeOp(data, op.key).formulas).toEqual(['∂L/∂x = ∂L/∂(×) · x + ∂L/∂(×) · x']);
+    const withoutFormulas = { ...data, ops: { [op.key]: { ...op, formulas: null } } };
+    expect(describeOp(withoutFormulas, op.key).formulas).toEqual(['∂L/∂x = ∂L/∂(×) · ∂(×)/∂x']);
   });
 
   it('shows small tensors as tables, larger as heatmaps, unkept values as a summary', () => {

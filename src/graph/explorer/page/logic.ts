@@ -1,4 +1,6 @@
-import { formatDims, gradientName, numberFormat, partial } from '../../labels.js';
+import { wrapCompound } from '../../../autograd/op.js';
+import { gradientName } from '../../formulas.js';
+import { formatDims, numberFormat } from '../../labels.js';
 import type { ExplorerData, ExplorerInput, ExplorerOp, ExplorerStep, ExplorerTensor } from '../data.js';
 import type { ValueSnapshot } from '../../trace.js';
 
@@ -146,7 +148,7 @@ export function describeOp(data: ExplorerData, key: string): { heading: string; 
     if (!t.requiresGrad) return [];
     const given = formulaFor(op, input);
     // Until the op table carries a formula, the chain rule through this op, which always holds.
-    const local = given ?? `${gradientName(output.label)} · ${partial(output.label)}/${partial(t.label)}`;
+    const local = given ?? `${gradientName(output.label)} · ∂${wrapCompound(output.label)}/∂${wrapCompound(t.label)}`;
     return [`${gradientName(t.label)} ${isShared(data, t.key) ? '+=' : '='} ${local}`];
   });
   return { heading: `${op.label} · op`, lines, formulas };
