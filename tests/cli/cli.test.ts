@@ -159,6 +159,7 @@ describe('gradgraph draw', () => {
     const dot = join(work, 'for-html.dot');
     writeFileSync(dot, 'digraph { a }');
     expectUsageError(['draw', dot, '--format', 'html'], /^gradgraph: draw: the html explorer needs a graph gradgraph builds \(batchnorm, mlp or your module\), not a \.dot file\n$/);
+    expectUsageError(['check', 'batchnorm', '--out', join(work, 'check.html')], /^gradgraph: check: --out .*check\.html: the html explorer is gradgraph draw's; end it in \.svg, \.png or \.dot \(\.gv\)\n$/);
   });
 
   it('refuses a PNG too large to draw in one line naming its size and the ways out, exiting 1', () => {
