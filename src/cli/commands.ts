@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { checkRecordedOps, culprits, describeCulprit, gradcheck, render, toDot, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
+import { checkRecordedOps, culprits, describeCulprit, gradcheck, render, toDot, toHtml, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
-import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
+import { isModelName, MODELS, modelDot, modelHtml, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
 import { inputStats, isFolderPath, readTextFile, writeOutputFile } from './output.js';
 import { userOutputs } from './user-module.js';
@@ -18,7 +18,7 @@ const SIZE_OPTIONS: OptionSpecs = {
 const HELP: OptionSpecs = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
 
 const DRAW_OPTIONS: OptionSpecs = {
-  format: { type: 'string', values: ['svg', 'png', 'dot'], help: 'output format (default: from --out, else svg)' },
+  format: { type: 'string', values: ['svg', 'png', 'dot', 'html'], help: 'output format (default: from --out, else svg); html: the interactive explorer' },
   out: { type: 'string', placeholder: 'FILE', help: 'write here (whole or not at all) instead of to stdout' },
   values: { type: 'boolean', help: 'show each tensor\'s values: mean, std, min, max' },
   full: { type: 'boolean', help: 'with --values or --grads: every value of small tensors' },
@@ -88,12 +88,12 @@ function onePositional(command: string, parsed: Parsed, what: string): string {
 
 const GRAPH_NAMES = Object.keys(MODELS).join(', ');
 
-type Format = 'svg' | 'png' | 'dot';
+type Format = 'svg' | 'png' | 'dot' | 'html';
 
 /** Names of stdout that `--out` takes as no --out at all (bash's redirections know them too). */
 const STDOUT_PATHS: ReadonlySet<string> = new Set(['-', '/dev/stdout', '/dev/fd/1', '/proc/self/fd/1']);
 
-const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot']]);
+const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot'], ['.html', 'html'], ['.htm', 'html']]);
 
 /**
  * What `draw` writes and where: --format, else the --out file's extension, else SVG. Checked
@@ -116,7 +116,8 @@ function outputFormat(command: string, parsed: Parsed, graph: string): { format:
   const extension = extname(out).toLowerCase();
   const fromExtension = FORMAT_OF_EXTENSION.get(extension);
   if (asked === undefined) {
-    if (fromExtension === undefined) throw new UsageError(`${command}: cannot tell the format of --out ${out}; end it in .svg, .png or .dot (.gv)${command === 'draw' ? ', or give --format' : ''}`);
+    if (fromExtension === undefined) throw new UsageError(`${command}: cannot tell the format of --out ${out}; end it in .svg, .png${command === 'draw' ? ', .dot (.gv) or .html, or give --format' : ' or .dot (.gv)'}`);
+    if (command !== 'draw' && fromExtension === 'html') throw new UsageError(`${command}: --out ${out}: the html explorer is gradgraph draw's; end it in .svg, .png or .dot (.gv)`);
     return { format: fromExtension, out };
   }
   // An extension we do not know (`--format dot --out graph.txt`) is the user's choice to make.
@@ -147,6 +148,23 @@ function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
   }
   if (v.full && !v.values && !v.grads) throw new UsageError('draw: --full shows every value for --values or --grads; add one of them or drop --full');
   if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
+}
+
+/** The explorer shows values, gradients and the backward pass itself: the picture options have no say in it. */
+function checkHtml(parsed: Parsed, isDotFile: boolean): void {
+  if (isDotFile) throw new UsageError('draw: the html explorer needs a graph gradgraph builds (batchnorm, mlp or your module), not a .dot file');
+  const given = ['values', 'grads', 'full', 'backward', 'backward-graph', 'clusters', 'repeats', 'steps', 'legend', 'fit'].filter((name) => parsed.values[name] !== undefined).map((name) => `--${name}`);
+  if (given.length > 0) throw new UsageError(`draw: ${given.join(', ')} ${given.length === 1 ? 'does' : 'do'} nothing for the html explorer, which shows every value and gradient and folds modules on click; drop ${given.length === 1 ? 'it' : 'them'}`);
+}
+
+/** The explorer page of a built-in model or a user's module, after a backward pass that keeps every gradient. */
+async function explorerPage(graph: string, kind: 'model' | FileKind, options: ReturnType<typeof sizes>, parsed: Parsed): Promise<string> {
+  const direction = parsed.values.direction ? { direction: parsed.values.direction as 'TB' | 'LR' } : {};
+  if (kind === 'model' && isModelName(graph)) return modelHtml(graph, options, direction);
+  const outputs = await userOutputs(graph, options);
+  // Gradients when there are any to show; a graph nothing requires grad of is explored forward only.
+  const upstream = outputs.every((y) => y.requiresGrad) ? runBackward(outputs, 'retain', options.seed) : undefined;
+  return toHtml(outputs, { title: basename(graph), view: options.primitives ? 'primitives' : 'steps', ...(upstream === undefined ? {} : { upstream }), ...direction });
 }
 
 type FileKind = 'dot' | 'module';
@@ -190,6 +208,13 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
   const { format, out } = outputFormat('draw', parsed, graph);
   const fit = fitOption(parsed);
   if (out === undefined && format === 'png' && io.stdoutIsTerminal) throw new UsageError('draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
+  if (format === 'html') {
+    checkHtml(parsed, kind === 'dot');
+    const page = await explorerPage(graph, kind, options, parsed);
+    if (out === undefined) io.stdout(page);
+    else writeOutputFile(out, page);
+    return 0;
+  }
 
   let dot: string;
   if (kind === 'dot') {

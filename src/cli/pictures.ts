@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ones, randn, toDot, render, svgToPng, type DotOptions, type Tensor } from '../index.js';
+import { ones, randn, toDot, toHtml, render, svgToPng, type DotOptions, type HtmlOptions, type Tensor } from '../index.js';
 import { buildBatchNorm, buildBatchNormModes, buildDeepMlp, buildMlp, buildNorms, DEFAULT_SIZES, type BuiltModel, type ModelOptions } from './models.js';
 import { writeOutputFile } from './output.js';
 
@@ -132,7 +132,22 @@ export const GALLERY: readonly { name: string; png: boolean; spec: PictureSpec }
   },
 ];
 
-/** Writes every gallery picture into `dir` as .dot and .svg (and .png where the README shows one). */
+/**
+ * The explorer page of a built-in model, after a backward pass that keeps every gradient. A
+ * random upstream gradient, as for the pictures (see runBackward).
+ */
+export async function modelHtml(model: ModelName, options: ModelOptions, html: Omit<HtmlOptions, 'title' | 'dims'> = {}): Promise<string> {
+  const built: BuiltModel = MODELS[model](options);
+  const upstream = runBackward(built.outputs, 'retain', options.seed);
+  return toHtml(built.outputs, { title: built.title, dims: built.dims, view: options.primitives ? 'primitives' : 'steps', ...(upstream === undefined ? {} : { upstream }), ...html });
+}
+
+/** The explorer pages in graphs/, beside the pictures. */
+export const EXPLORERS: readonly { name: string; model: ModelName; options: ModelOptions }[] = [
+  { name: 'batchnorm', model: 'batchnorm', options: DEFAULT_SIZES },
+];
+
+/** Writes every gallery picture into `dir` as .dot and .svg (and .png where the README shows one), and the explorer pages. */
 export async function writeGallery(dir: string): Promise<string[]> {
   const written: string[] = [];
   for (const { name, png, spec } of GALLERY) {
@@ -140,11 +155,15 @@ export async function writeGallery(dir: string): Promise<string[]> {
     const svg = await render(dot);
     const files: [string, string | Uint8Array][] = [[`${name}.dot`, dot], [`${name}.svg`, svg]];
     // A picture fitted to a slide is drawn at the slide's size; the others at twice the SVG's.
-    if (png) files.push([`${name}.png`, svgToPng(svg, spec.dot.fit ? 1 : 2)]);
+    if (png) files.push([`${name}.png`, await svgToPng(svg, spec.dot.fit ? 1 : 2)]);
     for (const [file, contents] of files) {
       writeOutputFile(join(dir, file), contents);
       written.push(join(dir, file));
     }
+  }
+  for (const { name, model, options } of EXPLORERS) {
+    writeOutputFile(join(dir, `${name}.html`), await modelHtml(model, options));
+    written.push(join(dir, `${name}.html`));
   }
   return written;
 }

@@ -2,5 +2,6 @@ export { trace, isTensor, FULL_VALUES_LIMIT, type TraceGraph, type TraceOptions,
 export { analyze, type GraphAnalysis } from './analysis.js';
 export { collapseModules, collapseRepeats, type PictureGraph, type ModuleNodeAttributes } from './collapse.js';
 export { toDot, quote, FONT, type DotOptions } from './dot.js';
-export { render, renderSvg, svgToPng, GraphvizError, type RenderOptions, type RenderFormat } from './render.js';
+export { render, renderSvg, svgToPng, GraphvizError, MAX_PNG_PIXELS, type RenderOptions, type RenderFormat } from './render.js';
 export { gradientName, localGradients } from './formulas.js';
+export * from './explorer/index.js';

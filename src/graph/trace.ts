@@ -2,6 +2,7 @@ import { DirectedGraph } from 'graphology';
 import { Tensor } from '../tensor/tensor.js';
 import type { GraphNode } from '../autograd/op.js';
 import { postOrder } from '../autograd/traversal.js';
+import { noGrad } from '../autograd/mode.js';
 import { localGradients } from './formulas.js';
 
 /*
@@ -33,7 +34,7 @@ export interface Summary {
 export interface ValueSnapshot {
   /** null for an empty tensor. */
   readonly summary: Summary | null;
-  /** Every value, row-major, when there are at most `FULL_VALUES_LIMIT` of them. */
+  /** Every value, row-major, when there are at most `valuesLimit` (default `FULL_VALUES_LIMIT`) of them. */
   readonly values: readonly number[] | null;
 }
 
@@ -88,6 +89,12 @@ export interface TraceEdgeAttributes {
   readonly arguments: readonly string[];
   /** For an input edge, the argument positions, in the same order: `[0, 1]` for `x * x`. */
   readonly positions: readonly number[];
+  /**
+   * With `gradientParts`, on an input edge: what the op passes back to this input, its part of
+   * the input's gradient (the parts of all its edges add up to its `.grad`). Null when the op's
+   * output has no `.grad` to pass back.
+   */
+  readonly gradient?: ValueSnapshot | null;
 }
 
 export interface TraceGraphAttributes {
@@ -105,12 +112,24 @@ export interface TraceOptions {
   recordedBackward?: boolean;
   /** Letters for sizes, `{ N: 4 }`, so the formulas write a sum over the batch as Σₙ and a count as N. */
   dims?: Readonly<Record<string, number>>;
+  /** Tensors with at most this many elements keep all their values (default FULL_VALUES_LIMIT). */
+  valuesLimit?: number;
+  /**
+   * Give every input edge the gradient the op passes back along it (`gradient`), computed from
+   * the `.grad` of the op's output, so a viewer can show each part of a gradient that gathers
+   * several. Needs a backward pass with `retainGrads` first.
+   */
+  gradientParts?: boolean;
 }
 
-function snapshot(t: Tensor): ValueSnapshot {
+function snapshot(t: Tensor, valuesLimit: number): ValueSnapshot {
   const { data } = t;
-  const values = data.length <= FULL_VALUES_LIMIT ? Array.from(data) : null;
-  if (data.length === 0) return { summary: null, values };
+  return { summary: summarize(data), values: data.length <= valuesLimit ? Array.from(data) : null };
+}
+
+/** Mean, population standard deviation, min and max; null when there are no values. */
+export function summarize(data: ArrayLike<number>): Summary | null {
+  if (data.length === 0) return null;
   let sum = 0;
   let min = Infinity;
   let max = -Infinity;
@@ -122,7 +141,7 @@ function snapshot(t: Tensor): ValueSnapshot {
   const mean = sum / data.length;
   let squares = 0;
   for (let i = 0; i < data.length; i++) squares += (data[i] - mean) ** 2;
-  return { summary: { mean, std: Math.sqrt(squares / data.length), min, max }, values };
+  return { mean, std: Math.sqrt(squares / data.length), min, max };
 }
 
 /** The op settings a reader needs to tell one reduction or reshape from another. */
@@ -181,6 +200,8 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
     if (!isTensor(t)) throw new Error(`trace: output ${i} must be a Tensor, got ${kindOf(t)}`);
   });
 
+  const valuesLimit = options.valuesLimit ?? FULL_VALUES_LIMIT;
+  if (!(valuesLimit >= 0)) throw new Error(`trace: valuesLimit must be a number ≥ 0, got ${String(valuesLimit)}`);
   const keys = new Map<Tensor, string>();
   const outputSet = new Set(roots);
   const seen = new Set<Tensor>();
@@ -204,7 +225,11 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       const opKey = t.node ? `op${opCount++}` : null;
       nodesInOrder.push({ tensor: t, phase, opKey });
       for (const input of t.node?.inputs ?? []) {
-        if (input.isLeaf) userScopes.set(input, [...(userScopes.get(input) ?? []), t.node!.scope]);
+        if (!input.isLeaf) continue;
+        // Appended in place: copying the list on every use made a leaf used n times cost n².
+        const scopes = userScopes.get(input);
+        if (scopes) scopes.push(t.node!.scope);
+        else userScopes.set(input, [t.node!.scope]);
       }
     }
   }
@@ -231,14 +256,17 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
         backwardStep: phase === 'forward' ? forwardOps - step + 1 : null,
         formulas: localGradients(node, { inputs: node.inputs.map(described), output: described(t), dims }),
       });
+      const parts = options.gradientParts ? gradientParts(node, valuesLimit) : null;
       node.inputs.forEach((input, i) => {
         const from = keys.get(input)!;
         const name = node.inputName(i);
         const edge = `${from}->${opKey}`;
-        if (graph.hasEdge(edge)) {
+        // A tensor passed before to this op (`x * x`) already has its edge; asking the node's own
+        // short input list is much cheaper than asking the graph 100,000 times for a shared x.
+        if (node.inputs.indexOf(input) < i) {
           graph.updateEdgeAttributes(edge, (a) => ({ ...a, arguments: [...a.arguments, name], positions: [...a.positions, i] }));
         } else {
-          graph.addDirectedEdgeWithKey(edge, from, opKey, { kind: 'input', arguments: [name], positions: [i] });
+          graph.addDirectedEdgeWithKey(edge, from, opKey, { kind: 'input', arguments: [name], positions: [i], ...(parts ? { gradient: parts.get(input) ?? null } : {}) });
         }
       });
     }
@@ -252,8 +280,8 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       shape: [...t.shape],
       scope: node ? node.scope : leafScope(role, userScopes.get(t) ?? []),
       requiresGrad: t.requiresGrad,
-      value: snapshot(t),
-      grad: t.grad ? snapshot(t.grad) : null,
+      value: snapshot(t, valuesLimit),
+      grad: t.grad ? snapshot(t.grad, valuesLimit) : null,
       gradientOf: gradientOf.get(t) ?? null,
     });
     if (opKey) graph.addDirectedEdgeWithKey(`${opKey}->${key}`, opKey, key, { kind: 'output', arguments: [], positions: [] });
@@ -271,4 +299,26 @@ function leafScope(role: TensorRole, scopes: readonly (readonly string[])[]): re
   const first = scopes[0];
   const same = scopes.every((s) => s.length === first.length && s.every((name, i) => name === first[i]));
   return same ? first : [];
+}
+
+/**
+ * What an op passes back to each of its inputs for its output's `.grad`: the op's own backward,
+ * run again without recording. An input passed twice (`x * x`) gets the sum of both parts, as
+ * its one edge carries both.
+ */
+function gradientParts(node: GraphNode, valuesLimit: number): Map<Tensor, ValueSnapshot> {
+  const parts = new Map<Tensor, ValueSnapshot>();
+  const upstream = node.output.grad;
+  if (!upstream) return parts;
+  const needsInputGrad = node.inputs.map((input) => input.requiresGrad);
+  const grads = noGrad(() => node.op.backward({ inputs: node.inputs, output: node.output, attrs: node.attrs, needsInputGrad }, upstream));
+  const sums = new Map<Tensor, Tensor>();
+  node.inputs.forEach((input, i) => {
+    const g = grads[i];
+    if (!needsInputGrad[i] || !g) return;
+    const before = sums.get(input);
+    sums.set(input, before ? noGrad(() => before.add(g)) : g);
+  });
+  for (const [input, sum] of sums) parts.set(input, snapshot(sum, valuesLimit));
+  return parts;
 }

@@ -147,6 +147,36 @@ describe('gradgraph draw', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('writes the explorer page for --out FILE.html, of a built-in model or a user\'s module', () => {
+    const out = join(work, 'bn.html');
+    const { status, stderr } = gradgraph('draw', 'batchnorm', '--out', out);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toMatch(/^<!DOCTYPE html>/);
+    expect(html).toContain('<title>Batch Normalization: y = γ·(x − μ)/√(σ² + ε) + β</title>');
+    expect(html).toContain('"kind":"seed"');
+    const mine = gradgraph('draw', fileURLToPath(new URL('./fixtures/my-graph.ts', import.meta.url)), '--format', 'html');
+    expect(mine.status).toBe(0);
+    expect(mine.text).toContain('<title>my-graph.ts</title>');
+  });
+
+  it('says what the explorer does without: picture options and .dot files', () => {
+    expectUsageError(['draw', 'batchnorm', '--values', '--grads', '--out', join(work, 'x.html')], /^gradgraph: draw: --values, --grads do nothing for the html explorer, which shows every value and gradient and folds modules on click; drop them\n$/);
+    const dot = join(work, 'for-html.dot');
+    writeFileSync(dot, 'digraph { a }');
+    expectUsageError(['draw', dot, '--format', 'html'], /^gradgraph: draw: the html explorer needs a graph gradgraph builds \(batchnorm, mlp or your module\), not a \.dot file\n$/);
+    expectUsageError(['check', 'batchnorm', '--out', join(work, 'check.html')], /^gradgraph: check: --out .*check\.html: the html explorer is gradgraph draw's; end it in \.svg, \.png or \.dot \(\.gv\)\n$/);
+  });
+
+  it('refuses a PNG too large to draw in one line naming its size and the ways out, exiting 1', () => {
+    const out = join(work, 'long.png');
+    const { status, stderr } = gradgraph('draw', fileURLToPath(new URL('./fixtures/long-chain.ts', import.meta.url)), '--out', out);
+    expect(stderr).toMatch(/^gradgraph: error: svgToPng: the picture would be [\d,]+ × [\d,]+ pixels \([\d.]+ gigapixels\), .*draw it as SVG instead, collapse modules \(.*--clusters collapsed\), or use a smaller scale .*\n$/);
+    expect(status).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('shows help for each command', () => {
     for (const command of ['draw', 'check', 'start']) {
       const { status, text } = gradgraph(command, '--help');
@@ -379,7 +409,7 @@ describe('bad use: one line on stderr, exit code 2', () => {
   }
   it('unknown option', () => expectUsageError(['draw', 'batchnorm', '--colour'], /draw: unknown option '--colour'/));
   it('option without its value', () => expectUsageError(['draw', 'batchnorm', '--out'], /option --out needs a value/));
-  it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, got 'gif'/));
+  it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, html, got 'gif'/));
   it('unknown graph', () => expectUsageError(['draw', 'resnet'], /unknown graph 'resnet' \(expected batchnorm, mlp/));
   it('a file name with a newline or an escape sequence stays on the message\'s one line', () => {
     expectUsageError(['draw', 'a\nb.dot'], /^gradgraph: draw: cannot find 'a\\nb\.dot'$/m);
@@ -424,7 +454,7 @@ describe('bad use: one line on stderr, exit code 2', () => {
   });
   it('--out with an extension that names no format', () => {
     const out = join(work, 'picture.jpg');
-    expectUsageError(['draw', 'batchnorm', '--out', out], /draw: cannot tell the format of --out .*picture\.jpg; end it in \.svg, \.png or \.dot/);
+    expectUsageError(['draw', 'batchnorm', '--out', out], /draw: cannot tell the format of --out .*picture\.jpg; end it in \.svg, \.png, \.dot \(\.gv\) or \.html, or give --format$/m);
     expect(existsSync(out)).toBe(false);
   });
   it('--out that is a folder, with or without the trailing slash', () => {
