@@ -1,0 +1,125 @@
+import { formatShape, type Shape } from '../tensor/shape.js';
+
+/* What a gradient check found, and the table `report.message` prints. */
+
+/** One compared Jacobian entry (or, in fast mode, a projection: output -1, empty indices). */
+export interface WorstElement {
+  /** Which output (for functions returning several) and the element of it. */
+  output: number;
+  outputIndex: number[];
+  /** The element of the input. */
+  inputIndex: number[];
+  analytic: number;
+  numeric: number;
+  /** The largest |analytic − numeric| this element was allowed. */
+  tolerance: number;
+}
+
+/** An element sitting on or within the step of a kink, with the slopes seen on either side. */
+export interface KinkElement extends WorstElement {
+  fromRight: number;
+  fromLeft: number;
+}
+
+/**
+ * pass; fail: a wrong gradient; kink: every mismatch sits at a point where the function is not
+ * differentiable, so differences cannot check it; unused: the outputs do not depend on it at all.
+ */
+export type InputStatus = 'pass' | 'fail' | 'kink' | 'unused';
+
+export interface InputReport {
+  /** Position of the input in the `inputs` list. */
+  input: number;
+  name: string;
+  shape: Shape;
+  status: InputStatus;
+  passed: boolean;
+  /** Largest |analytic − numeric| over the elements compared (kinks left out): measured, not capped. */
+  maxAbsError: number;
+  /** Largest |analytic − numeric| / max(|numeric|, tolerance) (kinks left out). */
+  maxRelError: number;
+  /** Elements of the input with a wrong gradient, and elements at a kink, out of `total`. */
+  failing: number;
+  kinks: number;
+  total: number;
+  /** The element using the largest share of its tolerance; null for an empty input. */
+  worst: WorstElement | null;
+  /** The first element found at a kink, when there is one. */
+  kink: KinkElement | null;
+  /** In fast mode: the projected derivative vᵀJu, analytic and numeric. */
+  projection?: { analytic: number; numeric: number; tolerance: number };
+}
+
+export interface GradcheckReport {
+  passed: boolean;
+  mode: 'full' | 'fast';
+  /** The step (relative: each element moves by eps·max(1, |x|)); atol null means estimated per element. */
+  options: { eps: number; atol: number | null; rtol: number };
+  /** The largest tolerance any element was given. */
+  largestTolerance: number;
+  inputs: InputReport[];
+  /** The report as a readable table. */
+  message: string;
+  toString(): string;
+}
+
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return value === 0 ? '0' : Math.abs(value) >= 1e-3 && Math.abs(value) < 1e4 ? value.toPrecision(6).replace(/\.?0+$/, '') : value.toExponential(2);
+}
+
+function describeElement(name: string, e: WorstElement): string {
+  return `output ${e.output}${formatShape(e.outputIndex)} w.r.t. ${name}${formatShape(e.inputIndex)}`;
+}
+
+function header(report: Omit<GradcheckReport, 'message' | 'toString'>, safety: number): string {
+  const { eps, atol, rtol } = report.options;
+  const tolerance = atol === null
+    ? `tolerance ${safety} × each element's estimated error (largest ${formatNumber(report.largestTolerance)})${rtol > 0 ? ` + rtol ${formatNumber(rtol)}·|numeric|` : ''}`
+    : `tolerance atol ${formatNumber(atol)} + rtol ${formatNumber(rtol)}·|numeric|`;
+  return `gradcheck ${report.passed ? 'passed' : 'FAILED'} (${report.mode} mode, step ${formatNumber(eps)}·max(1, |x|), ${tolerance})`;
+}
+
+function worstCell(r: InputReport): string {
+  if (r.status === 'unused' || r.status === 'kink') return '';
+  if (r.worst && r.worst.output >= 0) {
+    return `${describeElement(r.name, r.worst)}: analytic ${formatNumber(r.worst.analytic)}, numeric ${formatNumber(r.worst.numeric)}`;
+  }
+  if (r.projection) return `vᵀJu: analytic ${formatNumber(r.projection.analytic)}, numeric ${formatNumber(r.projection.numeric)}`;
+  return '';
+}
+
+/** The sentences under the table: what an unused input or a kink means and what to do. */
+function notes(report: Omit<GradcheckReport, 'message' | 'toString'>): string[] {
+  const lines: string[] = [];
+  for (const r of report.inputs) {
+    if (r.status === 'unused') {
+      lines.push(`${r.name}: unused: the outputs' graph does not reach ${r.name}, no output changes when it moves, and its analytic gradient is exactly zero${r.passed ? ' (allowed by allowUnused)' : '; pass allowUnused: true if that is intended'}.`);
+    }
+    if (r.kink) {
+      const k = r.kink;
+      lines.push(
+        `${r.name}: ${r.kinks} of ${r.total} element(s) sit on or within a step of a kink, first ${describeElement(r.name, k)}: ` +
+        `slope from the left ${formatNumber(k.fromLeft)}, from the right ${formatNumber(k.fromRight)}, analytic ${formatNumber(k.analytic)}. ` +
+        'Differences cannot check a gradient there (it is a convention); move the input away from the kink.',
+      );
+    }
+  }
+  if (report.inputs.length > 0 && report.inputs.every((r) => r.status === 'unused')) {
+    lines.push('No input is used: the outputs depend on none of the inputs checked, so nothing was checked.');
+  }
+  return lines;
+}
+
+export function formatReport(report: Omit<GradcheckReport, 'message' | 'toString'>, safety: number): string {
+  const rows = [['input', 'shape', 'max abs err', 'max rel err', 'wrong', 'result', 'worst element']];
+  for (const r of report.inputs) {
+    rows.push([
+      r.name, formatShape(r.shape), formatNumber(r.maxAbsError), formatNumber(r.maxRelError), `${r.failing} of ${r.total}`,
+      r.passed ? (r.status === 'unused' ? 'unused' : 'pass') : r.status === 'fail' ? 'FAIL' : r.status.toUpperCase(), worstCell(r),
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const lines = rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+  return [header(report, safety), ...lines, ...notes(report)].join('\n');
+}
