@@ -108,10 +108,8 @@ for (const [name, build] of cases) {
       caseChecks++;
       if (report.passed) continue;
       if (report.inputs.every((r) => r.passed || r.status === 'kink')) caseKinks++;
-      else {
-        caseAlarms++;
-        if (shown.length < 5) shown.push(`${name}, ${checkName}, seed ${seed}:\n${report.message}`);
-      }
+      else caseAlarms++;
+      if (shown.length < 6) shown.push(`${name}, ${checkName}, seed ${seed}:\n${report.message}`);
     }
   }
   total += caseChecks;

@@ -25,6 +25,9 @@ export interface Samples {
 /** How many times its estimated error a difference may be off before the element fails. */
 export const SAFETY = 10;
 
+/** The largest relative spread of the two central differences that still counts as smooth. */
+const ROUGHNESS = 1e-3;
+
 /** The derivative of one output element along the direction, with what is known of its error. */
 export class Difference {
   numeric = 0;
@@ -41,6 +44,11 @@ export class Difference {
   oneSidedGap = 0;
   /** Whether any of the four perturbed values differs, bit for bit, from the unperturbed one. */
   moved = false;
+  /**
+   * How large the derivative's terms are, for the smoothness test: a projection vᵀJu can be
+   * small because its terms cancel while its curvature is that of the terms (default |numeric|).
+   */
+  termScale = 0;
 
   /**
    * Fills the fields for element `i` of the samples taken with step `step`. Rounding is about ε
@@ -62,17 +70,21 @@ export class Difference {
     this.fromLeft = (3 * c - 4 * m1 + m2) / (2 * step);
     this.oneSidedGap = Math.abs(-6 * c + 4 * (p1 + m1) - (p2 + m2)) / (2 * step);
     this.moved = m2 !== c || m1 !== c || p1 !== c || p2 !== c;
+    this.termScale = Math.abs(this.numeric);
     return this;
   }
 
   /**
-   * Whether a mismatch of `mismatch` is explained by a kink. On a smooth function the one-sided
-   * differences differ by s³f⁗/2, well below the two central differences' spread s²f‴/2
-   * (unless f changes on the scale of the step itself) and below rounding; near a kink they
-   * differ by the jump in slope, which is at least about the spread and the mismatch it causes.
+   * Whether differences cannot check this element: the function is not smooth at the scale of
+   * the step. On a smooth function the one-sided differences differ by s³f⁗/2 and the central
+   * ones by s²f‴/2, both around 1e-10 of the derivative's terms; near a kink the one-sided ones
+   * differ by the jump in slope (on the kink) and the central ones by a share of it (within two
+   * steps of it). More than ROUGHNESS of the terms, beyond rounding, is a kink or a function
+   * that bends within some twenty steps; either way the spread no longer bounds the error, so
+   * the element is not compared.
    */
-  isKink(mismatch: number): boolean {
-    return this.oneSidedGap > Math.max(this.spread, 4 * SAFETY * this.rounding, mismatch / 10);
+  isKink(): boolean {
+    return Math.max(this.oneSidedGap, this.spread) > ROUGHNESS * this.termScale + 4 * SAFETY * this.rounding;
   }
 }
 

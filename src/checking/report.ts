@@ -68,24 +68,23 @@ export function formatNumber(value: number): string {
   return value === 0 ? '0' : Math.abs(value) >= 1e-3 && Math.abs(value) < 1e4 ? value.toPrecision(6).replace(/\.?0+$/, '') : value.toExponential(2);
 }
 
+/** Fast mode finds elements with the outputs still projected on v: their output reads vᵀJ. */
 function describeElement(name: string, e: WorstElement): string {
-  return `output ${e.output}${formatShape(e.outputIndex)} w.r.t. ${name}${formatShape(e.inputIndex)}`;
+  return `${e.output >= 0 ? `output ${e.output}${formatShape(e.outputIndex)}` : 'vᵀJ'} w.r.t. ${name}${formatShape(e.inputIndex)}`;
 }
 
 function header(report: Omit<GradcheckReport, 'message' | 'toString'>, safety: number): string {
   const { eps, atol, rtol } = report.options;
   const tolerance = atol === null
-    ? `tolerance ${safety} × each element's estimated error (largest ${formatNumber(report.largestTolerance)})${rtol > 0 ? ` + rtol ${formatNumber(rtol)}·|numeric|` : ''}`
+    ? `tolerance ${safety} × estimated error, up to ${formatNumber(report.largestTolerance)}${rtol > 0 ? ` + rtol ${formatNumber(rtol)}·|numeric|` : ''}`
     : `tolerance atol ${formatNumber(atol)} + rtol ${formatNumber(rtol)}·|numeric|`;
   return `gradcheck ${report.passed ? 'passed' : 'FAILED'} (${report.mode} mode, step ${formatNumber(eps)}·max(1, |x|), ${tolerance})`;
 }
 
 function worstCell(r: InputReport): string {
   if (r.status === 'unused' || r.status === 'kink') return '';
-  if (r.worst && r.worst.output >= 0) {
-    return `${describeElement(r.name, r.worst)}: analytic ${formatNumber(r.worst.analytic)}, numeric ${formatNumber(r.worst.numeric)}`;
-  }
-  if (r.projection) return `vᵀJu: analytic ${formatNumber(r.projection.analytic)}, numeric ${formatNumber(r.projection.numeric)}`;
+  if (r.projection && r.status === 'pass') return `vᵀJu: analytic ${formatNumber(r.projection.analytic)}, numeric ${formatNumber(r.projection.numeric)}`;
+  if (r.worst) return `${describeElement(r.name, r.worst)}: analytic ${formatNumber(r.worst.analytic)}, numeric ${formatNumber(r.worst.numeric)}`;
   return '';
 }
 
@@ -112,11 +111,11 @@ function notes(report: Omit<GradcheckReport, 'message' | 'toString'>): string[] 
 }
 
 export function formatReport(report: Omit<GradcheckReport, 'message' | 'toString'>, safety: number): string {
-  const rows = [['input', 'shape', 'max abs err', 'max rel err', 'wrong', 'result', 'worst element']];
+  const rows = [['input', 'shape', 'max abs err', 'max rel err', 'result', 'worst element', 'wrong elements']];
   for (const r of report.inputs) {
     rows.push([
-      r.name, formatShape(r.shape), formatNumber(r.maxAbsError), formatNumber(r.maxRelError), `${r.failing} of ${r.total}`,
-      r.passed ? (r.status === 'unused' ? 'unused' : 'pass') : r.status === 'fail' ? 'FAIL' : r.status.toUpperCase(), worstCell(r),
+      r.name, formatShape(r.shape), formatNumber(r.maxAbsError), formatNumber(r.maxRelError),
+      r.passed ? (r.status === 'unused' ? 'unused' : 'pass') : r.status.toUpperCase(), worstCell(r), `${r.failing} of ${r.total}`,
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
