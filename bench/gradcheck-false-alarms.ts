@@ -2,6 +2,7 @@
  * How often gradcheck fails a CORRECT gradient, at its default settings: every op, the explicit
  * and fused BN, an MLP (a closure over its parameters), first and second order, full and fast
  * mode, over many seeds. A kink hit by chance (relu at 0) is counted apart from a false alarm.
+ * (Each op's own check, checkRecordedOps, has its count in bench/op-check-false-alarms.ts.)
  *
  *   node --import tsx bench/gradcheck-false-alarms.ts [seeds per case, default 200]
  *
@@ -40,6 +41,9 @@ const unary: [string, (x: Tensor) => Tensor, Away?][] = [
   ['neg', gg.neg], ['sqrt', gg.sqrt, positive], ['exp', gg.exp], ['log', gg.log, positive],
   ['abs', gg.abs, awayFromZero], ['square', gg.square], ['relu', gg.relu, awayFromZero],
   ['sigmoid', gg.sigmoid], ['tanh', gg.tanh], ['softplus', gg.softplus],
+  ['sin', gg.sin], ['cos', gg.cos], ['expm1', gg.expm1], ['log1p', gg.log1p, positive],
+  ['reciprocal', gg.reciprocal, awayFromZero], ['rsqrt', gg.rsqrt, positive], ['erf', gg.erf], ['gelu', gg.gelu],
+  ['leakyRelu', (x) => gg.leakyRelu(x), awayFromZero], ['elu', (x) => gg.elu(x), awayFromZero],
 ];
 const binary: [string, (a: Tensor, b: Tensor) => Tensor, Away | undefined, Away | undefined][] = [
   ['add', gg.add, undefined, undefined], ['sub', gg.sub, undefined, undefined], ['mul', gg.mul, undefined, undefined],
@@ -72,6 +76,10 @@ const cases: [string, Case][] = [
     [...x.data.keys()].sort((i, j) => x.data[i] - x.data[j]).forEach((position, rank) => (x.data[position] = rank * 0.1));
     return { fn: (t) => t.max(1), inputs: [x] };
   }],
+  ...([
+    ['softmax', (t: Tensor) => gg.softmax(t, 1)], ['logSoftmax', (t: Tensor) => gg.logSoftmax(t, 1)],
+    ['logsumexp', (t: Tensor) => gg.logsumexp(t, 1)], ['variance', (t: Tensor) => gg.variance(t, 0)], ['std', (t: Tensor) => gg.std(t, 1)],
+  ] as const).map(([name, f]): [string, Case] => [name, (random) => ({ fn: f, inputs: [leaf(random, [2 + Math.floor(random.uniform() * 3), 4], 'x')] })]),
   ['matmul', (random) => {
     const [m, k, n] = [1, 2, 3].map(() => 1 + Math.floor(random.uniform() * 3));
     return { fn: gg.matmul, inputs: [leaf(random, [2, m, k], 'a'), leaf(random, [2, k, n], 'b')] };

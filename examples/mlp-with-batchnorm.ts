@@ -8,7 +8,8 @@
  * It also draws the trained network, each module as a box, to picture.svg (default: a file in
  * the system's temporary folder).
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchNorm1d, binaryCrossEntropyWithLogits, Linear, ReLU, render, Sequential, SGD, toDot, twoMoons } from 'gradgraph';
@@ -43,13 +44,16 @@ for (const [label, r] of [['without BN', plain], ['with BN', normalized]] as con
 }
 
 // One training step's graph of the trained network: values summarised, gradients beside them.
-const picture = process.argv[2] ?? join(tmpdir(), 'gradgraph-mlp-with-batchnorm.svg');
+// A fresh folder of our own: a fixed name in the shared /tmp is one anyone could plant a link at.
+const picture = process.argv[2] ?? join(mkdtempSync(join(tmpdir(), 'gradgraph-')), 'mlp-with-batchnorm.svg');
 normalized.model.train(); // batch statistics, the graph the seeds ask about
 const loss = binaryCrossEntropyWithLogits(normalized.model.call(data.x), data.y);
 loss.backward(undefined, { retainGrads: true });
 const svg = await render(toDot(loss, { values: 'summary', grads: true, clusters: 'expanded', title: 'The trained MLP with BatchNorm1d, one step on all 256 points' }));
-writeFileSync(`${picture}.tmp`, svg);
-renameSync(`${picture}.tmp`, picture);
+// Whole or not at all: a temporary name no one can guess, created exclusively ('wx'), then renamed.
+const temporary = `${picture}.${randomBytes(6).toString('hex')}.tmp`;
+writeFileSync(temporary, svg, { flag: 'wx' });
+renameSync(temporary, picture);
 console.log(`  drew the trained network, modules as boxes, to ${picture}`);
 
 claim('with BN the training loss ends lower (final epoch, below 0.75× without)', normalized.losses[epochs - 1] < 0.75 * plain.losses[epochs - 1]);

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { Tensor } from 'gradgraph';
 
@@ -49,4 +51,14 @@ export function allIndices(shape: readonly number[]): number[][] {
   let indices: number[][] = [[]];
   for (const d of shape) indices = indices.flatMap((prefix) => Array.from({ length: d }, (_, i) => [...prefix, i]));
   return indices;
+}
+
+/**
+ * A character device like `/dev/full` (major 1, minor 7) inside a test's own folder, so that a
+ * writer that wrongly replaces it replaces only that copy. Where mknod is not allowed, the
+ * system's device itself, which a correct writer leaves alone.
+ */
+export function characterDevice(dir: string, name: string, minor: number, system: string): string {
+  const path = join(dir, name);
+  return spawnSync('mknod', [path, 'c', '1', String(minor)]).status === 0 ? path : system;
 }

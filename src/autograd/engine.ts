@@ -4,6 +4,7 @@ import { findNonFinite } from './anomaly.js';
 import { duringBackward, isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
 import type { GraphNode } from './op.js';
 import { postOrder } from './traversal.js';
+import { checkOptions } from '../validate.js';
 
 /*
  * Reverse-mode differentiation. The graph is sorted iteratively (traversal.ts: an explicit
@@ -154,6 +155,7 @@ export function backward(output: Tensor, gradOutput?: TensorLike, options: Backw
   if (!output.requiresGrad) {
     throw new Error('backward: the output does not require grad: no input it was computed from has requiresGrad: true (or it was computed inside noGrad)');
   }
+  checkOptions('backward', options, ['retainGrads', 'createGraph']);
   const seed = seedGradient(output, gradOutput, 'backward');
   const createGraph = options.createGraph ?? false;
   const keep = (t: Tensor) => t.isLeaf || t.retainsGrad || options.retainGrads === true;
@@ -174,6 +176,7 @@ export function backward(output: Tensor, gradOutput?: TensorLike, options: Backw
  * (like `torch.autograd.grad`). With `createGraph` the result can be differentiated again.
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], options: GradOptions = {}): Tensor[] {
+  checkOptions('grad', options, ['gradOutputs', 'createGraph', 'allowUnused']);
   const outputList = outputs instanceof Tensor ? [outputs] : [...outputs];
   const inputList = inputs instanceof Tensor ? [inputs] : [...inputs];
   outputList.forEach((t, i) => {

@@ -2,6 +2,7 @@ import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, type Shape } from '../tensor/shape.js';
 import { getScope, isAnomalyEnabled, isGradEnabled, noGrad, shouldCheckOutputs } from './mode.js';
 import { findNonFinite } from './anomaly.js';
+import { describeValue } from '../validate.js';
 
 /** What an op's forward kernel may return: a tensor, or raw row-major data with its shape. */
 export interface RawTensor {
@@ -21,6 +22,49 @@ export interface BackwardContext<Attrs> {
 export type InputGradients = readonly (Tensor | null | undefined)[];
 
 /**
+ * What a gradient formula is written with: the forward tensors' names as the picture shows them.
+ * `inputs` and `output` come ready to stand next to an operator (a compound name in parentheses,
+ * `(x − μ)`); `plain` has them as they are, for inside a function call: `sign(x − μ)`.
+ */
+export interface FormulaNames {
+  readonly inputs: readonly string[];
+  readonly output: string;
+  readonly plain: { readonly inputs: readonly string[]; readonly output: string };
+  /** The gradient arriving at the output: `∂L/∂x̂`. */
+  readonly grad: string;
+  /**
+   * Per input, `Σₙ ` (with its trailing space) when the op broadcast that input along some axes,
+   * so its gradient is summed over them; '' otherwise. Elementwise ops put it in front.
+   */
+  readonly sum: readonly string[];
+  /** `Σₙ ` for summing over these axes of the output, for ops that know their own sums. */
+  sumOver(axes: readonly number[]): string;
+  /** A size as the picture writes it: `N` where the picture calls 4 N, else `4`. */
+  size(n: number): string;
+}
+
+/**
+ * The local gradients as a picture writes them: for each input, the right-hand side of
+ * `∂L/∂input = …`, in the forward tensors' names. For `div` (a / b):
+ *
+ *   formula: ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} / ${b}`, `−${sum[1]}${grad} · ${a} / ${b}²`]
+ *
+ * which the BN picture shows as `∂L/∂σ = −Σₙ ∂L/∂x̂ · (x − μ) / σ²`. Use `·` for products, `@`
+ * for matrix products, `−` (U+2212) for minus, superscripts for powers, and `sum[i]` wherever the
+ * op broadcasts input i. The picture adds the left-hand side and the step numbers.
+ */
+export type GradientFormula<Attrs> = (names: FormulaNames, attrs: Attrs) => readonly string[];
+
+/** What a custom op without a formula shows: the chain rule, which is always true. */
+export const chainRuleFormula: GradientFormula<unknown> = ({ plain, grad }) =>
+  plain.inputs.map((input) => `${grad} · ∂${wrapCompound(plain.output)}/∂${wrapCompound(input)}`);
+
+/** A name in parentheses when it is more than one symbol: `(x − μ)`, but `σ²` and `x̂` as they are. */
+export function wrapCompound(name: string): string {
+  return /^[\p{L}\p{M}\p{N}_.]+$/u.test(name) ? name : `(${name})`;
+}
+
+/**
  * One op, forward and gradient side by side. `backward` is a vector-Jacobian product written
  * with tensor ops, so with `createGraph` it is recorded and can be differentiated again.
  */
@@ -32,6 +76,8 @@ export interface OpDefinition<Attrs = undefined> {
   readonly label?: string | ((attrs: Attrs) => string);
   forward(inputs: readonly Tensor[], attrs: Attrs): Tensor | RawTensor;
   backward(ctx: BackwardContext<Attrs>, gradOutput: Tensor): InputGradients;
+  /** The same gradient as `backward`, written out for pictures (see `GradientFormula`). */
+  readonly formula: GradientFormula<Attrs>;
 }
 
 let nextNodeId = 0;
@@ -68,8 +114,7 @@ export class GraphNode<Attrs = unknown> {
 export function toTensor(op: string, argument: string, value: TensorLike): Tensor {
   if (value instanceof Tensor) return value;
   if (typeof value === 'number') return Tensor.scalar(value);
-  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-  throw new Error(`${op}: argument ${argument} must be a Tensor or a number, got ${got}`);
+  throw new Error(`${op}: argument ${argument} must be a Tensor or a number, got ${describeValue(value)}`);
 }
 
 /**
@@ -100,6 +145,11 @@ export interface CustomOp {
   readonly name: string;
   readonly inputNames?: readonly string[];
   readonly label?: string;
+  /**
+   * The local gradients for pictures, one right-hand side per input (see `GradientFormula`);
+   * without one, pictures write the chain rule `∂L/∂y · ∂y/∂x`.
+   */
+  readonly formula?: GradientFormula<undefined>;
   /** Computes the output; runs without recording, so any tensor ops may be used. */
   forward(...inputs: Tensor[]): Tensor;
   /** One gradient per input (null where none is needed), written with tensor ops so it can be differentiated again. */
@@ -112,10 +162,14 @@ export function defineOp(spec: CustomOp): (...inputs: TensorLike[]) => Tensor {
   for (const key of ['forward', 'backward'] as const) {
     if (typeof spec[key] !== 'function') throw new Error(`defineOp: '${spec.name}' needs a ${key} function`);
   }
+  if (spec.formula !== undefined && typeof spec.formula !== 'function') {
+    throw new Error(`defineOp: '${spec.name}' formula must be a function returning one string per input, got ${typeof spec.formula}`);
+  }
   const op: OpDefinition = {
     name: spec.name,
     ...(spec.inputNames ? { inputNames: spec.inputNames } : {}),
     ...(spec.label !== undefined ? { label: spec.label } : {}),
+    formula: spec.formula ?? chainRuleFormula,
     forward: (inputs) => spec.forward(...inputs),
     backward: (ctx, g) => {
       const grads = spec.backward(ctx, g);

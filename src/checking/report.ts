@@ -1,4 +1,5 @@
 import { formatShape, type Shape } from '../tensor/shape.js';
+import { describeCulprit, describeOp, formatNumber, type OpGradientCheck } from './op-check.js';
 
 /* What a gradient check found, and the table `report.message` prints. */
 
@@ -58,14 +59,15 @@ export interface GradcheckReport {
   /** The largest tolerance any element was given. */
   largestTolerance: number;
   inputs: InputReport[];
+  /**
+   * When an input fails or sits at a kink: the recorded ops whose own gradient is wrong (from
+   * checkRecordedOps), which the message leads with; and the ops found at a kink.
+   */
+  culprits: OpGradientCheck[];
+  kinkOps: OpGradientCheck[];
   /** The report as a readable table. */
   message: string;
   toString(): string;
-}
-
-export function formatNumber(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  return value === 0 ? '0' : Math.abs(value) >= 1e-3 && Math.abs(value) < 1e4 ? value.toPrecision(6).replace(/\.?0+$/, '') : value.toExponential(2);
 }
 
 /** Fast mode finds elements with the outputs still projected on v: their output reads vᵀJ. */
@@ -73,12 +75,14 @@ function describeElement(name: string, e: WorstElement): string {
   return `${e.output >= 0 ? `output ${e.output}${formatShape(e.outputIndex)}` : 'vᵀJ'} w.r.t. ${name}${formatShape(e.inputIndex)}`;
 }
 
-function header(report: Omit<GradcheckReport, 'message' | 'toString'>, safety: number): string {
+type ReportData = Omit<GradcheckReport, 'message' | 'toString'>;
+
+function header(report: ReportData, safety: number, title: string): string {
   const { eps, atol, rtol } = report.options;
   const tolerance = atol === null
     ? `tolerance ${safety} × estimated error, up to ${formatNumber(report.largestTolerance)}${rtol > 0 ? ` + rtol ${formatNumber(rtol)}·|numeric|` : ''}`
     : `tolerance atol ${formatNumber(atol)} + rtol ${formatNumber(rtol)}·|numeric|`;
-  return `gradcheck ${report.passed ? 'passed' : 'FAILED'} (${report.mode} mode, step ${formatNumber(eps)}·max(1, |x|), ${tolerance})`;
+  return `${title} ${report.passed ? 'passed' : 'FAILED'} (${report.mode} mode, step ${formatNumber(eps)}·max(1, |x|), ${tolerance})`;
 }
 
 function worstCell(r: InputReport): string {
@@ -89,7 +93,7 @@ function worstCell(r: InputReport): string {
 }
 
 /** The sentences under the table: what an unused input or a kink means and what to do. */
-function notes(report: Omit<GradcheckReport, 'message' | 'toString'>): string[] {
+function notes(report: ReportData): string[] {
   const lines: string[] = [];
   for (const r of report.inputs) {
     if (r.status === 'unused') {
@@ -104,13 +108,23 @@ function notes(report: Omit<GradcheckReport, 'message' | 'toString'>): string[] 
       );
     }
   }
+  if (report.kinkOps.length > 0) lines.push(`At a kink: ${report.kinkOps.map((c) => `${describeOp(c)}, its input ${c.inputName}`).join('; ')}.`);
+  if (report.inputs.some((r) => r.status === 'fail') && report.culprits.length === 0) {
+    lines.push('Each recorded op\'s own gradient is right, so the wrong gradient comes from how they are put together (a gradient cut by detach or noGrad, a value read outside the graph).');
+  }
   if (report.inputs.length > 0 && report.inputs.every((r) => r.status === 'unused')) {
-    lines.push('No input is used: the outputs depend on none of the inputs checked, so nothing was checked.');
+    // Only gradgradcheck passes such a check: a first derivative that is constant (sign's is 0).
+    lines.push(report.passed
+      ? 'The first derivative depends on none of the inputs (it is constant), so there is nothing of second order to check.'
+      : 'No input is used: the outputs depend on none of the inputs checked, so nothing was checked.');
   }
   return lines;
 }
 
-export function formatReport(report: Omit<GradcheckReport, 'message' | 'toString'>, safety: number): string {
+/** Culprits shown before the table; the rest are in `report.culprits`. */
+const CULPRITS_SHOWN = 3;
+
+export function formatReport(report: ReportData, safety: number, title = 'gradcheck'): string {
   const rows = [['input', 'shape', 'max abs err', 'max rel err', 'result', 'worst element', 'wrong elements']];
   for (const r of report.inputs) {
     rows.push([
@@ -120,5 +134,7 @@ export function formatReport(report: Omit<GradcheckReport, 'message' | 'toString
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const lines = rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
-  return [header(report, safety), ...lines, ...notes(report)].join('\n');
+  const culprits = report.culprits.slice(0, CULPRITS_SHOWN).map((c) => `${describeCulprit(c)}.`);
+  if (report.culprits.length > CULPRITS_SHOWN) culprits.push(`... and ${report.culprits.length - CULPRITS_SHOWN} more ops with a wrong gradient (report.culprits).`);
+  return [...culprits, header(report, safety, title), ...lines, ...notes(report)].join('\n');
 }

@@ -1,11 +1,12 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { gradcheck, render, toDot, type DotOptions } from '../index.js';
+import { checkRecordedOps, culprits, describeCulprit, gradcheck, render, toDot, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
-import { isFolderPath, writeFileAtomic } from './output.js';
+import { isFolderPath, readTextFile, writeOutputFile } from './output.js';
 import { userOutputs } from './user-module.js';
+import { checkUserModule, FULL_CHECK_LIMIT, type CheckMode } from './check-module.js';
 
 /** Sizes and seed, shared by `draw` and `check`. */
 const SIZE_OPTIONS: OptionSpecs = {
@@ -21,21 +22,23 @@ const DRAW_OPTIONS: OptionSpecs = {
   out: { type: 'string', placeholder: 'FILE', help: 'write here (whole or not at all) instead of to stdout' },
   values: { type: 'boolean', help: 'show each tensor\'s values: mean, std, min, max' },
   full: { type: 'boolean', help: 'with --values or --grads: every value of small tensors' },
-  grads: { type: 'boolean', help: 'show each tensor\'s gradient for a random upstream ∂L/∂y' },
+  grads: { type: 'boolean', help: 'show each tensor\'s gradient: from ∂L/∂L = 1 for a scalar output, else a random ∂L/∂y' },
   backward: { type: 'boolean', help: 'draw what each step passes back, as dashed edges' },
   'backward-graph': { type: 'boolean', help: 'draw the backward graph recorded with createGraph' },
   direction: { type: 'string', values: ['TB', 'LR'], help: 'top to bottom (default) or left to right' },
+  steps: { type: 'boolean', help: 'number the steps: forward order on the ops, backward order on the gradient edges' },
+  legend: { type: 'boolean', help: 'add a legend: what each colour, shape and edge stands for' },
+  fit: { type: 'string', placeholder: 'WxH', help: 'scale the drawing to fit W×H pixels, e.g. 1920x1080 for a slide (a PNG is drawn at that size)' },
   clusters: { type: 'string', values: ['expanded', 'collapsed', 'none'], help: 'module scopes as boxes, as one node each, or not shown' },
   ...SIZE_OPTIONS,
   ...HELP,
 };
 
-/** Above this many elements of x, the full Jacobian ((N·D)² entries) takes too long to wait for. */
-const FULL_CHECK_LIMIT = 1024;
-
 const CHECK_OPTIONS: OptionSpecs = {
   ...SIZE_OPTIONS,
-  fast: { type: 'boolean', help: `compare random projections of the Jacobian, not every entry (automatic when N·D > ${FULL_CHECK_LIMIT})` },
+  fast: { type: 'boolean', help: `compare random projections of the Jacobian, not every entry (automatic above ${FULL_CHECK_LIMIT} input elements)` },
+  full: { type: 'boolean', help: 'compare every entry, however many there are' },
+  out: { type: 'string', placeholder: 'FILE', help: 'also draw the graph, each op marked by its own gradient check (.svg, .png or .dot)' },
   ...HELP,
 };
 const START_OPTIONS: OptionSpecs = { 'out-dir': { type: 'string', placeholder: 'DIR', help: 'where to write the pictures (default graphs)' }, ...HELP };
@@ -48,7 +51,14 @@ export const USAGE = {
       + 'given { batch, features, seed }), or renders a DOT file.',
     DRAW_OPTIONS,
   ),
-  check: helpText('gradgraph check batchnorm [options]', 'Checks the gradients of BN against central differences and prints the table.\nExits 1 when the check fails.', CHECK_OPTIONS),
+  check: helpText(
+    'gradgraph check batchnorm|FILE.ts [options]',
+    'Checks gradients against central differences and prints the table: of BN, or of the function\n'
+      + 'your module exports (as for draw) with respect to the tensors it reads that require grad,\n'
+      + 'which are perturbed in place and the function called again. Each recorded op is also\n'
+      + 'checked on its own, so a failure names the op that is wrong. Exits 1 when a check fails.',
+    CHECK_OPTIONS,
+  ),
   start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG) and prints the gradient check of BN.', START_OPTIONS),
 };
 
@@ -77,34 +87,49 @@ const GRAPH_NAMES = Object.keys(MODELS).join(', ');
 
 type Format = 'svg' | 'png' | 'dot';
 
+/** Names of stdout that `--out` takes as no --out at all (bash's redirections know them too). */
+const STDOUT_PATHS: ReadonlySet<string> = new Set(['-', '/dev/stdout', '/dev/fd/1', '/proc/self/fd/1']);
+
 const FORMAT_OF_EXTENSION: ReadonlyMap<string, Format> = new Map([['.svg', 'svg'], ['.png', 'png'], ['.dot', 'dot'], ['.gv', 'dot']]);
 
 /**
  * What `draw` writes and where: --format, else the --out file's extension, else SVG. Checked
  * before any drawing, so that a PNG never lands in a file named .svg nor a file in a folder's place.
  */
-function outputFormat(parsed: Parsed, graph: string): { format: Format; out: string | undefined } {
+function outputFormat(command: string, parsed: Parsed, graph: string): { format: Format; out: string | undefined } {
   const asked = parsed.values.format as Format | undefined;
-  const out = parsed.values.out as string | undefined;
+  const given = parsed.values.out as string | undefined;
+  // Written as stdout itself, not opened again: `>> log` keeps appending, a pipe stays a pipe.
+  const out = given !== undefined && STDOUT_PATHS.has(given) ? undefined : given;
   if (out === undefined) return { format: asked ?? 'svg', out };
-  if (out === '') throw new UsageError('draw: --out needs a file name');
+  if (out === '') throw new UsageError(`${command}: --out needs a file name`);
   if (isFolderPath(out)) {
     const example = join(out, `${basename(graph, extname(graph))}.${asked ?? 'svg'}`);
-    throw new UsageError(`draw: --out ${out} is a folder; give a file name such as ${example}`);
+    throw new UsageError(`${command}: --out ${out} is a folder; give a file name such as ${example}`);
   }
   const extension = extname(out).toLowerCase();
   const fromExtension = FORMAT_OF_EXTENSION.get(extension);
   if (asked === undefined) {
-    if (fromExtension === undefined) throw new UsageError(`draw: cannot tell the format of --out ${out}; end it in .svg, .png or .dot (.gv), or give --format`);
+    if (fromExtension === undefined) throw new UsageError(`${command}: cannot tell the format of --out ${out}; end it in .svg, .png or .dot (.gv)${command === 'draw' ? ', or give --format' : ''}`);
     return { format: fromExtension, out };
   }
   // An extension we do not know (`--format dot --out graph.txt`) is the user's choice to make.
-  if (fromExtension !== undefined && fromExtension !== asked) throw new UsageError(`draw: --format ${asked} conflicts with --out ${out} (${extension}); drop one`);
+  if (fromExtension !== undefined && fromExtension !== asked) throw new UsageError(`${command}: --format ${asked} conflicts with --out ${out} (${extension}); drop one`);
   return { format: asked, out };
 }
 
 /** What only shapes a graph gradgraph builds: a .dot file is drawn as it is. */
-const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', ...Object.keys(SIZE_OPTIONS)];
+const BUILD_OPTIONS = ['values', 'grads', 'full', 'backward', 'backward-graph', 'direction', 'clusters', 'steps', 'legend', 'fit', ...Object.keys(SIZE_OPTIONS)];
+
+/** `--fit 1920x1080` as pixels. */
+function fitOption(parsed: Parsed): { width: number; height: number } | undefined {
+  const value = parsed.values.fit as string | undefined;
+  if (value === undefined) return undefined;
+  const match = /^(\d{2,5})[x×](\d{2,5})$/.exec(value);
+  const [width, height] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (width < 16 || height < 16) throw new UsageError(`draw: --fit must be WIDTHxHEIGHT in pixels, each from 16 to 99999, e.g. 1920x1080; got '${value}'`);
+  return { width, height };
+}
 
 /** Options that would do nothing together are a mistake to point out, not to ignore. */
 function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
@@ -118,20 +143,44 @@ function checkCombinations(parsed: Parsed, isDotFile: boolean): void {
   if (v.backward && v['backward-graph']) throw new UsageError('draw: --backward and --backward-graph draw the backward pass two different ways; pick one');
 }
 
+type GraphKind = 'model' | 'dot' | 'module';
+
+const MODULE_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.js', '.mjs']);
+
+/**
+ * What `draw GRAPH` names, by its extension in any case (`OK.DOT` is a DOT file, as `--out
+ * X.SVG` is an SVG). A path that is a folder is bad use, whatever its name.
+ */
+function graphKind(graph: string): GraphKind {
+  if (isModelName(graph)) return 'model';
+  const extension = extname(graph);
+  const kind = FORMAT_OF_EXTENSION.get(extension.toLowerCase()) === 'dot' ? 'dot' : MODULE_EXTENSIONS.has(extension.toLowerCase()) ? 'module' : undefined;
+  if (kind === undefined) throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
+  const stats = statSync(graph, { throwIfNoEntry: false });
+  if (stats?.isDirectory()) throw new UsageError(`draw: '${graph}' is a folder; give a ${kind === 'dot' ? '.dot file' : 'module file such as ./my-graph.ts'}`);
+  if (kind === 'module') {
+    if (stats !== undefined && !stats.isFile()) throw new UsageError(`draw: '${graph}' is not a regular file; give a module file such as ./my-graph.ts`);
+    // Node loads modules by their extension in lower case only.
+    if (extension !== extension.toLowerCase()) throw new UsageError(`draw: Node cannot load a module ending in '${extension}'; rename '${graph}' to end in '${extension.toLowerCase()}'`);
+  }
+  return kind;
+}
+
 async function draw(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('draw', args, DRAW_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.draw), 0);
   const graph = onePositional('draw', parsed, 'graph');
-  const isDotFile = graph.endsWith('.dot') || graph.endsWith('.gv');
-  checkCombinations(parsed, isDotFile);
+  const kind = graphKind(graph);
+  checkCombinations(parsed, kind === 'dot');
   const options = sizes('draw', parsed);
-  const { format, out } = outputFormat(parsed, graph);
+  const { format, out } = outputFormat('draw', parsed, graph);
+  const fit = fitOption(parsed);
   if (out === undefined && format === 'png' && io.stdoutIsTerminal) throw new UsageError('draw: refusing to write PNG bytes to a terminal; use --out FILE.png');
 
   let dot: string;
-  if (isDotFile) {
+  if (kind === 'dot') {
     if (!existsSync(graph)) throw new UsageError(`draw: cannot find '${graph}'`);
-    dot = readFileSync(graph, 'utf8');
+    dot = readTextFile(graph);
   } else {
     const v = parsed.values;
     const full = v.full === true;
@@ -143,24 +192,27 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
       view: options.primitives ? 'primitives' : 'steps',
       ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),
       ...(v.clusters ? { clusters: v.clusters as 'expanded' | 'collapsed' | 'none' } : {}),
+      steps: v.steps === true,
+      legend: v.legend === true,
+      ...(fit ? { fit } : {}),
     };
     if (isModelName(graph)) {
       dot = modelDot({ model: graph, options, gradients, dot: dotOptions });
-    } else if (/\.(ts|mts|js|mjs)$/.test(graph)) {
+    } else {
       const outputs = await userOutputs(graph, options);
+      let upstream: string | undefined;
       try {
-        runBackward(outputs, gradients, options.seed);
+        upstream = runBackward(outputs, gradients, options.seed);
       } catch (error) {
         throw new Error(`draw: the outputs of '${graph}' have no gradients to draw: ${(error as Error).message}`);
       }
-      dot = toDot(outputs, dotOptions);
-    } else {
-      throw new UsageError(`draw: unknown graph '${graph}' (expected ${GRAPH_NAMES}, a module such as ./my-graph.ts, or a .dot file)`);
+      dot = toDot(outputs, { ...dotOptions, ...(upstream === undefined ? {} : { upstream }) });
     }
   }
-  const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png' }) : await render(dot);
+  // Fitted to a size, the PNG is drawn at that size; otherwise at twice the SVG's, for sharp text.
+  const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png', ...(fit ? { scale: 1 } : {}) }) : await render(dot);
   if (out === undefined) io.stdout(output);
-  else writeFileAtomic(out, output);
+  else writeOutputFile(out, output);
   return 0;
 }
 
@@ -169,22 +221,48 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
  * Jacobian, one central difference per element of x; fast mode (PyTorch's fast_mode) compares
  * projections on random directions, which finds a wrong gradient as surely but not where.
  */
-function checkBatchNorm(options: ReturnType<typeof sizes>, io: Io, fast = false): boolean {
+function checkBatchNorm(options: ReturnType<typeof sizes>, io: Io, mode: CheckMode = 'auto'): { passed: boolean; outputs: readonly Tensor[] } {
   const model = MODELS.batchnorm(options);
   const elements = options.batch * options.features;
-  const fastMode = fast || elements > FULL_CHECK_LIMIT;
-  const mode = !fastMode ? '' : fast ? ', fast mode (--fast)' : `, fast mode (N·D = ${elements} > ${FULL_CHECK_LIMIT}; the full Jacobian would take too long)`;
+  const fastMode = mode === 'fast' || (mode === 'auto' && elements > FULL_CHECK_LIMIT);
+  const reason = mode === 'fast' ? ', fast mode (--fast)' : fastMode ? `, fast mode (N·D = ${elements} > ${FULL_CHECK_LIMIT}; the full Jacobian would take too long)` : '';
   const report = gradcheck(model.fn, model.inputs, { fastMode });
-  io.stdout(`Gradient check of Batch Normalization${options.primitives ? ' (primitives)' : ''}, N=${options.batch}, D=${options.features}, seed ${options.seed}${mode}:\n${report.message}\n`);
-  return report.passed;
+  io.stdout(`Gradient check of Batch Normalization${options.primitives ? ' (primitives)' : ''}, N=${options.batch}, D=${options.features}, seed ${options.seed}${reason}:\n${report.message}\n`);
+  return { passed: report.passed, outputs: model.outputs };
+}
+
+const CHECK_TITLE = 'Each op\'s own gradient against central differences\ngreen ✓ right · red ✗ wrong (the culprit) · yellow: at a kink';
+
+/** Writes the picture of a check: the graph with each op marked by its own gradient's check. */
+async function drawCheck(outputs: readonly Tensor[], checks: readonly OpGradientCheck[], format: Format, out: string): Promise<void> {
+  const dot = toDot(outputs, { checks, title: CHECK_TITLE });
+  writeOutputFile(out, format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png' }) : await render(dot));
 }
 
 async function check(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse('check', args, CHECK_OPTIONS);
   if (parsed.values.help) return (io.stdout(USAGE.check), 0);
   const graph = onePositional('check', parsed, 'graph');
-  if (graph !== 'batchnorm') throw new UsageError(`check: unknown graph '${graph}' (expected batchnorm)`);
-  return checkBatchNorm(sizes('check', parsed), io, parsed.values.fast === true) ? 0 : 1;
+  const isModule = /\.(ts|mts|js|mjs)$/.test(graph);
+  if (graph !== 'batchnorm' && !isModule) throw new UsageError(`check: unknown graph '${graph}' (expected batchnorm or a module such as ./my-graph.ts)`);
+  if (parsed.values.fast && parsed.values.full) throw new UsageError('check: --fast and --full ask for two different checks; pick one');
+  const mode: CheckMode = parsed.values.fast ? 'fast' : parsed.values.full ? 'full' : 'auto';
+  const { format, out } = outputFormat('check', parsed, graph);
+  const options = sizes('check', parsed);
+  if (isModule) {
+    const result = await checkUserModule(graph, options, mode);
+    io.stdout(result.report);
+    if (out !== undefined) await drawCheck(result.outputs, result.checks, format, out);
+    // One line on stderr (exit 1) that leads with the culprit.
+    if (result.failure !== null) throw new Error(result.failure);
+    return 0;
+  }
+  const { passed, outputs } = checkBatchNorm(options, io, mode);
+  const checks = passed && out === undefined ? [] : checkRecordedOps(outputs, { seed: options.seed });
+  if (out !== undefined) await drawCheck(outputs, checks, format, out);
+  const [culprit] = culprits(checks);
+  if (!passed) throw new Error(`check: ${culprit === undefined ? 'the gradient of Batch Normalization is wrong, yet each op\'s own gradient is right' : describeCulprit(culprit)}`);
+  return 0;
 }
 
 async function start(args: readonly string[], io: Io): Promise<number> {
@@ -201,7 +279,7 @@ async function start(args: readonly string[], io: Io): Promise<number> {
   }
   const written = await writeGallery(dir);
   io.stdout(`Wrote ${written.length} files:\n${written.map((file) => `  ${file}`).join('\n')}\n\n`);
-  return checkBatchNorm({ ...DEFAULT_SIZES, primitives: false }, io) ? 0 : 1;
+  return checkBatchNorm({ ...DEFAULT_SIZES, primitives: false }, io).passed ? 0 : 1;
 }
 
 // A Map, not an object: a command named `constructor` or `__proto__` must be unknown, not Object's.

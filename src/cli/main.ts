@@ -17,7 +17,7 @@ const MAIN_HELP = `Usage: gradgraph <command> [options]
 
 Commands:
   draw batchnorm|mlp|FILE   draw a computational graph as SVG, PNG or DOT
-  check batchnorm           check BN's gradients numerically and print the table
+  check batchnorm|FILE      check gradients numerically, naming the op that is wrong
   start                     draw the gallery into graphs/ and print the gradient check
 
 Options:

@@ -47,6 +47,27 @@ export function buildBatchNorm({ batch, features, seed, primitives = false }: Mo
   };
 }
 
+/**
+ * One BatchNorm1d module in both modes on the same batch: training mode normalizes with the
+ * batch's statistics (and updates the running ones), eval mode with the running statistics,
+ * the module's buffers. γ and β are the same tensors in both, so they stand between the boxes.
+ */
+export function buildBatchNormModes({ batch, features, seed }: ModelOptions): BuiltModel {
+  const x = sample([batch, features], seed, 2, 1, { name: 'x' });
+  const bn = new BatchNorm1d(features, { name: 'BatchNorm1d, training mode' });
+  const training = bn.call(x);
+  training.name = 'y (training)';
+  bn.eval().name = 'BatchNorm1d, eval mode';
+  const evaluation = bn.call(x);
+  evaluation.name = 'y (eval)';
+  return {
+    title: 'BatchNorm1d in training mode (batch statistics) and eval mode (running statistics)',
+    outputs: [training, evaluation],
+    inputs: [x, ...bn.parameters()],
+    dims: { N: batch, D: features },
+  };
+}
+
 /** Linear → BatchNorm1d → ReLU → Linear, each module recorded in its own scope (a box in the picture). */
 export function buildMlp({ batch, features, seed, primitives = false }: ModelOptions): BuiltModel {
   const hidden = features + 2;

@@ -4,10 +4,13 @@ import { pathToFileURL } from 'node:url';
 import { isTensor, type Tensor } from '../index.js';
 import { kindOf } from '../graph/trace.js';
 import { UsageError } from './args.js';
+import { importUserModule } from './one-library.js';
 import { headline } from './output.js';
+import { NEVER_SETTLES, settledOrStuck } from './unsettled.js';
 
 /*
- * `gradgraph draw ./my-graph.ts`: loads a user's module and calls the function it exports.
+ * `gradgraph draw ./my-graph.ts` and `gradgraph check ./my-graph.ts`: loads a user's module and
+ * calls the function it exports.
  * A path that does not exist is bad use of the CLI (exit 2); anything wrong inside the module
  * (it does not compile, exports no function, throws, returns no tensors) is the module's
  * mistake: exit 1, one line that names the file.
@@ -86,31 +89,60 @@ function describeResult(result: unknown): string {
   return `an array whose item ${bad} is ${kindOf(result[bad])}`;
 }
 
-/** Outputs from a user's module: its default export (or `build`) called with the sizes. */
-export async function userOutputs(path: string, options: BuildOptions): Promise<Tensor[]> {
+/** The function a user's module exports; it is handed the sizes and returns the output tensors. */
+export type UserFunction = (options: BuildOptions) => unknown;
+
+/** Loads a user's module (`command` names the CLI command in errors) and finds its function. */
+export async function loadUserFunction(command: string, path: string): Promise<UserFunction> {
   const file = resolve(path);
-  if (!existsSync(file)) throw new UsageError(`draw: cannot find '${path}'`);
-  // tsx loads TypeScript at run time, so the built CLI can draw a user's .ts module as it is.
-  const { tsImport } = await import('tsx/esm/api');
-  let module: Exports;
+  if (!existsSync(file)) throw new UsageError(`${command}: cannot find '${path}'`);
+  let module: Exports | typeof NEVER_SETTLES;
   try {
-    module = await tsImport(pathToFileURL(file).href, import.meta.url) as Exports;
+    // tsx loads TypeScript at run time, so the built CLI can run a user's .ts module as it is.
+    module = await settledOrStuck(importUserModule(pathToFileURL(file).href) as Promise<Exports>);
   } catch (error) {
-    throw new Error(`draw: cannot load '${path}': ${describeError(error)}${locationIn(file, error)}`);
+    throw new Error(`${command}: cannot load '${path}': ${describeError(error)}${locationIn(file, error)}`);
   }
+  if (module === NEVER_SETTLES) throw new Error(`${command}: cannot load '${path}': it awaits a promise that never settles`);
   const build = exportedFunction(module);
   if (build === undefined) {
-    throw new Error(`draw: '${path}' must export a function (default export or 'build') that returns the output tensor(s); ${describeExports(module)}`);
+    throw new Error(`${command}: '${path}' must export a function (default export or 'build') that returns the output tensor(s); ${describeExports(module)}`);
   }
-  let result: unknown;
-  try {
-    result = await build(options);
-  } catch (error) {
-    throw new Error(`draw: the function exported by '${path}' threw ${describeError(error)}${locationIn(file, error)}`);
-  }
+  return build;
+}
+
+/** The outputs a call returned, or an error naming the file when they are not tensors. */
+export function checkOutputs(command: string, path: string, result: unknown): Tensor[] {
   const outputs: unknown[] = Array.isArray(result) ? result : [result];
   if (outputs.length === 0 || !outputs.every(isTensor)) {
-    throw new Error(`draw: the function exported by '${path}' must return a Tensor or a non-empty array of Tensors, got ${describeResult(result)}`);
+    throw new Error(`${command}: the function exported by '${path}' must return a Tensor or a non-empty array of Tensors, got ${describeResult(result)}`);
   }
   return outputs;
+}
+
+function threw(command: string, path: string, error: unknown): Error {
+  return new Error(`${command}: the function exported by '${path}' threw ${describeError(error)}${locationIn(resolve(path), error)}`);
+}
+
+/** Calls the user's function, naming the file and the line when it throws. */
+export function callUserFunction(command: string, path: string, build: UserFunction, options: BuildOptions): unknown {
+  try {
+    return build(options);
+  } catch (error) {
+    throw threw(command, path, error);
+  }
+}
+
+/** Outputs from a user's module: its default export (or `build`) called with the sizes. */
+export async function userOutputs(path: string, options: BuildOptions): Promise<Tensor[]> {
+  const build = await loadUserFunction('draw', path);
+  let result = callUserFunction('draw', path, build, options);
+  try {
+    // An async function rejects rather than throws.
+    result = await settledOrStuck(result);
+  } catch (error) {
+    throw threw('draw', path, error);
+  }
+  if (result === NEVER_SETTLES) throw new Error(`draw: the function exported by '${path}' returned a promise that never settles (nothing was left for it to wait on)`);
+  return checkOutputs('draw', path, result);
 }

@@ -24,7 +24,7 @@ export interface GraphAnalysis {
 export function analyze(graph: TraceGraph): GraphAnalysis {
   if (hasCycle(graph)) throw new Error('analyze: the traced graph has a cycle, which a recorded computation cannot have');
   const order = topologicalSort(graph);
-  const byRole: Record<TensorRole, number> = { input: 0, parameter: 0, constant: 0, intermediate: 0, output: 0 };
+  const byRole: Record<TensorRole, number> = { input: 0, parameter: 0, buffer: 0, constant: 0, intermediate: 0, output: 0 };
   const byOp: Record<string, number> = {};
   const steps: { key: string; label: string; op: string }[] = [];
   for (const key of order) {

@@ -1,7 +1,14 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { collapseModules, type PictureGraph, type PictureNodeAttributes } from './collapse.js';
 import { describeValues, formatConstant, formatDims, type ValuesMode } from './labels.js';
-import { isTensor, trace, type TensorNodeAttributes, type TraceGraph } from './trace.js';
+import { gradientName } from './formulas.js';
+import { legendStatements } from './legend.js';
+import { attributeList, COLORS, FONT, opLook, quote, tensorLook, type Attributes } from './style.js';
+import { isTensor, trace, type TensorNodeAttributes, type TraceEdgeAttributes, type TraceGraph } from './trace.js';
+
+export { FONT, quote } from './style.js';
+import type { OpGradientCheck } from '../checking/op-check.js';
+import { CHECK_COLORS, checkMarks, type CheckMark } from './check-marks.js';
 
 /*
  * Graphviz DOT from a trace. Only DOT that every renderer we test reads the same way: quoted
@@ -32,64 +39,31 @@ export interface DotOptions {
   dims?: Readonly<Record<string, number>>;
   /** A caption at the top; with `dims`, a second line says what the letters stand for. */
   title?: string;
+  /** Number the op nodes in forward order, and the gradient edges in the order the backward pass runs. */
+  steps?: boolean;
+  /** A key to the picture: what each colour, shape and kind of edge stands for. */
+  legend?: boolean;
+  /**
+   * What the upstream gradient ∂L/∂y of a non-scalar output was (`random, seed 1000`), said in
+   * the caption and beside the output; unset, it is called `(upstream)`. A scalar output is the
+   * loss itself and says `∂L/∂L = 1`.
+   */
+  upstream?: string;
+  /**
+   * Fit a slide: the drawing is scaled, up or down, to fit this many pixels (at 96 per inch, as
+   * browsers show SVG) keeping its aspect; `{ width: 1920, height: 1080 }`. A wide box suits
+   * `direction: 'LR'`.
+   */
+  fit?: { readonly width: number; readonly height: number };
+  /**
+   * The checks of each op's own gradient (`checkRecordedOps` on the same outputs): each op node
+   * is coloured pass, fail or kink, with its worst error in the label, and a culprit gets a
+   * heavy border.
+   */
+  checks?: readonly OpGradientCheck[];
 }
 
-/** The font the layout measures text in and the PNG rasteriser draws with (see render.ts). */
-export const FONT = 'DejaVu Sans';
-
-const COLORS = {
-  op: { fill: '#dce8f7', line: '#3d6699' },
-  backwardOp: { fill: '#fbe1dc', line: '#b04a32' },
-  input: { fill: '#d9f0d3', line: '#3f7f33' },
-  parameter: { fill: '#ffd866', line: '#9a6a00' },
-  intermediate: { fill: '#ffffff', line: '#666666' },
-  output: { fill: '#c9dcff', line: '#2f5597' },
-  constant: { fill: '#f2f2f2', line: '#999999' },
-  backwardTensor: { fill: '#fff4f1', line: '#b04a32' },
-  module: { fill: '#eeeeee', line: '#555555' },
-  gradient: '#c0392b',
-  cluster: '#8a8a8a',
-} as const;
-
-/**
- * A DOT double-quoted string that Graphviz shows as exactly `text`: backslashes and quotes
- * escaped, `&` written as an entity (Graphviz decodes entities in plain labels too), line breaks
- * as Graphviz's `\n`, and characters no SVG may contain (control characters, lone surrogates)
- * replaced by visible stand-ins. The text Graphviz draws is `text`'s lines, empty ones excepted.
- */
-export function quote(text: string): string {
-  const escaped = text
-    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .replace(/\r\n?/g, '\n')
-    // Graphviz 16 in WebAssembly traps on a node label whose first line is empty (once anything
-    // has been rendered before it). An empty line draws nothing, so leading breaks are dropped.
-    .replace(/^\n+/, '')
-    // Control Pictures (U+2400 block) show a control character as a symbol: ␀, ␉, ␡.
-    .replace(/[\u0000-\u0009\u000B-\u001F]/g, (c) => String.fromCharCode(0x2400 + c.charCodeAt(0)))
-    .replace(/\u007F/g, '\u2421')
-    .replace(/[\uFFFE\uFFFF]/g, '\uFFFD')
-    .replace(/\\/g, '\\\\')
-    .replace(/"/g, '\\"')
-    .replace(/&/g, '&amp;')
-    .replace(/\n/g, '\\n');
-  return `"${escaped}"`;
-}
-
-/** `∂L/∂σ`, with parentheses around a compound name: `∂L/∂(x − μ)`. */
-function gradientName(label: string): string {
-  return /^[\p{L}\p{M}\p{N}_.]+$/u.test(label) ? `∂L/∂${label}` : `∂L/∂(${label})`;
-}
-
-type Attributes = Readonly<Record<string, string | number | undefined>>;
-
-function attributeList(attributes: Attributes): string {
-  const parts = Object.entries(attributes)
-    .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
-    .map(([name, value]) => `${name}=${typeof value === 'number' ? value : quote(value)}`);
-  return parts.length === 0 ? '' : ` [${parts.join(', ')}]`;
-}
-
-interface ResolvedOptions {
+export interface ResolvedOptions {
   direction: 'TB' | 'LR';
   values: ValuesMode;
   grads: boolean;
@@ -98,6 +72,11 @@ interface ResolvedOptions {
   view: 'steps' | 'primitives';
   dims: Readonly<Record<string, number>>;
   title: string | undefined;
+  steps: boolean;
+  legend: boolean;
+  upstream: string | undefined;
+  fit: { readonly width: number; readonly height: number } | undefined;
+  marks: ReadonlyMap<string, CheckMark>;
 }
 
 function choice<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
@@ -116,10 +95,35 @@ function resolve(options: DotOptions): ResolvedOptions {
     view: choice('view', options.view, ['steps', 'primitives'], 'steps'),
     dims: options.dims ?? {},
     title: options.title,
+    steps: options.steps ?? false,
+    legend: options.legend ?? false,
+    upstream: options.upstream,
+    fit: checkFit(options.fit),
+    marks: options.checks === undefined ? new Map() : checkMarks(options.checks),
   };
 }
 
-function tensorNode(a: TensorNodeAttributes, graph: PictureGraph, o: ResolvedOptions): Attributes {
+function checkFit(fit: DotOptions['fit']): ResolvedOptions['fit'] {
+  if (fit === undefined) return undefined;
+  const valid = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 16;
+  if (typeof fit !== 'object' || fit === null || !valid(fit.width) || !valid(fit.height)) {
+    throw new Error(`toDot: option fit must be { width, height } in pixels, each at least 16, got ${JSON.stringify(fit)}`);
+  }
+  return fit;
+}
+
+/**
+ * The parts a tensor's gradient is the sum of, one per step that uses it, in backward order:
+ * `(7) + (8)` (the numbers of their gradient edges) when the steps are numbered, else `sum of 2 parts`.
+ */
+function gradientParts(graph: PictureGraph, key: string, numbered: boolean): string[] {
+  const users = graph.outNeighbors(key).map((user) => graph.getNodeAttributes(user));
+  const numbers = users.map((user) => (user.kind === 'op' ? user.backwardStep : null));
+  if (numbered && numbers.every((n): n is number => n !== null)) return numbers.sort((a, b) => a - b).map((n) => `(${n})`);
+  return [`sum of ${users.length} parts`];
+}
+
+function tensorNode(key: string, a: TensorNodeAttributes, graph: PictureGraph, o: ResolvedOptions): Attributes {
   const shape = formatDims(a.shape, o.dims);
   let lines: string[];
   if (a.role === 'constant') {
@@ -130,33 +134,29 @@ function tensorNode(a: TensorNodeAttributes, graph: PictureGraph, o: ResolvedOpt
     const gradientOf = a.gradientOf === null ? null : graph.getNodeAttribute(a.gradientOf, 'label');
     lines = [gradientOf === null ? a.label : gradientName(gradientOf), shape, ...describeValues(a.value, a.shape, o.values)];
     if (o.grads && a.grad !== null) lines.push(...describeValues(a.grad, a.shape, o.values === 'none' ? 'summary' : o.values, '∇ '));
+    const parts = o.backward === 'edges' && a.requiresGrad ? gradientParts(graph, key, o.steps) : [];
+    if (graph.outDegree(key) > 1 && parts.length > 0) lines.push(`${gradientName(a.label)} = ${parts.join(' + ')}`);
   }
-  const colors = a.phase === 'backward' ? COLORS.backwardTensor : COLORS[a.role];
-  const style = a.role === 'constant' ? 'filled,rounded,dashed'
-    : a.phase === 'backward' ? 'filled,rounded,dashed'
-    // Parameters have square corners and a heavy border as well as their colour.
-    : a.role === 'parameter' ? 'filled,bold'
-    : a.role === 'output' ? 'filled,rounded,bold' : 'filled,rounded';
   return {
-    shape: 'box',
-    style,
-    fillcolor: colors.fill,
-    color: colors.line,
-    fontsize: a.role === 'constant' ? 9 : undefined,
+    ...tensorLook(a.role, a.phase),
     label: lines.join('\n'),
   };
 }
 
-function nodeAttributes(a: PictureNodeAttributes, graph: PictureGraph, o: ResolvedOptions): Attributes {
-  if (a.kind === 'tensor') return tensorNode(a, graph, o);
+function nodeAttributes(key: string, a: PictureNodeAttributes, graph: PictureGraph, o: ResolvedOptions): Attributes {
+  if (a.kind === 'tensor') return tensorNode(key, a, graph, o);
   if (a.kind === 'module') {
     return { shape: 'box3d', style: 'filled', fillcolor: COLORS.module.fill, color: COLORS.module.line, label: `${a.label}\n${a.ops} ${a.ops === 1 ? 'op' : 'ops'}` };
   }
-  const colors = a.phase === 'backward' ? COLORS.backwardOp : COLORS.op;
   const lines = o.view === 'primitives'
     ? [a.detail === '' ? a.op : `${a.op} ${a.detail}`, ...(a.label === a.op ? [] : [`(${a.label})`])]
     : [a.label];
-  return { shape: 'ellipse', style: 'filled', fillcolor: colors.fill, color: colors.line, label: lines.join('\n') };
+  if (o.steps) lines[0] = `${a.step}. ${lines[0]}`;
+  const mark = o.marks.get(key);
+  if (mark === undefined) return { ...opLook(a.phase), label: lines.join('\n') };
+  const checked = CHECK_COLORS[mark.status];
+  const culprit = mark.status === 'fail';
+  return { ...opLook(a.phase), style: culprit ? 'filled,bold' : 'filled', fillcolor: checked.fill, color: checked.line, penwidth: culprit ? 3 : undefined, label: [...lines, ...mark.lines].join('\n') };
 }
 
 /**
@@ -207,7 +207,7 @@ function nodeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
       open.push(name);
     }
     const indent = '  '.repeat(open.length + 1);
-    for (const key of keys) lines.push(`${indent}${quote(key)}${attributeList(nodeAttributes(graph.getNodeAttributes(key), graph, o))};`);
+    for (const key of keys) lines.push(`${indent}${quote(key)}${attributeList(nodeAttributes(key, graph.getNodeAttributes(key), graph, o))};`);
   }
   while (open.length > 0) {
     open.pop();
@@ -235,16 +235,14 @@ function edgeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
     graph.forEachEdge((_, attributes, source, target) => {
       const input = graph.getNodeAttributes(source);
       if (attributes.kind !== 'input' || input.kind !== 'tensor' || !input.requiresGrad) return;
-      // A tensor used by several ops gets the sum of what they pass back: each edge is a part.
-      const name = gradientName(input.label);
-      const label = graph.outDegree(source) > 1 ? `part of ${name}` : name;
+      const label = backwardEdgeLabel(graph, source, target, attributes, o);
       lines.push(`  ${quote(source)} -> ${quote(target)}${attributeList({ dir: 'back', style: 'dashed', color: COLORS.gradient, fontcolor: COLORS.gradient, label })};`);
     });
     for (const key of graph.getAttribute('outputs')) {
       const output = graph.getNodeAttributes(key);
       if (output.kind !== 'tensor' || !output.requiresGrad) continue;
       const seed = `${key}_upstream`;
-      lines.push(`  ${quote(seed)}${attributeList({ shape: 'plaintext', fontcolor: COLORS.gradient, label: `${gradientName(output.label)}\n(upstream)` })};`);
+      lines.push(`  ${quote(seed)}${attributeList({ shape: 'plaintext', fontcolor: COLORS.gradient, label: upstreamLabel(output, o) })};`);
       lines.push(`  ${quote(key)} -> ${quote(seed)}${attributeList({ dir: 'back', style: 'dashed', color: COLORS.gradient })};`);
     }
   }
@@ -258,6 +256,57 @@ function edgeStatements(graph: PictureGraph, o: ResolvedOptions): string[] {
   return lines;
 }
 
+/** Longer labels break after the `=`, so an edge label stays narrow. */
+const LABEL_LINE = 30;
+
+/**
+ * `3. ∂L/∂σ = −Σₙ ∂L/∂x̂ · (x − μ) / σ²`: the backward step, the input's gradient and the local
+ * gradient in the forward tensors' names. A tensor used by several steps gathers a part from
+ * each, written `+=`. Into a collapsed module there is no formula, only the name.
+ */
+function backwardEdgeLabel(graph: PictureGraph, source: string, target: string, edge: TraceEdgeAttributes, o: ResolvedOptions): string {
+  const input = graph.getNodeAttributes(source);
+  const op = graph.getNodeAttributes(target);
+  const name = gradientName(input.label);
+  const isPart = graph.outDegree(source) > 1;
+  if (op.kind !== 'op') return isPart ? `part of ${name}` : name;
+  const number = o.steps && op.backwardStep !== null ? `(${op.backwardStep}) ` : '';
+  const left = `${number}${name} ${isPart ? '+=' : '='}`;
+  const right = edge.positions.map((i) => op.formulas[i]).join(' + ');
+  // Left to right, a label's width spreads the ranks apart while its height costs little.
+  const width = o.direction === 'LR' ? 0 : LABEL_LINE;
+  return left.length + right.length + 1 > width ? `${left}\n${right}` : `${left} ${right}`;
+}
+
+/** Beside an output: the gradient the backward pass started from. */
+function upstreamLabel(output: TensorNodeAttributes, o: ResolvedOptions): string {
+  if (isUnitSeed(output)) return `∂L/∂L = 1${output.label === 'L' ? '' : `\n(L is ${output.label})`}`;
+  return `${gradientName(output.label)}\n${o.upstream ?? '(upstream)'}`;
+}
+
+/** The caption's line on where the gradients started, for each output that has them. */
+function seedLine(graph: TraceGraph, o: ResolvedOptions): string {
+  const lines = graph.getAttribute('outputs').flatMap((key) => {
+    const output = graph.getNodeAttributes(key);
+    if (output.kind !== 'tensor' || !output.requiresGrad) return [];
+    if (isUnitSeed(output)) return [`gradients of the loss L${output.label === 'L' ? '' : ` = ${output.label}`}, from ∂L/∂L = 1`];
+    return o.upstream === undefined ? [] : [`gradients from ${gradientName(output.label)}: ${o.upstream}`];
+  });
+  return [...new Set(lines)].join('\n');
+}
+
+/**
+ * A scalar output is the loss itself, whose backward() starts from 1, unless its retained
+ * gradient says it started from something else.
+ */
+function isUnitSeed(output: TensorNodeAttributes): boolean {
+  return output.value.values?.length === 1 && (output.grad === null || output.grad.values?.[0] === 1);
+}
+
+/** Pixels at 96 per inch, the unit Graphviz sizes in. */
+const inches = (pixels: number) => round(pixels / 96);
+const round = (n: number) => Math.round(n * 10000) / 10000;
+
 function isTraceGraph(source: unknown): source is TraceGraph {
   return typeof source === 'object' && source !== null && !Array.isArray(source) && !isTensor(source)
     && typeof (source as TraceGraph).forEachNode === 'function';
@@ -269,16 +318,23 @@ function isTraceGraph(source: unknown): source is TraceGraph {
  */
 export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: DotOptions = {}): string {
   const o = resolve(options);
-  const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded' });
+  const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded', dims: o.dims });
   const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(traced) : (traced as PictureGraph);
   // The caption says what the letters in the shapes stand for.
-  const legend = Object.entries(o.dims).map(([symbol, size]) => `${symbol} = ${size}`).join(', ');
-  const caption = o.title === undefined ? undefined : legend === '' ? o.title : `${o.title}\n${legend}`;
+  const sizes = Object.entries(o.dims).map(([symbol, size]) => `${symbol} = ${size}`).join(', ');
+  const showsGradients = o.grads || o.backward !== 'none';
+  const seeded = showsGradients ? seedLine(traced, o) : '';
+  const captionLines = [o.title ?? '', o.title === undefined ? '' : sizes, seeded].filter((line) => line !== '');
+  const caption = captionLines.length === 0 ? undefined : captionLines.join('\n');
+  // Scaled up or down until it touches the box, keeping its aspect: spreading the layout to the
+  // box's aspect (ratio) leaves the text tiny among long edges, so the slide letterboxes instead.
+  const fit = o.fit === undefined ? {} : { size: `${inches(o.fit.width)},${inches(o.fit.height)}!` };
   const header = [
     'digraph "gradgraph" {',
-    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: 0.35, label: caption, labelloc: caption === undefined ? undefined : 't' })};`,
+    `  graph${attributeList({ rankdir: o.direction, fontname: FONT, fontsize: 12, nodesep: 0.3, ranksep: 0.35, label: caption, labelloc: caption === undefined ? undefined : 't', ...fit })};`,
     `  node${attributeList({ fontname: FONT, fontsize: 11, margin: '0.12,0.06' })};`,
     `  edge${attributeList({ fontname: FONT, fontsize: 9, color: '#555555', arrowsize: 0.7 })};`,
   ];
-  return [...header, ...nodeStatements(graph, o), ...edgeStatements(graph, o), '}', ''].join('\n');
+  const key = o.legend ? legendStatements(graph, o) : [];
+  return [...header, ...nodeStatements(graph, o), ...edgeStatements(graph, o), ...key, '}', ''].join('\n');
 }

@@ -3,3 +3,4 @@ export { analyze, type GraphAnalysis } from './analysis.js';
 export { collapseModules, type PictureGraph, type ModuleNodeAttributes } from './collapse.js';
 export { toDot, quote, FONT, type DotOptions } from './dot.js';
 export { render, renderSvg, svgToPng, GraphvizError, type RenderOptions, type RenderFormat } from './render.js';
+export { gradientName, localGradients } from './formulas.js';

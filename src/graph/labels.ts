@@ -11,9 +11,14 @@ import type { ValueSnapshot } from './trace.js';
  */
 export function formatDims(shape: readonly number[], dims: Readonly<Record<string, number>> = {}): string {
   if (shape.length === 0) return 'scalar';
+  return shape.map(sizeSymbols(dims)).join('×');
+}
+
+/** A size's letter in `dims` (`N` for 4 when N = 4), or the number when no one letter has it, or it is 1. */
+export function sizeSymbols(dims: Readonly<Record<string, number>>): (size: number) => string {
   const symbols = new Map<number, string | null>();
   for (const [symbol, size] of Object.entries(dims)) symbols.set(size, symbols.has(size) ? null : symbol);
-  return shape.map((size) => (size === 1 ? '1' : (symbols.get(size) ?? String(size)))).join('×');
+  return (size) => (size === 1 ? '1' : (symbols.get(size) ?? String(size)));
 }
 
 /**

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Viz } from '@viz-js/viz';
 import { FONT } from './dot.js';
+import { describeValue } from '../validate.js';
 
 /*
  * DOT → SVG with @viz-js/viz (Graphviz compiled to WebAssembly, no system Graphviz needed), and
@@ -68,7 +69,7 @@ export async function renderSvg(dot: string): Promise<string> {
 
 /** PNG bytes from SVG, drawn with the bundled DejaVu Sans on a white background. */
 export function svgToPng(svg: string, scale = 2): Uint8Array {
-  if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`render: scale must be a finite number > 0, got ${String(scale)}`);
+  if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`render: scale must be a finite number > 0, got ${describeValue(scale)}`);
   // A native addon, loaded synchronously on the first PNG.
   const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
   const image = new Resvg(svg, {

@@ -2,6 +2,7 @@ import { DirectedGraph } from 'graphology';
 import { Tensor } from '../tensor/tensor.js';
 import type { GraphNode } from '../autograd/op.js';
 import { postOrder } from '../autograd/traversal.js';
+import { localGradients } from './formulas.js';
 
 /*
  * The one walk over a recorded graph for everything that looks at it: the DOT writer, the
@@ -15,7 +16,7 @@ import { postOrder } from '../autograd/traversal.js';
  */
 
 /** How a picture should treat a tensor. */
-export type TensorRole = 'input' | 'parameter' | 'constant' | 'intermediate' | 'output';
+export type TensorRole = 'input' | 'parameter' | 'buffer' | 'constant' | 'intermediate' | 'output';
 
 /** `backward` for what a `createGraph` backward pass recorded. */
 export type Phase = 'forward' | 'backward';
@@ -67,6 +68,15 @@ export interface OpNodeAttributes {
   /** The op's settings worth showing (`axes [0]`), empty when none. */
   readonly detail: string;
   readonly scope: readonly string[];
+  /** Its place in its phase's order of execution, from 1: the forward pass runs step 1 first. */
+  readonly step: number;
+  /** For a forward op, its place in the backward pass, which runs the steps in reverse: the last step first. */
+  readonly backwardStep: number | null;
+  /**
+   * The local gradients, one per input: the right-hand side of `∂L/∂input = …` in the tensors'
+   * labels (`−Σₙ ∂L/∂x̂ · (x − μ) / σ²`), from the op's `formula`.
+   */
+  readonly formulas: readonly string[];
 }
 
 export type TraceNodeAttributes = TensorNodeAttributes | OpNodeAttributes;
@@ -76,6 +86,8 @@ export interface TraceEdgeAttributes {
   readonly kind: 'input' | 'output';
   /** For an input edge, the op's argument names this tensor is passed as (`['a', 'b']` for `x * x`). */
   readonly arguments: readonly string[];
+  /** For an input edge, the argument positions, in the same order: `[0, 1]` for `x * x`. */
+  readonly positions: readonly number[];
 }
 
 export interface TraceGraphAttributes {
@@ -91,6 +103,8 @@ export interface TraceOptions {
    * from the `.grad` of every traced tensor. Its nodes get `phase: 'backward'`.
    */
   recordedBackward?: boolean;
+  /** Letters for sizes, `{ N: 4 }`, so the formulas write a sum over the batch as Σₙ and a count as N. */
+  dims?: Readonly<Record<string, number>>;
 }
 
 function snapshot(t: Tensor): ValueSnapshot {
@@ -125,6 +139,8 @@ function roleOf(t: Tensor, isOutput: boolean): TensorRole {
   if (isOutput) return 'output';
   if (!t.isLeaf) return 'intermediate';
   if (t.isParameter) return 'parameter';
+  // `=== true`: a tensor from an older copy of gradgraph (a user's module) has no such flag.
+  if (t.isBuffer === true) return 'buffer';
   // A number passed to an op (`x.add(1e-5)`) becomes a one-element leaf that needs no gradient.
   if (!t.requiresGrad && t.size === 1) return 'constant';
   return 'input';
@@ -194,17 +210,35 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
   const gradientOf = new Map<Tensor, string>();
   for (const [t, key] of keys) if (t.grad && keys.has(t.grad) && t.grad !== t) gradientOf.set(t.grad, key);
 
+  const forwardOps = nodesInOrder.filter((n) => n.phase === 'forward' && n.opKey !== null).length;
+  const steps: Record<Phase, number> = { forward: 0, backward: 0 };
+  const dims = options.dims ?? {};
+  const described = (u: Tensor) => ({ label: tensorLabel(u), shape: u.shape });
   for (const { tensor: t, phase, opKey } of nodesInOrder) {
     const node: GraphNode | null = t.node;
     const key = keys.get(t)!;
     if (node && opKey) {
-      graph.addNode(opKey, { kind: 'op', phase, op: node.op.name, label: node.label, detail: describeAttrs(node.attrs), scope: node.scope });
+      const step = ++steps[phase];
+      graph.addNode(opKey, {
+        kind: 'op',
+        phase,
+        op: node.op.name,
+        label: node.label,
+        detail: describeAttrs(node.attrs),
+        scope: node.scope,
+        step,
+        backwardStep: phase === 'forward' ? forwardOps - step + 1 : null,
+        formulas: localGradients(node, { inputs: node.inputs.map(described), output: described(t), dims }),
+      });
       node.inputs.forEach((input, i) => {
         const from = keys.get(input)!;
         const name = node.inputName(i);
         const edge = `${from}->${opKey}`;
-        if (graph.hasEdge(edge)) graph.updateEdgeAttribute(edge, 'arguments', (names) => [...(names ?? []), name]);
-        else graph.addDirectedEdgeWithKey(edge, from, opKey, { kind: 'input', arguments: [name] });
+        if (graph.hasEdge(edge)) {
+          graph.updateEdgeAttributes(edge, (a) => ({ ...a, arguments: [...a.arguments, name], positions: [...a.positions, i] }));
+        } else {
+          graph.addDirectedEdgeWithKey(edge, from, opKey, { kind: 'input', arguments: [name], positions: [i] });
+        }
       });
     }
     const role = roleOf(t, phase === 'forward' && outputSet.has(t));
@@ -221,18 +255,18 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       grad: t.grad ? snapshot(t.grad) : null,
       gradientOf: gradientOf.get(t) ?? null,
     });
-    if (opKey) graph.addDirectedEdgeWithKey(`${opKey}->${key}`, opKey, key, { kind: 'output', arguments: [] });
+    if (opKey) graph.addDirectedEdgeWithKey(`${opKey}->${key}`, opKey, key, { kind: 'output', arguments: [], positions: [] });
   }
   graph.replaceAttributes({ outputs: roots.map((t) => keys.get(t)!) });
   return graph;
 }
 
 /**
- * The scope a leaf is drawn in: the one all its users share, for a parameter or constant. Data
+ * The scope a leaf is drawn in: the one all its users share, for a parameter, buffer or constant. Data
  * (the input batch) stays outside every module, as do leaves used by two different modules.
  */
 function leafScope(role: TensorRole, scopes: readonly (readonly string[])[]): readonly string[] {
-  if ((role !== 'parameter' && role !== 'constant') || scopes.length === 0) return [];
+  if ((role !== 'parameter' && role !== 'buffer' && role !== 'constant') || scopes.length === 0) return [];
   const first = scopes[0];
   const same = scopes.every((s) => s.length === first.length && s.every((name, i) => name === first[i]));
   return same ? first : [];

@@ -2,6 +2,7 @@ import { applyOp, type OpDefinition } from '../autograd/op.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
+import { checkOptions } from '../validate.js';
 import { channelMoments, normalizeBackward, normalizeForward, type Moments } from './batchnorm-kernels.js';
 import { alongChannels, channelLayout, checkEps, checkPerChannel, perChannel, type ChannelLayout } from './layout.js';
 
@@ -37,6 +38,16 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
   name: 'batchNormFused',
   label: 'batch norm (fused)',
   inputNames: ['x', 'gamma', 'beta'],
+  // The closed form of normalizeBackward, with x̂ and σ the batch's normalized x and deviation.
+  formula: ({ inputs: [, gamma], grad, sumOver, size }, { layout }) => {
+    const sum = sumOver(layout.axes);
+    const n = size(layout.count);
+    return [
+      `${gamma} / σ · (${grad} − ${sum}${grad} / ${n} − x̂ · ${sum}${grad} · x̂ / ${n})`,
+      `${sum}${grad} · x̂`,
+      `${sum}${grad}`,
+    ];
+  },
   forward([x, gamma, beta], { moments, layout }) {
     return { data: normalizeForward(x.data, moments, gamma.data, beta.data, layout.spatial), shape: x.shape };
   },
@@ -60,7 +71,7 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
  * explicit graph to rounding (1e-12 relative) and can be differentiated twice.
  */
 export function batchNormFused(x: Tensor, gamma: Tensor, beta: Tensor, options: { eps?: number } = {}): Tensor {
-  const { eps = 1e-5 } = options;
+  const { eps = 1e-5 } = checkOptions('batchNormFused', options, ['eps']);
   checkEps('batchNormFused', eps);
   const layout = channelLayout('batchNormFused', x, { batchStatistics: true });
   for (const [argument, value] of [['gamma', gamma], ['beta', beta]] as const) {

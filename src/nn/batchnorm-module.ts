@@ -1,9 +1,10 @@
 import { beforeBufferWrite } from '../autograd/mode.js';
 import { formatShape } from '../tensor/shape.js';
-import { ones, zeros, type Tensor } from '../tensor/tensor.js';
+import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
 import { checkEps } from './layout.js';
 import { Module } from './module.js';
+import { describeValue } from '../validate.js';
 
 export interface BatchNormModuleOptions {
   /** Added to the variance under the square root. Default 1e-5. */
@@ -44,17 +45,17 @@ abstract class BatchNorm extends Module {
     options: BatchNormModuleOptions,
   ) {
     super(options.name ?? name);
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${String(numFeatures)}`);
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${describeValue(numFeatures)}`);
     const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false } = options;
     checkEps(name, eps);
-    if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${String(momentum)}`);
+    if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${describeValue(momentum)}`);
     this.eps = eps;
     this.momentum = momentum;
     this.primitives = primitives;
     this.gamma = affine ? ones([numFeatures], { isParameter: true, name: 'gamma' }) : null;
     this.beta = affine ? zeros([numFeatures], { isParameter: true, name: 'beta' }) : null;
-    this.runningMean = zeros([numFeatures], { name: 'runningMean' });
-    this.runningVar = ones([numFeatures], { name: 'runningVar' });
+    this.runningMean = new Tensor(new Float64Array(numFeatures), [numFeatures], { name: 'runningMean', isBuffer: true });
+    this.runningVar = new Tensor(new Float64Array(numFeatures).fill(1), [numFeatures], { name: 'runningVar', isBuffer: true });
   }
 
   forward(x: Tensor): Tensor {

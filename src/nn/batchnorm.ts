@@ -1,5 +1,6 @@
 import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
+import { checkOptions } from '../validate.js';
 import { alongChannels, channelLayout, checkEps, checkPerChannel, type ChannelLayout } from './layout.js';
 
 /*
@@ -51,7 +52,7 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
 
 /** `batchNorm`, also handing back the batch statistics μ and σ² (shape `[1, C, 1, ...]`), for running averages. */
 export function batchNormWithStatistics(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: BatchNormOptions = {}): { output: Tensor; mean: Tensor; variance: Tensor } {
-  const { eps = 1e-5, primitives = false } = options;
+  const { eps = 1e-5, primitives = false } = checkOptions('batchNorm', options, ['eps', 'primitives']);
   checkEps('batchNorm', eps);
   const layout = channelLayout('batchNorm', x, { batchStatistics: true });
   checkPerChannel('batchNorm', 'gamma', gamma, x, layout);
@@ -73,7 +74,7 @@ export function batchNormWithStatistics(x: Tensor, gamma: Tensor | null, beta: T
 export function batchNormInference(
   x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor | null, beta: Tensor | null, options: { eps?: number } = {},
 ): Tensor {
-  const { eps = 1e-5 } = options;
+  const { eps = 1e-5 } = checkOptions('batchNormInference', options, ['eps']);
   checkEps('batchNormInference', eps);
   const layout = channelLayout('batchNormInference', x, { batchStatistics: false });
   checkPerChannel('batchNormInference', 'mean', mean, x, layout);
@@ -89,6 +90,12 @@ function divideScaleShift(centered: Tensor, variance: Tensor, gamma: Tensor | nu
   // ε as a named constant, so pictures label it rather than show a bare number.
   const epsilon = new Tensor(Float64Array.of(eps), [], { name: 'ε' });
   const std = step(step(variance.add(epsilon), ADD_EPS_LABEL, 'σ² + ε').sqrt(), 'sqrt', 'σ');
+  if (!std.node && variance.isBuffer) {
+    // In eval mode nothing records σ: it is computed from the running variance alone, so a
+    // picture shows it as the module state it is, named by how it is made.
+    std.isBuffer = true;
+    std.name = `√(${variance.name ?? 'running variance'} + ε)`;
+  }
   const normalized = step(centered.div(std), 'divide', 'x̂');
   const scaled = gamma === null ? normalized : step(normalized.mul(alongChannels(gamma, layout)), 'scale', 'γ·x̂');
   return beta === null ? scaled : step(scaled.add(alongChannels(beta, layout)), 'shift', 'y');

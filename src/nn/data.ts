@@ -1,5 +1,6 @@
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
+import { describeValue } from '../validate.js';
 
 export interface Dataset {
   /** Inputs, one example a row: [n, features]. */
@@ -14,7 +15,7 @@ export interface Dataset {
  */
 export function twoMoons(options: { n: number; noise?: number; seed?: number }): Dataset {
   const { n, noise = 0.1, seed = 0 } = options;
-  if (!Number.isInteger(n) || n < 2) throw new Error(`twoMoons: n must be an integer >= 2, got ${String(n)}`);
+  if (!Number.isInteger(n) || n < 2) throw new Error(`twoMoons: n must be an integer >= 2, got ${describeValue(n)}`);
   const random = new Random(seed);
   const outer = Math.ceil(n / 2);
   const points: [number, number, number][] = [];
@@ -53,7 +54,7 @@ function takeRows(t: Tensor, indices: readonly number[]): Tensor {
  * `minLast` (default 2: batch norm needs two values per feature) is dropped.
  */
 export function miniBatches(data: Dataset, batchSize: number, options: { seed: number; minLast?: number }): Dataset[] {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`miniBatches: batchSize must be a positive integer, got ${String(batchSize)}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`miniBatches: batchSize must be a positive integer, got ${describeValue(batchSize)}`);
   const order = Array.from({ length: data.x.shape[0] }, (_, i) => i);
   shuffle(order, new Random(options.seed));
   const batches: Dataset[] = [];

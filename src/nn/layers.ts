@@ -2,6 +2,7 @@ import { Random } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
+import { describeValue } from '../validate.js';
 
 export interface LinearOptions {
   /** Seeds the initial weights; without one they differ from run to run. */
@@ -22,7 +23,7 @@ export class Linear extends Module {
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super(options.name ?? 'Linear');
     for (const [argument, value] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
-      if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${String(value)}`);
+      if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${describeValue(value)}`);
     }
     const random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
     const bound = 1 / Math.sqrt(inFeatures);

@@ -1,5 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { formatShape, sizeOf } from '../tensor/shape.js';
+import { describeValue } from '../validate.js';
 
 /**
  * How batch norm reads x: `[N, C]`, or `[N, C, ...]` with one channel at axis 1, normalised over
@@ -44,7 +45,7 @@ export function checkPerChannel(op: string, argument: string, value: Tensor | nu
 }
 
 export function checkEps(op: string, eps: number): void {
-  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0)) throw new Error(`${op}: eps must be a finite number >= 0, got ${String(eps)}`);
+  if (!(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0)) throw new Error(`${op}: eps must be a finite number >= 0, got ${describeValue(eps)}`);
 }
 
 /**
@@ -52,7 +53,14 @@ export function checkEps(op: string, eps: number): void {
  * axis of `[N, C]`, so only inputs with more axes pay for a reshape node.
  */
 export function alongChannels(value: Tensor, layout: ChannelLayout): Tensor {
-  return layout.statShape.length === 2 ? value : value.reshape(layout.statShape);
+  if (layout.statShape.length === 2) return value;
+  const shaped = value.reshape(layout.statShape);
+  // An unrecorded reshape (a running statistic) is a new leaf: it keeps what pictures call it.
+  if (!shaped.node) {
+    shaped.name = value.name;
+    shaped.isBuffer = value.isBuffer;
+  }
+  return shaped;
 }
 
 /** The inverse: a keepdims statistic `[1, C, 1, ...]` back to `[C]`. */

@@ -1,4 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
+import { describeValue } from '../validate.js';
 
 /*
  * Optimizers update parameters in place, on their data, outside the graph (like PyTorch's
@@ -14,7 +15,7 @@ export abstract class Optimizer {
       if (!(p instanceof Tensor)) throw new Error(`${name}: parameter ${i} is not a Tensor`);
       if (!p.requiresGrad) throw new Error(`${name}: parameter ${i}${p.name ? ` (${p.name})` : ''} does not require grad, so it would never be updated`);
     });
-    if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`${name}: lr must be a finite number > 0, got ${String(lr)}`);
+    if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`${name}: lr must be a finite number > 0, got ${describeValue(lr)}`);
     this.parameters = [...parameters];
   }
 

@@ -1,6 +1,6 @@
 import { applyOp, type OpDefinition } from '../autograd/op.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertValidShape, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
+import { assertValidShape, broadcastAxes, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
 
 /*
@@ -15,6 +15,7 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   name: 'broadcastTo',
   inputNames: ['x'],
   label: 'broadcast',
+  formula: ({ grad, sum }) => [`${sum[0]}${grad}`],
   forward([x], { shape }) {
     return { data: broadcastCopy(x.data, x.shape, shape), shape };
   },
@@ -26,10 +27,7 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
 /** `data` of shape `from` summed down to `to` (which broadcasts to `from`). */
 function sumToData(data: Float64Array, from: Shape, to: Shape): { data: Float64Array; shape: Shape } {
   const offset = from.length - to.length;
-  const axes: number[] = [];
-  for (let axis = 0; axis < from.length; axis++) {
-    if (axis < offset || (to[axis - offset] === 1 && from[axis] !== 1)) axes.push(axis);
-  }
+  const axes = broadcastAxes(to, from);
   // Reduced axes keep a 1 where `to` has one, and vanish where `to` has no axis.
   return { data: sumKernel(data, from, axes), shape: reducedShape(from, axes, true).slice(offset) };
 }
@@ -38,6 +36,7 @@ const sumToOp: OpDefinition<{ shape: Shape }> = {
   name: 'sumTo',
   inputNames: ['x'],
   label: 'sum to shape',
+  formula: ({ grad }) => [grad],
   forward: ([x], { shape }) => sumToData(x.data, x.shape, shape),
   backward({ inputs: [x] }, g) {
     return [broadcastTo(g, x.shape)];
@@ -70,6 +69,7 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
   name: 'sumOfProducts',
   inputNames: ['p', 'q'],
   label: 'Σ p·q',
+  formula: ({ inputs: [p, q], grad }) => [`${grad} · ${q}`, `${grad} · ${p}`],
   forward([p, q], { shape }) {
     // Rows (BN's γ and σ gradients over the batch): one pass, no N×D product in between.
     const pd = p.data;

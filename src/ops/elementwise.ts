@@ -1,8 +1,9 @@
-import { applyOp, type OpDefinition } from '../autograd/op.js';
-import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { applyOp, type GradientFormula, type OpDefinition } from '../autograd/op.js';
+import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
-import { compileBinary, compileUnary } from './kernels.js';
+import { compileBinary, compileUnary, type BinaryKernel } from './kernels.js';
+import { erf as erfOf } from './erf.js';
 
 /*
  * The elementwise ops as a table: name, scalar expression (x from a, y from b), the label a
@@ -13,16 +14,19 @@ import { compileBinary, compileUnary } from './kernels.js';
  * it (`unbroadcast`, or `unbroadcastProduct` for a product, which skips the full-size
  * intermediate), as early as the algebra allows: a broadcast operand is constant along the
  * broadcast axes, so sum(-g) = -sum(g) and sum(g·out/b) = sum(g·out)/b there.
+ *
+ * The formula beside each gradient is how a picture writes it (see GradientFormula in op.ts).
  */
 
 type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor, shape: Shape) => Tensor;
 
-function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient) {
+function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient, formula: GradientFormula<undefined>) {
   const kernel = compileBinary(expression);
   const op: OpDefinition = {
     name,
     label,
     inputNames: ['a', 'b'],
+    formula,
     forward([a, b]) {
       const shape = broadcastShapes(name, a.shape, b.shape);
       return { data: kernel(a.data, a.shape, b.data, b.shape, shape), shape };
@@ -39,12 +43,17 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
 
 type UnaryGradient = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
 
-function unaryOp(name: string, expression: string, gradX: UnaryGradient, label = name) {
-  const kernel = compileUnary(expression);
+/** A unary op's formula: the right-hand side of ∂L/∂x, from x, the output and the gradient arriving. */
+type UnaryFormula = (names: { x: string; plainX: string; out: string; g: string }) => string;
+
+/** `expression` is compiled into the loop; a function (for what has no one-line form, like erf) is called per element. */
+function unaryOp(name: string, expression: string | ((x: number) => number), gradX: UnaryGradient, formula: UnaryFormula, label = name) {
+  const kernel = typeof expression === 'string' ? compileUnary(expression) : (data: Float64Array) => data.map(expression);
   const op: OpDefinition = {
     name,
     label,
     inputNames: ['x'],
+    formula: ({ inputs: [x], plain, output, grad }) => [formula({ x, plainX: plain.inputs[0], out: output, g: grad })],
     forward([x]) {
       return { data: kernel(x.data), shape: x.shape };
     },
@@ -63,29 +72,65 @@ function constantMask(expression: string) {
 const signOf = constantMask('x > 0 ? 1 : x < 0 ? -1 : 0');
 const stepOf = constantMask('x > 0 ? 1 : 0');
 
-export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape));
-export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape).neg());
+export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape),
+  ({ grad, sum }) => [`${sum[0]}${grad}`, `${sum[1]}${grad}`]);
+export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape).neg(),
+  ({ grad, sum }) => [`${sum[0]}${grad}`, `−${sum[1]}${grad}`]);
 export const mul = binaryOp('mul', 'x * y', '×',
   (g, _a, b, _out, shape) => unbroadcastProduct(g, b, shape),
-  (g, a, _b, _out, shape) => unbroadcastProduct(g, a, shape));
+  (g, a, _b, _out, shape) => unbroadcastProduct(g, a, shape),
+  ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} · ${b}`, `${sum[1]}${grad} · ${a}`]);
 export const div = binaryOp('div', 'x / y', '÷',
   (g, _a, b, _out, shape) => unbroadcast(g.div(b), shape),
-  (g, _a, b, out, shape) => unbroadcastProduct(g, out, shape).div(b).neg());
+  (g, _a, b, out, shape) => unbroadcastProduct(g, out, shape).div(b).neg(),
+  ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} / ${b}`, `−${sum[1]}${grad} · ${a} / ${b}²`]);
 export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
   (g, a, b, _out, shape) => unbroadcast(g.mul(b).mul(a.pow(b.sub(1))), shape),
   // Only computed when the exponent requires grad: log(a) is NaN for a < 0.
-  (g, a, _b, out, shape) => unbroadcast(g.mul(out).mul(a.log()), shape));
+  (g, a, _b, out, shape) => unbroadcast(g.mul(out).mul(a.log()), shape),
+  ({ inputs: [a, b], plain, output, grad, sum }) => [`${sum[0]}${grad} · ${b} · ${a}^(${plain.inputs[1]} − 1)`, `${sum[1]}${grad} · ${output} · log ${a}`]);
 
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
-export const relu = unaryOp('relu', 'x < 0 ? 0 : x', (g, x) => g.mul(stepOf(x)));
-export const neg = unaryOp('neg', '-x', (g) => g.neg(), '−x');
-export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)', (g, _x, out) => g.div(out.mul(2)), '√');
-export const exp = unaryOp('exp', 'Math.exp(x)', (g, _x, out) => g.mul(out));
-export const log = unaryOp('log', 'Math.log(x)', (g, x) => g.div(x));
+export const relu = unaryOp('relu', 'x < 0 ? 0 : x', (g, x) => g.mul(stepOf(x)), ({ g, plainX }) => `${g} · [${plainX} > 0]`);
+export const neg = unaryOp('neg', '-x', (g) => g.neg(), ({ g }) => `−${g}`, '−x');
+export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)', (g, _x, out) => g.div(out.mul(2)), ({ g, out }) => `${g} / (2·${out})`, '√');
+export const exp = unaryOp('exp', 'Math.exp(x)', (g, _x, out) => g.mul(out), ({ g, out }) => `${g} · ${out}`);
+export const log = unaryOp('log', 'Math.log(x)', (g, x) => g.div(x), ({ g, x }) => `${g} / ${x}`);
 // PyTorch's convention: the subgradient of |x| at 0 is 0.
-export const abs = unaryOp('abs', 'Math.abs(x)', (g, x) => g.mul(signOf(x)));
-export const square = unaryOp('square', 'x * x', (g, x) => g.mul(x).mul(2), 'x²');
-export const sigmoid = unaryOp('sigmoid', '1 / (1 + Math.exp(-x))', (g, _x, out) => g.mul(out).mul(out.neg().add(1)), 'σ');
+export const abs = unaryOp('abs', 'Math.abs(x)', (g, x) => g.mul(signOf(x)), ({ g, plainX }) => `${g} · sign(${plainX})`);
+export const square = unaryOp('square', 'x * x', (g, x) => g.mul(x).mul(2), ({ g, x }) => `2 · ${g} · ${x}`, 'x²');
+export const sigmoid = unaryOp('sigmoid', '1 / (1 + Math.exp(-x))', (g, _x, out) => g.mul(out).mul(out.neg().add(1)), ({ g, out }) => `${g} · ${out} · (1 − ${out})`, 'σ');
 // log(1 + eˣ) without overflow for large x, and without log(1 + tiny) losing digits.
-export const softplus = unaryOp('softplus', 'x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))', (g, x) => g.mul(x.sigmoid()));
-export const tanh = unaryOp('tanh', 'Math.tanh(x)', (g, _x, out) => g.mul(out.square().neg().add(1)));
+export const softplus = unaryOp('softplus', 'x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))', (g, x) => g.mul(x.sigmoid()), ({ g, plainX }) => `${g} · sigmoid(${plainX})`);
+export const tanh = unaryOp('tanh', 'Math.tanh(x)', (g, _x, out) => g.mul(out.square().neg().add(1)), ({ g, out }) => `${g} · (1 − ${out}²)`);
+// PyTorch's convention: sign is flat everywhere, so its gradient is 0, also at 0. sign(NaN) is NaN.
+export const sign = unaryOp('sign', 'x > 0 ? 1 : x < 0 ? -1 : x', (g) => zeros(g.shape), () => '0');
+export const sin = unaryOp('sin', 'Math.sin(x)', (g, x) => g.mul(x.cos()), ({ g, plainX }) => `${g} · cos(${plainX})`);
+export const cos = unaryOp('cos', 'Math.cos(x)', (g, x) => g.mul(x.sin()).neg(), ({ g, plainX }) => `−${g} · sin(${plainX})`);
+// log(1 + x) and eˣ − 1 keep their digits for small x, where 1 + x rounds.
+export const log1p = unaryOp('log1p', 'Math.log1p(x)', (g, x) => g.div(x.add(1)), ({ g, plainX }) => `${g} / (1 + ${plainX})`, 'log(1 + x)');
+export const expm1 = unaryOp('expm1', 'Math.expm1(x)', (g, _x, out) => g.mul(out.add(1)), ({ g, plainX }) => `${g} · exp(${plainX})`, 'eˣ − 1');
+export const reciprocal = unaryOp('reciprocal', '1 / x', (g, _x, out) => g.mul(out.square()).neg(), ({ g, out }) => `−${g} · ${out}²`, '1/x');
+export const rsqrt = unaryOp('rsqrt', '1 / Math.sqrt(x)', (g, _x, out) => g.mul(out.pow(3)).mul(-0.5), ({ g, out }) => `−${g} · ${out}³ / 2`, '1/√');
+// d erf(x)/dx = 2/√π · e^(−x²), exactly.
+export const erf = unaryOp('erf', erfOf, (g, x) => g.mul(x.square().neg().exp()).mul(2 / Math.sqrt(Math.PI)),
+  ({ g, x }) => `${g} · 2/√π · exp(−${x}²)`);
+
+/**
+ * The larger (smaller) value of a and b, elementwise with broadcasting; a NaN on either side
+ * wins. Where a and b tie, each gets half the gradient; the gradient goes to the side that is
+ * not beaten (both, next to a NaN), as PyTorch's derivatives.yaml writes it.
+ */
+function extremeOf(name: string, expression: string, maskA: BinaryKernel, maskB: BinaryKernel, wins: string) {
+  const maskOf = (kernel: BinaryKernel, a: Tensor, b: Tensor, out: Tensor) => new Tensor(kernel(a.data, a.shape, b.data, b.shape, out.shape), out.shape);
+  return binaryOp(name, expression, name,
+    (g, a, b, out, shape) => unbroadcastProduct(g, maskOf(maskA, a, b, out), shape),
+    (g, a, b, out, shape) => unbroadcastProduct(g, maskOf(maskB, a, b, out), shape),
+    ({ plain: { inputs: [a, b] }, grad, sum }) => [`${sum[0]}${grad} · [${a} ${wins} ${b}] (½ at ties)`, `${sum[1]}${grad} · [${b} ${wins} ${a}] (½ at ties)`]);
+}
+const notBelow = compileBinary('x < y ? 0 : x === y ? 0.5 : 1');
+const notAbove = compileBinary('x > y ? 0 : x === y ? 0.5 : 1');
+const notAboveFlipped = compileBinary('y > x ? 0 : x === y ? 0.5 : 1');
+const notBelowFlipped = compileBinary('y < x ? 0 : x === y ? 0.5 : 1');
+export const maximum = extremeOf('maximum', 'x > y || x !== x ? x : y', notBelow, notBelowFlipped, '>');
+export const minimum = extremeOf('minimum', 'x < y || x !== x ? x : y', notAbove, notAboveFlipped, '<');

@@ -3,7 +3,7 @@ import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, formatShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast } from './broadcast.js';
 import { matmulKernel, stridedOffsets } from './kernels.js';
-import { swapLastTwo } from './shape.js';
+import { squeeze, swapLastTwo, unsqueeze } from './shape.js';
 
 /** Offset of each matrix of `shape` when its batch axes are broadcast to `batch`. */
 function batchOffsets(shape: Shape, batch: Shape): Float64Array {
@@ -16,6 +16,7 @@ const matmulOp: OpDefinition = {
   name: 'matmul',
   label: '@',
   inputNames: ['a', 'b'],
+  formula: ({ inputs: [a, b], grad }) => [`${grad} @ ${b}ᵀ`, `${a}ᵀ @ ${grad}`],
   forward([a, b]) {
     const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2), ['the batch axes of a', 'the batch axes of b']);
     const [m, k] = a.shape.slice(-2);
@@ -31,16 +32,33 @@ const matmulOp: OpDefinition = {
   },
 };
 
-/** Matrix product of the last two axes, broadcasting any leading (batch) axes. Both need 2 or more axes. */
+/**
+ * Matrix product of the last two axes, broadcasting any leading (batch) axes. As in PyTorch, a
+ * 1-D a is a row vector and a 1-D b a column vector, and that axis is dropped from the result:
+ * vector·matrix, matrix·vector and vector·vector (a 0-d result) all work.
+ */
 export function matmul(a: TensorLike, b: TensorLike): Tensor {
   const left = toTensor('matmul', 'a', a);
   const right = toTensor('matmul', 'b', b);
-  if (left.ndim < 2 || right.ndim < 2) {
-    throw new Error(`matmul: both arguments need at least 2 axes, got a of shape ${formatShape(left.shape)} and b of shape ${formatShape(right.shape)} (reshape a vector to [1, n] or [n, 1])`);
+  if (left.ndim < 1 || right.ndim < 1) {
+    throw new Error(`matmul: both arguments need at least 1 axis, got a of shape ${formatShape(left.shape)} and b of shape ${formatShape(right.shape)} (use mul for a scalar)`);
   }
   const k = left.shape[left.ndim - 1];
-  if (right.shape[right.ndim - 2] !== k) {
-    throw new Error(`matmul: a of shape ${formatShape(left.shape)} and b of shape ${formatShape(right.shape)} do not chain: the last axis of a (${k}) must equal the second-to-last axis of b (${right.shape[right.ndim - 2]})`);
+  const kb = right.shape[Math.max(0, right.ndim - 2)];
+  if (kb !== k) {
+    throw new Error(`matmul: a of shape ${formatShape(left.shape)} and b of shape ${formatShape(right.shape)} do not chain: the last axis of a (${k}) must equal the ${right.ndim === 1 ? 'only' : 'second-to-last'} axis of b (${kb})`);
   }
-  return applyOp(matmulOp, [left, right], undefined);
+  const product = applyOp(matmulOp, [left.ndim === 1 ? unsqueeze(left, 0) : left, right.ndim === 1 ? unsqueeze(right, 1) : right], undefined);
+  const dropped = [...(left.ndim === 1 ? [-2] : []), ...(right.ndim === 1 ? [-1] : [])];
+  return dropped.length === 0 ? product : squeeze(product, dropped);
+}
+
+/** The dot product of two 1-D tensors of the same length, a 0-d tensor. */
+export function dot(a: TensorLike, b: TensorLike): Tensor {
+  const left = toTensor('dot', 'a', a);
+  const right = toTensor('dot', 'b', b);
+  if (left.ndim !== 1 || right.ndim !== 1 || left.size !== right.size) {
+    throw new Error(`dot: needs two 1-D tensors of the same length, got a of shape ${formatShape(left.shape)} and b of shape ${formatShape(right.shape)}`);
+  }
+  return matmul(left, right);
 }

@@ -1,3 +1,5 @@
+import { describeValue } from '../validate.js';
+
 /**
  * A seeded generator, so `randn({ seed })` gives the same numbers on every machine.
  * sfc32 (Chris Doty-Humphrey's Small Fast Counting generator): 128 bits of state, passes
@@ -10,7 +12,7 @@ export class Random {
   private counter: number;
 
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed)) throw new Error(`Random: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
+    if (!Number.isSafeInteger(seed)) throw new Error(`Random: seed must be an integer, got ${describeValue(seed)}`);
     // splitmix32 spreads a small integer seed over the whole state.
     let s = seed >>> 0;
     const next = () => {

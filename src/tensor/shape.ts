@@ -1,3 +1,5 @@
+import { describeValue } from '../validate.js';
+
 /** A tensor's shape: one size per axis, row-major. `[]` is a scalar. */
 export type Shape = readonly number[];
 
@@ -66,6 +68,19 @@ export function broadcastsTo(from: Shape, to: Shape): boolean {
 }
 
 /**
+ * The axes of `to` along which `from` is broadcast (absent, or 1 against a larger size): the
+ * axes its gradient is summed over. `from` must broadcast to `to`.
+ */
+export function broadcastAxes(from: Shape, to: Shape): number[] {
+  const offset = to.length - from.length;
+  const axes: number[] = [];
+  for (let axis = 0; axis < to.length; axis++) {
+    if (axis < offset || (from[axis - offset] === 1 && to[axis] !== 1)) axes.push(axis);
+  }
+  return axes;
+}
+
+/**
  * Strides of `shape` read as if broadcast to `outShape`: axes that are broadcast get stride 0.
  * This is how one kernel reads every broadcasting pattern without copying.
  */
@@ -116,4 +131,16 @@ export function unravelIndex(offset: number, shape: Shape): number[] {
     offset = Math.floor(offset / shape[axis]);
   }
   return index;
+}
+
+/** One axis (negative counts from the end) as a non-negative index, or an error naming `argument`. */
+export function normalizeAxis(op: string, argument: string, axis: unknown, ndim: number): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
+    throw new Error(`${op}: ${argument} must be an integer, got ${describeValue(axis)}`);
+  }
+  if (axis < -ndim || axis >= ndim) {
+    const range = ndim === 0 ? 'it has no axes' : `valid: ${-ndim} to ${ndim - 1}`;
+    throw new Error(`${op}: ${argument} ${axis} is out of range for a tensor with ${ndim} dimension(s) (${range})`);
+  }
+  return axis < 0 ? axis + ndim : axis;
 }

@@ -3,6 +3,7 @@ import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
+import { describeValue } from '../validate.js';
 
 /** Anything an op accepts as an operand: plain numbers become constant scalars. */
 export type TensorLike = Tensor | number;
@@ -16,6 +17,12 @@ export interface TensorOptions extends FactoryOptions {
 
 type Axis = number | readonly number[];
 
+/** `[[1,NaN],[Infinity,-0]]`: JSON's layout, but every number as itself (JSON writes null for NaN and ±Infinity). */
+function formatNested(values: NestedArray): string {
+  if (typeof values === 'number') return Object.is(values, -0) ? '-0' : String(values);
+  return `[${values.map(formatNested).join(',')}]`;
+}
+
 /** An N-d float64 tensor that records the ops applied to it when it requires grad. */
 export class Tensor {
   /** Gradient accumulated by `backward()`; null until then, reset by `zeroGrad()`. */
@@ -28,17 +35,20 @@ export class Tensor {
   retainsGrad = false;
   /** A learned parameter (gamma, beta, a weight), drawn differently from data in pictures. */
   isParameter: boolean;
+  /** A module's state that is not learned (BN's running statistics), drawn inside its module's box. */
+  isBuffer: boolean;
 
   /** Wraps `data` without copying; use `tensor()` to build one from user values. */
   constructor(
     readonly data: Float64Array,
     readonly shape: Shape,
-    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean } = {},
+    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
   ) {
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${data.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
     this.isParameter = options.isParameter ?? false;
+    this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
     this.name = options.name;
   }
@@ -80,7 +90,7 @@ export class Tensor {
     if (this.name !== undefined) parts.unshift(`name=${JSON.stringify(this.name)}`);
     if (this.node) parts.push(`op=${this.node.op.name}`);
     if (this.requiresGrad) parts.push('requiresGrad');
-    const values = this.data.length <= 24 ? JSON.stringify(this.toArray()) : `${this.data.length} values`;
+    const values = this.data.length <= 24 ? formatNested(this.toArray()) : `${this.data.length} values`;
     return `Tensor(${values}, ${parts.join(', ')})`;
   }
 
@@ -91,7 +101,7 @@ export class Tensor {
 
   /** Sets the label pictures show on the op that produced this tensor (BN names its steps). */
   withLabel(label: string): this {
-    if (!this.node) throw new Error(`withLabel: tensor ${this.name ?? ''} is a leaf or was not recorded; give it a name instead`);
+    if (!this.node) throw new Error(`withLabel: ${this.name === undefined ? 'this tensor' : `tensor '${this.name}'`} is a leaf or was not recorded; give it a name instead`);
     this.node.label = label;
     return this;
   }
@@ -124,13 +134,45 @@ export class Tensor {
   relu(): Tensor { return ops.relu(this); }
   sigmoid(): Tensor { return ops.sigmoid(this); }
   tanh(): Tensor { return ops.tanh(this); }
-  sum(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.sum(this, axis, options); }
-  mean(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.mean(this, axis, options); }
-  max(axis?: Axis, options?: { keepdims?: boolean }): Tensor { return ops.max(this, axis, options); }
+  softplus(): Tensor { return ops.softplus(this); }
+  sign(): Tensor { return ops.sign(this); }
+  sin(): Tensor { return ops.sin(this); }
+  cos(): Tensor { return ops.cos(this); }
+  log1p(): Tensor { return ops.log1p(this); }
+  expm1(): Tensor { return ops.expm1(this); }
+  reciprocal(): Tensor { return ops.reciprocal(this); }
+  rsqrt(): Tensor { return ops.rsqrt(this); }
+  erf(): Tensor { return ops.erf(this); }
+  clamp(min: number | null, max: number | null = null): Tensor { return ops.clamp(this, min, max); }
+  minimum(other: TensorLike): Tensor { return ops.minimum(this, other); }
+  maximum(other: TensorLike): Tensor { return ops.maximum(this, other); }
+  /** PyTorch's `x.where(condition, other)`: this where condition is 1, other where it is 0. */
+  where(condition: Tensor, other: TensorLike): Tensor { return ops.where(condition, this, other); }
+  sum(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.sum(this, axis, options); }
+  mean(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.mean(this, axis, options); }
+  max(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.max(this, axis, options); }
+  min(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.min(this, axis, options); }
+  argmax(axis?: number, options?: ops.ReduceOptions): Tensor { return ops.argmax(this, axis, options); }
+  argmin(axis?: number, options?: ops.ReduceOptions): Tensor { return ops.argmin(this, axis, options); }
+  variance(axis?: Axis, options?: ops.VarianceOptions): Tensor { return ops.variance(this, axis, options); }
+  std(axis?: Axis, options?: ops.VarianceOptions): Tensor { return ops.std(this, axis, options); }
+  logsumexp(axis?: Axis, options?: ops.ReduceOptions): Tensor { return ops.logsumexp(this, axis, options); }
+  softmax(axis: number): Tensor { return ops.softmax(this, axis); }
+  logSoftmax(axis: number): Tensor { return ops.logSoftmax(this, axis); }
   matmul(other: TensorLike): Tensor { return ops.matmul(this, other); }
-  transpose(axes?: readonly number[]): Tensor { return ops.transpose(this, axes); }
+  dot(other: TensorLike): Tensor { return ops.dot(this, other); }
+  /** PyTorch's `transpose(axis0, axis1)` swaps two axes; NumPy's `transpose(axes)` permutes; no argument reverses them. */
+  transpose(axis0?: number | readonly number[], axis1?: number): Tensor { return ops.transpose(this, axis0, axis1); }
   get T(): Tensor { return ops.transpose(this); }
+  permute(axes: readonly number[]): Tensor { return ops.permute(this, axes); }
   reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
+  squeeze(axis?: Axis): Tensor { return ops.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
+  flatten(startAxis?: number, endAxis?: number): Tensor { return ops.flatten(this, startAxis, endAxis); }
+  split(sizes: number | readonly number[], axis?: number): Tensor[] { return ops.split(this, sizes, axis); }
+  narrow(axis: number, start: number, length: number): Tensor { return ops.narrow(this, axis, start, length); }
+  gather(axis: number, index: Tensor): Tensor { return ops.gather(this, axis, index); }
+  clone(): Tensor { return ops.clone(this); }
   broadcastTo(shape: Shape): Tensor { return ops.broadcastTo(this, shape); }
 }
 
@@ -217,7 +259,7 @@ function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (r
   assertValidShape(op, shape);
   const { seed } = options;
   if (seed !== undefined && !Number.isSafeInteger(seed)) {
-    throw new Error(`${op}: seed must be an integer, got ${typeof seed === 'number' ? String(seed) : typeof seed}`);
+    throw new Error(`${op}: seed must be an integer, got ${describeValue(seed)}`);
   }
   const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
   const data = new Float64Array(sizeOf(shape));

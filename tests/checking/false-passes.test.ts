@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchNorm1d, defineOp, grad, gradcheck, gradgradcheck, Linear, mseLoss, randn, ReLU, Sequential, Tensor, tensor } from 'gradgraph';
+import { batchNorm, BatchNorm1d, defineOp, grad, gradcheck, gradgradcheck, Linear, mseLoss, randn, ReLU, Sequential, Tensor, tensor } from 'gradgraph';
 
 /* Each false pass of issue #8, as a new user met it: every one of these passed before. */
 
@@ -149,5 +149,31 @@ describe('an input the outputs do not depend on', () => {
     const report = gradcheck((t: Tensor) => t.relu(), [x]);
     expect(report.passed, report.message).toBe(true);
     expect(report.inputs[0].status).toBe('pass');
+  });
+});
+
+describe('a failure names the op that is wrong', () => {
+  it('leads with the culprit: a wrong defineOp after the BN graph, and inside a module', () => {
+    const x = randn([6, 4], { seed: 1, requiresGrad: true, name: 'x' });
+    const gamma = randn([4], { seed: 2, requiresGrad: true, name: 'gamma' });
+    const beta = randn([4], { seed: 3, requiresGrad: true, name: 'beta' });
+    const wrong = cubeWrongAt(13, 1 + 1e-3);
+    for (const fastMode of [false, true]) {
+      const report = gradcheck((a: Tensor, g: Tensor, b: Tensor) => wrong(batchNorm(a, g, b)), [x, gamma, beta], { fastMode });
+      expect(report.passed).toBe(false);
+      expect(report.culprits.map((c) => [c.opName, c.inputName, c.worst?.inputIndex])).toEqual([['cube', 'x', [3, 1]]]);
+      expect(report.message).toMatch(/^the gradient of op 'cube' with respect to its input x is wrong at x\[3, 1\]/);
+    }
+    const net = new Sequential([new Linear(3, 4, { seed: 1 }), new BatchNorm1d(4)], { name: 'net' });
+    const input = randn([5, 3], { seed: 4 });
+    const inModule = gradcheck(() => wrong(net.call(input)).sum(), net.parameters());
+    expect(inModule.culprits[0]).toMatchObject({ opName: 'cube', inputName: 'x' });
+    expect(gradcheck(() => net.call(input).sum(), net.parameters()).culprits).toEqual([]);
+  });
+
+  it('names the op at a kink', () => {
+    const report = gradcheck((t: Tensor) => t.relu().sum(), [tensor([0, 1, 2], { requiresGrad: true, name: 'x' })]);
+    expect(report.kinkOps.map((c) => c.opName)).toEqual(['relu']);
+    expect(report.message).toMatch(/At a kink: op 'relu'/);
   });
 });

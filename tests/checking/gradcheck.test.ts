@@ -113,6 +113,17 @@ describe('gradgradcheck', () => {
   });
 });
 
+describe('gradgradcheck and unused inputs', () => {
+  it('passes a constant first derivative (sign), but not a function that uses no input', () => {
+    const x = tensor([-2, 3], { requiresGrad: true, name: 'x' });
+    const report = gradgradcheck((t: Tensor) => t.sign(), [x]);
+    expect(report.passed, report.message).toBe(true);
+    expect(report.message).toMatch(/it is constant/);
+    const constant = tensor([1, 2]);
+    expect(gradgradcheck(() => constant.exp(), [x]).passed).toBe(false);
+  });
+});
+
 describe('gradcheck asks for every input at once', () => {
   it('catches a gradient that is wrong only when several inputs are differentiated together', () => {
     // A stand-in for gradients leaking between inputs: right alone, wrong in company.

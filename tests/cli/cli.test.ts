@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { characterDevice } from '../helpers.js';
 
 /* The real CLI, spawned as a user runs it: `node --import tsx src/cli/main.ts ...`. */
 
@@ -92,6 +93,38 @@ describe('gradgraph draw', () => {
     expect(status).toBe(0);
     expect(text).toContain('label="weight\\n2×2');
     expect(text).toContain('∇ mean');
+  });
+
+  it('numbers the steps and adds a legend when asked, and only then', () => {
+    const { status, text } = gradgraph('draw', 'batchnorm', '--format', 'dot', '--backward', '--steps', '--legend');
+    expect(status).toBe(0);
+    expect(text).toContain('label="6. divide"');
+    expect(text).toContain('label="(3) ∂L/∂σ =\\n−Σₙ ∂L/∂x̂ · (x − μ) / σ²"');
+    expect(text).toContain('subgraph "cluster_legend"');
+    expect(text).toContain('label="∂L/∂y\\nrandom, seed 1000"');
+    const plain = gradgraph('draw', 'batchnorm', '--format', 'dot', '--backward').text;
+    expect(plain).toContain('label="divide"');
+    expect(plain).not.toContain('legend');
+  });
+
+  it('draws the gradients of a scalar output from ∂L/∂L = 1, and says so', () => {
+    const path = join(work, 'loss.mts');
+    writeFileSync(path, `import { randn } from ${JSON.stringify(join(root, 'src', 'index.ts'))};\nexport default () => { const w = randn([3], { seed: 1, name: 'w', requiresGrad: true }); const loss = w.square().sum(); loss.name = 'loss'; return loss; };\n`);
+    const { status, text } = gradgraph('draw', path, '--format', 'dot', '--grads', '--backward');
+    expect(status).toBe(0);
+    expect(text).toContain('label="∂L/∂L = 1\\n(L is loss)"');
+    expect(text).not.toContain('random');
+    expect(text).toContain('label="gradients of the loss L = loss, from ∂L/∂L = 1"');
+    expect(text).toContain('label="loss\\nscalar\\n∇ mean 1.00  std 0.00\\n∇ min 1.00  max 1.00"');
+  });
+
+  it('fits a slide: the PNG is drawn to fit the size asked for', () => {
+    const out = join(work, 'slide.png');
+    expect(gradgraph('draw', 'batchnorm', '--backward', '--direction', 'LR', '--fit', '1920x1080', '--out', out).status).toBe(0);
+    const png = readFileSync(out);
+    const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+    expect(width <= 1920 && height <= 1080).toBe(true);
+    expect(width === 1920 || height === 1080).toBe(true);
   });
 
   it('renders a DOT file and reports a syntax error with Graphviz\'s message, exiting 1', () => {
@@ -243,6 +276,63 @@ describe("mistakes in the user's module: one line naming the file, exit code 1",
   });
 });
 
+describe('a promise that never settles: one line naming the file, exit code 1', () => {
+  it('returned by the exported function', () => {
+    expectModuleError('never.ts', 'export default () => new Promise(() => {});\n', /the function exported by .* returned a promise that never settles \(nothing was left for it to wait on\)$/m);
+  });
+  it('awaited at the top level of the module', () => {
+    expectModuleError('never-loads.mts', 'await new Promise(() => {});\nexport default () => 1;\n', /cannot load .*: it awaits a promise that never settles$/m);
+  });
+  it('while one that settles later is waited for', () => {
+    expectModuleError('later.ts', 'export default () => new Promise((resolve) => setTimeout(() => resolve(3), 100));\n', /must return a Tensor or a non-empty array of Tensors, got number$/m);
+  });
+});
+
+describe('files that are not regular files', () => {
+  it('--out /dev/full: one line, exit code 1, never success', () => {
+    const dir = mkdtempSync(join(work, 'full-'));
+    const devFull = characterDevice(dir, 'full.svg', 7, '/dev/full');
+    const { status, stderr } = gradgraph('draw', 'batchnorm', '--format', 'svg', '--out', devFull);
+    expect(stderr).toBe(`gradgraph: error: cannot write '${devFull}': no space left on the device\n`);
+    expect(status).toBe(1);
+    expect(statSync(devFull).isCharacterDevice()).toBe(true);
+  });
+
+  it('--out /dev/null and a link to it: written through, left as they are', () => {
+    const dir = mkdtempSync(join(work, 'null-'));
+    const devNull = characterDevice(dir, 'null.svg', 3, '/dev/null');
+    symlinkSync('/dev/null', join(dir, 'link.svg'));
+    for (const out of [devNull, join(dir, 'link.svg')]) expect(gradgraph('draw', 'batchnorm', '--out', out)).toMatchObject({ status: 0, stderr: '', text: '' });
+    expect(statSync(devNull).isCharacterDevice()).toBe(true);
+    expect(lstatSync(join(dir, 'link.svg')).isSymbolicLink()).toBe(true);
+  });
+
+  it('--out /dev/stdout (or /dev/fd/1, or -) is stdout', () => {
+    for (const out of ['/dev/fd/1', '-']) expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--out', out).text).toMatch(/^digraph "gradgraph" \{/);
+  });
+
+  it('--out link.svg: the link stays, the file it names is rewritten', () => {
+    const dir = mkdtempSync(join(work, 'link-'));
+    writeFileSync(join(dir, 'real.svg'), 'old');
+    symlinkSync('real.svg', join(dir, 'link.svg'));
+    expect(gradgraph('draw', 'batchnorm', '--out', join(dir, 'link.svg')).status).toBe(0);
+    expect(readlinkSync(join(dir, 'link.svg'))).toBe('real.svg');
+    expect(readFileSync(join(dir, 'real.svg'), 'utf8')).toMatch(/^<\?xml|^<svg/);
+  });
+
+  it('a .dot file that is a link to /dev/zero: refused at the limit, which the message names', () => {
+    const zero = join(mkdtempSync(join(work, 'zero-')), 'zero.dot');
+    symlinkSync('/dev/zero', zero);
+    expectUsageError(['draw', zero], /^gradgraph: cannot read '.*zero\.dot': it is larger than 16 MiB, the most a file read whole may hold$/m);
+  });
+
+  it('a module that is a link to /dev/zero is not a module', () => {
+    const zero = join(mkdtempSync(join(work, 'zero-')), 'zero.ts');
+    symlinkSync('/dev/zero', zero);
+    expectUsageError(['draw', zero], /^gradgraph: draw: '.*zero\.ts' is not a regular file; give a module file such as \.\/my-graph\.ts$/m);
+  });
+});
+
 describe('output into a pipe that the reader closes early', () => {
   // `| true` closes the pipe before the CLI has started, so every write meets EPIPE.
   for (const args of [['draw', 'batchnorm'], ['start', '--out-dir', 'GALLERY']]) {
@@ -273,6 +363,19 @@ describe('bad use: one line on stderr, exit code 2', () => {
   it('option without its value', () => expectUsageError(['draw', 'batchnorm', '--out'], /option --out needs a value/));
   it('value not among the choices', () => expectUsageError(['draw', 'batchnorm', '--format', 'gif'], /--format must be one of svg, png, dot, got 'gif'/));
   it('unknown graph', () => expectUsageError(['draw', 'resnet'], /unknown graph 'resnet' \(expected batchnorm, mlp/));
+  it('a graph that is a folder, whatever its name', () => {
+    for (const name of ['dir.dot', 'd.ts']) mkdirSync(join(work, name));
+    expectUsageError(['draw', join(work, 'dir.dot')], /^gradgraph: draw: '.*dir\.dot' is a folder; give a \.dot file$/m);
+    expectUsageError(['draw', join(work, 'd.ts')], /^gradgraph: draw: '.*d\.ts' is a folder; give a module file such as \.\/my-graph\.ts$/m);
+  });
+  it('extensions in upper case: OK.DOT is a DOT file as X.SVG is an SVG; X.TS is named', () => {
+    writeFileSync(join(work, 'OK.DOT'), 'digraph { a -> b }');
+    const out = join(work, 'X.SVG');
+    expect(gradgraph('draw', join(work, 'OK.DOT'), '--out', out)).toMatchObject({ status: 0, stderr: '' });
+    expect(readFileSync(out, 'utf8')).toContain('<svg');
+    writeFileSync(join(work, 'UPPER.TS'), 'export default () => 1;\n');
+    expectUsageError(['draw', join(work, 'UPPER.TS')], /^gradgraph: draw: Node cannot load a module ending in '\.TS'; rename '.*UPPER\.TS' to end in '\.ts'$/m);
+  });
   it('unknown graph to check', () => expectUsageError(['check', 'mlp'], /check: unknown graph 'mlp'/));
   it('missing module file', () => expectUsageError(['draw', './nowhere.ts'], /cannot find '.\/nowhere.ts'/));
   for (const [flag, value] of [['--batch', 'abc'], ['--batch', '1'], ['--features', '2.5'], ['--seed', '-1']]) {
@@ -307,6 +410,7 @@ describe('bad use: one line on stderr, exit code 2', () => {
     expectUsageError(['draw', dot, '--grads'], /^gradgraph: draw: --grads does nothing for a \.dot file, which is drawn as it is; drop it$/m);
     expectUsageError(['draw', dot, '--values', '--batch', '3'], /draw: --values, --batch do nothing for a \.dot file/);
   });
+  it('--fit that is not a size', () => expectUsageError(['draw', 'batchnorm', '--fit', 'slide'], /draw: --fit must be WIDTHxHEIGHT in pixels, each from 16 to 99999, e.g. 1920x1080; got 'slide'/));
   it('--full without --values or --grads', () => expectUsageError(['draw', 'batchnorm', '--full'], /draw: --full shows every value for --values or --grads; add one of them or drop --full/));
   it('--backward with --backward-graph', () => expectUsageError(['draw', 'batchnorm', '--backward', '--backward-graph'], /draw: --backward and --backward-graph .*; pick one/));
   it('--out-dir that is a file', () => {

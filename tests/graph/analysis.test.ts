@@ -17,7 +17,7 @@ describe('analyze', () => {
     const y = a.mul(b).add(a).sum();
     const { counts, depth, steps } = analyze(trace(y));
     expect(counts.byOp).toEqual({ mul: 1, add: 1, sum: 1 });
-    expect(counts.byRole).toEqual({ input: 1, parameter: 1, constant: 0, intermediate: 2, output: 1 });
+    expect(counts.byRole).toEqual({ input: 1, parameter: 1, buffer: 0, constant: 0, intermediate: 2, output: 1 });
     expect(counts).toMatchObject({ ops: 3, tensors: 5 });
     expect(depth).toBe(3);
     expect(steps.map((s) => s.label)).toEqual(['×', '+', 'sum']);

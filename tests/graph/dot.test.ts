@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderSvg, tensor, toDot, trace } from 'gradgraph';
-import { standInBatchNorm } from './fixtures.js';
+import { checkRecordedOps, renderSvg, tensor, toDot, trace } from 'gradgraph';
+import { checkedNet, standInBatchNorm, upstream } from './fixtures.js';
 import { GOLDENS } from './goldens.js';
 import { expectGolden, svgTexts } from './helpers.js';
 
@@ -40,14 +40,82 @@ describe('toDot', () => {
     y.backward(tensor(Array.from({ length: 12 }, (_, i) => i % 5), { shape: [4, 3] }), { retainGrads: true });
     const dot = toDot(y, { grads: true, backward: 'edges' });
     expect(dot).toContain('∇ mean');
-    // x − μ feeds the variance and the divide: each edge carries a part of its gradient.
-    expect(dot).toContain('label="part of ∂L/∂(x − μ)"');
-    expect(dot).not.toContain('label="∂L/∂(x − μ)"');
+    // x − μ feeds the square and the divide: each edge carries a part of its gradient, and the
+    // node says that the gradient is their sum.
+    expect(dot).toContain('label="∂L/∂(x − μ) += ∂L/∂x̂ / σ"');
+    expect(dot).toContain('label="∂L/∂(x − μ) +=\\n2 · ∂L/∂x² · (x − μ)"');
+    expect(dot).toContain('\\n∂L/∂(x − μ) = sum of 2 parts"');
+    expect(dot).not.toMatch(/∂L\/∂\(x − μ\) = [^s]/);
     const texts = svgTexts(await renderSvg(dot));
-    // σ feeds only the divide: its edge carries the whole gradient.
-    expect(texts).toContain('∂L/∂σ');
-    expect(texts).not.toContain('part of ∂L/∂σ');
+    // σ feeds only the divide: its edge carries the whole gradient, summed over the batch.
+    expect(texts).toContain('∂L/∂σ =');
+    expect(texts).toContain('−Σ₀ ∂L/∂x̂ · (x − μ) / σ²');
+    expect(texts).not.toContain('∂L/∂σ +=');
     expect(texts).toContain('(upstream)');
+  });
+
+  it('numbers the steps, in forward order on the ops and backward order on the gradient edges', () => {
+    const { y } = standInBatchNorm();
+    y.backward(upstream(y), { retainGrads: true });
+    const dot = toDot(y, { backward: 'edges', steps: true, dims: { N: 4, D: 3 } });
+    // The stand-in squares x − μ in a step of its own (x²), before the variance: 9 ops.
+    ['mean', 'subtract', 'x²', 'variance', 'add ε', 'sqrt', 'divide', 'scale', 'shift'].forEach((label, i) => expect(dot).toContain(`label="${i + 1}. ${label}"`));
+    // divide is forward step 7 of 9, so backward step 3.
+    expect(dot).toContain('label="(3) ∂L/∂σ =\\n−Σₙ ∂L/∂x̂ · (x − μ) / σ²"');
+    expect(dot).toContain('label="(1) ∂L/∂β = Σₙ ∂L/∂y"');
+    // x feeds the mean (backward step 9) and the subtract (backward step 8).
+    expect(dot).toContain('label="x\\nN×D\\n∂L/∂x = (8) + (9)"');
+  });
+
+  it('says where the gradients started: 1 for a scalar loss, else what it was told', () => {
+    const { y } = standInBatchNorm();
+    const loss = y.square().sum();
+    loss.name = 'loss';
+    loss.backward();
+    expect(toDot(loss, { backward: 'edges' })).toContain('label="∂L/∂L = 1\\n(L is loss)"');
+    const seededWithTwo = standInBatchNorm().y.sum();
+    seededWithTwo.backward(tensor(2), { retainGrads: true });
+    expect(toDot(seededWithTwo, { backward: 'edges' })).toContain('(upstream)');
+    const other = standInBatchNorm().y;
+    other.backward(upstream(other), { retainGrads: true });
+    const dot = toDot(other, { backward: 'edges', upstream: 'random, seed 7', title: 'BN' });
+    expect(dot).toContain('label="∂L/∂y\\nrandom, seed 7"');
+    expect(dot).toContain('label="BN\\ngradients from ∂L/∂y: random, seed 7"');
+  });
+
+  it('keys the picture with a legend of only what it contains', () => {
+    const { y } = standInBatchNorm();
+    y.backward(upstream(y), { retainGrads: true });
+    const plain = toDot(y, { legend: true });
+    expect(plain).toContain('subgraph "cluster_legend"');
+    expect(plain).toContain('label="parameter (learned)"');
+    expect(plain).not.toContain('buffer');
+    expect(plain).not.toContain('gradient: ∂L/∂t');
+    const backward = toDot(y, { legend: true, backward: 'edges', steps: true, grads: true });
+    for (const note of ['gradient: ∂L/∂t', 'n. on a step', 'backward step n', 'Σₙ: summed over', '+=: t feeds several steps', '∇ lines']) {
+      expect(backward).toContain(note);
+    }
+    expect(toDot(y)).not.toContain('legend');
+  });
+
+  it('fits a target size in pixels, and refuses a size that is not one', () => {
+    const { y } = standInBatchNorm();
+    expect(toDot(y, { fit: { width: 1920, height: 1080 } })).toContain('size="20,11.25!"');
+    expect(() => toDot(y, { fit: { width: 1920, height: 0 } })).toThrow('toDot: option fit must be { width, height } in pixels, each at least 16, got {"width":1920,"height":0}');
+  });
+
+  it('marks each op with its own gradient check: colour, worst error, and the culprit with a heavy border', async () => {
+    const y = checkedNet();
+    const checks = checkRecordedOps([y]);
+    const dot = toDot(y, { checks });
+    expect(dot).toMatch(/"op0" \[[^\]]*fillcolor="#f8c9c4", color="#c0392b", penwidth=3, label="x³\\nCULPRIT\\n✗ ∂\/∂x wrong at \[0, 1\]\\nmax rel err 0\.0099/);
+    expect(dot).toMatch(/"op1" \[[^\]]*fillcolor="#fff1c2"[^\]]*label="relu\\nkink: 1 of 6"/);
+    expect(dot).toMatch(/"op2" \[[^\]]*fillcolor="#b9e4c2"[^\]]*label="@\\n✓ max rel err /);
+    // Without checks, the same graph is drawn as ever.
+    expect(toDot(checkedNet())).not.toMatch(/CULPRIT|✓|kink/);
+    expect(toDot(y, { checks: [] })).toBe(toDot(y));
+    expect(svgTexts(await renderSvg(dot))).toContain('✗ ∂/∂x wrong at [0, 1]');
+    expect(() => toDot(y, { checks: {} as never })).toThrow('toDot: option checks must be the array checkRecordedOps returns, got object');
   });
 
   it('names the option and the allowed values when an option is wrong', () => {

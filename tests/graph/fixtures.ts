@@ -1,4 +1,4 @@
-import { Tensor, randn, withScope } from 'gradgraph';
+import { defineOp, Tensor, randn, tensor, withScope } from 'gradgraph';
 
 /*
  * A stand-in for the BN graph of src/nn (built on another branch), made here from core ops with
@@ -57,4 +57,24 @@ export function standInMlp(): Tensor {
 /** A seeded upstream gradient for y, so pictures of gradients are the same on every run. */
 export function upstream(y: Tensor, seed = 7): Tensor {
   return randn(y.shape, { seed });
+}
+
+/** x³ whose gradient is 1% too large in element 1: a culprit for pictures of the per-op check. */
+const wrongCube = defineOp({
+  name: 'cube',
+  inputNames: ['x'],
+  label: 'x³',
+  forward: (x) => x.mul(x).mul(x),
+  backward: ({ inputs: [x] }, g) => [g.mul(x.square()).mul(3).mul(tensor([[1, 1.01, 1], [1, 1, 1]]))],
+});
+
+/** A wrong op in a module (fail), a relu on an exact 0 (kink) and a Linear (pass). */
+export function checkedNet(): Tensor {
+  const x = tensor([[1, -2, 0], [0.5, 3, -1]], { name: 'x', requiresGrad: true });
+  const weight = randn([3, 2], { seed: 21, name: 'weight', isParameter: true });
+  return withScope('Net', () => {
+    const cubed = withScope('cube: Cube', () => wrongCube(x));
+    const active = withScope('relu: ReLU', () => cubed.relu());
+    return withScope('fc: Linear', () => active.matmul(weight));
+  });
 }

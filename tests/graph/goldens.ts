@@ -1,4 +1,5 @@
-import { Tensor, tensor, toDot, withScope } from 'gradgraph';
+import { checkRecordedOps, Tensor, tensor, toDot, withScope } from 'gradgraph';
+import { checkedNet } from './fixtures.js';
 import { standInBatchNorm, standInMlp, upstream } from './fixtures.js';
 
 /*
@@ -26,6 +27,10 @@ export const GOLDENS: Record<string, () => string> = {
   'bn-recorded-backward.dot': () => toDot(withGradients({ createGraph: true, batch: 2, features: 1 }), { backward: 'recorded' }),
   'mlp-expanded.dot': () => toDot(standInMlp(), { clusters: 'expanded' }),
   'mlp-collapsed.dot': () => toDot(standInMlp(), { clusters: 'collapsed' }),
+  'op-checks.dot': () => {
+    const y = checkedNet();
+    return toDot(y, { checks: checkRecordedOps([y]), title: 'Each op\'s own gradient' });
+  },
   'escaping.dot': () => {
     const hostile = ['say "hi"', 'back\\slash \\n \\N', 'two\nlines', '<b>&amp;</b> {a|b}', 'γ β σ² μ ε x̂'];
     const leaves = hostile.map((name, i) => tensor([i], { name, requiresGrad: true }));

@@ -19,7 +19,7 @@ describe('trace', () => {
     const graph = trace(y);
     const { steps, counts, depth } = analyze(graph);
     expect(steps.map((s) => s.label).filter((label) => label !== 'x²')).toEqual(STAND_IN_STEPS);
-    expect(counts.byRole).toEqual({ input: 1, parameter: 2, constant: 1, intermediate: 8, output: 1 });
+    expect(counts.byRole).toEqual({ input: 1, parameter: 2, buffer: 0, constant: 1, intermediate: 8, output: 1 });
     expect(depth).toBe(9);
     const byName = new Map(graph.filterNodes((_, a) => a.kind === 'tensor').map((key) => [tensorAttributes(graph, key).label, tensorAttributes(graph, key)]));
     expect(byName.get('μ')?.shape).toEqual([1, 3]);
@@ -33,7 +33,7 @@ describe('trace', () => {
     const a = tensor([1, 2], { requiresGrad: true, name: 'a' });
     const graph = trace(a.mul(a));
     expect(graph.size).toBe(2);
-    expect(graph.getEdgeAttributes('t0', 'op0')).toEqual({ kind: 'input', arguments: ['a', 'b'] });
+    expect(graph.getEdgeAttributes('t0', 'op0')).toEqual({ kind: 'input', arguments: ['a', 'b'], positions: [0, 1] });
   });
 
   it('walks a chain of 50,000 ops without recursion', () => {

@@ -13,6 +13,15 @@ describe('tensor', () => {
     expect(m.toString()).toBe('Tensor([[1,2,3],[4,5,6]], name="m", shape=[2, 3])');
   });
 
+  it('prints NaN, Infinity and -0 as themselves, where JSON would print null', () => {
+    expect(tensor([Number.NaN, Infinity, -Infinity, -0, 1.5]).toString()).toBe('Tensor([NaN,Infinity,-Infinity,-0,1.5], shape=[5])');
+  });
+
+  it('withLabel on a leaf names the tensor, or says "this tensor" when it has no name', () => {
+    expect(() => tensor([1]).withLabel('scale')).toThrow(/^withLabel: this tensor is a leaf or was not recorded; give it a name instead$/);
+    expect(() => tensor([1], { name: 'x' }).withLabel('scale')).toThrow(/^withLabel: tensor 'x' is a leaf or was not recorded; give it a name instead$/);
+  });
+
   it('copies its input', () => {
     const source = new Float64Array([1, 2]);
     const t = tensor(source);
@@ -52,7 +61,7 @@ describe('tensor', () => {
     expect(Math.abs(std - 1)).toBeLessThan(0.05);
     expect(() => randn([2], { seed: NaN })).toThrow('randn: seed must be an integer, got NaN');
     expect(() => rand([2], { seed: 1.5 })).toThrow('rand: seed must be an integer, got 1.5');
-    expect(() => randn([2], { seed: 'a' as never })).toThrow('randn: seed must be an integer, got string');
+    expect(() => randn([2], { seed: 'a' as never })).toThrow("randn: seed must be an integer, got the string 'a'");
   });
 });
 
@@ -64,7 +73,7 @@ describe('bad operands and shapes', () => {
     );
   });
   it('names the op and argument for a wrong operand type', () => {
-    expect(() => a.mul('2' as never)).toThrow('mul: argument b must be a Tensor or a number, got string');
+    expect(() => a.mul('2' as never)).toThrow("mul: argument b must be a Tensor or a number, got the string '2'");
     expect(() => a.add(null as never)).toThrow('add: argument b must be a Tensor or a number, got null');
   });
   it('checks axes, reshapes, transposes and matmul shapes', () => {
@@ -74,7 +83,9 @@ describe('bad operands and shapes', () => {
     expect(() => a.reshape([5])).toThrow(/to \[5\] \(5 elements\)/);
     expect(() => a.transpose([0, 0])).toThrow(/transpose: axes \[0,0\] are not a permutation/);
     expect(() => a.matmul(a)).toThrow(/matmul: a of shape \[2, 3\] and b of shape \[2, 3\] do not chain: the last axis of a \(3\) must equal the second-to-last axis of b \(2\)/);
-    expect(() => a.matmul(tensor([1, 2, 3]))).toThrow(/matmul: both arguments need at least 2 axes/);
+    // Issue #11: a 1-D operand is a vector, as in PyTorch; only a 0-d one is refused.
+    expect(() => a.matmul(tensor(2))).toThrow(/matmul: both arguments need at least 1 axis/);
+    expect(() => a.matmul(tensor([1, 2]))).toThrow(/matmul: a of shape \[2, 3\] and b of shape \[2\] do not chain: the last axis of a \(3\) must equal the only axis of b \(2\)/);
     expect(() => tensor([]).reshape([0, 3]).max(1)).not.toThrow();
     expect(() => tensor([], { shape: [0, 3] }).max(0)).toThrow(/max: cannot take the max over an empty axis/);
     expect(() => a.broadcastTo([3])).toThrow(/broadcastTo: cannot broadcast x of shape \[2, 3\] to shape \[3\]/);
