@@ -82,8 +82,8 @@ function differentiate(
     if (existing === undefined) {
       grads.set(t, g);
     } else if (!createGraph && owned.has(existing)) {
-      const target = existing.data;
-      const source = g.data;
+      const target = existing.storage;
+      const source = g.storage;
       for (let i = 0; i < target.length; i++) target[i] += source[i];
     } else {
       const sum = existing.add(g);
@@ -105,6 +105,7 @@ function differentiate(
       const needsInputGrad = node.inputs.map((input) => input.requiresGrad && (needed === null || needed.has(input)));
       if (!needsInputGrad.includes(true)) continue;
       owned.delete(g);
+      node.checkSavedValues();
       const inputGrads = node.op.backward({ inputs: node.inputs, output: t, attrs: node.attrs, needsInputGrad }, g);
       node.inputs.forEach((input, i) => {
         if (!needsInputGrad[i]) return;
@@ -127,10 +128,10 @@ function differentiate(
  */
 function exclusiveBuffers(seeds: readonly Tensor[], createGraph: boolean): (g: Tensor) => Tensor {
   if (createGraph) return (g) => g;
-  const taken = new Set(seeds.map((seed) => seed.data));
+  const taken = new Set(seeds.map((seed) => seed.storage));
   return (g) => {
-    const own = taken.has(g.data) ? new Tensor(Float64Array.from(g.data), g.shape) : g;
-    taken.add(own.data);
+    const own = taken.has(g.storage) ? new Tensor(Float64Array.from(g.storage), g.shape) : g;
+    taken.add(own.storage);
     return own;
   };
 }

@@ -1,7 +1,8 @@
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
-import { formatShape, type Shape } from '../tensor/shape.js';
+import { formatShape, unravelIndex, type Shape } from '../tensor/shape.js';
 import { getScope, isAnomalyEnabled, isGradEnabled, noGrad, shouldCheckOutputs } from './mode.js';
 import { findNonFinite } from './anomaly.js';
+import { firstChange, keepForBackward } from './saved.js';
 import { describeValue } from '../validate.js';
 
 /** What an op's forward kernel may return: a tensor, or raw row-major data with its shape. */
@@ -92,6 +93,8 @@ export class GraphNode<Attrs = unknown> {
   readonly scope: readonly string[];
   /** Where the node was created, kept only under `detectAnomaly`. */
   readonly creationStack: string | undefined;
+  /** For the inputs, then the output: the values backward must find in them (see saved.ts). */
+  private readonly keptValues: readonly (Float64Array | null)[];
 
   constructor(
     readonly op: OpDefinition<Attrs>,
@@ -103,6 +106,26 @@ export class GraphNode<Attrs = unknown> {
     this.label = typeof label === 'function' ? label(attrs) : (label ?? op.name);
     this.scope = getScope();
     this.creationStack = isAnomalyEnabled() ? new Error().stack : undefined;
+    this.keptValues = [...inputs, output].map((t) => keepForBackward(t.storage));
+  }
+
+  /**
+   * Refuses to differentiate through values changed since this node was recorded: the
+   * gradient would silently come from the new ones (PyTorch: "one of the variables needed for
+   * gradient computation has been modified by an inplace operation").
+   */
+  checkSavedValues(): void {
+    [...this.inputs, this.output].forEach((t, i) => {
+      const change = firstChange(t.storage, this.keptValues[i]);
+      if (change === null) return;
+      const role = i < this.inputs.length ? `input ${this.inputName(i)}` : 'output';
+      const which = t.name ? `tensor '${t.name}'` : `a tensor of shape ${formatShape(t.shape)}`;
+      throw new Error(
+        `backward: ${which}, saved as the ${role} of op '${this.op.name}' (label '${this.label}'), was changed in place after the op was recorded: ` +
+          `element ${formatShape(unravelIndex(change.index, t.shape))} was ${String(change.was)} and is now ${String(t.storage[change.index])}. Gradients through the op would be computed from the new values; ` +
+          'run the forward pass again after changing it (PyTorch: "one of the variables needed for gradient computation has been modified by an inplace operation")',
+      );
+    });
   }
 
   inputName(index: number): string {
@@ -127,7 +150,7 @@ export function applyOp<Attrs>(op: OpDefinition<Attrs>, operands: readonly Tenso
   if (!(result instanceof Tensor) && !(result?.data instanceof Float64Array && Array.isArray(result.shape))) {
     throw new Error(`${op.name}: forward must return a Tensor or { data: Float64Array, shape }, got ${typeof result}`);
   }
-  const output = new Tensor(result.data, result.shape);
+  const output = new Tensor(result instanceof Tensor ? result.storage : result.data, result.shape);
   if (shouldCheckOutputs()) {
     const bad = findNonFinite(output);
     if (bad) throw new Error(`detectAnomaly: op '${op.name}' produced ${bad.value} in its output (shape ${formatShape(output.shape)}) at index ${formatShape(bad.index)}`);

@@ -84,12 +84,12 @@ function indicesRequiringGrad(what: string, inputs: readonly Tensor[]): number[]
  * running statistics), also when the function throws.
  */
 function onTheCallersTensors<T>(inputs: readonly Tensor[], body: () => T): T {
-  const saved = inputs.map((t) => ({ data: Float64Array.from(t.data), grad: t.grad }));
+  const saved = inputs.map((t) => ({ data: Float64Array.from(t.storage), grad: t.grad }));
   try {
     return restoringBuffers(body);
   } finally {
     inputs.forEach((t, i) => {
-      t.data.set(saved[i].data);
+      t.storage.set(saved[i].data);
       t.grad = saved[i].grad;
     });
   }
@@ -113,7 +113,7 @@ interface Context {
 function largestMagnitude(tensors: readonly Tensor[]): number {
   let largest = 0;
   for (const t of tensors) {
-    for (const value of t.data) if (Math.abs(value) > largest) largest = Math.abs(value);
+    for (const value of t.storage) if (Math.abs(value) > largest) largest = Math.abs(value);
   }
   return largest;
 }
@@ -145,7 +145,7 @@ function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Arra
       if (o === output) seed[position - flat.offsets[o]] = 1;
       return new Tensor(seed, t.shape);
     });
-    grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => rows[i].push(Float64Array.from(g.data)));
+    grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => rows[i].push(Float64Array.from(g.storage)));
   }
   return rows;
 }
@@ -154,9 +154,9 @@ function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Arra
 function compareJacobian(ctx: Context, x: Tensor, rows: readonly Float64Array[], tally: Tally): void {
   const d = new Difference();
   for (let j = 0; j < x.size; j++) {
-    const original = x.data[j];
+    const original = x.storage[j];
     const step = ctx.options.eps * scaleOf(original);
-    const samples = sample(ctx, step, (t) => (x.data[j] = original + t), () => (x.data[j] = original));
+    const samples = sample(ctx, step, (t) => (x.storage[j] = original + t), () => (x.storage[j] = original));
     for (let i = 0; i < ctx.flat.size; i++) {
       tally.add(rows[i][j], d.at(samples, i, step, ctx.magnitude), j, i);
     }
@@ -182,14 +182,14 @@ function dot(a: Float64Array, b: Float64Array): number {
  * element is moved alone, by its own step, so the values are vᵀJ's entry for it.
  */
 function projectedDifference(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Array, random: Random, lo: number, hi: number) {
-  const original = x.data.slice(lo, hi);
+  const original = x.storage.slice(lo, hi);
   const single = hi - lo === 1;
   const u = single ? Float64Array.of(1) : randomSigns(random, hi - lo, (i) => scaleOf(original[i]));
   const step = single ? ctx.options.eps * scaleOf(original[0]) : ctx.options.eps;
-  const analytic = dot(jtv.data.subarray(lo, hi), u);
+  const analytic = dot(jtv.storage.subarray(lo, hi), u);
   const samples = sample(ctx, step, (t) => {
-    for (let i = 0; i < u.length; i++) x.data[lo + i] = original[i] + t * u[i];
-  }, () => x.data.set(original, lo));
+    for (let i = 0; i < u.length; i++) x.storage[lo + i] = original[i] + t * u[i];
+  }, () => x.storage.set(original, lo));
   // Rounding happened on each output element, before the projection weighed it.
   let weighted = 0;
   let moved = false;
@@ -203,7 +203,7 @@ function projectedDifference(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Arr
   const d = new Difference().at(projected, 0, step, Math.max(weighted, ctx.magnitude));
   d.moved = moved;
   let terms = 0;
-  for (let i = 0; i < u.length; i++) terms += Math.abs(jtv.data[lo + i] * u[i]);
+  for (let i = 0; i < u.length; i++) terms += Math.abs(jtv.storage[lo + i] * u[i]);
   d.termScale = Math.max(d.termScale, terms);
   return { analytic, d };
 }
@@ -215,7 +215,7 @@ function projectedDifference(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Arr
  * element among n costs about 8·log₂(n) calls of the function instead of 4·n.
  */
 function compareProjections(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Array, random: Random, tally: Tally): InputReport['projection'] {
-  tally.analyticNonzero = jtv.data.some((value) => value !== 0);
+  tally.analyticNonzero = jtv.storage.some((value) => value !== 0);
   const whole = projectedDifference(ctx, x, jtv, v, random, 0, x.size);
   const projection = { analytic: whole.analytic, numeric: whole.d.numeric, tolerance: tally.toleranceFor(whole.d) };
   tally.moved = whole.d.moved;

@@ -23,7 +23,7 @@ export class FlatOutputs {
     const shapesMatch = tensors.length === this.tensors.length && tensors.every((t, o) => t.size === this.tensors[o].size);
     if (!shapesMatch) throw new Error('gradcheck: the function returned outputs of other sizes when its inputs moved; it must return the same shapes every call');
     const flat = new Float64Array(this.size);
-    tensors.forEach((t, o) => flat.set(t.data, this.offsets[o]));
+    tensors.forEach((t, o) => flat.set(t.storage, this.offsets[o]));
     return flat;
   }
 

@@ -29,13 +29,13 @@ export interface CheckableModel extends BuiltModel {
 
 /** Standard normal values scaled and shifted, so a batch visibly has its own mean and spread. */
 function sample(shape: number[], seed: number, scale: number, shift: number, options: { name: string; requiresGrad?: boolean; isParameter?: boolean }): Tensor {
-  const values = randn(shape, { seed }).data.map((v) => shift + scale * v);
+  const values = randn(shape, { seed }).storage.map((v) => shift + scale * v);
   return new Tensor(values, shape, { requiresGrad: true, ...options });
 }
 
 export function buildBatchNorm({ batch, features, seed, primitives = false }: ModelOptions): CheckableModel {
   const x = sample([batch, features], seed, 2, 1, { name: 'x' });
-  const gamma = new Tensor(rand([features], { seed: seed + 1 }).data.map((v) => 0.5 + v), [features], { name: 'γ', isParameter: true });
+  const gamma = new Tensor(rand([features], { seed: seed + 1 }).storage.map((v) => 0.5 + v), [features], { name: 'γ', isParameter: true });
   const beta = sample([features], seed + 2, 0.1, 0, { name: 'β', isParameter: true });
   const fn = (x: Tensor, gamma: Tensor, beta: Tensor) => batchNorm(x, gamma, beta, { primitives });
   return {

@@ -40,7 +40,7 @@ export function runBackward(outputs: readonly Tensor[], gradients: Gradients, se
     const name = outputs.length === 1 ? '∂L/∂y' : `∂L/∂y${i}`;
     // A user's module may bring its own copy of gradgraph, whose backward wants its own Tensor.
     const OwnTensor = y.constructor as typeof Tensor;
-    const upstream = new OwnTensor(values.data, values.shape, record ? { requiresGrad: true, name } : {});
+    const upstream = new OwnTensor(values.storage, values.shape, record ? { requiresGrad: true, name } : {});
     y.backward(upstream, record ? { createGraph: true } : { retainGrads: true });
   });
   return seeds.length === 0 ? undefined : `random, seed${seeds.length === 1 ? '' : 's'} ${seeds.join(', ')}`;

@@ -149,7 +149,7 @@ function roleOf(t: Tensor, isOutput: boolean): TensorRole {
 function tensorLabel(t: Tensor): string {
   if (t.name !== undefined && t.name !== '') return t.name;
   if (t.node) return t.node.label;
-  return t.size === 1 ? String(t.data[0]) : 'input';
+  return t.size === 1 ? String(t.storage[0]) : 'input';
 }
 
 /**
@@ -159,7 +159,7 @@ function tensorLabel(t: Tensor): string {
 export function isTensor(value: unknown): value is Tensor {
   if (value instanceof Tensor) return true;
   const candidate = value as Partial<Tensor> | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.data instanceof Float64Array
+  return typeof candidate === 'object' && candidate !== null && candidate.storage instanceof Float64Array
     && Array.isArray(candidate.shape) && 'node' in candidate && typeof candidate.requiresGrad === 'boolean';
 }
 

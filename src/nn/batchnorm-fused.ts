@@ -4,7 +4,7 @@ import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions } from '../validate.js';
 import { channelMoments, normalizeBackward, normalizeForward, type Moments } from './batchnorm-kernels.js';
-import { alongChannels, channelLayout, checkEps, checkPerChannel, perChannel, type ChannelLayout } from './layout.js';
+import { alongChannels, channelLayout, checkEps, checkPerChannel, guardZeroVariance, perChannel, type ChannelLayout } from './layout.js';
 
 /*
  * Batch norm as one node, for speed: the forward and the first backward are loops over
@@ -26,7 +26,8 @@ const KEEP = { keepdims: true } as const;
 function recordedGradients(x: Tensor, gamma: Tensor, g: Tensor, { eps, layout }: FusedAttrs): [Tensor, Tensor, Tensor] {
   const { axes, count } = layout;
   const centered = x.sub(x.mean(axes, KEEP));
-  const invStd = meanSquare(centered, axes, KEEP).add(eps).pow(-0.5);
+  const { safe, zeroed } = guardZeroVariance(meanSquare(centered, axes, KEEP).add(eps));
+  const invStd = zeroed(safe.pow(-0.5));
   const normalized = centered.mul(invStd);
   const gSum = g.sum(axes, KEEP);
   const gNormalizedSum = g.mul(normalized).sum(axes, KEEP);
@@ -49,7 +50,7 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
     ];
   },
   forward([x, gamma, beta], { moments, layout }) {
-    return { data: normalizeForward(x.data, moments, gamma.data, beta.data, layout.spatial), shape: x.shape };
+    return { data: normalizeForward(x.storage, moments, gamma.storage, beta.storage, layout.spatial), shape: x.shape };
   },
   backward(ctx, g) {
     const [x, gamma, beta] = ctx.inputs;
@@ -58,7 +59,7 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
     if (isGradEnabled()) {
       grads = recordedGradients(x, gamma, g, attrs);
     } else {
-      const d = normalizeBackward(g.data, x.data, attrs.moments, gamma.data, attrs.layout.spatial);
+      const d = normalizeBackward(g.storage, x.storage, attrs.moments, gamma.storage, attrs.layout.spatial);
       grads = [new Tensor(d.x, x.shape), new Tensor(d.gamma, gamma.shape), new Tensor(d.beta, beta.shape)];
     }
     return grads.map((grad, i) => (needsInputGrad[i] ? grad : null));
@@ -78,6 +79,6 @@ export function batchNormFused(x: Tensor, gamma: Tensor, beta: Tensor, options: 
     if (!(value instanceof Tensor)) throw new Error(`batchNormFused: ${argument} must be a Tensor (use ones/zeros for no scale or shift), got ${value === null ? 'null' : typeof value}`);
     checkPerChannel('batchNormFused', argument, value, x, layout);
   }
-  const moments = channelMoments(x.data, layout.channels, layout.spatial, eps);
+  const moments = channelMoments(x.storage, layout.channels, layout.spatial, eps);
   return applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout, moments });
 }

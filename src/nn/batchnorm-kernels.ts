@@ -28,7 +28,11 @@ export function channelMoments(x: Float64Array, channels: number, spatial: numbe
     invStd[c] += d * d;
     if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
   }
-  for (let c = 0; c < channels; c++) invStd[c] = 1 / Math.sqrt(invStd[c] / count + eps);
+  // A constant channel at eps = 0: 1/σ is taken as 0, as PyTorch's kernel does (see guardZeroVariance).
+  for (let c = 0; c < channels; c++) {
+    const varianceEps = invStd[c] / count + eps;
+    invStd[c] = varianceEps === 0 ? 0 : 1 / Math.sqrt(varianceEps);
+  }
   return { mean, invStd };
 }
 

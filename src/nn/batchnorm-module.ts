@@ -48,7 +48,10 @@ abstract class BatchNorm extends Module {
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${describeValue(numFeatures)}`);
     const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false } = options;
     checkEps(name, eps);
-    if (!(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${describeValue(momentum)}`);
+    // PyTorch's momentum: null means a cumulative average; until that is built, refuse it
+    // rather than read null as 0 and freeze the running statistics.
+    if (momentum === null) throw new Error(`${name}: momentum: null (a cumulative moving average) is not supported yet; give a number between 0 and 1`);
+    if (!(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be between 0 and 1, got ${describeValue(momentum)}`);
     this.eps = eps;
     this.momentum = momentum;
     this.primitives = primitives;
@@ -66,13 +69,14 @@ abstract class BatchNorm extends Module {
       return batchNormInference(x, this.runningMean, this.runningVar, this.gamma, this.beta, { eps: this.eps });
     }
     const { output, mean, variance } = batchNormWithStatistics(x, this.gamma, this.beta, { eps: this.eps, primitives: this.primitives });
-    this.updateRunningStatistics(mean.data, variance.data, x.size / this.numFeatures);
+    this.updateRunningStatistics(mean.storage, variance.storage, x.size / this.numFeatures);
     return output;
   }
 
   private updateRunningStatistics(batchMean: Float64Array, batchVariance: Float64Array, count: number): void {
     const m = this.momentum;
     const unbiased = count / (count - 1);
+    // Through .data: an eval-mode graph that saved them sees the change at its backward.
     const runningMean = this.runningMean.data;
     const runningVar = this.runningVar.data;
     beforeBufferWrite(runningMean);

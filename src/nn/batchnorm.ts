@@ -1,7 +1,7 @@
 import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions } from '../validate.js';
-import { alongChannels, channelLayout, checkEps, checkPerChannel, type ChannelLayout } from './layout.js';
+import { alongChannels, channelLayout, checkEps, checkPerChannel, guardZeroVariance, type ChannelLayout } from './layout.js';
 
 /*
  * Batch normalization as an explicit graph (Ioffe & Szegedy 2015, Algorithm 1): each step is its
@@ -89,14 +89,15 @@ export function batchNormInference(
 function divideScaleShift(centered: Tensor, variance: Tensor, gamma: Tensor | null, beta: Tensor | null, eps: number, layout: ChannelLayout): Tensor {
   // ε as a named constant, so pictures label it rather than show a bare number.
   const epsilon = new Tensor(Float64Array.of(eps), [], { name: 'ε' });
-  const std = step(step(variance.add(epsilon), ADD_EPS_LABEL, 'σ² + ε').sqrt(), 'sqrt', 'σ');
+  const { safe, zeroed } = guardZeroVariance(step(variance.add(epsilon), ADD_EPS_LABEL, 'σ² + ε'));
+  const std = step(safe.sqrt(), 'sqrt', 'σ');
   if (!std.node && variance.isBuffer) {
     // In eval mode nothing records σ: it is computed from the running variance alone, so a
     // picture shows it as the module state it is, named by how it is made.
     std.isBuffer = true;
     std.name = `√(${variance.name ?? 'running variance'} + ε)`;
   }
-  const normalized = step(centered.div(std), 'divide', 'x̂');
+  const normalized = step(zeroed(centered.div(std)), 'divide', 'x̂');
   const scaled = gamma === null ? normalized : step(normalized.mul(alongChannels(gamma, layout)), 'scale', 'γ·x̂');
   return beta === null ? scaled : step(scaled.add(alongChannels(beta, layout)), 'shift', 'y');
 }

@@ -45,7 +45,7 @@ function shuffle<T>(items: T[], random: Random): void {
 function takeRows(t: Tensor, indices: readonly number[]): Tensor {
   const row = t.size / t.shape[0];
   const data = new Float64Array(indices.length * row);
-  indices.forEach((index, i) => data.set(t.data.subarray(index * row, (index + 1) * row), i * row));
+  indices.forEach((index, i) => data.set(t.storage.subarray(index * row, (index + 1) * row), i * row));
   return new Tensor(data, [indices.length, ...t.shape.slice(1)], { name: t.name });
 }
 

@@ -1,3 +1,4 @@
+import { isZero, zeroWhere } from '../ops/elementwise.js';
 import { Tensor } from '../tensor/tensor.js';
 import { formatShape, sizeOf } from '../tensor/shape.js';
 import { describeValue } from '../validate.js';
@@ -66,4 +67,16 @@ export function alongChannels(value: Tensor, layout: ChannelLayout): Tensor {
 /** The inverse: a keepdims statistic `[1, C, 1, ...]` back to `[C]`. */
 export function perChannel(stat: Tensor, layout: ChannelLayout): Tensor {
   return stat.reshape([layout.channels]);
+}
+
+/**
+ * eps = 0 and a constant channel make σ² + ε exactly 0. PyTorch's kernel takes 1/σ as 0 there,
+ * so x̂ = 0, y = β, dx = dγ = 0 and dβ = Σg; we follow it. `safe` is σ² + ε with 1 in place of
+ * those zeros, so neither the root, the division nor their gradients meet 0/0; `zeroed` then
+ * puts the 0 in x̂ (or 1/σ). Nothing is recorded for the common case, a positive variance.
+ */
+export function guardZeroVariance(varianceEps: Tensor): { safe: Tensor; zeroed: (t: Tensor) => Tensor } {
+  const constant = isZero(varianceEps);
+  if (!constant.storage.includes(1)) return { safe: varianceEps, zeroed: (t) => t };
+  return { safe: varianceEps.add(constant), zeroed: (t) => zeroWhere(t, constant) };
 }

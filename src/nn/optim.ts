@@ -14,9 +14,21 @@ export abstract class Optimizer {
     parameters.forEach((p, i) => {
       if (!(p instanceof Tensor)) throw new Error(`${name}: parameter ${i} is not a Tensor`);
       if (!p.requiresGrad) throw new Error(`${name}: parameter ${i}${p.name ? ` (${p.name})` : ''} does not require grad, so it would never be updated`);
+      // PyTorch: "can't optimize a non-leaf Tensor". Its values are remade by every forward pass.
+      if (p.node !== null) {
+        throw new Error(`${name}: parameter ${i}${p.name ? ` (${p.name})` : ''} is not a leaf: op '${p.node.op.name}' computed it, so the next forward pass would overwrite any update; pass the leaf tensors it was computed from`);
+      }
     });
     if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`${name}: lr must be a finite number > 0, got ${describeValue(lr)}`);
     this.parameters = [...parameters];
+  }
+
+  /** Refuses a hyperparameter that would turn the parameters into NaN or run them off. */
+  protected static checked(name: string, option: string, value: number, valid: (v: number) => boolean, range: string): number {
+    if (typeof value !== 'number' || Number.isNaN(value) || !valid(value)) {
+      throw new Error(`${name}: ${option} must be ${range}, got ${typeof value === 'number' ? String(value) : JSON.stringify(value) ?? typeof value}`);
+    }
+    return value;
   }
 
   zeroGrad(): void {
@@ -25,7 +37,8 @@ export abstract class Optimizer {
 
   step(): void {
     this.parameters.forEach((p, i) => {
-      if (p.grad !== null) this.update(p.data, p.grad.data, i);
+      // Through .data, so a graph recorded before the step refuses to run backward after it.
+      if (p.grad !== null) this.update(p.data, p.grad.storage, i);
     });
   }
 
@@ -48,8 +61,8 @@ export class SGD extends Optimizer {
 
   constructor(parameters: readonly Tensor[], options: SGDOptions) {
     super('SGD', parameters, options?.lr);
-    this.momentum = options.momentum ?? 0;
-    this.weightDecay = options.weightDecay ?? 0;
+    this.momentum = Optimizer.checked('SGD', 'momentum', options.momentum ?? 0, (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
+    this.weightDecay = Optimizer.checked('SGD', 'weightDecay', options.weightDecay ?? 0, (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
     this.velocity = this.parameters.map((p) => new Float64Array(p.size));
   }
 
@@ -81,9 +94,16 @@ export class Adam extends Optimizer {
 
   constructor(parameters: readonly Tensor[], options: AdamOptions = {}) {
     super('Adam', parameters, options.lr ?? 1e-3);
-    this.betas = options.betas ?? [0.9, 0.999];
-    this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? 0;
+    const betas = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) throw new Error(`Adam: betas must be an array of two numbers, got ${JSON.stringify(betas) ?? typeof betas}`);
+    // A beta of 1 makes the bias correction 1 − β^t zero: 0/0 = NaN in every parameter.
+    const inUnitInterval = (v: number) => v >= 0 && v < 1;
+    this.betas = [
+      Optimizer.checked('Adam', 'betas[0]', betas[0], inUnitInterval, 'in [0, 1)'),
+      Optimizer.checked('Adam', 'betas[1]', betas[1], inUnitInterval, 'in [0, 1)'),
+    ];
+    this.eps = Optimizer.checked('Adam', 'eps', options.eps ?? 1e-8, (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
+    this.weightDecay = Optimizer.checked('Adam', 'weightDecay', options.weightDecay ?? 0, (v) => v >= 0 && v < Infinity, 'a finite number >= 0');
     this.firstMoment = this.parameters.map((p) => new Float64Array(p.size));
     this.secondMoment = this.parameters.map((p) => new Float64Array(p.size));
   }

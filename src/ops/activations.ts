@@ -23,14 +23,14 @@ function parametric(
     inputNames: ['x'],
     label: ({ p }) => label(p),
     formula: ({ plain, grad }, { p }) => [formula(grad, plain.inputs[0], p)],
-    forward: ([x], { p }) => ({ data: x.data.map((v) => value(v, p)), shape: x.shape }),
+    forward: ([x], { p }) => ({ data: x.storage.map((v) => value(v, p)), shape: x.shape }),
     backward: ({ inputs: [x], attrs: { p } }, g) => [gradient(g, x, p)],
   };
   return (x: TensorLike, p: number, argument: string) => applyOp(op, [toTensor(name, 'x', x)], { p: expectFiniteNumber(name, argument, p) });
 }
 
 /** 1 where x > 0, else 0: a constant, the side of the kink each element is on. */
-const isPositive = (x: Tensor) => new Tensor(x.data.map((v) => (v > 0 ? 1 : 0)), x.shape);
+const isPositive = (x: Tensor) => new Tensor(x.storage.map((v) => (v > 0 ? 1 : 0)), x.shape);
 
 const leakyReluOp = parametric('leakyRelu', (slope) => `leaky relu ${slope}`, (x, slope) => (x > 0 ? x : x * slope),
   (g, x, slope) => g.mul(where(isPositive(x), 1, slope)),
@@ -57,7 +57,7 @@ const geluOp: OpDefinition = {
   label: 'GELU',
   inputNames: ['x'],
   formula: ({ plain, grad }) => [`${grad} · (Φ(${plain.inputs[0]}) + ${plain.inputs[0]}·φ(${plain.inputs[0]}))`],
-  forward: ([x]) => ({ data: x.data.map((v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2))), shape: x.shape }),
+  forward: ([x]) => ({ data: x.storage.map((v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2))), shape: x.shape }),
   // Φ(x) + x·φ(x), with Φ from erf and φ the standard normal density.
   backward: ({ inputs: [x] }, g) => {
     const cdf = x.mul(Math.SQRT1_2).erf().add(1).mul(0.5);

@@ -17,7 +17,7 @@ const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   label: 'broadcast',
   formula: ({ grad, sum }) => [`${sum[0]}${grad}`],
   forward([x], { shape }) {
-    return { data: broadcastCopy(x.data, x.shape, shape), shape };
+    return { data: broadcastCopy(x.storage, x.shape, shape), shape };
   },
   backward({ inputs: [x] }, g) {
     return [sumTo(g, x.shape)];
@@ -37,7 +37,7 @@ const sumToOp: OpDefinition<{ shape: Shape }> = {
   inputNames: ['x'],
   label: 'sum to shape',
   formula: ({ grad }) => [grad],
-  forward: ([x], { shape }) => sumToData(x.data, x.shape, shape),
+  forward: ([x], { shape }) => sumToData(x.storage, x.shape, shape),
   backward({ inputs: [x] }, g) {
     return [broadcastTo(g, x.shape)];
   },
@@ -72,8 +72,8 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
   formula: ({ inputs: [p, q], grad }) => [`${grad} · ${q}`, `${grad} · ${p}`],
   forward([p, q], { shape }) {
     // Rows (BN's γ and σ gradients over the batch): one pass, no N×D product in between.
-    const pd = p.data;
-    const qd = q.data;
+    const pd = p.storage;
+    const qd = q.storage;
     if (broadcastPattern(shape, p.shape) === 'row') {
       const out = new Float64Array(sizeOf(shape));
       const m = out.length;

@@ -18,13 +18,13 @@ const subtractKernel = compileBinary('x - y');
 const divideKernel = compileBinary('x / y');
 
 function logSoftmaxData(x: Tensor, axis: number): Float64Array {
-  const { shifted, logSum } = shiftedByMax(x, [axis]);
-  return subtractKernel(shifted, x.shape, logSum, reducedShape(x.shape, [axis], true), x.shape);
+  const { shifted, logSum } = shiftedByMax('logSoftmax', x, [axis]);
+  return subtractKernel(shifted, x.shape, logSum, reducedShape(x.shape, [axis], true), x.shape, 'logSoftmax');
 }
 
 function softmaxData(x: Tensor, axis: number): Float64Array {
-  const { shifted, logSum } = shiftedByMax(x, [axis]);
-  return divideKernel(shifted.map(Math.exp), x.shape, logSum.map(Math.exp), reducedShape(x.shape, [axis], true), x.shape);
+  const { shifted, logSum } = shiftedByMax('softmax', x, [axis]);
+  return divideKernel(shifted.map(Math.exp), x.shape, logSum.map(Math.exp), reducedShape(x.shape, [axis], true), x.shape, 'softmax');
 }
 
 const softmaxOp: OpDefinition<AxisAttrs> = {
@@ -96,13 +96,13 @@ function classLoss(fn: string, argument: string, input: unknown, target: unknown
   }
   const classes = input.shape[1];
   for (let i = 0; i < target.size; i++) {
-    const c = target.data[i];
+    const c = target.storage[i];
     if (!Number.isInteger(c) || c < 0 || c >= classes) {
       throw new Error(`${fn}: target${formatShape(unravelIndex(i, target.shape))} is ${c}, but ${argument} has ${classes} classes (class indices from 0 to ${classes - 1})`);
     }
   }
   // The class indices as gather's index, [N, 1, d…], named so that pictures show the target.
-  const index = new Tensor(target.data, [target.shape[0], 1, ...target.shape.slice(1)], { name: target.name ?? 'target' });
+  const index = new Tensor(target.storage, [target.shape[0], 1, ...target.shape.slice(1)], { name: target.name ?? 'target' });
   const losses = gather(toLogProbs(input), 1, index).squeeze(1).neg();
   return reduction === 'none' ? losses : reduction === 'sum' ? losses.sum() : losses.mean();
 }

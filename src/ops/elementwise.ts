@@ -29,7 +29,7 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
     formula,
     forward([a, b]) {
       const shape = broadcastShapes(name, a.shape, b.shape);
-      return { data: kernel(a.data, a.shape, b.data, b.shape, shape), shape };
+      return { data: kernel(a.storage, a.shape, b.storage, b.shape, shape, name), shape };
     },
     backward({ inputs: [a, b], output, needsInputGrad }, g) {
       return [
@@ -55,7 +55,7 @@ function unaryOp(name: string, expression: string | ((x: number) => number), gra
     inputNames: ['x'],
     formula: ({ inputs: [x], plain, output, grad }) => [formula({ x, plainX: plain.inputs[0], out: output, g: grad })],
     forward([x]) {
-      return { data: kernel(x.data), shape: x.shape };
+      return { data: kernel(x.storage), shape: x.shape };
     },
     backward({ inputs: [x], output }, g) {
       return [gradX(g, x, output)];
@@ -67,10 +67,30 @@ function unaryOp(name: string, expression: string | ((x: number) => number), gra
 /** A constant (not differentiated) mask computed from x's values: the derivative of a kink. */
 function constantMask(expression: string) {
   const kernel = compileUnary(expression);
-  return (x: Tensor) => new Tensor(kernel(x.data), x.shape);
+  return (x: Tensor) => new Tensor(kernel(x.storage), x.shape);
 }
 const signOf = constantMask('x > 0 ? 1 : x < 0 ? -1 : 0');
-const stepOf = constantMask('x > 0 ? 1 : 0');
+// PyTorch's threshold_backward, where(x <= 0, 0, g): at NaN the gradient passes, as at x > 0.
+const stepOf = constantMask('x <= 0 ? 0 : 1');
+/** 1 where x is 0, else 0: a constant mask for `zeroWhere`. */
+export const isZero = constantMask('x === 0 ? 1 : 0');
+const baseZeroExponentNonNegative = compileBinary('x === 0 && y >= 0 ? 1 : 0');
+
+/**
+ * `x` with 0 where `mask` is nonzero: PyTorch's where(mask, 0, x), for a gradient whose formula
+ * is 0·∞ at a point where the true value is 0. A select, not a product, so the ∞ or NaN does not
+ * leak through; its gradient is the same select of g, so it can be differentiated again.
+ */
+export const zeroWhere = binaryOp('zeroWhere', 'y !== 0 ? 0 : x', 'zero where',
+  (g, _x, mask, _out, shape) => unbroadcast(zeroWhere(g, mask), shape),
+  // The mask is a constant of the values, piecewise constant: its derivative is 0.
+  (g, _x, _mask, _out, shape) => unbroadcast(g.mul(0), shape),
+  ({ plain: { inputs: [, mask] }, grad, sum }) => [`${sum[0]}${grad} · [${mask} = 0]`, '0']);
+
+/** `grad` with 0 where `mask` (a constant 0/1 tensor) is 1; no node at all when the mask is all 0. */
+export function zeroWhereMasked(grad: Tensor, mask: Tensor): Tensor {
+  return mask.storage.includes(1) ? zeroWhere(grad, mask) : grad;
+}
 
 export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape),
   ({ grad, sum }) => [`${sum[0]}${grad}`, `${sum[1]}${grad}`]);
@@ -84,10 +104,16 @@ export const div = binaryOp('div', 'x / y', '÷',
   (g, _a, b, _out, shape) => unbroadcast(g.div(b), shape),
   (g, _a, b, out, shape) => unbroadcastProduct(g, out, shape).div(b).neg(),
   ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} / ${b}`, `−${sum[1]}${grad} · ${a} / ${b}²`]);
+// As PyTorch (pow_backward_self, pow_backward_exponent): where b = 0 the base's gradient is 0,
+// though b·a^(b−1) is 0·∞ at a = 0; where a = 0 and b ≥ 0 the exponent's gradient is 0, though
+// aᵇ·log(a) is 0·(−∞) or 1·(−∞) there. The first also makes the second derivative of x¹ at 0 be 0.
 export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
-  (g, a, b, _out, shape) => unbroadcast(g.mul(b).mul(a.pow(b.sub(1))), shape),
+  (g, a, b, _out, shape) => unbroadcast(zeroWhereMasked(g.mul(b).mul(a.pow(b.sub(1))), isZero(b)), shape),
   // Only computed when the exponent requires grad: log(a) is NaN for a < 0.
-  (g, a, _b, out, shape) => unbroadcast(g.mul(out).mul(a.log()), shape),
+  (g, a, b, out, shape) => {
+    const mask = new Tensor(baseZeroExponentNonNegative(a.storage, a.shape, b.storage, b.shape, out.shape, 'pow'), out.shape);
+    return unbroadcast(zeroWhereMasked(g.mul(out).mul(a.log()), mask), shape);
+  },
   ({ inputs: [a, b], plain, output, grad, sum }) => [`${sum[0]}${grad} · ${b} · ${a}^(${plain.inputs[1]} − 1)`, `${sum[1]}${grad} · ${output} · log ${a}`]);
 
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
@@ -122,7 +148,7 @@ export const erf = unaryOp('erf', erfOf, (g, x) => g.mul(x.square().neg().exp())
  * not beaten (both, next to a NaN), as PyTorch's derivatives.yaml writes it.
  */
 function extremeOf(name: string, expression: string, maskA: BinaryKernel, maskB: BinaryKernel, wins: string) {
-  const maskOf = (kernel: BinaryKernel, a: Tensor, b: Tensor, out: Tensor) => new Tensor(kernel(a.data, a.shape, b.data, b.shape, out.shape), out.shape);
+  const maskOf = (kernel: BinaryKernel, a: Tensor, b: Tensor, out: Tensor) => new Tensor(kernel(a.storage, a.shape, b.storage, b.shape, out.shape, name), out.shape);
   return binaryOp(name, expression, name,
     (g, a, b, out, shape) => unbroadcastProduct(g, maskOf(maskA, a, b, out), shape),
     (g, a, b, out, shape) => unbroadcastProduct(g, maskOf(maskB, a, b, out), shape),

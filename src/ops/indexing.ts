@@ -21,7 +21,7 @@ const gatherOp: OpDefinition<IndexAttrs> = {
   formula: ({ plain, grad }) => [`${grad} scatter-added at ${plain.inputs[1]}`, '0'],
   forward([x, index], { offsets }) {
     const out = new Float64Array(offsets.length);
-    for (let i = 0; i < out.length; i++) out[i] = x.data[offsets[i]];
+    for (let i = 0; i < out.length; i++) out[i] = x.storage[offsets[i]];
     return { data: out, shape: index.shape };
   },
   backward({ inputs: [x, index], attrs, needsInputGrad }, g) {
@@ -36,7 +36,7 @@ const scatterAddOp: OpDefinition<IndexAttrs & { readonly shape: Shape }> = {
   formula: ({ plain, grad }) => [`${grad} gathered at ${plain.inputs[1]}`, '0'],
   forward([source], { offsets, shape }) {
     const out = new Float64Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < offsets.length; i++) out[offsets[i]] += source.data[i];
+    for (let i = 0; i < offsets.length; i++) out[offsets[i]] += source.storage[i];
     return { data: out, shape };
   },
   backward({ inputs: [, index], attrs, needsInputGrad }, g) {
@@ -65,7 +65,7 @@ function gatherOffsets(fn: string, shape: Shape, axis: number, index: Tensor): I
   const size = shape[axis];
   const offsets = new Int32Array(index.size);
   for (let i = 0; i < index.size; i++) {
-    const position = index.data[i];
+    const position = index.storage[i];
     if (!Number.isInteger(position) || position < 0 || position >= size) {
       throw new Error(`${fn}: index${formatShape(unravelIndex(i, index.shape))} is ${position}, but axis ${axis} of x (shape ${formatShape(shape)}) takes integers from 0 to ${size - 1}`);
     }

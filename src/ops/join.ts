@@ -28,7 +28,7 @@ const catOp: OpDefinition<{ axis: number; label: string }> = {
     let offset = 0;
     for (const t of inputs) {
       const run = t.shape[axis] * inner;
-      for (let o = 0; o < outer; o++) out.set(t.data.subarray(o * run, (o + 1) * run), o * total * inner + offset);
+      for (let o = 0; o < outer; o++) out.set(t.storage.subarray(o * run, (o + 1) * run), o * total * inner + offset);
       offset += run;
     }
     return { data: out, shape };
@@ -94,7 +94,7 @@ const narrowOp: OpDefinition<{ axis: number; start: number; length: number }> = 
     const out = new Float64Array(outer * run);
     for (let o = 0; o < outer; o++) {
       const from = (o * x.shape[axis] + start) * inner;
-      out.set(x.data.subarray(from, from + run), o * run);
+      out.set(x.storage.subarray(from, from + run), o * run);
     }
     return { data: out, shape };
   },

@@ -1,3 +1,4 @@
+import { allocate } from '../tensor/allocation.js';
 import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 
 /*
@@ -8,7 +9,8 @@ import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../tensor/shape
  */
 
 export type UnaryKernel = (x: Float64Array) => Float64Array;
-export type BinaryKernel = (a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape) => Float64Array;
+/** `op` names the caller in the error when the broadcast result would be too large to allocate. */
+export type BinaryKernel = (a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape, op: string) => Float64Array;
 
 export function compileUnary(expression: string): UnaryKernel {
   return new Function('input', `
@@ -64,9 +66,9 @@ export function compileBinary(expression: string): BinaryKernel {
     return `if (pa === '${pa}' && pb === '${pb}') { ${loops[pattern]} return out; }`;
   };
   const fastPaths = ['scalar', 'row', 'column'].flatMap((pattern) => [fastPath('a', 'b', pattern), fastPath('b', 'a', pattern)]).join('\n    ');
-  const factory = new Function('pattern', 'broadcastStrides', 'sizeOf', `return function binaryKernel(a, aShape, b, bShape, outShape) {
-    const n = sizeOf(outShape);
-    const out = new Float64Array(n);
+  const factory = new Function('pattern', 'broadcastStrides', 'sizeOf', 'allocate', `return function binaryKernel(a, aShape, b, bShape, outShape, op) {
+    const out = allocate(op, outShape);
+    const n = out.length;
     const pa = pattern(aShape, outShape), pb = pattern(bShape, outShape);
     if (pa === 'full' && pb === 'full') {
       for (let i = 0; i < n; i++) { ${body('a[i]', 'b[i]')} }
@@ -92,31 +94,32 @@ export function compileBinary(expression: string): BinaryKernel {
     }
     return out;
   };`);
-  return factory(broadcastPattern, broadcastStrides, sizeOf) as BinaryKernel;
+  return factory(broadcastPattern, broadcastStrides, sizeOf, allocate) as BinaryKernel;
 }
 
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. */
 export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape): Float64Array {
-  const n = sizeOf(outShape);
-  switch (broadcastPattern(shape, outShape)) {
+  const pattern = broadcastPattern(shape, outShape);
+  if (pattern === 'general') return copyGeneral(input, shape, NO_DATA, [], outShape, 'broadcastTo');
+  const out = allocate('broadcastTo', outShape);
+  const n = out.length;
+  switch (pattern) {
     case 'full':
-      return Float64Array.from(input);
+      out.set(input);
+      break;
     case 'scalar':
-      return new Float64Array(n).fill(input[0]);
-    case 'row': {
-      const out = new Float64Array(n);
+      out.fill(input[0]);
+      break;
+    case 'row':
       for (let start = 0; start < n; start += input.length) out.set(input, start);
-      return out;
-    }
+      break;
     case 'column': {
-      const out = new Float64Array(n);
       const run = n / input.length;
       for (let j = 0; j < input.length; j++) out.fill(input[j], j * run, (j + 1) * run);
-      return out;
+      break;
     }
-    case 'general':
-      return copyGeneral(input, shape, NO_DATA, [], outShape);
   }
+  return out;
 }
 const copyGeneral = compileBinary('x');
 const NO_DATA = new Float64Array(1);
@@ -209,9 +212,8 @@ export function permute(input: Float64Array, shape: Shape, perm: readonly number
  */
 export function matmulKernel(
   a: Float64Array, aOffsets: Float64Array, b: Float64Array, bOffsets: Float64Array,
-  m: number, k: number, n: number,
+  m: number, k: number, n: number, out: Float64Array,
 ): Float64Array {
-  const out = new Float64Array(aOffsets.length * m * n);
   for (let batch = 0; batch < aOffsets.length; batch++) {
     const aBase = aOffsets[batch], bBase = bOffsets[batch], outBase = batch * m * n;
     for (let i = 0; i < m; i++) {

@@ -1,4 +1,5 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
+import { allocate } from '../tensor/allocation.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, formatShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast } from './broadcast.js';
@@ -21,8 +22,11 @@ const matmulOp: OpDefinition = {
     const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2), ['the batch axes of a', 'the batch axes of b']);
     const [m, k] = a.shape.slice(-2);
     const n = b.shape[b.ndim - 1];
-    const data = matmulKernel(a.data, batchOffsets(a.shape, batch), b.data, batchOffsets(b.shape, batch), m, k, n);
-    return { data, shape: [...batch, m, n] };
+    const shape = [...batch, m, n];
+    // Refused before the batch offsets are worked out, which can be as many as the result's matrices.
+    const out = allocate('matmul', shape);
+    const data = matmulKernel(a.storage, batchOffsets(a.shape, batch), b.storage, batchOffsets(b.shape, batch), m, k, n, out);
+    return { data, shape };
   },
   backward({ inputs: [a, b], needsInputGrad }, g) {
     return [

@@ -71,7 +71,7 @@ function reduction(name: string, prepare: (x: Tensor, attrs: ReduceAttrs) => Flo
   };
 }
 
-export const sum = reduction('sum', (x, { axes }) => sumKernel(x.data, x.shape, axes), {
+export const sum = reduction('sum', (x, { axes }) => sumKernel(x.storage, x.shape, axes), {
   formula: ({ grad }) => [grad],
   backward: ({ inputs: [x], attrs }, g) => [spread(g, x.shape, attrs)],
 });
@@ -79,7 +79,7 @@ export const sum = reduction('sum', (x, { axes }) => sumKernel(x.data, x.shape, 
 /** A summing kernel's result divided by how many input elements fed each output element. */
 function averaged(kernel: ReduceKernel) {
   return (x: Tensor, { axes, count }: ReduceAttrs): Float64Array => {
-    const data = kernel(x.data, x.shape, axes);
+    const data = kernel(x.storage, x.shape, axes);
     for (let i = 0; i < data.length; i++) data[i] /= count;
     return data;
   };
@@ -109,16 +109,16 @@ export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), 
 function extremum(name: string, kernel: ReduceKernel) {
   return reduction(name, (x, { axes, count }) => {
     if (count === 0) throw new Error(`${name}: cannot take the ${name} over an empty axis (x has shape ${formatShape(x.shape)}, axes ${formatShape(axes)})`);
-    return kernel(x.data, x.shape, axes);
+    return kernel(x.storage, x.shape, axes);
   }, {
     // Split evenly between tied extremes: the Iverson bracket [x = max] is 1 at each of them.
     formula: ({ plain, grad }) => [`${grad} · [${plain.inputs[0]} = ${plain.output}] / ties`],
     backward: ({ inputs: [x], output, attrs }, g) => {
       const keptShape = reducedShape(x.shape, attrs.axes, true);
-      const isExtreme = equalKernel(x.data, x.shape, output.data, keptShape, x.shape);
+      const isExtreme = equalKernel(x.storage, x.shape, output.storage, keptShape, x.shape, name);
       const ties = sumKernel(isExtreme, x.shape, attrs.axes);
       // 1 / (number of ties) at each extreme, 0 elsewhere: a constant, not differentiated.
-      const share = new Tensor(divideKernel(isExtreme, x.shape, ties, keptShape, x.shape), x.shape);
+      const share = new Tensor(divideKernel(isExtreme, x.shape, ties, keptShape, x.shape, name), x.shape);
       return [spread(g, x.shape, attrs).mul(share)];
     },
   });
@@ -146,7 +146,7 @@ function argExtremum(name: string, better: (value: number, best: number) => bool
     const outer = sizeOf(shape.slice(0, at));
     const inner = sizeOf(shape.slice(at + 1));
     const out = new Float64Array(outer * inner);
-    const data = input.data;
+    const data = input.storage;
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < inner; j++) {
         const base = o * size * inner + j;

@@ -18,9 +18,9 @@ const clampOp: OpDefinition<ClampAttrs> = {
   formula: ({ plain, grad }, { low, high }) => [`${grad} · [${low === -Infinity ? '' : `${low} ≤ `}${plain.inputs[0]}${high === Infinity ? '' : ` ≤ ${high}`}]`],
   label: ({ low, high }) => `clamp [${low === -Infinity ? '−∞' : low}, ${high === Infinity ? '∞' : high}]`,
   // Math.max(NaN, low) is NaN, so a NaN stays NaN, as in PyTorch.
-  forward: ([x], { low, high }) => ({ data: x.data.map((v) => Math.min(Math.max(v, low), high)), shape: x.shape }),
+  forward: ([x], { low, high }) => ({ data: x.storage.map((v) => Math.min(Math.max(v, low), high)), shape: x.shape }),
   // PyTorch's convention: the gradient passes where low ≤ x ≤ high, the boundaries included.
-  backward: ({ inputs: [x], attrs: { low, high } }, g) => [g.mul(new Tensor(x.data.map((v) => (v >= low && v <= high ? 1 : 0)), x.shape))],
+  backward: ({ inputs: [x], attrs: { low, high } }, g) => [g.mul(new Tensor(x.storage.map((v) => (v >= low && v <= high ? 1 : 0)), x.shape))],
 };
 
 /** x limited to [min, max]; either bound may be null for none. With min > max every value becomes max, as in PyTorch. */
@@ -43,9 +43,9 @@ const whereOp: OpDefinition = {
   formula: ({ plain: { inputs: [c] }, grad, sum }) => ['0', `${sum[1]}${grad} · ${c}`, `${sum[2]}${grad} · (1 − ${c})`],
   forward([condition, a, b]) {
     const shape = broadcastShapes('where', broadcastShapes('where', condition.shape, a.shape, ['condition', 'a']), b.shape, ['condition and a', 'b']);
-    const c = broadcastCopy(condition.data, condition.shape, shape);
-    const av = broadcastCopy(a.data, a.shape, shape);
-    const bv = broadcastCopy(b.data, b.shape, shape);
+    const c = broadcastCopy(condition.storage, condition.shape, shape);
+    const av = broadcastCopy(a.storage, a.shape, shape);
+    const bv = broadcastCopy(b.storage, b.shape, shape);
     for (let i = 0; i < c.length; i++) c[i] = c[i] === 1 ? av[i] : bv[i];
     return { data: c, shape };
   },
@@ -65,9 +65,9 @@ const whereOp: OpDefinition = {
  */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const mask = toTensor('where', 'condition', condition);
-  const bad = mask.data.findIndex((v) => v !== 0 && v !== 1);
+  const bad = mask.storage.findIndex((v) => v !== 0 && v !== 1);
   if (bad >= 0) {
-    throw new Error(`where: condition must hold only 0 and 1, got ${describeValue(mask.data[bad])} at ${formatShape(unravelIndex(bad, mask.shape))}`);
+    throw new Error(`where: condition must hold only 0 and 1, got ${describeValue(mask.storage[bad])} at ${formatShape(unravelIndex(bad, mask.shape))}`);
   }
   return applyOp(whereOp, [mask, a, b], undefined);
 }

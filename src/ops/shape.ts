@@ -19,7 +19,7 @@ function viewOp(name: string, label: (attrs: ViewAttrs) => string = () => name):
     label,
     formula: ({ plain, grad }) => [`${grad} reshaped to the shape of ${plain.inputs[0]}`],
     // Shares x's data: kernels never write their inputs, so a view costs no copy.
-    forward: ([x], { shape }) => ({ data: x.data, shape }),
+    forward: ([x], { shape }) => ({ data: x.storage, shape }),
     backward: ({ inputs: [x] }, g) => [g.reshape(x.shape)],
   };
 }
@@ -98,7 +98,7 @@ const permuteOp: OpDefinition<{ perm: readonly number[] }> = {
   inputNames: ['x'],
   label: ({ perm }) => (perm.length === 2 ? 'transpose' : `transpose ${formatShape(perm)}`),
   formula: ({ grad }, { perm }) => [perm.length === 2 ? `${grad}ᵀ` : `${grad} transposed back`],
-  forward: ([x], { perm }) => ({ data: permuteKernel(x.data, x.shape, perm), shape: perm.map((axis) => x.shape[axis]) }),
+  forward: ([x], { perm }) => ({ data: permuteKernel(x.storage, x.shape, perm), shape: perm.map((axis) => x.shape[axis]) }),
   backward: ({ attrs: { perm } }, g) => {
     const inverse = new Array<number>(perm.length);
     perm.forEach((axis, i) => (inverse[axis] = i));
@@ -157,7 +157,7 @@ const cloneOp: OpDefinition = {
   name: 'clone',
   inputNames: ['x'],
   formula: ({ grad }) => [grad],
-  forward: ([x]) => ({ data: Float64Array.from(x.data), shape: x.shape }),
+  forward: ([x]) => ({ data: Float64Array.from(x.storage), shape: x.shape }),
   backward: (_ctx, g) => [g],
 };
 

@@ -27,9 +27,9 @@ interface VarianceAttrs extends ReduceAttrs {
 /** Σ(x − mean)² / divisor over the axes, kept as 1s; two passes, so a large mean costs no digits. */
 function varianceData(x: Tensor, { axes, count, divisor }: VarianceAttrs): Float64Array {
   const keptShape = reducedShape(x.shape, axes, true);
-  const means = sumKernel(x.data, x.shape, axes);
+  const means = sumKernel(x.storage, x.shape, axes);
   for (let i = 0; i < means.length; i++) means[i] /= count;
-  const squares = squaredDeviationKernel(x.data, x.shape, means, keptShape, x.shape);
+  const squares = squaredDeviationKernel(x.storage, x.shape, means, keptShape, x.shape, 'variance');
   const out = sumKernel(squares, x.shape, axes);
   for (let i = 0; i < out.length; i++) out[i] /= divisor;
   return out;
@@ -75,12 +75,12 @@ export const std = statistic('std', stdOp);
  * every exp in range and keeps the digits of x − max (x − logsumexp directly would round to the
  * ulp of a large logsumexp).
  */
-export function shiftedByMax(x: Tensor, axes: readonly number[]): { shift: Float64Array; shifted: Float64Array; logSum: Float64Array } {
+export function shiftedByMax(op: string, x: Tensor, axes: readonly number[]): { shift: Float64Array; shifted: Float64Array; logSum: Float64Array } {
   const keptShape = reducedShape(x.shape, axes, true);
-  const shift = maxKernel(x.data, x.shape, axes);
+  const shift = maxKernel(x.storage, x.shape, axes);
   // All −∞ (or a +∞): shifting by it would give NaN; 0 gives the right −∞ (or +∞).
   for (let i = 0; i < shift.length; i++) if (!Number.isFinite(shift[i])) shift[i] = 0;
-  const shifted = subtractKernel(x.data, x.shape, shift, keptShape, x.shape);
+  const shifted = subtractKernel(x.storage, x.shape, shift, keptShape, x.shape, op);
   const logSum = sumKernel(shifted.map(Math.exp), x.shape, axes).map(Math.log);
   return { shift, shifted, logSum };
 }
@@ -91,7 +91,7 @@ const logsumexpOp: OpDefinition<ReduceAttrs> = {
   label: 'log Σ exp',
   formula: ({ plain, grad }) => [`${grad} · exp(${plain.inputs[0]} − ${plain.output})`],
   forward([x], { axes, keepdims }) {
-    const { shift, logSum } = shiftedByMax(x, axes);
+    const { shift, logSum } = shiftedByMax('logsumexp', x, axes);
     return { data: logSum.map((v, i) => v + shift[i]), shape: reducedShape(x.shape, axes, keepdims) };
   },
   // The gradient is softmax(x) over the axes: exp(x − logsumexp).

@@ -17,14 +17,14 @@ export class Random {
     let s = seed >>> 0;
     const next = () => {
       s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+      return finalize(s);
     };
     this.a = next();
     this.b = next();
-    this.c = next();
+    // Every bit of the seed counts: the bits above the low 32 go into c, so seeds 0 and 2 ** 32
+    // differ (and -1, whose high word is all ones, differs from 2 ** 32 - 1). A seed in
+    // [0, 2 ** 32) keeps the numbers it always gave, since the finalizer maps 0 to 0.
+    this.c = (next() ^ finalize(Math.floor(seed / 2 ** 32) >>> 0)) >>> 0;
     this.counter = 1;
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
@@ -61,4 +61,12 @@ export class Random {
     this.spare = radius * Math.sin(2 * Math.PI * v);
     return radius * Math.cos(2 * Math.PI * v);
   }
+}
+
+/** splitmix32's finalizer: a bijection on 32-bit integers that maps 0 to 0. */
+function finalize(value: number): number {
+  let z = value;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
 }

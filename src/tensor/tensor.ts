@@ -1,6 +1,8 @@
 import type { GraphNode } from '../autograd/op.js';
 import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
+import { handOut } from '../autograd/saved.js';
+import { allocate } from './allocation.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
 import { describeValue } from '../validate.js';
@@ -38,14 +40,21 @@ export class Tensor {
   /** A module's state that is not learned (BN's running statistics), drawn inside its module's box. */
   isBuffer: boolean;
 
-  /** Wraps `data` without copying; use `tensor()` to build one from user values. */
+  /**
+   * Wraps `storage` without copying; use `tensor()` to build one from user values. Writes to
+   * an array passed here are not tracked (see `data`).
+   */
   constructor(
-    readonly data: Float64Array,
+    /**
+     * The values, row-major, as the kernels read them. Writing here is not tracked: it is the
+     * escape hatch PyTorch's `.data` is. Read and write through `data` instead.
+     */
+    readonly storage: Float64Array,
     readonly shape: Shape,
     options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
   ) {
-    if (data.length !== sizeOf(shape)) {
-      throw new Error(`Tensor: data has ${data.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
+    if (storage.length !== sizeOf(shape)) {
+      throw new Error(`Tensor: data has ${storage.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
     this.isParameter = options.isParameter ?? false;
     this.isBuffer = options.isBuffer ?? false;
@@ -57,12 +66,22 @@ export class Tensor {
     return new Tensor(Float64Array.of(value), []);
   }
 
+  /**
+   * The values, row-major, writable in place. Writes are tracked: if an op recorded this tensor
+   * (or a tensor sharing its values, such as its detach()) before the values changed, backward()
+   * refuses, naming the tensor and the op, instead of computing gradients from the new values.
+   * Reading `item()` or `toArray()` costs nothing; the first `.data` of a recorded tensor copies it.
+   */
+  get data(): Float64Array {
+    return handOut(this.storage);
+  }
+
   get ndim(): number {
     return this.shape.length;
   }
 
   get size(): number {
-    return this.data.length;
+    return this.storage.length;
   }
 
   /** True for tensors the user created, as opposed to results of recorded ops. */
@@ -71,18 +90,18 @@ export class Tensor {
   }
 
   item(): number {
-    if (this.data.length !== 1) throw new Error(`item: only a tensor with one element has an item, this one has shape ${formatShape(this.shape)}`);
-    return this.data[0];
+    if (this.storage.length !== 1) throw new Error(`item: only a tensor with one element has an item, this one has shape ${formatShape(this.shape)}`);
+    return this.storage[0];
   }
 
   /** Nested arrays mirroring the shape (a number for a scalar). */
   toArray(): NestedArray {
     const build = (axis: number, offset: number, stride: number): NestedArray => {
-      if (axis === this.shape.length) return this.data[offset];
+      if (axis === this.shape.length) return this.storage[offset];
       const inner = stride / this.shape[axis];
       return Array.from({ length: this.shape[axis] }, (_, i) => build(axis + 1, offset + i * inner, inner));
     };
-    return build(0, 0, this.data.length);
+    return build(0, 0, this.storage.length);
   }
 
   toString(): string {
@@ -90,13 +109,13 @@ export class Tensor {
     if (this.name !== undefined) parts.unshift(`name=${JSON.stringify(this.name)}`);
     if (this.node) parts.push(`op=${this.node.op.name}`);
     if (this.requiresGrad) parts.push('requiresGrad');
-    const values = this.data.length <= 24 ? formatNested(this.toArray()) : `${this.data.length} values`;
+    const values = this.storage.length <= 24 ? formatNested(this.toArray()) : `${this.storage.length} values`;
     return `Tensor(${values}, ${parts.join(', ')})`;
   }
 
   /** The same values, cut off from the graph. Shares data: kernels never write their inputs. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, { name: this.name });
+    return new Tensor(this.storage, this.shape, { name: this.name });
   }
 
   /** Sets the label pictures show on the op that produced this tensor (BN names its steps). */
@@ -182,7 +201,7 @@ function flatten(values: NestedArray, op: string): { data: Float64Array; shape: 
     shape.push(level.length);
     if (level.length === 0) break;
   }
-  const data = new Float64Array(sizeOf(shape));
+  const data = allocate(op, shape);
   let offset = 0;
   const walk = (value: NestedArray, depth: number, path: number[]) => {
     if (depth === shape.length) {
@@ -196,7 +215,11 @@ function flatten(values: NestedArray, op: string): { data: Float64Array; shape: 
       const got = Array.isArray(value) ? `length ${value.length}` : typeof value;
       throw new Error(`${op}: ragged nested array: expected length ${shape[depth]} at ${formatShape(path)} (like the first row), got ${got}`);
     }
-    value.forEach((inner: NestedArray, i: number) => walk(inner, depth + 1, [...path, i]));
+    // A plain loop, not forEach, which skips holes: [1, , 3] would silently become [1, 3, 0].
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw new Error(`${op}: the nested array has a hole (no element) at ${formatShape([...path, i])}; write a number there`);
+      walk(value[i] as NestedArray, depth + 1, [...path, i]);
+    }
   };
   walk(values, 0, []);
   return { data, shape };
@@ -241,28 +264,33 @@ export interface RandomOptions extends FactoryOptions {
   seed?: number;
 }
 
+function filled(op: string, shape: Shape, value: number, options: FactoryOptions): Tensor {
+  assertValidShape(op, shape);
+  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${typeof value}`);
+  return new Tensor(allocate(op, shape).fill(value), [...shape], options);
+}
+
 export function full(shape: Shape, value: number, options: FactoryOptions = {}): Tensor {
-  assertValidShape('full', shape);
-  if (typeof value !== 'number') throw new Error(`full: value must be a number, got ${typeof value}`);
-  return new Tensor(new Float64Array(sizeOf(shape)).fill(value), [...shape], options);
+  return filled('full', shape, value, options);
 }
 
 export function zeros(shape: Shape, options: FactoryOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return filled('zeros', shape, 0, options);
 }
 
 export function ones(shape: Shape, options: FactoryOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return filled('ones', shape, 1, options);
 }
 
 function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (random: Random) => number): Tensor {
   assertValidShape(op, shape);
   const { seed } = options;
   if (seed !== undefined && !Number.isSafeInteger(seed)) {
+    if (Number.isInteger(seed)) throw new Error(`${op}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${describeValue(seed)}`);
     throw new Error(`${op}: seed must be an integer, got ${describeValue(seed)}`);
   }
+  const data = allocate(op, shape);
   const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
-  const data = new Float64Array(sizeOf(shape));
   for (let i = 0; i < data.length; i++) data[i] = draw(random);
   return new Tensor(data, [...shape], options);
 }

@@ -88,6 +88,9 @@ describe('BatchNorm1d', () => {
     expect(() => new BatchNorm1d(4).call(randn([2, 3]))).toThrow(/BatchNorm1d: expected x of shape \[N, 4\] or \[N, 4, L\], got \[2, 3\]/);
     expect(() => new BatchNorm1d(3).call(randn([2, 3, 2, 2]))).toThrow(/got \[2, 3, 2, 2\]/);
     expect(() => new BatchNorm1d(3, { momentum: 2 })).toThrow(/momentum must be between 0 and 1, got 2/);
+    // null is PyTorch's cumulative average; read as 0 it froze the running statistics.
+    expect(() => new BatchNorm1d(3, { momentum: null as never })).toThrow('BatchNorm1d: momentum: null (a cumulative moving average) is not supported yet; give a number between 0 and 1');
+    expect(() => new BatchNorm2d(3, { momentum: '0.1' as never })).toThrow('BatchNorm2d: momentum must be between 0 and 1, got the string \'0.1\'');
     expect(() => new BatchNorm1d(3, { eps: -1 })).toThrow(/eps must be a finite number >= 0/);
   });
 

@@ -38,6 +38,18 @@ describe('SGD', () => {
     expect(() => new SGD([tensor([1], { isParameter: true })], { lr: 0 })).toThrow(/SGD: lr must be a finite number > 0, got 0/);
     expect(() => new SGD([], { lr: 0.1 })).toThrow(/non-empty array of parameters/);
   });
+
+  it('refuses hyperparameters that would make the parameters NaN, and non-leaf tensors', () => {
+    const p = () => tensor([1], { isParameter: true, name: 'p' });
+    expect(() => new SGD([p()], { lr: 0.1, momentum: NaN })).toThrow('SGD: momentum must be a finite number >= 0, got NaN');
+    expect(() => new SGD([p()], { lr: 0.1, momentum: -0.5 })).toThrow('SGD: momentum must be a finite number >= 0, got -0.5');
+    expect(() => new SGD([p()], { lr: 0.1, weightDecay: Infinity })).toThrow('SGD: weightDecay must be a finite number >= 0, got Infinity');
+    // PyTorch: "can't optimize a non-leaf Tensor"; its update would be lost at the next forward.
+    const hidden = p().mul(2);
+    hidden.name = 'h';
+    expect(() => new SGD([hidden], { lr: 0.1 })).toThrow("SGD: parameter 0 (h) is not a leaf: op 'mul' computed it");
+    expect(() => new Adam([p(), p().add(1)])).toThrow("Adam: parameter 1 is not a leaf: op 'add' computed it");
+  });
 });
 
 describe('Adam', () => {
@@ -61,6 +73,20 @@ describe('Adam', () => {
       expect(p.data[0]).toBeCloseTo(expected[0], 14);
       expect(p.data[1]).toBeCloseTo(expected[1], 14);
     });
+  });
+
+  it('refuses betas outside [0, 1) and a negative eps, which make the parameters NaN', () => {
+    const p = tensor([1], { isParameter: true });
+    expect(() => new Adam([p], { betas: [1, 1] })).toThrow('Adam: betas[0] must be in [0, 1), got 1');
+    expect(() => new Adam([p], { betas: [0.9, NaN] })).toThrow('Adam: betas[1] must be in [0, 1), got NaN');
+    expect(() => new Adam([p], { betas: [0.9] as never })).toThrow('Adam: betas must be an array of two numbers, got [0.9]');
+    expect(() => new Adam([p], { eps: -1 })).toThrow('Adam: eps must be a finite number >= 0, got -1');
+    expect(() => new Adam([p], { weightDecay: NaN })).toThrow('Adam: weightDecay must be a finite number >= 0, got NaN');
+    // What [1, 1] did: 0/0 in the bias correction.
+    const adam = new Adam([p], { betas: [0.9, 0.999], eps: 0 });
+    p.grad = tensor([2]);
+    adam.step();
+    expect(p.item()).toBeCloseTo(1 - 1e-3, 12);
   });
 
   it('takes a first step of about lr against the sign of the gradient, whatever its size', () => {

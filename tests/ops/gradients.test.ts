@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
 import * as gg from 'gradgraph';
 import type { Tensor, TensorLike } from 'gradgraph';
+import { pytorch } from '../fixtures/pytorch-edges.js';
 import { awayFromZero, broadcastPairArb, leaf, positive, shapeArb } from '../helpers.js';
 
 /*
@@ -205,5 +206,46 @@ describe('transpose, reshape, broadcastTo', () => {
       }),
       runs,
     );
+  });
+});
+
+describe('gradients where the formula meets 0·∞, as PyTorch gives them', () => {
+  const { powAtZero, reluAtNaN } = pytorch;
+
+  it('pow: d(aᵇ)/da is 0 where b = 0, and d(aᵇ)/db is 0 where a = 0 and b ≥ 0, not NaN', () => {
+    const a = gg.tensor(powAtZero.a, { requiresGrad: true });
+    const b = gg.tensor(powAtZero.b, { requiresGrad: true });
+    const [ga, gb] = gg.grad(a.pow(b).sum(), [a, b]);
+    expect([...ga.data]).toEqual(powAtZero.gradA.map((v) => expect.closeTo(v, 15)));
+    expect([...gb.data]).toEqual(powAtZero.gradB.map((v) => expect.closeTo(v, 15)));
+    // A NaN there spread through every sum it entered.
+    expect(gg.grad(a.pow(0).mul(3).sum(), a)[0].toArray()).toEqual([0, 0, 0, 0, 0]);
+    const exponent = gg.tensor([0.5, 2], { requiresGrad: true });
+    expect(gg.grad(gg.pow(0, exponent).sum(), exponent)[0].toArray()).toEqual([0, 0]);
+    // A broadcast exponent is masked in its own shape, then summed back.
+    const column = gg.tensor([[0], [2]], { requiresGrad: true });
+    const row = gg.tensor([[0, 1]], { requiresGrad: true });
+    const [gColumn, gRow] = gg.grad(column.pow(row).sum(), [column, row]);
+    expect(gColumn.toArray()).toEqual([[1], [1]]);
+    expect(gRow.toArray()).toEqual([[Math.log(2), 2 * Math.log(2)]]);
+  });
+
+  it('pow: the second derivative of x¹ at 0 is 0, and stays differentiable', () => {
+    const x = gg.tensor([0], { requiresGrad: true });
+    const [first] = gg.grad(x.pow(1).sum(), x, { createGraph: true });
+    expect(first.toArray()).toEqual([1]);
+    const [second] = gg.grad(first.sum(), x);
+    expect(second.toArray()).toEqual(powAtZero.secondDerivativeOfXToThe1At0);
+    // Away from 0 nothing changes: the mask records no node unless it is needed.
+    const y = gg.tensor([2], { requiresGrad: true });
+    const [dy] = gg.grad(y.pow(3).sum(), y, { createGraph: true });
+    expect(dy.node?.op.name).not.toBe('zeroWhere');
+    expect(gg.grad(dy.sum(), y)[0].toArray()).toEqual([12]);
+  });
+
+  it('relu: the gradient at NaN passes g on, as at a positive x (PyTorch: where(x <= 0, 0, g))', () => {
+    const x = gg.tensor(reluAtNaN.x.map(Number), { requiresGrad: true });
+    x.relu().backward(gg.ones([4]));
+    expect(x.grad?.toArray()).toEqual(reluAtNaN.grad);
   });
 });

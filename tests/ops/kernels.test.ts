@@ -20,7 +20,7 @@ describe('compileBinary', () => {
         const a = { data: valuesFor(shapeA, seed), shape: shapeA };
         const b = { data: valuesFor(shapeB, seed + 1), shape: shapeB };
         const shape = broadcastShapes('test', shapeA, shapeB);
-        expect([...subtract(a.data, shapeA, b.data, shapeB, shape)]).toEqual(naiveBinary(a, b));
+        expect([...subtract(a.data, shapeA, b.data, shapeB, shape, 'sub')]).toEqual(naiveBinary(a, b));
       }),
       { numRuns: 300 },
     );
@@ -40,8 +40,8 @@ describe('compileBinary', () => {
     // And each pattern computes the same as the general path would.
     const a = { data: valuesFor(out, 1), shape: out };
     const b = { data: valuesFor(shape, 2), shape };
-    expect([...subtract(a.data, out, b.data, shape, out)]).toEqual(naiveBinary(a, b));
-    expect([...subtract(b.data, shape, a.data, out, out)]).toEqual(naiveBinary(b, a));
+    expect([...subtract(a.data, out, b.data, shape, out, 'sub')]).toEqual(naiveBinary(a, b));
+    expect([...subtract(b.data, shape, a.data, out, out, 'sub')]).toEqual(naiveBinary(b, a));
   });
 });
 

@@ -32,6 +32,9 @@ describe('tensor', () => {
   it('says what is wrong with bad values', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/ragged nested array: expected length 2 at \[1\].*got length 1/);
     expect(() => tensor([1, 'a' as never])).toThrow(/expected a number at \[1\], got string/);
+    // A hole is not a zero: forEach would skip it and shift the later values.
+    expect(() => tensor([1, , 3] as never)).toThrow('tensor: the nested array has a hole (no element) at [1]; write a number there');
+    expect(() => tensor([[1, 2], [3, ,]] as never)).toThrow('tensor: the nested array has a hole (no element) at [1, 1]');
     expect(() => tensor([1, 2, 3], { shape: [2, 2] })).toThrow(/3 value\(s\) do not fill shape \[2, 2\], which needs 4/);
     expect(() => tensor([1], { shape: [-1] })).toThrow(/shape must be an array of non-negative integers/);
     expect(() => tensor('1' as never)).toThrow(/values must be a number, nested arrays of numbers or a Float64Array, got string/);
@@ -62,6 +65,19 @@ describe('tensor', () => {
     expect(() => randn([2], { seed: NaN })).toThrow('randn: seed must be an integer, got NaN');
     expect(() => rand([2], { seed: 1.5 })).toThrow('rand: seed must be an integer, got 1.5');
     expect(() => randn([2], { seed: 'a' as never })).toThrow("randn: seed must be an integer, got the string 'a'");
+  });
+
+  it('uses every bit of the seed, and keeps the numbers of seeds below 2 ** 32', () => {
+    // Golden values, drawn by the generator before the high bits counted.
+    expect([...randn([3], { seed: 42 }).data]).toEqual([0.24217036478853005, 1.0208552762307241, 0.9123008329605944]);
+    expect([...randn([2], { seed: 2 ** 32 - 1 }).data]).toEqual([-1.5953085662374455, 1.4810808570581093]);
+    const zero = randn([4], { seed: 0 }).toArray();
+    for (const seed of [2 ** 32, 2 ** 40, 2 ** 52, 2 ** 53 - 1, -(2 ** 32)]) {
+      expect(randn([4], { seed }).toArray(), `seed ${seed}`).not.toEqual(zero);
+    }
+    expect(randn([4], { seed: -1 }).toArray()).not.toEqual(randn([4], { seed: 2 ** 32 - 1 }).toArray());
+    expect(randn([4], { seed: 2 ** 52 + 1 }).toArray()).not.toEqual(randn([4], { seed: 2 ** 52 }).toArray());
+    expect(() => randn([2], { seed: 2 ** 53 })).toThrow('randn: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got 9007199254740992');
   });
 });
 
