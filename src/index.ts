@@ -4,9 +4,9 @@ export type { TensorLike, NestedArray, TensorOptions, FactoryOptions, RandomOpti
 export { formatShape, broadcastShapes, type Shape } from './tensor/shape.js';
 export * from './ops/index.js';
 export { backward, grad, type BackwardOptions, type GradOptions } from './autograd/engine.js';
-export { noGrad, detectAnomaly, withScope, isGradEnabled } from './autograd/mode.js';
+export { noGrad, detectAnomaly, withScope, isGradEnabled, beforeBufferWrite } from './autograd/mode.js';
 export { defineOp, GraphNode, type OpDefinition, type BackwardContext, type CustomOp, type FormulaNames, type GradientFormula } from './autograd/op.js';
-export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckReport, type InputReport, type WorstElement } from './checking/gradcheck.js';
+export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckReport, type InputReport, type InputStatus, type KinkElement, type WorstElement } from './checking/gradcheck.js';
 export { checkRecordedOps, culprits, describeCulprit, formatOpChecks, type OpGradientCheck, type OpCheckOptions } from './checking/op-check.js';
 export * from './nn/index.js';
 export * from './graph/index.js';

@@ -72,3 +72,32 @@ export function withScope<T>(name: string, fn: () => T): T {
   if (typeof name !== 'string' || name === '') throw new Error(`withScope: name must be a non-empty string, got ${JSON.stringify(name)}`);
   return withState('scope', Object.freeze([...state.scope, name]), fn);
 }
+
+/** One map per running `restoringBuffers`: each buffer written inside, and its values before. */
+const bufferSnapshots: Map<Float64Array, Float64Array>[] = [];
+
+/**
+ * Modules call this before writing one of their buffers in place (BatchNorm's running
+ * statistics), so that `restoringBuffers` can put the values back. Costs nothing otherwise.
+ */
+export function beforeBufferWrite(buffer: Float64Array): void {
+  for (const snapshot of bufferSnapshots) {
+    if (!snapshot.has(buffer)) snapshot.set(buffer, Float64Array.from(buffer));
+  }
+}
+
+/**
+ * Runs `fn`, then restores bit for bit every buffer written inside it (also when it throws):
+ * a gradient check calls the user's function dozens of times, and none of those calls is a
+ * training step.
+ */
+export function restoringBuffers<T>(fn: () => T): T {
+  const snapshot = new Map<Float64Array, Float64Array>();
+  bufferSnapshots.push(snapshot);
+  try {
+    return fn();
+  } finally {
+    bufferSnapshots.splice(bufferSnapshots.indexOf(snapshot), 1);
+    for (const [buffer, before] of snapshot) buffer.set(before);
+  }
+}

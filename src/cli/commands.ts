@@ -258,8 +258,8 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
 
 /**
  * The gradient check of BN: the table, and whether it passed. The full check builds the whole
- * Jacobian, one central difference per element of x; fast mode (PyTorch's fast_mode) compares
- * projections on random directions, which finds a wrong gradient as surely but not where.
+ * Jacobian, one set of differences per element of x; fast mode (PyTorch's fast_mode) compares a
+ * projection on random directions, and halves it down to the elements only when it fails.
  */
 function checkBatchNorm(options: ReturnType<typeof sizes>, io: Io, mode: CheckMode = 'auto'): { passed: boolean; outputs: readonly Tensor[] } {
   const model = MODELS.batchnorm(options);

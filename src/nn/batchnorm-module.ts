@@ -1,3 +1,4 @@
+import { beforeBufferWrite } from '../autograd/mode.js';
 import { formatShape } from '../tensor/shape.js';
 import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
@@ -101,6 +102,8 @@ abstract class BatchNorm extends Module {
     // Through .data: an eval-mode graph that saved them sees the change at its backward.
     const runningMean = this.runningMean.data;
     const runningVar = this.runningVar.data;
+    beforeBufferWrite(runningMean);
+    beforeBufferWrite(runningVar);
     for (let c = 0; c < this.numFeatures; c++) {
       runningMean[c] = (1 - m) * runningMean[c] + m * batchMean[c];
       runningVar[c] = (1 - m) * runningVar[c] + m * batchVariance[c] * unbiased;

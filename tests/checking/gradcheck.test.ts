@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defineOp, gradcheck, gradgradcheck, randn, tensor, type Tensor } from 'gradgraph';
+import { defineOp, gradcheck, gradgradcheck, max, randn, tensor, type Tensor } from 'gradgraph';
 
 /** x^3 with its derivative scaled by `factor` on element `wrongAt` only (factor 1: correct). */
 function cubeWithWrongElement(wrongAt: number, factor: number) {
@@ -113,6 +113,17 @@ describe('gradgradcheck', () => {
   });
 });
 
+describe('gradgradcheck and unused inputs', () => {
+  it('passes a constant first derivative (sign), but not a function that uses no input', () => {
+    const x = tensor([-2, 3], { requiresGrad: true, name: 'x' });
+    const report = gradgradcheck((t: Tensor) => t.sign(), [x]);
+    expect(report.passed, report.message).toBe(true);
+    expect(report.message).toMatch(/it is constant/);
+    const constant = tensor([1, 2]);
+    expect(gradgradcheck(() => constant.exp(), [x]).passed).toBe(false);
+  });
+});
+
 describe('gradcheck asks for every input at once', () => {
   it('catches a gradient that is wrong only when several inputs are differentiated together', () => {
     // A stand-in for gradients leaking between inputs: right alone, wrong in company.
@@ -127,5 +138,65 @@ describe('gradcheck asks for every input at once', () => {
     expect(report.passed).toBe(false);
     expect(report.inputs.find((r) => r.name === 'b')?.passed).toBe(false);
     expect(gradcheck(leaky, [a, b], { fastMode: true }).passed).toBe(false);
+  });
+});
+
+describe('kinks', () => {
+  it('are reported apart from wrong gradients: which element, the slopes on either side', () => {
+    // relu at 0 and within a step of 0, abs at 0, a tie in max.
+    // Fast mode sees a kink only if its random direction crosses it: moving both tied elements of
+    // max by the same amount keeps the tie, and max is smooth along that direction.
+    const cases: [string, (t: Tensor) => Tensor, number[], number[], boolean[]][] = [
+      ['relu', (t) => t.relu(), [-0.5, 0, 1, 3e-6], [1, 3], [false, true]],
+      ['abs', (t) => t.abs(), [2, 0], [1], [false, true]],
+      ['max', (t) => max(t), [1, 0, 1], [0, 2], [false]],
+    ];
+    for (const [name, f, values, kinkAt, modes] of cases) {
+      for (const fastMode of modes) {
+        const report = gradcheck(f, [tensor(values, { requiresGrad: true, name: 'x' })], { fastMode });
+        expect(report.passed, `${name}\n${report.message}`).toBe(false);
+        const [input] = report.inputs;
+        expect(input.status).toBe('kink');
+        expect(input.failing).toBe(0);
+        expect(input.kinks).toBe(kinkAt.length);
+        expect(kinkAt).toContainEqual(input.kink?.inputIndex[0]);
+        expect(report.message).toMatch(/sit on or within a step of a kink/);
+      }
+    }
+    const relu = gradcheck((t: Tensor) => t.relu(), [tensor([-0.5, 0, 1], { requiresGrad: true, name: 'x' })]);
+    expect(relu.inputs[0].kink).toMatchObject({ inputIndex: [1], fromLeft: 0, fromRight: 1, analytic: 0 });
+  });
+
+  it('do not hide a wrong gradient elsewhere in the same input', () => {
+    const x = tensor([0, 1, 2], { requiresGrad: true, name: 'x' });
+    const report = gradcheck((t: Tensor) => t.relu().add(cubeWithWrongElement(2, 1.01)(t)), [x]);
+    expect(report.inputs[0].status).toBe('fail');
+    expect(report.inputs[0].failing).toBe(1);
+    expect(report.inputs[0].kinks).toBe(1);
+    expect(report.inputs[0].worst?.inputIndex).toEqual([2]);
+  });
+});
+
+describe('the report', () => {
+  it('measures errors instead of capping them, and counts the wrong elements', () => {
+    const x = randn([2, 3], { seed: 5, requiresGrad: true, name: 'x' });
+    x.data.forEach((v, i) => (x.data[i] = v + Math.sign(v || 1)));
+    const report = gradcheck(cubeWithWrongElement(4, 3), [x]);
+    const [input] = report.inputs;
+    expect(input.maxRelError).toBeCloseTo(2, 8); // |3a − a| / |a|, not capped at 1
+    expect(input.failing).toBe(1);
+    expect(input.total).toBe(6);
+    expect(report.message).toMatch(/FAIL\s+output 0\[1, 1\] w\.r\.t\. x\[1, 1\].*\s1 of 6$/m);
+  });
+
+  it('prints the step and the tolerance it used, estimated or set by the caller', () => {
+    const x = randn([3], { seed: 2, requiresGrad: true, name: 'x' });
+    const estimated = gradcheck((t: Tensor) => t.exp(), [x]);
+    expect(estimated.options).toEqual({ eps: 2 ** -17, atol: null, rtol: 0 });
+    expect(estimated.largestTolerance).toBeGreaterThan(0);
+    expect(estimated.largestTolerance).toBeLessThan(1e-8);
+    expect(estimated.message).toMatch(/^gradcheck passed \(full mode, step 7\.63e-6·max\(1, \|x\|\), tolerance 10 × estimated error, up to \S+\)$/m);
+    const flat = gradcheck((t: Tensor) => t.exp(), [x], { eps: 1e-6, atol: 1e-5, rtol: 1e-3 });
+    expect(flat.message).toMatch(/^gradcheck passed \(full mode, step 1\.00e-6·max\(1, \|x\|\), tolerance atol 1\.00e-5 \+ rtol 0\.001·\|numeric\|\)$/m);
   });
 });

@@ -1,0 +1,96 @@
+import { unravelIndex } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { KinkElement, WorstElement } from './report.js';
+import { SAFETY, type Difference } from './stencil.js';
+
+/* The bookkeeping of a check: the outputs laid end to end, and what the comparisons found. */
+
+/** The outputs of one call, concatenated, and where each output starts. */
+export class FlatOutputs {
+  readonly offsets: number[] = [];
+  readonly size: number;
+
+  constructor(readonly tensors: readonly Tensor[]) {
+    let size = 0;
+    for (const t of tensors) {
+      this.offsets.push(size);
+      size += t.size;
+    }
+    this.size = size;
+  }
+
+  values(tensors: readonly Tensor[] = this.tensors): Float64Array {
+    const shapesMatch = tensors.length === this.tensors.length && tensors.every((t, o) => t.size === this.tensors[o].size);
+    if (!shapesMatch) throw new Error('gradcheck: the function returned outputs of other sizes when its inputs moved; it must return the same shapes every call');
+    const flat = new Float64Array(this.size);
+    tensors.forEach((t, o) => flat.set(t.storage, this.offsets[o]));
+    return flat;
+  }
+
+  /** Which output a flat position belongs to, and the index within it. */
+  locate(position: number): { output: number; outputIndex: number[] } {
+    let output = this.tensors.length - 1;
+    while (this.offsets[output] > position) output--;
+    return { output, outputIndex: unravelIndex(position - this.offsets[output], this.tensors[output].shape) };
+  }
+}
+
+/** What the comparisons of one input found. */
+export class Tally {
+  maxAbsError = 0;
+  maxRelError = 0;
+  largestTolerance = 0;
+  worst: WorstElement | null = null;
+  kink: KinkElement | null = null;
+  readonly failingElements = new Set<number>();
+  readonly kinkElements = new Set<number>();
+  /** Whether any output moved, and whether any analytic entry was nonzero: both false means unused. */
+  moved = false;
+  analyticNonzero = false;
+  private worstRatio = -1;
+
+  constructor(private readonly options: { readonly atol: number | null; readonly rtol: number }, private readonly x: Tensor, private readonly flat: FlatOutputs) {}
+
+  /** The caller's atol, or SAFETY times the difference's estimated error; plus rtol·|numeric|. */
+  toleranceFor(d: Difference): number {
+    return (this.options.atol ?? SAFETY * d.error) + this.options.rtol * Math.abs(d.numeric);
+  }
+
+  /** Whether the element can be checked and agrees; false for a kink as for a wrong gradient. */
+  passes(analytic: number, d: Difference): boolean {
+    return Math.abs(analytic - d.numeric) <= this.toleranceFor(d) && !d.isKink();
+  }
+
+  /** Where an entry sits: an element of x (-1: all of it) and a flat output position (-1: projected on v). */
+  private where(element: number, position: number): Omit<WorstElement, 'analytic' | 'numeric' | 'tolerance'> {
+    const inputIndex = element >= 0 ? unravelIndex(element, this.x.shape) : [];
+    return position >= 0 ? { ...this.flat.locate(position), inputIndex } : { output: -1, outputIndex: [], inputIndex };
+  }
+
+  add(analytic: number, d: Difference, element: number, position: number): boolean {
+    const numeric = d.numeric;
+    const tolerance = this.toleranceFor(d);
+    const mismatch = Math.abs(analytic - numeric);
+    const passed = mismatch <= tolerance;
+    this.moved ||= d.moved;
+    this.analyticNonzero ||= analytic !== 0;
+    if (!Number.isNaN(mismatch) && d.isKink()) {
+      this.kinkElements.add(element);
+      this.kink ??= { ...this.where(element, position), analytic, numeric, tolerance, fromRight: d.fromRight, fromLeft: d.fromLeft };
+      return false;
+    }
+    this.largestTolerance = Math.max(this.largestTolerance, tolerance);
+    // NaN never passes and counts as the worst.
+    const error = Number.isNaN(mismatch) ? Infinity : mismatch;
+    const relative = error === 0 ? 0 : error / Math.max(Math.abs(numeric), tolerance);
+    this.maxAbsError = Math.max(this.maxAbsError, error);
+    this.maxRelError = Math.max(this.maxRelError, Number.isNaN(relative) ? Infinity : relative);
+    if (!passed) this.failingElements.add(element);
+    const ratio = error === 0 ? 0 : error / tolerance;
+    if (ratio > this.worstRatio) {
+      this.worstRatio = ratio;
+      this.worst = { ...this.where(element, position), analytic, numeric, tolerance };
+    }
+    return passed;
+  }
+}
