@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkOptions, describeValue, expectFiniteNumber, expectInteger, expectOneOf, nearestName } from '../src/validate.js';
-import { BatchNorm1d, batchNorm, checkRecordedOps, gradcheck, Linear, miniBatches, ones, randn, render, SGD, sum, tensor, twoMoons, zeros } from 'gradgraph';
+import { BatchNorm1d, batchNorm, checkRecordedOps, grad, gradcheck, Linear, miniBatches, ones, randn, render, SGD, sum, tensor, toDot, trace, twoMoons, zeros } from 'gradgraph';
 
 describe('describeValue', () => {
   it('says what a value is, not how String() prints it', () => {
@@ -69,4 +69,32 @@ describe('error messages say what they got', () => {
   it('render', async () => {
     await expect(render('digraph { a }', { format: 'png', scale: '2' as never })).rejects.toThrow("render: scale must be a finite number > 0, got the string '2'");
   });
+});
+
+/* Item 15 of issue 9: these threw raw TypeErrors ("outputs is not iterable", "Cannot read properties of null"). */
+describe('wrong arguments are named, not raw TypeErrors', () => {
+  const x = randn([3, 2], { seed: 1, requiresGrad: true });
+  const y = x.mul(x).sum();
+  const data = twoMoons({ n: 8 });
+  const cases: [string, () => unknown, string][] = [
+    ['grad outputs', () => grad(3 as never, x), 'grad: outputs must be a Tensor or an array of Tensors, got 3'],
+    ['grad inputs', () => grad(y, 3 as never), 'grad: inputs must be a Tensor or an array of Tensors, got 3'],
+    ['grad input item', () => grad(y, [x, null as never]), 'grad: input 1 must be a Tensor, got null'],
+    ['sum axis null', () => sum(x, null as never), 'sum: axis must be a number or an array of numbers, got null'],
+    ['batchNorm options null', () => batchNorm(x, null as never, null as never, null as never), 'batchNorm: '],
+    ['toDot options null', () => toDot(y, null as never), 'toDot: options must be an object, got null'],
+    ['toDot title', () => toDot(y, { title: {} as never }), 'toDot: option title must be a string, got an object'],
+    ['toDot flag', () => toDot(y, { legend: 'yes' as never }), "toDot: option legend must be true or false, got the string 'yes'"],
+    ['toDot unknown option', () => toDot(y, { titel: 'x' } as never), "toDot: unknown option 'titel'; did you mean 'title'?"],
+    ['toDot dims', () => toDot(y, { dims: { N: '4' } as never }), "toDot: dims.N must be a positive integer, got the string '4'"],
+    ['trace unknown option', () => trace(y, { grads: true } as never), "trace: unknown option 'grads'"],
+    ['miniBatches no options', () => miniBatches(data, 2, undefined as never), 'miniBatches: options { seed } are required, got undefined'],
+    ['miniBatches data', () => miniBatches(null as never, 2, { seed: 0 }), 'miniBatches: data must be a Dataset { x, y } of Tensors, got null'],
+    ['miniBatches seed', () => miniBatches(data, 2, { seed: 'a' as never }), "miniBatches: seed must be an integer, got the string 'a'"],
+    ['twoMoons options', () => twoMoons(null as never), 'twoMoons: options must be an object, got null'],
+    ['Linear seed', () => new Linear(2, 2, { seed: 'a' as never }), "Linear: seed must be an integer, got the string 'a'"],
+  ];
+  for (const [name, call, message] of cases) {
+    it(name, () => expect(call).toThrow(message));
+  }
 });

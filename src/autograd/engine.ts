@@ -4,7 +4,7 @@ import { findNonFinite } from './anomaly.js';
 import { duringBackward, isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
 import type { GraphNode } from './op.js';
 import { postOrder } from './traversal.js';
-import { checkOptions } from '../validate.js';
+import { checkOptions, describeValue } from '../validate.js';
 
 /*
  * Reverse-mode differentiation. The graph is sorted iteratively (traversal.ts: an explicit
@@ -172,19 +172,24 @@ export function backward(output: Tensor, gradOutput?: TensorLike, options: Backw
   else noGrad(store);
 }
 
+function tensorList(argument: 'outputs' | 'inputs', value: unknown): Tensor[] {
+  if (value instanceof Tensor) return [value];
+  if (!Array.isArray(value)) throw new Error(`grad: ${argument} must be a Tensor or an array of Tensors, got ${describeValue(value)}`);
+  value.forEach((t: unknown, i) => {
+    if (!(t instanceof Tensor)) throw new Error(`grad: ${argument === 'outputs' ? 'output' : 'input'} ${i} must be a Tensor, got ${describeValue(t)}`);
+  });
+  return [...value] as Tensor[];
+}
+
 /**
  * The gradients of `outputs` with respect to `inputs`, without touching `.grad`
  * (like `torch.autograd.grad`). With `createGraph` the result can be differentiated again.
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], options: GradOptions = {}): Tensor[] {
   checkOptions('grad', options, ['gradOutputs', 'createGraph', 'allowUnused']);
-  const outputList = outputs instanceof Tensor ? [outputs] : [...outputs];
-  const inputList = inputs instanceof Tensor ? [inputs] : [...inputs];
-  outputList.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new Error(`grad: output ${i} must be a Tensor, got ${typeof t}`);
-  });
+  const outputList = tensorList('outputs', outputs);
+  const inputList = tensorList('inputs', inputs);
   inputList.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new Error(`grad: input ${i} must be a Tensor, got ${typeof t}`);
     if (!t.requiresGrad) throw new Error(`grad: input ${i}${t.name ? ` (${t.name})` : ''} does not require grad`);
   });
   const given = options.gradOutputs === undefined || Array.isArray(options.gradOutputs) ? options.gradOutputs : [options.gradOutputs];

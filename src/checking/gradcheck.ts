@@ -287,7 +287,7 @@ function checkAll(fn: CheckedFunction, inputs: readonly Tensor[], checked: reado
   const reachable = new Set(graph);
   const ctx: Context = { fn, inputs, flat, center: flat.values(), magnitude: largestMagnitude(graph), options };
   const xs = checked.map((i) => inputs[i]);
-  const random = new Random(options.seed);
+  const random = new Random(options.seed, 'gradcheck');
   // Fast mode: one random v over the outputs and one backward pass give Jᵀv for every input.
   const v = randomSigns(random, flat.size, () => 1 / Math.sqrt(flat.size || 1));
   const jtv = options.fastMode

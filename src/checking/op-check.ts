@@ -175,7 +175,7 @@ export function checkRecordedOps(outputs: readonly Tensor[], options: OpCheckOpt
   if (!Array.isArray(outputs) || !outputs.every((t) => t instanceof Tensor)) throw new Error('checkRecordedOps: outputs must be an array of Tensors');
   const eps = options.eps;
   if (eps !== undefined && !(Number.isFinite(eps) && eps > 0)) throw new Error(`checkRecordedOps: eps must be a finite number > 0, got ${describeValue(eps)}`);
-  const random = new Random(options.seed ?? 0);
+  const random = new Random(options.seed ?? 0, 'checkRecordedOps');
   const checks: OpGradientCheck[] = [];
   let opCount = 0;
   for (const t of postOrder(outputs)) {

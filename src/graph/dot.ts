@@ -8,6 +8,7 @@ import { isTensor, trace, type TensorNodeAttributes, type TraceEdgeAttributes, t
 
 export { FONT, quote } from './style.js';
 import type { OpGradientCheck } from '../checking/op-check.js';
+import { checkOptions, describeValue, expectBoolean, expectInteger } from '../validate.js';
 import { CHECK_COLORS, checkMarks, type CheckMark } from './check-marks.js';
 
 /*
@@ -88,20 +89,39 @@ function choice<T extends string>(name: string, value: T | undefined, allowed: r
   return value;
 }
 
-function resolve(options: DotOptions): ResolvedOptions {
+const DOT_OPTION_NAMES = ['direction', 'values', 'grads', 'clusters', 'repeats', 'backward', 'view', 'dims', 'title', 'steps', 'legend', 'upstream', 'fit', 'checks'] as const;
+
+function optionalBoolean(name: string, value: unknown): boolean {
+  return value === undefined ? false : expectBoolean('toDot', `option ${name}`, value);
+}
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value !== undefined && typeof value !== 'string') throw new Error(`toDot: option ${name} must be a string, got ${describeValue(value)}`);
+  return value;
+}
+
+function checkDims(dims: unknown): Readonly<Record<string, number>> {
+  if (dims === undefined) return {};
+  if (dims === null || typeof dims !== 'object' || Array.isArray(dims)) throw new Error(`toDot: option dims must be an object of sizes ({ N: 4 }), got ${describeValue(dims)}`);
+  for (const [letter, size] of Object.entries(dims)) expectInteger('toDot', `dims.${letter}`, size, { min: 1 });
+  return dims as Record<string, number>;
+}
+
+function resolve(given: DotOptions): ResolvedOptions {
+  const options = checkOptions('toDot', given, [...DOT_OPTION_NAMES]);
   return {
     direction: choice('direction', options.direction, ['TB', 'LR'], 'TB'),
     values: choice('values', options.values, ['none', 'summary', 'full'], 'none'),
-    grads: options.grads ?? false,
+    grads: optionalBoolean('grads', options.grads),
     clusters: choice('clusters', options.clusters, ['expanded', 'collapsed', 'none'], 'expanded'),
     backward: choice('backward', options.backward, ['none', 'edges', 'recorded'], 'none'),
     view: choice('view', options.view, ['steps', 'primitives'], 'steps'),
-    dims: options.dims ?? {},
-    title: options.title,
-    repeats: options.repeats ?? false,
-    steps: options.steps ?? false,
-    legend: options.legend ?? false,
-    upstream: options.upstream,
+    dims: checkDims(options.dims),
+    title: optionalString('title', options.title),
+    repeats: optionalBoolean('repeats', options.repeats),
+    steps: optionalBoolean('steps', options.steps),
+    legend: optionalBoolean('legend', options.legend),
+    upstream: optionalString('upstream', options.upstream),
     fit: checkFit(options.fit),
     marks: options.checks === undefined ? new Map() : checkMarks(options.checks),
   };
@@ -366,6 +386,9 @@ function isTraceGraph(source: unknown): source is TraceGraph {
  * the same graph and options give byte-identical text.
  */
 export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: DotOptions = {}): string {
+  if (!isTraceGraph(source) && !isTensor(source) && !Array.isArray(source)) {
+    throw new Error(`toDot: source must be a Tensor, an array of Tensors or a trace() graph, got ${describeValue(source)}`);
+  }
   const o = resolve(options);
   const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded', dims: o.dims });
   const blocks = o.repeats ? collapseRepeats(traced) : traced;

@@ -70,7 +70,7 @@ function crashReason(error: unknown, dot: string): string | null {
 
 /** SVG text from DOT; throws a GraphvizError carrying Graphviz's messages when it cannot. */
 export async function renderSvg(dot: string): Promise<string> {
-  if (typeof dot !== 'string') throw new Error(`render: dot must be a string, got ${typeof dot}`);
+  if (typeof dot !== 'string') throw new Error(`render: dot must be a string, got ${describeValue(dot)}`);
   if (dot.trim() === '') throw new Error('render: dot is empty; pass the text toDot() returns');
   let result;
   try {

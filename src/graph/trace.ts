@@ -4,6 +4,7 @@ import type { GraphNode } from '../autograd/op.js';
 import { postOrder } from '../autograd/traversal.js';
 import { noGrad } from '../autograd/mode.js';
 import { localGradients } from './formulas.js';
+import { checkOptions, describeValue, expectBoolean } from '../validate.js';
 
 /*
  * The one walk over a recorded graph for everything that looks at it: the DOT writer, the
@@ -193,15 +194,19 @@ export function kindOf(value: unknown): string {
 /** Every tensor and op the outputs were computed from, as a graphology graph. */
 export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions = {}): TraceGraph {
   // Checked before spreading: `[...3]` would fail with a TypeError that names no argument.
-  if (!isTensor(outputs) && !Array.isArray(outputs)) throw new Error(`trace: outputs must be a Tensor or an array of Tensors, got ${kindOf(outputs)}`);
+  if (!isTensor(outputs) && !Array.isArray(outputs)) throw new Error(`trace: outputs must be a Tensor or an array of Tensors, got ${describeValue(outputs)}`);
   const roots: Tensor[] = isTensor(outputs) ? [outputs] : [...outputs];
   if (roots.length === 0) throw new Error('trace: no outputs to trace');
   roots.forEach((t, i) => {
-    if (!isTensor(t)) throw new Error(`trace: output ${i} must be a Tensor, got ${kindOf(t)}`);
+    if (!isTensor(t)) throw new Error(`trace: output ${i} must be a Tensor, got ${describeValue(t)}`);
   });
 
+  checkOptions('trace', options, ['recordedBackward', 'dims', 'valuesLimit', 'gradientParts']);
   const valuesLimit = options.valuesLimit ?? FULL_VALUES_LIMIT;
-  if (!(valuesLimit >= 0)) throw new Error(`trace: valuesLimit must be a number ≥ 0, got ${String(valuesLimit)}`);
+  if (!(typeof valuesLimit === 'number' && valuesLimit >= 0)) throw new Error(`trace: valuesLimit must be a number ≥ 0, got ${describeValue(valuesLimit)}`);
+  for (const flag of ['recordedBackward', 'gradientParts'] as const) {
+    if (options[flag] !== undefined) expectBoolean('trace', flag, options[flag]);
+  }
   const keys = new Map<Tensor, string>();
   const outputSet = new Set(roots);
   const seen = new Set<Tensor>();

@@ -34,7 +34,7 @@ export class Conv2d extends Module {
     expectInteger('Conv2d', 'kernelSize', kW, { min: 1 });
     const groups = expectInteger('Conv2d', 'groups', convOptions.groups ?? 1, { min: 1 });
     if (inChannels % groups !== 0 || outChannels % groups !== 0) throw new Error(`Conv2d: groups (${groups}) must divide inChannels (${inChannels}) and outChannels (${outChannels})`);
-    const uniform = uniformInitializer(seed, (inChannels / groups) * kH * kW);
+    const uniform = uniformInitializer(seed, (inChannels / groups) * kH * kW, 'Conv2d');
     this.weight = uniform([outChannels, inChannels / groups, kH, kW], 'weight');
     this.bias = bias ? uniform([outChannels], 'bias') : null;
     this.options = convOptions;

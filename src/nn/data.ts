@@ -1,6 +1,6 @@
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { describeValue } from '../validate.js';
+import { checkOptions, describeValue, expectFiniteNumber, expectInteger } from '../validate.js';
 
 export interface Dataset {
   /** Inputs, one example a row: [n, features]. */
@@ -14,9 +14,10 @@ export interface Dataset {
  * lower, with Gaussian noise of standard deviation `noise`, shuffled. Seeded: same data everywhere.
  */
 export function twoMoons(options: { n: number; noise?: number; seed?: number }): Dataset {
-  const { n, noise = 0.1, seed = 0 } = options;
+  const { n, noise = 0.1, seed = 0 } = checkOptions('twoMoons', options, ['n', 'noise', 'seed']);
+  expectFiniteNumber('twoMoons', 'noise', noise, { min: 0 });
   if (!Number.isInteger(n) || n < 2) throw new Error(`twoMoons: n must be an integer >= 2, got ${describeValue(n)}`);
-  const random = new Random(seed);
+  const random = new Random(seed, 'twoMoons');
   const outer = Math.ceil(n / 2);
   const points: [number, number, number][] = [];
   for (let i = 0; i < n; i++) {
@@ -54,9 +55,15 @@ function takeRows(t: Tensor, indices: readonly number[]): Tensor {
  * `minLast` (default 2: batch norm needs two values per feature) is dropped.
  */
 export function miniBatches(data: Dataset, batchSize: number, options: { seed: number; minLast?: number }): Dataset[] {
+  if (typeof data !== 'object' || data === null || !(data.x instanceof Tensor) || !(data.y instanceof Tensor)) {
+    throw new Error(`miniBatches: data must be a Dataset { x, y } of Tensors, got ${describeValue(data)}`);
+  }
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`miniBatches: batchSize must be a positive integer, got ${describeValue(batchSize)}`);
+  if (options === undefined) throw new Error('miniBatches: options { seed } are required, got undefined');
+  checkOptions('miniBatches', options, ['seed', 'minLast']);
+  if (options.minLast !== undefined) expectInteger('miniBatches', 'minLast', options.minLast, { min: 1 });
   const order = Array.from({ length: data.x.shape[0] }, (_, i) => i);
-  shuffle(order, new Random(options.seed));
+  shuffle(order, new Random(options.seed, 'miniBatches'));
   const batches: Dataset[] = [];
   for (let start = 0; start < order.length; start += batchSize) {
     const indices = order.slice(start, start + batchSize);

@@ -16,8 +16,8 @@ export interface LinearOptions {
  * PyTorch's default initialization of Linear and Conv2d (kaiming_uniform with a = √5, which comes
  * to this): weight and bias uniform in ±1/√fanIn, fanIn being the inputs each output sums over.
  */
-export function uniformInitializer(seed: number | undefined, fanIn: number): (shape: number[], name: string) => Tensor {
-  const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
+export function uniformInitializer(seed: number | undefined, fanIn: number, caller: string): (shape: number[], name: string) => Tensor {
+  const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32), caller);
   const bound = 1 / Math.sqrt(fanIn);
   return (shape, name) => {
     const data = allocate('Linear', shape);
@@ -40,7 +40,7 @@ export class Linear extends Module {
     for (const [argument, value] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${describeValue(value)}`);
     }
-    const uniform = uniformInitializer(options.seed, inFeatures);
+    const uniform = uniformInitializer(options.seed, inFeatures, 'Linear');
     this.weight = uniform([inFeatures, outFeatures], 'weight');
     this.bias = options.bias === false ? null : uniform([outFeatures], 'bias');
   }
@@ -134,7 +134,7 @@ export class Dropout extends Module {
     super(options.name ?? 'Dropout');
     checkOptions('Dropout', options, ['seed', 'name']);
     if (!(typeof p === 'number' && p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability from 0 to 1, got ${describeValue(p)}`);
-    this.random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32), 'Dropout');
   }
 
   forward(x: Tensor): Tensor {

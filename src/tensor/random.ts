@@ -11,8 +11,9 @@ export class Random {
   private c: number;
   private counter: number;
 
-  constructor(seed: number) {
-    if (!Number.isSafeInteger(seed)) throw new Error(`Random: seed must be an integer, got ${describeValue(seed)}`);
+  /** `caller` names the public function the seed was given to, for the error message. */
+  constructor(seed: number, caller = 'Random') {
+    if (!Number.isSafeInteger(seed)) throw new Error(`${caller}: seed must be an integer, got ${describeValue(seed)}`);
     // splitmix32 spreads a small integer seed over the whole state.
     let s = seed >>> 0;
     const next = () => {

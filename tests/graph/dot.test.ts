@@ -147,8 +147,8 @@ describe('toDot', () => {
   });
 
   it('names what it was given instead of tensors, before tracing anything', () => {
-    expect(() => toDot(3 as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got number');
-    expect(() => toDot({} as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got object');
+    expect(() => toDot(3 as never)).toThrow('toDot: source must be a Tensor, an array of Tensors or a trace() graph, got 3');
+    expect(() => toDot({} as never)).toThrow('toDot: source must be a Tensor, an array of Tensors or a trace() graph, got an object');
     expect(() => toDot([])).toThrow('trace: no outputs to trace');
   });
 });

@@ -102,8 +102,8 @@ describe('trace', () => {
   });
 
   it('names a bad argument', () => {
-    expect(() => trace([tensor(1), 3 as never])).toThrow('trace: output 1 must be a Tensor, got number');
-    expect(() => trace(3 as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got number');
+    expect(() => trace([tensor(1), 3 as never])).toThrow('trace: output 1 must be a Tensor, got 3');
+    expect(() => trace(3 as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got 3');
     expect(() => trace(null as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got null');
     expect(() => trace([])).toThrow('trace: no outputs to trace');
   });
