@@ -37,6 +37,19 @@ export function describeValue(value: unknown): string {
   return 'an object';
 }
 
+/**
+ * A list as JSON (`[2,-1]`, the way a user typed it), or what the value is when JSON cannot show
+ * it (a Tensor's graph is circular, a bigint throws): the message must not fail while being written.
+ */
+export function describeList(value: unknown): string {
+  if (!Array.isArray(value)) return describeValue(value);
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return describeValue(value);
+  }
+}
+
 /** The known name nearest to `name` by edit distance, if it is close enough to be a likely typo. */
 export function nearestName(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;

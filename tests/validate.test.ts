@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkOptions, describeValue, expectFiniteNumber, expectInteger, expectOneOf, nearestName } from '../src/validate.js';
-import { BatchNorm1d, batchNorm, checkRecordedOps, grad, gradcheck, Linear, miniBatches, ones, randn, render, SGD, sum, tensor, toDot, trace, twoMoons, zeros } from 'gradgraph';
+import {
+  analyze, backward, BatchNorm1d, batchNorm, broadcastTo, checkRecordedOps, collapseModules, Conv2d, formatShape, grad, gradcheck, gradgradcheck,
+  LayerNorm, Linear, miniBatches, mseLoss, noGrad, ones, randn, ReLU, render, Sequential, SGD, sum, sumTo, Tanh, Tensor, tensor, toDot, trace,
+  twoMoons, unbroadcast, zeros,
+} from 'gradgraph';
 
 describe('describeValue', () => {
   it('says what a value is, not how String() prints it', () => {
@@ -93,6 +97,29 @@ describe('wrong arguments are named, not raw TypeErrors', () => {
     ['miniBatches seed', () => miniBatches(data, 2, { seed: 'a' as never }), "miniBatches: seed must be an integer, got the string 'a'"],
     ['twoMoons options', () => twoMoons(null as never), 'twoMoons: options must be an object, got null'],
     ['Linear seed', () => new Linear(2, 2, { seed: 'a' as never }), "Linear: seed must be an integer, got the string 'a'"],
+    // Found by tests/api-guard.test.ts.
+    ['Tensor constructor', () => new Tensor([1, 2] as never, [2]), 'Tensor: storage must be a Float64Array (tensor() takes arrays), got an array of length 2'],
+    ['Tensor shape', () => new Tensor(new Float64Array(2), 2 as never), 'Tensor: shape must be an array of non-negative integers, got 2'],
+    ['tensor options', () => tensor([1], null as never), 'tensor: options must be an object, got null'],
+    ['zeros unknown option', () => zeros([2], { seed: 1 } as never), "zeros: unknown option 'seed'"],
+    // JSON.stringify throws on a bigint (and on a recorded Tensor's graph) while the message is written.
+    ['a shape JSON cannot show', () => zeros([2n] as never), 'zeros: shape must be an array of non-negative integers, got an array of length 1'],
+    ['Sequential layers', () => new Sequential(3 as never), 'Sequential: layers must be an array of Modules, got 3'],
+    ['LayerNorm shape', () => new LayerNorm(x as never), 'LayerNorm: normalizedShape must be a positive integer or an array of them, got a Tensor'],
+    ['module options null', () => new Tanh(null as never), 'Tanh: options must be an object, got null'],
+    ['module name', () => new ReLU({ name: '' }), "ReLU: name must be a non-empty string, got the string ''"],
+    ['Conv2d kernelSize', () => new Conv2d(1, 3, undefined as never), 'Conv2d: kernelSize must be a positive integer or a pair [h, w] of them, got undefined'],
+    ['mseLoss', () => mseLoss('1' as never, x), "mseLoss: prediction must be a Tensor, got the string '1'"],
+    ['sumTo', () => sumTo(x, 3 as never), 'sumTo: shape must be an array of non-negative integers, got 3'],
+    ['unbroadcast', () => unbroadcast(tensor(1), [0]), 'unbroadcast: grad of shape [] cannot be summed to shape [0]'],
+    ['broadcastTo', () => broadcastTo(null as never, [2]), 'broadcastTo: x must be a Tensor, got null'],
+    ['backward', () => backward(undefined as never), 'backward: output must be a Tensor, got undefined'],
+    ['noGrad', () => noGrad(3 as never), 'noGrad: fn must be a function, got 3'],
+    ['gradgradcheck', () => gradgradcheck(0 as never, [x]), 'gradgradcheck: fn must be a function, got 0'],
+    ['analyze', () => analyze([] as never), 'analyze: graph must be what trace() returns, got an array of length 0'],
+    ['collapseModules', () => collapseModules(x as never), 'collapseModules: graph must be what trace() returns, got a Tensor'],
+    ['toDot array item', () => toDot([y, -1 as never]), 'toDot: output 1 must be a Tensor, got -1'],
+    ['formatShape', () => formatShape(undefined as never), 'formatShape: shape must be an array, got undefined'],
   ];
   for (const [name, call, message] of cases) {
     it(name, () => expect(call).toThrow(message));

@@ -1,4 +1,4 @@
-import { Tensor, type TensorLike } from '../tensor/tensor.js';
+import { expectTensor, Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { findNonFinite } from './anomaly.js';
 import { duringBackward, isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
@@ -153,6 +153,7 @@ function seedGradient(output: Tensor, given: TensorLike | undefined, what: strin
 
 /** Accumulates d(output)/d(leaf) into `.grad` of every leaf that requires grad (PyTorch semantics). */
 export function backward(output: Tensor, gradOutput?: TensorLike, options: BackwardOptions = {}): void {
+  expectTensor('backward', 'output', output);
   if (!output.requiresGrad) {
     throw new Error('backward: the output does not require grad: no input it was computed from has requiresGrad: true (or it was computed inside noGrad)');
   }

@@ -4,6 +4,9 @@
  * JavaScript makes module-level state safe; `withState` restores the previous value in
  * `finally`, so an exception inside never leaves recording switched off.
  */
+
+import { describeValue, expectFunction } from '../validate.js';
+
 const state = {
   gradEnabled: true,
   anomalyEnabled: false,
@@ -48,6 +51,7 @@ export function withGradEnabled<T>(enabled: boolean, fn: () => T): T {
 
 /** Runs `fn` without recording any op, like `torch.no_grad()`. */
 export function noGrad<T>(fn: () => T): T {
+  expectFunction('noGrad', 'fn', fn);
   return withState('gradEnabled', false, fn);
 }
 
@@ -61,6 +65,7 @@ export function duringBackward<T>(fn: () => T): T {
  * `torch.autograd.detect_anomaly()`. Nodes created inside also remember where they were created.
  */
 export function detectAnomaly<T>(fn: () => T): T {
+  expectFunction('detectAnomaly', 'fn', fn);
   return withState('anomalyEnabled', true, fn);
 }
 
@@ -69,7 +74,8 @@ export function detectAnomaly<T>(fn: () => T): T {
  * so pictures can draw it as a box. Scopes nest: `['mlp', 'bn1']`.
  */
 export function withScope<T>(name: string, fn: () => T): T {
-  if (typeof name !== 'string' || name === '') throw new Error(`withScope: name must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || name === '') throw new Error(`withScope: name must be a non-empty string, got ${describeValue(name)}`);
+  expectFunction('withScope', 'fn', fn);
   return withState('scope', Object.freeze([...state.scope, name]), fn);
 }
 

@@ -3,7 +3,7 @@ import { restoringBuffers } from '../autograd/mode.js';
 import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { describeValue } from '../validate.js';
+import { describeValue, expectFunction } from '../validate.js';
 import { Difference, SAFETY, sampleAround, type Samples } from './stencil.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
@@ -255,7 +255,7 @@ function inputReport(x: Tensor, input: number, tally: Tally, unreached: boolean,
  * (and throws with its text when `raiseOnFailure` is set).
  */
 export function gradcheck(fn: CheckedFunction, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckReport {
-  if (typeof fn !== 'function') throw new Error(`gradcheck: fn must be a function, got ${typeof fn}`);
+  expectFunction('gradcheck', 'fn', fn);
   const resolved = resolveOptions('gradcheck', options);
   checkInputs('gradcheck', inputs);
   const checked = indicesRequiringGrad('gradcheck', inputs);
@@ -313,6 +313,7 @@ function checkAll(fn: CheckedFunction, inputs: readonly Tensor[], checked: reado
  * An input whose second derivative is zero (fn linear in it) is allowed to be unused.
  */
 export function gradgradcheck(fn: CheckedFunction, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckReport {
+  expectFunction('gradgradcheck', 'fn', fn);
   resolveOptions('gradgradcheck', options);
   checkInputs('gradgradcheck', inputs);
   const differentiable = indicesRequiringGrad('gradgradcheck', inputs);

@@ -1,5 +1,5 @@
 import { hasCycle, topologicalGenerations, topologicalSort } from 'graphology-dag';
-import type { TensorRole, TraceGraph } from './trace.js';
+import { expectTraceGraph, type TensorRole, type TraceGraph } from './trace.js';
 
 /*
  * Questions about a traced graph, answered by graphology's own algorithms: the trace is a DAG
@@ -22,6 +22,7 @@ export interface GraphAnalysis {
 }
 
 export function analyze(graph: TraceGraph): GraphAnalysis {
+  expectTraceGraph('analyze', graph);
   if (hasCycle(graph)) throw new Error('analyze: the traced graph has a cycle, which a recorded computation cannot have');
   const order = topologicalSort(graph);
   const byRole: Record<TensorRole, number> = { input: 0, parameter: 0, buffer: 0, constant: 0, intermediate: 0, output: 0 };

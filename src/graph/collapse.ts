@@ -1,5 +1,5 @@
 import { DirectedGraph } from 'graphology';
-import type { TraceEdgeAttributes, TraceGraph, TraceGraphAttributes, TraceNodeAttributes } from './trace.js';
+import { expectTraceGraph, type TraceEdgeAttributes, type TraceGraph, type TraceGraphAttributes, type TraceNodeAttributes } from './trace.js';
 
 /*
  * The collapsed view of a trace: each innermost module scope (a Linear, a BatchNorm1d) becomes
@@ -23,6 +23,7 @@ export type PictureGraph = DirectedGraph<PictureNodeAttributes, TraceEdgeAttribu
 const pathKey = (scope: readonly string[]) => JSON.stringify(scope);
 
 export function collapseModules(graph: TraceGraph): PictureGraph {
+  expectTraceGraph('collapseModules', graph);
   // Innermost scopes: those no other scope is nested in.
   const scopes = new Map<string, readonly string[]>();
   graph.forEachNode((_, a) => {
@@ -108,6 +109,7 @@ function runLabel(names: readonly string[]): string {
 }
 
 export function collapseRepeats(graph: TraceGraph): TraceGraph {
+  expectTraceGraph('collapseRepeats', graph);
   // Child scopes of each parent, in the order they are first met.
   const children = new Map<string, (readonly string[])[]>();
   graph.forEachNode((_, a) => {

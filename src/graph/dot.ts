@@ -4,7 +4,7 @@ import { describeValues, formatConstant, formatDims, type ValuesMode } from './l
 import { gradientName } from './formulas.js';
 import { legendStatements } from './legend.js';
 import { attributeList, COLORS, FONT, opLook, quote, tensorLook, type Attributes } from './style.js';
-import { isTensor, trace, type TensorNodeAttributes, type TraceEdgeAttributes, type TraceGraph } from './trace.js';
+import { isTensor, isTraceGraph, trace, type TensorNodeAttributes, type TraceEdgeAttributes, type TraceGraph } from './trace.js';
 
 export { FONT, quote } from './style.js';
 import type { OpGradientCheck } from '../checking/op-check.js';
@@ -376,10 +376,6 @@ function isUnitSeed(output: TensorNodeAttributes): boolean {
 const inches = (pixels: number) => round(pixels / 96);
 const round = (n: number) => Math.round(n * 10000) / 10000;
 
-function isTraceGraph(source: unknown): source is TraceGraph {
-  return typeof source === 'object' && source !== null && !Array.isArray(source) && !isTensor(source)
-    && typeof (source as TraceGraph).forEachNode === 'function';
-}
 
 /**
  * Graphviz DOT for the graph that computed `outputs`, or for an existing trace. Deterministic:
@@ -388,6 +384,11 @@ function isTraceGraph(source: unknown): source is TraceGraph {
 export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: DotOptions = {}): string {
   if (!isTraceGraph(source) && !isTensor(source) && !Array.isArray(source)) {
     throw new Error(`toDot: source must be a Tensor, an array of Tensors or a trace() graph, got ${describeValue(source)}`);
+  }
+  if (Array.isArray(source)) {
+    source.forEach((t: unknown, i) => {
+      if (!isTensor(t)) throw new Error(`toDot: output ${i} must be a Tensor, got ${describeValue(t)}`);
+    });
   }
   const o = resolve(options);
   const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded', dims: o.dims });

@@ -184,6 +184,17 @@ export function isTensor(value: unknown): value is Tensor {
     && Array.isArray(candidate.shape) && 'node' in candidate && typeof candidate.requiresGrad === 'boolean';
 }
 
+/** A graph trace() made (or one built like it): what analyze, collapse and toDot read. */
+export function isTraceGraph(source: unknown): source is TraceGraph {
+  return typeof source === 'object' && source !== null && !Array.isArray(source) && !isTensor(source)
+    && typeof (source as TraceGraph).forEachNode === 'function';
+}
+
+/** Refuses anything but a trace() graph, naming the function and what it got. */
+export function expectTraceGraph(fn: string, graph: unknown): asserts graph is TraceGraph {
+  if (!isTraceGraph(graph)) throw new Error(`${fn}: graph must be what trace() returns, got ${describeValue(graph)}`);
+}
+
 /** What a value that should have been a Tensor is, for an error message: `number`, `null`, `array`. */
 export function kindOf(value: unknown): string {
   if (value === null) return 'null';

@@ -6,7 +6,7 @@ import { checkOptions, describeValue } from '../validate.js';
 import { batchNormFused } from './batchnorm-fused.js';
 import { channelMoments } from './batchnorm-kernels.js';
 import { channelLayout, checkEps } from './layout.js';
-import { Module } from './module.js';
+import { Module, moduleName } from './module.js';
 
 export interface BatchNormModuleOptions {
   /** Added to the variance under the square root. Default 1e-5. */
@@ -57,7 +57,7 @@ abstract class BatchNorm extends Module {
     private readonly accepts: { readonly ranks: readonly number[]; readonly describe: (channels: number) => string },
     options: BatchNormModuleOptions,
   ) {
-    super(options.name ?? name);
+    super(moduleName(name, options));
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${describeValue(numFeatures)}`);
     const { eps = 1e-5, momentum = 0.1, affine = true, primitives = false, fused = false } = checkOptions(name, options, ['eps', 'momentum', 'affine', 'primitives', 'fused', 'name']);
     checkEps(name, eps);

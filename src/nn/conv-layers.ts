@@ -2,9 +2,9 @@ import { conv2d, type Conv2dOptions } from '../ops/conv.js';
 import { avgPool2d, maxPool2d, type PoolOptions } from '../ops/pool.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkOptions, expectInteger } from '../validate.js';
+import { checkOptions, describeValue, expectInteger } from '../validate.js';
 import { uniformInitializer } from './layers.js';
-import { Module } from './module.js';
+import { Module, moduleName } from './module.js';
 
 type Pair = number | readonly [number, number];
 
@@ -25,10 +25,13 @@ export class Conv2d extends Module {
   private readonly options: Conv2dOptions;
 
   constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, options: Conv2dModuleOptions = {}) {
-    super(options.name ?? 'Conv2d');
+    super(moduleName('Conv2d', options));
     const { bias = true, seed, name: _name, ...convOptions } = checkOptions('Conv2d', options, ['stride', 'padding', 'dilation', 'groups', 'bias', 'seed', 'name']);
     expectInteger('Conv2d', 'inChannels', inChannels, { min: 1 });
     expectInteger('Conv2d', 'outChannels', outChannels, { min: 1 });
+    if (typeof kernelSize !== 'number' && !(Array.isArray(kernelSize) && kernelSize.length === 2)) {
+      throw new Error(`Conv2d: kernelSize must be a positive integer or a pair [h, w] of them, got ${describeValue(kernelSize)}`);
+    }
     const [kH, kW] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     expectInteger('Conv2d', 'kernelSize', kH, { min: 1 });
     expectInteger('Conv2d', 'kernelSize', kW, { min: 1 });
@@ -50,7 +53,7 @@ abstract class Pool2d extends Module {
   private readonly options: PoolOptions;
 
   constructor(name: string, private readonly pool: typeof maxPool2d, readonly kernelSize: Pair, options: PoolOptions & { name?: string }) {
-    super(options.name ?? name);
+    super(moduleName(name, options));
     const { name: _name, ...poolOptions } = checkOptions(name, options, ['stride', 'padding', 'name']);
     this.options = poolOptions;
   }

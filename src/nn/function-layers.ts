@@ -2,7 +2,7 @@ import { logSoftmax, softmax } from '../ops/classification.js';
 import { flatten } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkOptions } from '../validate.js';
-import { Module } from './module.js';
+import { Module, moduleName } from './module.js';
 
 /* Ops without parameters as modules, so a Sequential can hold them and a picture boxes them. */
 
@@ -12,7 +12,7 @@ export class Flatten extends Module {
   readonly endAxis: number;
 
   constructor(options: { startAxis?: number; endAxis?: number; name?: string } = {}) {
-    super(options.name ?? 'Flatten');
+    super(moduleName('Flatten', options));
     const { startAxis = 1, endAxis = -1 } = checkOptions('Flatten', options, ['startAxis', 'endAxis', 'name']);
     this.startAxis = startAxis;
     this.endAxis = endAxis;

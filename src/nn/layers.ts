@@ -3,7 +3,7 @@ import { Random } from '../tensor/random.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions, describeValue } from '../validate.js';
-import { Module } from './module.js';
+import { Module, moduleName } from './module.js';
 
 export interface LinearOptions {
   /** Seeds the initial weights; without one they differ from run to run. */
@@ -36,7 +36,7 @@ export class Linear extends Module {
   readonly bias: Tensor | null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
-    super(options.name ?? 'Linear');
+    super(moduleName('Linear', options));
     for (const [argument, value] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new Error(`Linear: ${argument} must be a positive integer, got ${describeValue(value)}`);
     }
@@ -72,19 +72,19 @@ class Activation extends Module {
 
 export class ReLU extends Activation {
   constructor(options: { name?: string } = {}) {
-    super(options.name ?? 'ReLU', (x) => x.relu());
+    super(moduleName('ReLU', options), (x) => x.relu());
   }
 }
 
 export class Sigmoid extends Activation {
   constructor(options: { name?: string } = {}) {
-    super(options.name ?? 'Sigmoid', (x) => x.sigmoid());
+    super(moduleName('Sigmoid', options), (x) => x.sigmoid());
   }
 }
 
 export class Tanh extends Activation {
   constructor(options: { name?: string } = {}) {
-    super(options.name ?? 'Tanh', (x) => x.tanh());
+    super(moduleName('Tanh', options), (x) => x.tanh());
   }
 }
 
@@ -96,9 +96,10 @@ export class Sequential extends Module {
   readonly layers: readonly Module[];
 
   constructor(layers: readonly Module[], options: { name?: string } = {}) {
-    super(options.name ?? 'Sequential');
-    layers.forEach((layer, i) => {
-      if (!(layer instanceof Module)) throw new Error(`Sequential: layer ${i} is not a Module, got ${layer === null ? 'null' : typeof layer}`);
+    super(moduleName('Sequential', options));
+    if (!Array.isArray(layers)) throw new Error(`Sequential: layers must be an array of Modules, got ${describeValue(layers)}`);
+    layers.forEach((layer: unknown, i) => {
+      if (!(layer instanceof Module)) throw new Error(`Sequential: layer ${i} is not a Module, got ${describeValue(layer)}`);
     });
     this.layers = [...layers];
     const total = new Map<string, number>();
@@ -131,7 +132,7 @@ export class Dropout extends Module {
   private readonly random: Random;
 
   constructor(readonly p = 0.5, options: { seed?: number; name?: string } = {}) {
-    super(options.name ?? 'Dropout');
+    super(moduleName('Dropout', options));
     checkOptions('Dropout', options, ['seed', 'name']);
     if (!(typeof p === 'number' && p >= 0 && p <= 1)) throw new Error(`Dropout: p must be a probability from 0 to 1, got ${describeValue(p)}`);
     this.random = new Random(options.seed ?? Math.floor(Math.random() * 2 ** 32), 'Dropout');

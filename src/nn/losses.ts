@@ -1,8 +1,10 @@
 import { softplus } from '../ops/elementwise.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { expectTensor, type Tensor } from '../tensor/tensor.js';
 
 function checkSameShape(op: string, prediction: Tensor, target: Tensor): void {
+  expectTensor(op, 'prediction', prediction);
+  expectTensor(op, 'target', target);
   if (!sameShape(prediction.shape, target.shape)) {
     throw new Error(`${op}: the prediction has shape ${formatShape(prediction.shape)} but the target has shape ${formatShape(target.shape)}; they must match`);
   }

@@ -1,6 +1,7 @@
 import { withScope } from '../autograd/mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { loadState, saveState, type LoadStateOptions, type StateDict } from './state-dict.js';
+import { describeValue } from '../validate.js';
 
 /**
  * A layer or a network, like `torch.nn.Module`. Its parameters are the tensors among its own
@@ -10,6 +11,18 @@ import { loadState, saveState, type LoadStateOptions, type StateDict } from './s
  * Run it with `call(x)`, not `forward(x)`: `call` records every op of the forward pass under a
  * scope named after the module (nested inside its parent's), which pictures draw as a box.
  */
+/**
+ * The `name` option of a module's constructor, or its class name: read before `super()`, so an
+ * options argument that is not an object (null) is refused here with the module's name.
+ */
+export function moduleName(fn: string, options: { readonly name?: string } | undefined): string {
+  if (options === undefined) return fn;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`${fn}: options must be an object, got ${describeValue(options)}`);
+  }
+  return options.name ?? fn;
+}
+
 export abstract class Module {
   /** Training mode (the default) or eval mode; BatchNorm normalizes with batch statistics only when training. */
   training = true;
@@ -17,7 +30,7 @@ export abstract class Module {
   name: string;
 
   constructor(name: string) {
-    if (typeof name !== 'string' || name === '') throw new Error(`Module: name must be a non-empty string, got ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || name === '') throw new Error(`${new.target.name}: name must be a non-empty string, got ${describeValue(name)}`);
     this.name = name;
   }
 

@@ -1,8 +1,8 @@
 import { formatShape } from '../tensor/shape.js';
 import { ones, zeros, type Tensor } from '../tensor/tensor.js';
-import { checkOptions, expectInteger } from '../validate.js';
+import { checkOptions, describeValue, expectInteger } from '../validate.js';
 import { checkEps } from './layout.js';
-import { Module } from './module.js';
+import { Module, moduleName } from './module.js';
 import { groupNorm, layerNorm } from './normalization.js';
 
 export interface NormModuleOptions {
@@ -31,7 +31,10 @@ export class LayerNorm extends Module {
   readonly normalizedShape: readonly number[];
 
   constructor(normalizedShape: number | readonly number[], options: NormModuleOptions = {}) {
-    super(options.name ?? 'LayerNorm');
+    super(moduleName('LayerNorm', options));
+    if (typeof normalizedShape !== 'number' && !Array.isArray(normalizedShape)) {
+      throw new Error(`LayerNorm: normalizedShape must be a positive integer or an array of them, got ${describeValue(normalizedShape)}`);
+    }
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     this.normalizedShape.forEach((d) => expectInteger('LayerNorm', 'normalizedShape', d, { min: 1 }));
     ({ gamma: this.gamma, beta: this.beta, eps: this.eps } = affineParameters('LayerNorm', [...this.normalizedShape], options));
@@ -49,7 +52,7 @@ export class GroupNorm extends Module {
   readonly eps: number;
 
   constructor(readonly numGroups: number, readonly numChannels: number, options: NormModuleOptions = {}) {
-    super(options.name ?? 'GroupNorm');
+    super(moduleName('GroupNorm', options));
     expectInteger('GroupNorm', 'numGroups', numGroups, { min: 1 });
     expectInteger('GroupNorm', 'numChannels', numChannels, { min: 1 });
     if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: numGroups (${numGroups}) must divide numChannels (${numChannels})`);

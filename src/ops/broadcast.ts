@@ -1,5 +1,5 @@
 import { applyOp, type OpDefinition } from '../autograd/op.js';
-import { Tensor } from '../tensor/tensor.js';
+import { expectTensor, Tensor } from '../tensor/tensor.js';
 import { assertValidShape, broadcastAxes, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
 
@@ -45,6 +45,7 @@ const sumToOp: OpDefinition<{ shape: Shape }> = {
 
 /** Broadcasts `x` to `shape` by NumPy rules, copying (the result owns its data). */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  expectTensor('broadcastTo', 'x', x);
   assertValidShape('broadcastTo', shape);
   if (!broadcastsTo(x.shape, shape)) {
     throw new Error(`broadcastTo: cannot broadcast x of shape ${formatShape(x.shape)} to shape ${formatShape(shape)}`);
@@ -54,6 +55,8 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
 
 /** Sums `x` down to `shape`, which must broadcast to x's shape: the adjoint of broadcastTo. */
 export function sumTo(x: Tensor, shape: Shape): Tensor {
+  expectTensor('sumTo', 'x', x);
+  assertValidShape('sumTo', shape);
   if (!broadcastsTo(shape, x.shape)) {
     throw new Error(`sumTo: x of shape ${formatShape(x.shape)} cannot be summed to shape ${formatShape(shape)}, which does not broadcast to it`);
   }
@@ -62,6 +65,11 @@ export function sumTo(x: Tensor, shape: Shape): Tensor {
 
 /** A gradient computed in a broadcast shape, summed back to the shape of the input it belongs to. */
 export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
+  expectTensor('unbroadcast', 'grad', grad);
+  assertValidShape('unbroadcast', shape);
+  if (!broadcastsTo(shape, grad.shape)) {
+    throw new Error(`unbroadcast: grad of shape ${formatShape(grad.shape)} cannot be summed to shape ${formatShape(shape)}, which does not broadcast to it`);
+  }
   return sameShape(grad.shape, shape) ? grad : sumTo(grad, shape);
 }
 

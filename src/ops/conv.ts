@@ -1,7 +1,7 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { formatShape } from '../tensor/shape.js';
-import { checkOptions, describeValue } from '../validate.js';
+import { checkOptions, describeList, describeValue } from '../validate.js';
 import { swapLastTwo } from './shape.js';
 
 /*
@@ -35,7 +35,7 @@ export interface ConvOptions {
 export function pairOf(fn: string, argument: string, value: unknown, min: number): [number, number] {
   const pair = typeof value === 'number' ? [value, value] : value;
   const valid = Array.isArray(pair) && pair.length === 2 && pair.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= min);
-  if (!valid) throw new Error(`${fn}: ${argument} must be an integer >= ${min} or a pair [h, w] of them, got ${Array.isArray(value) ? JSON.stringify(value) : describeValue(value)}`);
+  if (!valid) throw new Error(`${fn}: ${argument} must be an integer >= ${min} or a pair [h, w] of them, got ${describeList(value)}`);
   return pair as [number, number];
 }
 

@@ -2,7 +2,7 @@ import { allocate } from '../tensor/allocation.js';
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxis, sizeOf, type Shape } from '../tensor/shape.js';
-import { describeValue, expectInteger } from '../validate.js';
+import { describeList, describeValue, expectInteger } from '../validate.js';
 import { unsqueeze } from './shape.js';
 
 /*
@@ -142,7 +142,7 @@ export function split(x: TensorLike, sizes: number | readonly number[], axis = 0
     lengths = sizes.map((s, i) => expectInteger('split', `sizes[${i}]`, s, { min: 0 }));
     const total = lengths.reduce((a, b) => a + b, 0);
     if (total !== size) {
-      throw new Error(`split: sizes ${JSON.stringify(sizes)} add up to ${total}, but axis ${at} of x (shape ${formatShape(input.shape)}) has size ${size}`);
+      throw new Error(`split: sizes ${describeList(sizes)} add up to ${total}, but axis ${at} of x (shape ${formatShape(input.shape)}) has size ${size}`);
     }
   } else {
     throw new Error(`split: sizes must be a positive integer or an array of integers, got ${describeValue(sizes)}`);

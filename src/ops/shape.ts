@@ -1,7 +1,7 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxis, sizeOf, type Shape } from '../tensor/shape.js';
-import { describeValue } from '../validate.js';
+import { describeList, describeValue } from '../validate.js';
 import { permute as permuteKernel } from './kernels.js';
 
 /*
@@ -33,7 +33,7 @@ const flattenOp = viewOp('flatten');
 export function reshape(x: TensorLike, shape: Shape): Tensor {
   const input = toTensor('reshape', 'x', x);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= -1)) {
-    throw new Error(`reshape: shape must be an array of integers (-1 allowed once), got ${JSON.stringify(shape)}`);
+    throw new Error(`reshape: shape must be an array of integers (-1 allowed once), got ${describeList(shape)}`);
   }
   const inferred = shape.filter((d) => d === -1).length;
   if (inferred > 1) throw new Error(`reshape: only one axis can be -1, got ${formatShape(shape)}`);
@@ -119,7 +119,7 @@ function checkPermutation(fn: string, input: Tensor, axes: readonly number[]): n
   const perm = list.map((a) => (Number.isInteger(a) && a < 0 ? a + nd : a));
   const isPermutation = perm.length === nd && perm.every((a) => Number.isInteger(a) && a >= 0 && a < nd) && new Set(perm).size === nd;
   if (!isPermutation) {
-    throw new Error(`${fn}: axes ${JSON.stringify(axes)} are not a permutation of the ${nd} axes of x (shape ${formatShape(input.shape)})`);
+    throw new Error(`${fn}: axes ${describeList(axes)} are not a permutation of the ${nd} axes of x (shape ${formatShape(input.shape)})`);
   }
   return perm;
 }

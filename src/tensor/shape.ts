@@ -1,9 +1,10 @@
-import { describeValue } from '../validate.js';
+import { describeList, describeValue } from '../validate.js';
 
 /** A tensor's shape: one size per axis, row-major. `[]` is a scalar. */
 export type Shape = readonly number[];
 
 export function formatShape(shape: Shape): string {
+  if (!Array.isArray(shape)) throw new Error(`formatShape: shape must be an array, got ${describeValue(shape)}`);
   return `[${shape.join(', ')}]`;
 }
 
@@ -32,7 +33,7 @@ export function sameShape(a: Shape, b: Shape): boolean {
 
 export function assertValidShape(op: string, shape: unknown): asserts shape is Shape {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new Error(`${op}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new Error(`${op}: shape must be an array of non-negative integers, got ${describeList(shape)}`);
   }
 }
 
@@ -99,7 +100,7 @@ export function normalizeAxes(op: string, axis: number | readonly number[] | und
   if (axis === undefined) return Array.from({ length: ndim }, (_, i) => i);
   const list = typeof axis === 'number' ? [axis] : axis;
   if (!Array.isArray(list) && typeof axis !== 'number') {
-    throw new Error(`${op}: axis must be a number or an array of numbers, got ${JSON.stringify(axis)}`);
+    throw new Error(`${op}: axis must be a number or an array of numbers, got ${describeList(axis)}`);
   }
   const seen = new Set<number>();
   for (const a of list) {
@@ -107,7 +108,7 @@ export function normalizeAxes(op: string, axis: number | readonly number[] | und
       throw new Error(`${op}: axis ${String(a)} is out of range for a tensor with ${ndim} dimension(s) (valid: ${-ndim} to ${ndim - 1})`);
     }
     const positive = a < 0 ? a + ndim : a;
-    if (seen.has(positive)) throw new Error(`${op}: axis ${positive} is repeated in ${JSON.stringify(list)}`);
+    if (seen.has(positive)) throw new Error(`${op}: axis ${positive} is repeated in ${describeList(list)}`);
     seen.add(positive);
   }
   return [...seen].sort((x, y) => x - y);

@@ -5,7 +5,7 @@ import { handOut, shareBuffer } from '../autograd/saved.js';
 import { allocate } from './allocation.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
-import { describeValue } from '../validate.js';
+import { checkOptions, describeValue } from '../validate.js';
 
 /** Anything an op accepts as an operand: plain numbers become constant scalars. */
 export type TensorLike = Tensor | number;
@@ -55,6 +55,8 @@ export class Tensor {
     readonly shape: Shape,
     options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
   ) {
+    if (!(storage instanceof Float64Array)) throw new Error(`Tensor: storage must be a Float64Array (tensor() takes arrays), got ${describeValue(storage)}`);
+    assertValidShape('Tensor', shape);
     if (storage.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${storage.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
@@ -232,8 +234,14 @@ function flatten(values: NestedArray, op: string): { data: Float64Array; shape: 
  * A tensor from a number, nested arrays, or flat values with a `shape`.
  * Always copies, so later changes to `values` do not reach the tensor.
  */
+/** validate.ts's expect* for tensors; it lives here because validate.ts cannot import Tensor (an import cycle). */
+export function expectTensor(fn: string, argument: string, value: unknown): Tensor {
+  if (!(value instanceof Tensor)) throw new Error(`${fn}: ${argument} must be a Tensor, got ${describeValue(value)}`);
+  return value;
+}
+
 export function tensor(values: NestedArray | Float64Array | readonly number[], options: TensorOptions = {}): Tensor {
-  const { shape } = options;
+  const { shape } = checkOptions('tensor', options, ['shape', ...FACTORY_OPTIONS]);
   if (shape !== undefined) assertValidShape('tensor', shape);
   let data: Float64Array;
   let inferred: Shape;
@@ -243,7 +251,7 @@ export function tensor(values: NestedArray | Float64Array | readonly number[], o
   } else if (typeof values === 'number' || Array.isArray(values)) {
     ({ data, shape: inferred } = flatten(values as NestedArray, 'tensor'));
   } else {
-    throw new Error(`tensor: values must be a number, nested arrays of numbers or a Float64Array, got ${values === null ? 'null' : typeof values}`);
+    throw new Error(`tensor: values must be a number, nested arrays of numbers or a Float64Array, got ${describeValue(values)}`);
   }
   let finalShape = inferred;
   if (shape !== undefined) {
@@ -267,9 +275,12 @@ export interface RandomOptions extends FactoryOptions {
   seed?: number;
 }
 
+const FACTORY_OPTIONS = ['requiresGrad', 'name', 'isParameter'] as const;
+
 function filled(op: string, shape: Shape, value: number, options: FactoryOptions): Tensor {
   assertValidShape(op, shape);
-  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${typeof value}`);
+  checkOptions(op, options, [...FACTORY_OPTIONS]);
+  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${describeValue(value)}`);
   return new Tensor(allocate(op, shape).fill(value), [...shape], options);
 }
 
@@ -287,7 +298,7 @@ export function ones(shape: Shape, options: FactoryOptions = {}): Tensor {
 
 function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (random: Random) => number): Tensor {
   assertValidShape(op, shape);
-  const { seed } = options;
+  const { seed } = checkOptions(op, options, ['seed', ...FACTORY_OPTIONS]);
   if (seed !== undefined && !Number.isSafeInteger(seed)) {
     if (Number.isInteger(seed)) throw new Error(`${op}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${describeValue(seed)}`);
     throw new Error(`${op}: seed must be an integer, got ${describeValue(seed)}`);

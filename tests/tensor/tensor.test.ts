@@ -37,7 +37,7 @@ describe('tensor', () => {
     expect(() => tensor([[1, 2], [3, ,]] as never)).toThrow('tensor: the nested array has a hole (no element) at [1, 1]');
     expect(() => tensor([1, 2, 3], { shape: [2, 2] })).toThrow(/3 value\(s\) do not fill shape \[2, 2\], which needs 4/);
     expect(() => tensor([1], { shape: [-1] })).toThrow(/shape must be an array of non-negative integers/);
-    expect(() => tensor('1' as never)).toThrow(/values must be a number, nested arrays of numbers or a Float64Array, got string/);
+    expect(() => tensor('1' as never)).toThrow(/values must be a number, nested arrays of numbers or a Float64Array, got the string '1'/);
     expect(() => tensor([1, 2]).item()).toThrow(/only a tensor with one element has an item.*\[2\]/);
   });
 

@@ -1,4 +1,4 @@
-import { summarize, type OpNodeAttributes, type TensorNodeAttributes, type TensorRole, type TraceGraph, type ValueSnapshot } from '../trace.js';
+import { expectTraceGraph, summarize, type OpNodeAttributes, type TensorNodeAttributes, type TensorRole, type TraceGraph, type ValueSnapshot } from '../trace.js';
 
 /*
  * What the explorer page knows about a graph, as plain JSON: every tensor with its values and
@@ -77,6 +77,7 @@ function formulasOf(a: OpNodeAttributes): readonly string[] | null {
  * graph is drawn by the static pictures.
  */
 export function explorerData(graph: TraceGraph, options: { title?: string; dims?: Readonly<Record<string, number>> } = {}): ExplorerData {
+  expectTraceGraph('explorerData', graph);
   const tensors: Record<string, ExplorerTensor> = {};
   const ops: Record<string, ExplorerOp> = {};
   const order: string[] = [];
