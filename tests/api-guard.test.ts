@@ -38,6 +38,9 @@ const SKIPPED: Readonly<Record<string, string>> = {
 const DELEGATES: Readonly<Record<string, readonly string[]>> = {
   // toDot traces its source first: "trace: no outputs to trace" is about toDot's own argument.
   toDot: ['trace'],
+  // A module's errors about its input come from the op it applies, which names itself.
+  BatchNorm1d: ['batchNorm', 'batchNormFused', 'batchNormInference'],
+  BatchNorm2d: ['batchNorm', 'batchNormFused', 'batchNormInference'],
 };
 
 const isClass = (f: unknown): boolean => typeof f === 'function' && /^class\b/.test(Function.prototype.toString.call(f));
@@ -110,6 +113,26 @@ describe('the public API names itself in every error', () => {
         }
       }
     }), { numRuns: 3000, seed: 9 });
+  });
+
+  /* Valid modules, so call() is exercised often and not only when random arguments happen to build one. */
+  const modules: readonly (() => Module)[] = [
+    () => new api.Linear(2, 3, { seed: 0 }), () => new api.BatchNorm1d(2), () => new api.BatchNorm2d(2),
+    () => new api.Conv2d(1, 2, 1, { seed: 0 }), () => new api.MaxPool2d(2), () => new api.AvgPool2d(1),
+    () => new api.LayerNorm(2), () => new api.GroupNorm(1, 2), () => new api.Dropout(0.5, { seed: 0 }),
+    () => new api.ReLU(), () => new api.Sigmoid(), () => new api.Tanh(), () => new api.Flatten(),
+    () => new api.Softmax(-1), () => new api.LogSoftmax(0), () => new api.Sequential([new api.Linear(2, 2, { seed: 0 }), new api.ReLU()]),
+  ];
+
+  it('modules: call() returns, or throws an Error that starts with the module or its op', () => {
+    fc.assert(fc.property(fc.constantFrom(...modules), fc.oneof(tensors, small), fc.boolean(), (build, input, training) => {
+      const module = build();
+      module.train(training);
+      // A container's errors come from the layer that refused the input, which names itself.
+      const own = module.constructor.name;
+      const names = [own, module.name, ...(Object.hasOwn(DELEGATES, own) ? DELEGATES[own] : []), ...[...module.children()].map((child) => child.constructor.name)];
+      expectNamed(names, () => module.call(input as Tensor), [input]);
+    }), { numRuns: 600, seed: 21 });
   });
 
   const methods = Object.getOwnPropertyNames(Tensor.prototype)

@@ -119,6 +119,7 @@ describe('wrong arguments are named, not raw TypeErrors', () => {
     ['analyze', () => analyze([] as never), 'analyze: graph must be what trace() returns, got an array of length 0'],
     ['collapseModules', () => collapseModules(x as never), 'collapseModules: graph must be what trace() returns, got a Tensor'],
     ['toDot array item', () => toDot([y, -1 as never]), 'toDot: output 1 must be a Tensor, got -1'],
+    ['Module call', () => new Linear(2, 3, { seed: 0 }).call('1' as never), "Linear: x must be a Tensor, got the string '1'"],
     ['formatShape', () => formatShape(undefined as never), 'formatShape: shape must be an array, got undefined'],
   ];
   for (const [name, call, message] of cases) {

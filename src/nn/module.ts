@@ -1,5 +1,5 @@
 import { withScope } from '../autograd/mode.js';
-import { Tensor } from '../tensor/tensor.js';
+import { expectTensor, Tensor } from '../tensor/tensor.js';
 import { loadState, saveState, type LoadStateOptions, type StateDict } from './state-dict.js';
 import { describeValue } from '../validate.js';
 
@@ -37,6 +37,7 @@ export abstract class Module {
   abstract forward(x: Tensor): Tensor;
 
   call(x: Tensor): Tensor {
+    expectTensor(this.constructor.name, 'x', x);
     return withScope(this.name, () => this.forward(x));
   }
 
