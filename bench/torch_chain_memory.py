@@ -7,6 +7,8 @@ import time
 
 import torch
 
+from torch_peer import build_chain
+
 torch.set_num_threads(1)
 length = int(sys.argv[1])
 
@@ -16,12 +18,8 @@ def rss_bytes():
         return int(statm.read().split()[1]) * resource.getpagesize()
 
 
-x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64, requires_grad=True)
 before = rss_bytes()
-y = x
-for _ in range(length):
-    y = y * 1.0000001
-y = y.sum()
+y = build_chain(length)
 t0 = time.perf_counter()
 y.backward()
 elapsed = time.perf_counter() - t0
