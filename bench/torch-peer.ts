@@ -40,11 +40,14 @@ export class TorchPeer {
     const toPeer = path.join(this.folder, 'to-peer');
     const fromPeer = path.join(this.folder, 'from-peer');
     execFileSync('mkfifo', [toPeer, fromPeer]);
-    // Read-write opens of a FIFO do not wait for the other end (Linux), and keep it open.
+    // Read-write opens of a FIFO do not wait for the other end (Linux).
     this.toPeer = openSync(toPeer, 'r+');
-    this.fromPeer = openSync(fromPeer, 'r+');
-    this.child = spawn(python, [path.join(here, 'torch_peer.py')], { stdio: [this.toPeer, this.fromPeer, 'inherit'] });
+    const peerStdout = openSync(fromPeer, 'r+');
+    this.child = spawn(python, [path.join(here, 'torch_peer.py')], { stdio: [this.toPeer, peerStdout, 'inherit'] });
     this.child.unref();
+    // Keep only a read end here, so that the child's exit reads as end of file instead of a hang.
+    this.fromPeer = openSync(fromPeer, 'r');
+    closeSync(peerStdout);
   }
 
   /** Sends one request and blocks until its answer line; an answer with an error throws it. */
@@ -54,6 +57,7 @@ export class TorchPeer {
     const chunk = Buffer.alloc(1 << 16);
     while (newline < 0) {
       const count = readSync(this.fromPeer, chunk, 0, chunk.length, null);
+      if (count === 0) throw new Error(`benchmark: the PyTorch peer (${this.python} bench/torch_peer.py) exited; its error, if any, is printed above`);
       this.pending += chunk.toString('utf8', 0, count);
       newline = this.pending.indexOf('\n');
     }
