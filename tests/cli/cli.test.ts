@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MODELS } from '../../src/cli/pictures.js';
 import { characterDevice } from '../helpers.js';
 
 /* The real CLI, spawned as a user runs it: `node --import tsx src/cli/main.ts ...`. */
@@ -184,6 +185,17 @@ describe('gradgraph draw', () => {
       expect(text).toContain(`Usage: gradgraph ${command}`);
     }
     expect(gradgraph('--help').text).toContain('Commands:');
+  });
+
+  it('names every built-in graph in gradgraph --help and in draw --help, and wraps no line short', () => {
+    const main = gradgraph('--help').text;
+    const draw = gradgraph('draw', '--help').text;
+    for (const graph of Object.keys(MODELS)) {
+      expect(main).toMatch(new RegExp(`^  draw \\S*\\b${graph}\\b`, 'm'));
+      expect(draw).toMatch(new RegExp(`^Usage: gradgraph draw \\S*\\b${graph}\\b`, 'm'));
+    }
+    const description = draw.split('\n\n')[1]!.split('\n');
+    for (const line of description.slice(0, -1)) expect(line.length, line).toBeGreaterThan(70);
   });
 
   it('shows a command\'s help for -h and for gradgraph help COMMAND, as for --help', () => {
