@@ -64,7 +64,8 @@ export const USAGE = {
       + 'checked on its own, so a failure names the op that is wrong. Exits 1 when a check fails.',
     CHECK_OPTIONS,
   ),
-  start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG) and prints the gradient check of BN.', START_OPTIONS),
+  start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG, and the BN explorer as HTML) and prints the\n'
+      + 'gradient check of BN.', START_OPTIONS),
 };
 
 interface Io {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MODELS } from '../../src/cli/pictures.js';
@@ -254,6 +254,8 @@ describe('gradgraph start', () => {
     expect(status).toBe(0);
     expect(text).toContain('gradcheck passed');
     expect(readdirSync(dir)).toEqual(expect.arrayContaining(['batchnorm.dot', 'batchnorm.svg', 'batchnorm.png', 'batchnorm-backward.svg', 'mlp.svg']));
+    const help = gradgraph('start', '--help').text;
+    for (const format of new Set(readdirSync(dir).map((file) => extname(file).slice(1).toUpperCase()))) expect(help).toContain(format);
   });
 });
 
