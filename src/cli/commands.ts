@@ -44,14 +44,16 @@ const CHECK_OPTIONS: OptionSpecs = {
 };
 const START_OPTIONS: OptionSpecs = { 'out-dir': { type: 'string', placeholder: 'DIR', help: 'where to write the pictures (default graphs)' }, ...HELP };
 
+/** The built-in graphs `draw` knows, as usage writes them: `batchnorm|mlp|...`. */
+export const DRAWABLE = Object.keys(MODELS).join('|');
+
 export const USAGE = {
   draw: helpText(
-    'gradgraph draw batchnorm|mlp|batchnorm-modes|deep-mlp|norms|FILE.ts|FILE.dot [options]',
+    `gradgraph draw ${DRAWABLE}|FILE.ts|FILE.dot [options]`,
     'Draws a computational graph: the BN layer, an MLP with BatchNorm1d, one BatchNorm1d in\n'
       + 'training and eval mode, an MLP of three identical blocks, BN beside LayerNorm, GroupNorm\n'
-      + 'and RMSNorm, the graph built by your\n'
-      + 'module (its default export, a function returning the output tensor or tensors; it is\n'
-      + 'given { batch, features, seed }), or renders a DOT file.',
+      + 'and RMSNorm, the graph built by your module (its default export, a function returning the\n'
+      + 'output tensor or tensors; it is given { batch, features, seed }), or renders a DOT file.',
     DRAW_OPTIONS,
   ),
   check: helpText(
@@ -62,7 +64,8 @@ export const USAGE = {
       + 'checked on its own, so a failure names the op that is wrong. Exits 1 when a check fails.',
     CHECK_OPTIONS,
   ),
-  start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG) and prints the gradient check of BN.', START_OPTIONS),
+  start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG, and the BN explorer as HTML) and prints the\n'
+      + 'gradient check of BN.', START_OPTIONS),
 };
 
 interface Io {
