@@ -4,7 +4,7 @@ import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { describeValue } from '../validate.js';
-import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, type Samples } from './differences.js';
+import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, searchByHalving, type Samples } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
 import { formatReport, type GradcheckReport, type InputReport } from './report.js';
@@ -209,17 +209,19 @@ function compareProjections(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Arra
     tally.add(whole.analytic, whole.d, -1, -1, whole.terms);
     return projection;
   }
-  const pending: [number, number][] = [[0, x.size]];
-  while (pending.length > 0) {
-    const [lo, hi] = pending.pop()!;
-    const middle = Math.floor((lo + hi) / 2);
-    for (const [a, b] of [[lo, middle], [middle, hi]] as const) {
-      if (a === b) continue;
-      const { analytic, d, terms } = projectedDifference(ctx, x, jtv, v, random, a, b);
-      if (b - a === 1) tally.add(analytic, d, a, -1, terms);
-      else if (!tally.passes(analytic, d, terms)) pending.push([a, b]);
+  const agrees = (lo: number, hi: number) => {
+    const { analytic, d, terms } = projectedDifference(ctx, x, jtv, v, random, lo, hi);
+    return tally.passes(analytic, d, terms);
+  };
+  const compareEach = (lo: number, hi: number) => {
+    for (let j = lo; j < hi; j++) {
+      const { analytic, d, terms } = projectedDifference(ctx, x, jtv, v, random, j, j + 1);
+      tally.add(analytic, d, j, -1, terms);
     }
-  }
+  };
+  const middle = Math.floor(x.size / 2);
+  searchByHalving(0, middle, 1, agrees, compareEach);
+  searchByHalving(middle, x.size, 1, agrees, compareEach);
   return projection;
 }
 
