@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { checkRecordedOps, culprits, describeCulprit, gradcheck, render, toDot, toHtml, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
+import { checkRecordedOps, culprits, describeCulprit, gradcheck, GraphvizError, render, toDot, toHtml, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, modelHtml, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
@@ -253,7 +253,14 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
     }
   }
   // Fitted to a size, the PNG is drawn at that size; otherwise at twice the SVG's, for sharp text.
-  const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png', ...(fit ? { scale: 1 } : {}) }) : await render(dot);
+  let output: string | Uint8Array;
+  try {
+    output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png', ...(fit ? { scale: 1 } : {}) }) : await render(dot);
+  } catch (error) {
+    // Graphviz's line numbers are the DOT file's own: say which file they count in.
+    if (kind === 'dot' && error instanceof GraphvizError) throw new Error(`draw: '${graph}': ${error.message}`);
+    throw error;
+  }
   if (out === undefined) io.stdout(output);
   else writeOutputFile(out, output);
   return 0;

@@ -135,7 +135,7 @@ describe('gradgraph draw', () => {
     expect(width === 1920 || height === 1080).toBe(true);
   });
 
-  it('renders a DOT file and reports a syntax error with Graphviz\'s message, exiting 1', () => {
+  it('renders a DOT file and reports a syntax error with Graphviz\'s message and the file it is in, exiting 1', () => {
     const good = join(work, 'good.dot');
     writeFileSync(good, 'digraph { a -> b }');
     expect(gradgraph('draw', good).text).toMatch(/<svg/);
@@ -143,7 +143,7 @@ describe('gradgraph draw', () => {
     writeFileSync(bad, 'digraph {\n  a -> b\n  c -> ;\n}\n');
     const out = join(work, 'bad.svg');
     const { status, stderr } = gradgraph('draw', bad, '--out', out);
-    expect(stderr).toBe("gradgraph: Graphviz: syntax error in line 3 near ';'\n");
+    expect(stderr).toBe(`gradgraph: error: draw: '${bad}': Graphviz: syntax error in line 3 near ';'\n`);
     expect(status).toBe(1);
     expect(existsSync(out)).toBe(false);
   });
