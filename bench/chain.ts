@@ -10,7 +10,7 @@ function buildChain(length: number): { x: Tensor; y: Tensor } {
   return { x, y: y.sum() };
 }
 
-function backwardTime(length: number): { ms: number; heapMb: number } {
+export function backwardTime(length: number): { ms: number; heapMb: number } {
   globalThis.gc?.();
   const before = process.memoryUsage().heapUsed;
   const { y } = buildChain(length);

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every figure gradgraph's README quotes, measured side by side in one process.
- * Sections: bn, tfjs, chain, gradcheck, mlp, conv, bookkeeping (all by default; name some to run those).
+ * Sections: bn, tfjs, chain, gradcheck, mlp, conv, bookkeeping, torch (all by default; name some to run those).
  */
 import os from 'node:os';
 import { benchBatchNorm, benchBookkeeping, benchTensorFlow } from './batchnorm.js';
@@ -9,6 +9,7 @@ import { benchConv } from './conv.js';
 import { benchGradcheck } from './gradcheck.js';
 import { benchMlp } from './mlp.js';
 import { loadTensorFlow } from './peer.js';
+import { benchTorch } from './torch.js';
 
 const sections: Record<string, () => void | Promise<void>> = {
   bn: benchBatchNorm,
@@ -21,6 +22,7 @@ const sections: Record<string, () => void | Promise<void>> = {
   gradcheck: benchGradcheck,
   mlp: benchMlp,
   conv: benchConv,
+  torch: benchTorch,
 };
 
 const asked = process.argv.slice(2);

@@ -1,7 +1,7 @@
 import { unravelIndex } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { KinkElement, WorstElement } from './report.js';
-import { SAFETY, type Difference } from './stencil.js';
+import { classify, toleranceOf, type Estimate } from './differences.js';
 
 /* The bookkeeping of a check: the outputs laid end to end, and what the comparisons found. */
 
@@ -51,14 +51,14 @@ export class Tally {
 
   constructor(private readonly options: { readonly atol: number | null; readonly rtol: number }, private readonly x: Tensor, private readonly flat: FlatOutputs) {}
 
-  /** The caller's atol, or SAFETY times the difference's estimated error; plus rtol·|numeric|. */
-  toleranceFor(d: Difference): number {
-    return (this.options.atol ?? SAFETY * d.error) + this.options.rtol * Math.abs(d.numeric);
+  /** The caller's atol, or the estimate's tolerance; plus rtol·|numeric|. `terms`: see toleranceOf. */
+  toleranceFor(analytic: number, d: Estimate, terms?: number): number {
+    return (this.options.atol ?? toleranceOf(analytic, d, terms)) + this.options.rtol * Math.abs(d.numeric);
   }
 
   /** Whether the element can be checked and agrees; false for a kink as for a wrong gradient. */
-  passes(analytic: number, d: Difference): boolean {
-    return Math.abs(analytic - d.numeric) <= this.toleranceFor(d) && !d.isKink();
+  passes(analytic: number, d: Estimate, terms?: number): boolean {
+    return classify(analytic, d, this.toleranceFor(analytic, d, terms)) === 'pass';
   }
 
   /** Where an entry sits: an element of x (-1: all of it) and a flat output position (-1: projected on v). */
@@ -67,14 +67,15 @@ export class Tally {
     return position >= 0 ? { ...this.flat.locate(position), inputIndex } : { output: -1, outputIndex: [], inputIndex };
   }
 
-  add(analytic: number, d: Difference, element: number, position: number): boolean {
+  add(analytic: number, d: Estimate, element: number, position: number, terms?: number): boolean {
     const numeric = d.numeric;
-    const tolerance = this.toleranceFor(d);
+    const tolerance = this.toleranceFor(analytic, d, terms);
     const mismatch = Math.abs(analytic - numeric);
-    const passed = mismatch <= tolerance;
+    const status = classify(analytic, d, tolerance);
+    const passed = status === 'pass';
     this.moved ||= d.moved;
     this.analyticNonzero ||= analytic !== 0;
-    if (!Number.isNaN(mismatch) && d.isKink()) {
+    if (status === 'kink') {
       this.kinkElements.add(element);
       this.kink ??= { ...this.where(element, position), analytic, numeric, tolerance, fromRight: d.fromRight, fromLeft: d.fromLeft };
       return false;

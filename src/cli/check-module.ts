@@ -1,17 +1,15 @@
 import { postOrder } from '../autograd/traversal.js';
-import { compareElements, compareProjections, type Comparison } from '../checking/differences.js';
+import { gradcheck, type GradcheckReport, type InputReport } from '../checking/gradcheck.js';
 import { checkRecordedOps, culprits, describeCulprit, describeOp, formatNumber, formatOpChecks, type OpGradientCheck } from '../checking/op-check.js';
-import { grad, type Tensor } from '../index.js';
-import { Random } from '../tensor/random.js';
+import type { Tensor } from '../index.js';
 import { formatShape } from '../tensor/shape.js';
 import { callUserFunction, checkOutputs, loadUserFunction, type BuildOptions, type UserFunction } from './user-module.js';
 
 /*
- * `gradgraph check ./my-graph.ts`: the gradient of the user's function with respect to the
- * leaves it reads that require grad, against central differences taken by perturbing those very
- * leaves in place and calling the function again (as PyTorch's gradcheck does), with the
- * error-estimate tolerance of the per-op check; then every recorded op on its own, to name the
- * op that is wrong. The leaves are left bit for bit as they were.
+ * `gradgraph check ./my-graph.ts`: gradcheck of the user's function with respect to the leaves
+ * it reads that require grad. gradcheck perturbs those very leaves in place and calls the
+ * function again (as PyTorch's gradcheck does), and leaves them bit for bit as they were; then
+ * every recorded op is checked on its own, to name the op that is wrong.
  */
 
 export type CheckMode = 'auto' | 'fast' | 'full';
@@ -46,17 +44,37 @@ function run(path: string, build: UserFunction, options: BuildOptions): Tensor[]
   return checkOutputs('check', path, result);
 }
 
-function formatLeafRows(leaves: readonly Tensor[], comparisons: readonly Comparison[]): string {
-  const rows = [['input', 'shape', 'max abs err', 'max rel err', 'result', 'worst element']];
+/** Whether two calls gave the same values, bit for bit (NaN equal to NaN). */
+function sameValues(first: readonly Tensor[], second: readonly Tensor[]): boolean {
+  return first.length === second.length && first.every((t, o) => t.size === second[o].size && t.storage.every((v, k) => Object.is(v, second[o].storage[k]) || v === second[o].storage[k]));
+}
+
+/** |analytic − numeric| / max(|analytic|, |numeric|) of the worst element, as the op table measures it. */
+function relativeErrorOfWorst(r: InputReport): number {
+  if (r.worst === null) return 0;
+  const { analytic, numeric } = r.worst;
+  const error = Math.abs(analytic - numeric);
+  return error === 0 ? 0 : error / Math.max(Math.abs(analytic), Math.abs(numeric));
+}
+
+function formatLeafRows(leaves: readonly Tensor[], reports: readonly InputReport[]): string {
+  const rows = [['input', 'shape', 'max abs err', 'worst rel err', 'result', 'worst element']];
   leaves.forEach((leaf, i) => {
-    const c = comparisons[i];
+    const r = reports[i];
     const name = leafName(leaf, i);
-    const result = c.status === 'fail' ? `FAIL (${c.failures} of ${c.elements})` : c.status === 'kink' ? `kink (${c.kinks} of ${c.elements})` : 'pass';
-    const worst = c.worst === null ? '' : `${c.worst.inputIndex.length > 0 ? `${name}${formatShape(c.worst.inputIndex)}` : 'a random direction'}: analytic ${formatNumber(c.worst.analytic)}, numeric ${formatNumber(c.worst.numeric)}`;
-    rows.push([name, formatShape(leaf.shape), formatNumber(c.maxAbsError), formatNumber(c.maxRelError), result, worst]);
+    const result = r.status === 'fail' ? `FAIL (${r.failing} of ${r.total})` : r.status === 'kink' ? `kink (${r.kinks} of ${r.total})` : r.status;
+    const worst = r.worst === null ? '' : `${r.worst.inputIndex.length > 0 ? `${name}${formatShape(r.worst.inputIndex)}` : 'a random direction'}: analytic ${formatNumber(r.worst.analytic)}, numeric ${formatNumber(r.worst.numeric)}`;
+    rows.push([name, formatShape(leaf.shape), formatNumber(r.maxAbsError), formatNumber(relativeErrorOfWorst(r)), result, worst]);
   });
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n');
+}
+
+function header(path: string, mode: CheckMode, total: number, report: GradcheckReport): string {
+  const how = report.mode === 'fast'
+    ? `fast mode: random projections, halved down to the wrong elements${mode === 'auto' ? `, as the inputs have ${total} > ${FULL_CHECK_LIMIT} elements` : ''}`
+    : 'full mode: every element';
+  return `Gradient check of '${path}' (${how}; step ${formatNumber(report.options.eps)}·max(1, |x|), tolerance from the differences' error estimate, up to ${formatNumber(report.largestTolerance)})`;
 }
 
 export async function checkUserModule(path: string, options: BuildOptions, mode: CheckMode): Promise<ModuleCheck> {
@@ -64,42 +82,31 @@ export async function checkUserModule(path: string, options: BuildOptions, mode:
   const outputs = run(path, build, options);
   const leaves = leavesOf(outputs);
   if (leaves.length === 0) throw new Error(`check: the outputs of '${path}' were computed from no tensor with requiresGrad: true, so there is no gradient to check`);
-  const again = leavesOf(run(path, build, options));
-  if (again.length !== leaves.length || again.some((t, i) => t !== leaves[i])) {
+  const again = run(path, build, options);
+  const againLeaves = leavesOf(again);
+  if (againLeaves.length !== leaves.length || againLeaves.some((t, i) => t !== leaves[i])) {
     throw new Error(`check: the function exported by '${path}' makes new input tensors on every call, so changing them cannot change its result; create the tensors that require grad once, outside the function, and only compute with them inside`);
   }
-
-  const random = new Random(options.seed + 7919);
-  const upstream = outputs.map((y) => {
-    const values = new Float64Array(y.size);
-    for (let k = 0; k < values.length; k++) values[k] = random.normal();
-    return values;
-  });
-  const OwnTensor = outputs[0].constructor as typeof Tensor;
-  const analytic = grad(outputs, leaves, { gradOutputs: outputs.map((y, o) => new OwnTensor(upstream[o], y.shape)), allowUnused: true });
-  const evaluate = () => run(path, build, options).map((y) => y.storage);
-  const total = leaves.reduce((sum, t) => sum + t.size, 0);
-  const projections = mode === 'fast' || (mode === 'auto' && total > FULL_CHECK_LIMIT);
-  const comparisons = leaves.map((leaf, i) => (projections
-    ? compareProjections(leaf.storage, leaf.shape, analytic[i].storage, evaluate, upstream, { eps: 1e-3, elementEps: 1e-5, random })
-    : compareElements(leaf.storage, leaf.shape, analytic[i].storage, evaluate, upstream, { eps: 1e-5 })));
-  if (comparisons.some((c) => c.unstable)) {
+  if (!sameValues(outputs, again)) {
     throw new Error(`check: the function exported by '${path}' gives different values each time it is called with the same inputs, so no difference measures its gradient; make it deterministic (seed its random numbers)`);
   }
+
+  const total = leaves.reduce((sum, t) => sum + t.size, 0);
+  const fastMode = mode === 'fast' || (mode === 'auto' && total > FULL_CHECK_LIMIT);
+  const whole = gradcheck(() => run(path, build, options), leaves, { fastMode, seed: options.seed });
   const checks = checkRecordedOps(outputs, { seed: options.seed });
 
-  const wholeFailed = comparisons.some((c) => c.status === 'fail');
+  const wholeFailed = whole.inputs.some((r) => r.status === 'fail');
   const found = culprits(checks);
-  const header = `Gradient check of '${path}' (${projections ? `fast mode: random projections, halved down to the wrong elements${mode === 'auto' ? `, as the inputs have ${total} > ${FULL_CHECK_LIMIT} elements` : ''}` : 'full mode: every element'}; steps h, 2h, 4h, tolerance from their error estimate)`;
   const verdict = wholeFailed || found.length > 0 ? 'FAILED' : 'passed';
-  const report = [`${header}: ${verdict}`, formatLeafRows(leaves, comparisons), '', `Each op's own gradient, on the values it saw:`, formatOpChecks(checks), ''].join('\n');
+  const report = [`${header(path, mode, total, whole)}: ${verdict}`, formatLeafRows(leaves, whole.inputs), '', `Each op's own gradient, on the values it saw:`, formatOpChecks(checks), ''].join('\n');
   let failure: string | null = null;
   if (found.length > 0) {
     const more = found.length > 1 ? ` (and ${found.length - 1} more: ${found.slice(1).map(describeOp).join(', ')})` : '';
     failure = `check: ${describeCulprit(found[0])}${more}`;
   } else if (wholeFailed) {
-    const i = comparisons.findIndex((c) => c.status === 'fail');
-    failure = `check: the gradient with respect to ${leafName(leaves[i], i)} is wrong (max rel err ${formatNumber(comparisons[i].maxRelError)}), yet each op's own gradient is right: does the function give the same result every time it is called?`;
+    const i = whole.inputs.findIndex((r) => r.status === 'fail');
+    failure = `check: the gradient with respect to ${leafName(leaves[i], i)} is wrong (max rel err ${formatNumber(whole.inputs[i].maxRelError)}), yet each op's own gradient is right: does the function give the same result every time it is called?`;
   }
   return { passed: failure === null, outputs, checks, report, failure };
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { checkRecordedOps, culprits, describeCulprit, gradcheck, render, toDot, toHtml, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
+import { checkRecordedOps, culprits, describeCulprit, gradcheck, GraphvizError, render, toDot, toHtml, type DotOptions, type OpGradientCheck, type Tensor } from '../index.js';
 import { helpText, integerOption, parse, UsageError, type OptionSpecs, type Parsed } from './args.js';
 import { isModelName, MODELS, modelDot, modelHtml, runBackward, writeGallery, type Gradients } from './pictures.js';
 import { DEFAULT_SIZES } from './models.js';
@@ -44,14 +44,16 @@ const CHECK_OPTIONS: OptionSpecs = {
 };
 const START_OPTIONS: OptionSpecs = { 'out-dir': { type: 'string', placeholder: 'DIR', help: 'where to write the pictures (default graphs)' }, ...HELP };
 
+/** The built-in graphs `draw` knows, as usage writes them: `batchnorm|mlp|...`. */
+export const DRAWABLE = Object.keys(MODELS).join('|');
+
 export const USAGE = {
   draw: helpText(
-    'gradgraph draw batchnorm|mlp|batchnorm-modes|deep-mlp|norms|FILE.ts|FILE.dot [options]',
+    `gradgraph draw ${DRAWABLE}|FILE.ts|FILE.dot [options]`,
     'Draws a computational graph: the BN layer, an MLP with BatchNorm1d, one BatchNorm1d in\n'
       + 'training and eval mode, an MLP of three identical blocks, BN beside LayerNorm, GroupNorm\n'
-      + 'and RMSNorm, the graph built by your\n'
-      + 'module (its default export, a function returning the output tensor or tensors; it is\n'
-      + 'given { batch, features, seed }), or renders a DOT file.',
+      + 'and RMSNorm, the graph built by your module (its default export, a function returning the\n'
+      + 'output tensor or tensors; it is given { batch, features, seed }), or renders a DOT file.',
     DRAW_OPTIONS,
   ),
   check: helpText(
@@ -62,7 +64,8 @@ export const USAGE = {
       + 'checked on its own, so a failure names the op that is wrong. Exits 1 when a check fails.',
     CHECK_OPTIONS,
   ),
-  start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG) and prints the gradient check of BN.', START_OPTIONS),
+  start: helpText('gradgraph start [options]', 'Draws the gallery into graphs/ (DOT, SVG and PNG, and the BN explorer as HTML) and prints the\n'
+      + 'gradient check of BN.', START_OPTIONS),
 };
 
 interface Io {
@@ -250,7 +253,14 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
     }
   }
   // Fitted to a size, the PNG is drawn at that size; otherwise at twice the SVG's, for sharp text.
-  const output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png', ...(fit ? { scale: 1 } : {}) }) : await render(dot);
+  let output: string | Uint8Array;
+  try {
+    output = format === 'dot' ? dot : format === 'png' ? await render(dot, { format: 'png', ...(fit ? { scale: 1 } : {}) }) : await render(dot);
+  } catch (error) {
+    // Graphviz's line numbers are the DOT file's own: say which file they count in.
+    if (kind === 'dot' && error instanceof GraphvizError) throw new Error(`draw: '${graph}': ${error.message}`);
+    throw error;
+  }
   if (out === undefined) io.stdout(output);
   else writeOutputFile(out, output);
   return 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
-import { COMMANDS } from './commands.js';
+import { COMMANDS, DRAWABLE } from './commands.js';
 import { headline, printable } from './output.js';
 import { GraphvizError } from '../index.js';
 
@@ -16,8 +16,8 @@ import { GraphvizError } from '../index.js';
 const MAIN_HELP = `Usage: gradgraph <command> [options]
 
 Commands:
-  draw batchnorm|mlp|norms|FILE
-                            draw a computational graph as SVG, PNG or DOT
+  draw ${DRAWABLE}|FILE
+                            draw a computational graph as SVG, PNG, DOT or HTML (the explorer)
   check batchnorm|FILE      check gradients numerically, naming the op that is wrong
   start                     draw the gallery into graphs/ and print the gradient check
 

@@ -124,7 +124,8 @@ export interface TraceOptions {
 }
 
 function snapshot(t: Tensor, valuesLimit: number): ValueSnapshot {
-  const { data } = t;
+  // storage, not data: reading for a picture hands no buffer out (see autograd/saved.ts).
+  const data = t.storage;
   return { summary: summarize(data), values: data.length <= valuesLimit ? Array.from(data) : null };
 }
 

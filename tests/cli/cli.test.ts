@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MODELS } from '../../src/cli/pictures.js';
 import { characterDevice } from '../helpers.js';
 
 /* The real CLI, spawned as a user runs it: `node --import tsx src/cli/main.ts ...`. */
@@ -134,7 +135,7 @@ describe('gradgraph draw', () => {
     expect(width === 1920 || height === 1080).toBe(true);
   });
 
-  it('renders a DOT file and reports a syntax error with Graphviz\'s message, exiting 1', () => {
+  it('renders a DOT file and reports a syntax error with Graphviz\'s message and the file it is in, exiting 1', () => {
     const good = join(work, 'good.dot');
     writeFileSync(good, 'digraph { a -> b }');
     expect(gradgraph('draw', good).text).toMatch(/<svg/);
@@ -142,7 +143,7 @@ describe('gradgraph draw', () => {
     writeFileSync(bad, 'digraph {\n  a -> b\n  c -> ;\n}\n');
     const out = join(work, 'bad.svg');
     const { status, stderr } = gradgraph('draw', bad, '--out', out);
-    expect(stderr).toBe("gradgraph: Graphviz: syntax error in line 3 near ';'\n");
+    expect(stderr).toBe(`gradgraph: error: draw: '${bad}': Graphviz: syntax error in line 3 near ';'\n`);
     expect(status).toBe(1);
     expect(existsSync(out)).toBe(false);
   });
@@ -184,6 +185,17 @@ describe('gradgraph draw', () => {
       expect(text).toContain(`Usage: gradgraph ${command}`);
     }
     expect(gradgraph('--help').text).toContain('Commands:');
+  });
+
+  it('names every built-in graph in gradgraph --help and in draw --help, and wraps no line short', () => {
+    const main = gradgraph('--help').text;
+    const draw = gradgraph('draw', '--help').text;
+    for (const graph of Object.keys(MODELS)) {
+      expect(main).toMatch(new RegExp(`^  draw \\S*\\b${graph}\\b`, 'm'));
+      expect(draw).toMatch(new RegExp(`^Usage: gradgraph draw \\S*\\b${graph}\\b`, 'm'));
+    }
+    const description = draw.split('\n\n')[1]!.split('\n');
+    for (const line of description.slice(0, -1)) expect(line.length, line).toBeGreaterThan(70);
   });
 
   it('shows a command\'s help for -h and for gradgraph help COMMAND, as for --help', () => {
@@ -242,6 +254,8 @@ describe('gradgraph start', () => {
     expect(status).toBe(0);
     expect(text).toContain('gradcheck passed');
     expect(readdirSync(dir)).toEqual(expect.arrayContaining(['batchnorm.dot', 'batchnorm.svg', 'batchnorm.png', 'batchnorm-backward.svg', 'mlp.svg']));
+    const help = gradgraph('start', '--help').text;
+    for (const format of new Set(readdirSync(dir).map((file) => extname(file).slice(1).toUpperCase()))) expect(help).toContain(format);
   });
 });
 

@@ -16,10 +16,13 @@ const committed = fileURLToPath(new URL('../../graphs/', import.meta.url));
 const fresh = mkdtempSync(join(tmpdir(), 'gradgraph-graphs-'));
 afterAll(() => rmSync(fresh, { recursive: true, force: true }));
 
+/** Committed beside the pictures but not drawn by npm start: the README's screenshot of batchnorm.html in Chromium. */
+const SCREENSHOTS = ['batchnorm-explorer.png'];
+
 describe('graphs/', () => {
   it('is up to date with the code (npm start regenerates it)', async () => {
     const written = (await writeGallery(fresh)).map((path) => path.slice(fresh.length + 1)).sort();
-    expect(readdirSync(committed).filter((file) => !file.startsWith('.')).sort()).toEqual(written);
+    expect(readdirSync(committed).filter((file) => !file.startsWith('.') && !SCREENSHOTS.includes(file)).sort()).toEqual(written);
     for (const file of written) {
       if (file.endsWith('.png')) continue;
       const message = `graphs/${file} is out of date: run npm start and commit graphs/`;

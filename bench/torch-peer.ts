@@ -1,0 +1,95 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/*
+ * PyTorch, the peer of `npm run bench -- torch`, runs as ONE long-lived python child
+ * (bench/torch_peer.py) that times its side of each case on request. The harness times round by
+ * round and synchronously, so the requests go over two named pipes that this process reads and
+ * writes with blocking calls; they are the child's stdin and stdout.
+ */
+export const PYTHONS = ['/usr/bin/python3', 'python3'];
+const here = fileURLToPath(new URL('.', import.meta.url));
+export const HOW_TO_GET_TORCH = 'PyTorch is not importable by /usr/bin/python3 or python3; on Debian or Ubuntu, `apt-get install python3-torch` gets it (1.13 on Debian 12).';
+
+/** The first python that imports torch, or null. */
+export function findTorchPython(): string | null {
+  for (const python of PYTHONS) {
+    try {
+      execFileSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 });
+      return python;
+    } catch {
+      // not this one
+    }
+  }
+  return null;
+}
+
+export class TorchPeer {
+  readonly folder = mkdtempSync(path.join(os.tmpdir(), 'gradgraph-torch-'));
+  private readonly toPeer: number;
+  private readonly fromPeer: number;
+  private readonly child: ChildProcess;
+  private pending = '';
+  private nextId = 0;
+  private files = 0;
+
+  constructor(readonly python: string) {
+    const toPeer = path.join(this.folder, 'to-peer');
+    const fromPeer = path.join(this.folder, 'from-peer');
+    execFileSync('mkfifo', [toPeer, fromPeer]);
+    // Read-write opens of a FIFO do not wait for the other end (Linux).
+    this.toPeer = openSync(toPeer, 'r+');
+    const peerStdout = openSync(fromPeer, 'r+');
+    this.child = spawn(python, [path.join(here, 'torch_peer.py')], { stdio: [this.toPeer, peerStdout, 'inherit'] });
+    this.child.unref();
+    // Keep only a read end here, so that the child's exit reads as end of file instead of a hang.
+    this.fromPeer = openSync(fromPeer, 'r');
+    closeSync(peerStdout);
+  }
+
+  /** Sends one request and blocks until its answer line; an answer with an error throws it. */
+  ask(request: Record<string, unknown>): Record<string, unknown> {
+    writeSync(this.toPeer, `${JSON.stringify(request)}\n`);
+    let newline = this.pending.indexOf('\n');
+    const chunk = Buffer.alloc(1 << 16);
+    while (newline < 0) {
+      const count = readSync(this.fromPeer, chunk, 0, chunk.length, null);
+      if (count === 0) throw new Error(`benchmark: the PyTorch peer (${this.python} bench/torch_peer.py) exited; its error, if any, is printed above`);
+      this.pending += chunk.toString('utf8', 0, count);
+      newline = this.pending.indexOf('\n');
+    }
+    const answer = JSON.parse(this.pending.slice(0, newline)) as Record<string, unknown>;
+    this.pending = this.pending.slice(newline + 1);
+    if (typeof answer.error === 'string') throw new Error(`benchmark: ${answer.error}`);
+    return answer;
+  }
+
+  /** Writes raw float64 data for the peer to read; returns the file's path. */
+  file(data: Float64Array): string {
+    const name = path.join(this.folder, `data-${this.files++}`);
+    writeFileSync(name, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return name;
+  }
+
+  /** Sets up a case in the peer; returns its id. */
+  setup(kind: string, fields: Record<string, unknown>): number {
+    const id = this.nextId++;
+    this.ask({ cmd: 'setup', id, case: kind, ...fields });
+    return id;
+  }
+
+  /** Runs case `id` once in the peer and returns the milliseconds the peer measured. */
+  time(id: number): number {
+    return this.ask({ cmd: 'time', id }).ms as number;
+  }
+
+  close(): void {
+    this.child.kill();
+    closeSync(this.toPeer);
+    closeSync(this.fromPeer);
+    rmSync(this.folder, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,170 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntropyWithLogits, gradcheck, twoMoons, type Tensor } from '../src/index.js';
+import { backwardTime } from './chain.js';
+import { explicitStep, fusedStep, handStep, problem, type Problem } from './batchnorm.js';
+import { measure, median, ms, pairedRatio, printTable, ratio, type Timing } from './harness.js';
+import { HOW_TO_GET_TORCH, TorchPeer, findTorchPython } from './torch-peer.js';
+
+/*
+ * gradgraph against PyTorch, float64, one thread each side, in one run: each round times our case
+ * in this process and asks the python peer to time its own, alternating (see torch-peer.ts). The
+ * targets are issue #12's; a ratio is ours / PyTorch's unless the row says otherwise.
+ */
+
+const SHAPES: readonly [number, number][] = [[64, 64], [256, 1024], [1024, 256], [4096, 1024]];
+const CHAIN_LENGTH = 100_000;
+const MEMORY_CHAIN_LENGTH = 400_000;
+
+const verdict = (met: boolean) => (met ? 'met' : 'not met');
+
+function roundsFor(elements: number): number {
+  if (elements <= 10_000) return 200;
+  if (elements <= 300_000) return 30;
+  return 8;
+}
+
+function sendProblem(peer: TorchPeer, kind: string, p: Problem): number {
+  const files = { x: peer.file(p.x.storage), gamma: peer.file(p.gamma.storage), beta: peer.file(p.beta.storage), dout: peer.file(p.dout.storage) };
+  return peer.setup(kind, { n: p.n, d: p.d, files });
+}
+
+/** Refuses to time a PyTorch case that does not compute what ours does. */
+function assertPeerAgrees(peer: TorchPeer, id: number, p: Problem, kind: string): void {
+  const prefix = `${peer.folder}/result-${id}-`;
+  peer.ask({ cmd: 'result', id, prefix });
+  const hand = handStep(p);
+  const theirs = [0, 1, 2].map((i) => {
+    const bytes = readFileSync(`${prefix}${i}`);
+    return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  });
+  let worst = 0;
+  [hand.dx, hand.dgamma, hand.dbeta].forEach((ours, g) => {
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[g][i]));
+  });
+  if (!(worst < 1e-8)) throw new Error(`benchmark: PyTorch's ${kind} BN disagrees with ours by ${worst}`);
+}
+
+function bnRow(label: string, ours: Timing, theirs: Timing, target: number): string[] {
+  const r = pairedRatio(ours, theirs);
+  return [label, ms(ours.medianMs), ms(theirs.medianMs), ratio(r), `≤ ${target.toFixed(1)}×`, verdict(r <= target)];
+}
+
+function benchBatchNormAgainstTorch(peer: TorchPeer): void {
+  const rows = [['case', 'gradgraph ms', 'PyTorch ms', 'ours / theirs', 'target', '']];
+  for (const [n, d] of SHAPES) {
+    const p = problem(n, d);
+    const fusedId = sendProblem(peer, 'fused', p);
+    const explicitId = sendProblem(peer, 'explicit', p);
+    assertPeerAgrees(peer, fusedId, p, 'F.batch_norm');
+    assertPeerAgrees(peer, explicitId, p, 'explicit');
+    const [fused, torchFused, explicit, torchExplicit] = measure([
+      { name: 'fused', run: () => fusedStep(p) },
+      { name: 'F.batch_norm', run: () => 0, timeItself: () => peer.time(fusedId) },
+      { name: 'explicit', run: () => explicitStep(p) },
+      { name: 'torch explicit', run: () => 0, timeItself: () => peer.time(explicitId) },
+    ], { rounds: roundsFor(n * d), warmup: 3 });
+    rows.push(bnRow(`fused vs F.batch_norm, ${n}×${d}`, fused, torchFused, 0.8));
+    rows.push(bnRow(`explicit graph vs torch's, ${n}×${d}`, explicit, torchExplicit, 0.8));
+    for (const id of [fusedId, explicitId]) peer.ask({ cmd: 'drop', id });
+  }
+  printTable('BN forward + backward against PyTorch, float64, one thread (ratios: medians of per-round ratios)', rows);
+}
+
+function benchMlpAgainstTorch(peer: TorchPeer): void {
+  const data = twoMoons({ n: 128, noise: 0.1, seed: 1 });
+  const model = new Sequential([new Linear(2, 64, { seed: 1 }), new BatchNorm1d(64, { fused: true }), new ReLU(), new Linear(64, 1, { seed: 2 })]);
+  const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
+  const id = peer.setup('mlp', { n: 128, lr: 1e-3, files: { x: peer.file(data.x.storage), y: peer.file(data.y.storage) } });
+  const [ours, theirs] = measure([
+    {
+      name: 'gradgraph', run: () => {
+        optimizer.zeroGrad();
+        binaryCrossEntropyWithLogits(model.call(data.x), data.y).backward();
+        optimizer.step();
+      },
+    },
+    { name: 'PyTorch', run: () => 0, timeItself: () => peer.time(id) },
+  ], { rounds: 300, warmup: 30 });
+  // Steps per second are 1 / time, so ours / theirs in steps per second is theirs / ours in time.
+  const speedup = pairedRatio(theirs, ours);
+  printTable('MLP training step against PyTorch (Linear(2,64) → BatchNorm1d (fused) → ReLU → Linear(64,1), batch 128, Adam, float64)', [
+    ['', 'gradgraph', 'PyTorch', 'ours / theirs (steps/s)', 'target', ''],
+    ['ms per step', ms(ours.medianMs), ms(theirs.medianMs), '', '', ''],
+    ['steps per second', (1000 / ours.medianMs).toFixed(0), (1000 / theirs.medianMs).toFixed(0), ratio(speedup), '≥ 1.2×', verdict(speedup >= 1.2)],
+  ]);
+}
+
+function benchGradcheckAgainstTorch(peer: TorchPeer): void {
+  const p = problem(64, 64);
+  const id = sendProblem(peer, 'gradcheck', p);
+  const bn = (x: Tensor, gamma: Tensor, beta: Tensor) => batchNorm(x, gamma, beta);
+  const args = [p.x, p.gamma, p.beta];
+  // Each side takes seconds here: three rounds, no warm-up (the first columns warm the JIT).
+  const [ours, theirs] = measure([
+    { name: 'gradcheck', run: () => { if (!gradcheck(bn, args).passed) throw new Error('benchmark: gradcheck of BN failed'); } },
+    { name: 'torch.autograd.gradcheck', run: () => 0, timeItself: () => peer.time(id) },
+  ], { rounds: 3, warmup: 0 });
+  const r = pairedRatio(ours, theirs);
+  printTable('Full gradcheck of BN (x, gamma, beta) at 64×64 against torch.autograd.gradcheck (defaults each side)', [
+    ['case', 'gradgraph ms', 'PyTorch ms', 'ours / theirs', 'target', ''],
+    ['gradcheck, 64×64', ms(ours.medianMs), ms(theirs.medianMs), ratio(r), '≤ 0.5×', verdict(r <= 0.5)],
+  ]);
+}
+
+interface ChainMemory { beforeBytes: number; peakBytes: number; backwardMs: number }
+
+/** Runs a chain-memory script in a fresh process (so nothing else is resident) and parses its JSON line. */
+function chainMemory(command: string, args: string[]): ChainMemory {
+  const output = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  return JSON.parse(output.trim().split('\n').pop() ?? '') as ChainMemory;
+}
+
+function benchChainAgainstTorch(peer: TorchPeer): void {
+  const id = peer.setup('chain', { length: CHAIN_LENGTH });
+  const [ours, theirs] = measure([
+    { name: 'gradgraph', run: () => 0, timeItself: () => backwardTime(CHAIN_LENGTH).ms },
+    { name: 'PyTorch', run: () => 0, timeItself: () => peer.time(id) },
+  ], { rounds: 5, warmup: 1 });
+  const perOp = (t: Timing) => `${((t.medianMs / CHAIN_LENGTH) * 1000).toFixed(2)} µs`;
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const memory = { ours: [] as ChainMemory[], theirs: [] as ChainMemory[] };
+  for (let run = 0; run < 3; run++) {
+    memory.ours.push(chainMemory(process.execPath, ['--import', 'tsx', `${here}chain-memory.ts`, String(MEMORY_CHAIN_LENGTH)]));
+    memory.theirs.push(chainMemory(peer.python, [`${here}torch_chain_memory.py`, String(MEMORY_CHAIN_LENGTH)]));
+  }
+  const bytesPerOp = (runs: ChainMemory[]) => median(runs.map((m) => (m.peakBytes - m.beforeBytes) / MEMORY_CHAIN_LENGTH));
+  const peakMb = (runs: ChainMemory[]) => median(runs.map((m) => m.peakBytes / 2 ** 20));
+  const ourBytes = bytesPerOp(memory.ours);
+  printTable(`Backward through a chain of muls on 4 elements against PyTorch (memory: peak RSS in a fresh process, median of 3)`, [
+    ['case', 'gradgraph', 'PyTorch', 'ours / theirs', 'target', ''],
+    [`backward per op, ${CHAIN_LENGTH / 1000}k chain`, perOp(ours), perOp(theirs), ratio(pairedRatio(ours, theirs)), '', ''],
+    [`peak RSS, ${MEMORY_CHAIN_LENGTH / 1000}k chain`, `${peakMb(memory.ours).toFixed(0)} MB`, `${peakMb(memory.theirs).toFixed(0)} MB`, '', '', ''],
+    [`peak RSS growth per op, ${MEMORY_CHAIN_LENGTH / 1000}k chain`, `${ourBytes.toFixed(0)} B`, `${bytesPerOp(memory.theirs).toFixed(0)} B`,
+      ratio(ourBytes / bytesPerOp(memory.theirs)), '≤ a few hundred B', verdict(ourBytes <= 500)],
+  ]);
+}
+
+export async function benchTorch(): Promise<void> {
+  const python = findTorchPython();
+  if (!python) {
+    console.log(`\n## Against PyTorch: skipped\n${HOW_TO_GET_TORCH}`);
+    return;
+  }
+  const peer = new TorchPeer(python);
+  try {
+    const version = peer.ask({ cmd: 'version' });
+    const [one, five, fifteen] = os.loadavg().map((l) => l.toFixed(2));
+    console.log(`\nAgainst PyTorch ${version.torch} (${python}, ${version.threads} thread), float64; load average ${one}, ${five}, ${fifteen}`);
+    benchBatchNormAgainstTorch(peer);
+    benchMlpAgainstTorch(peer);
+    benchGradcheckAgainstTorch(peer);
+    benchChainAgainstTorch(peer);
+    const [a, b, c] = os.loadavg().map((l) => l.toFixed(2));
+    console.log(`load average at the end: ${a}, ${b}, ${c}`);
+  } finally {
+    peer.close();
+  }
+}
