@@ -3,7 +3,7 @@ import { restoringBuffers } from '../autograd/mode.js';
 import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { describeValue, expectFunction } from '../validate.js';
+import { expectFiniteNumber, expectFunction } from '../validate.js';
 import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, searchByHalving, type Samples } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
@@ -44,9 +44,9 @@ const DEFAULT_STEP = 2 ** -17;
 function resolveOptions(what: string, options: GradcheckOptions) {
   const eps = options.eps ?? DEFAULT_STEP;
   const { atol = null, rtol = 0 } = options;
-  if (!(Number.isFinite(eps) && eps > 0)) throw new Error(`${what}: eps must be a finite number > 0, got ${describeValue(eps)}`);
-  if (atol !== null && !(Number.isFinite(atol) && atol >= 0)) throw new Error(`${what}: atol must be a finite number >= 0, got ${describeValue(atol)}`);
-  if (!(Number.isFinite(rtol) && rtol >= 0)) throw new Error(`${what}: rtol must be a finite number >= 0, got ${describeValue(rtol)}`);
+  expectFiniteNumber(what, 'eps', eps, { min: 0, exclusiveMin: true });
+  if (atol !== null) expectFiniteNumber(what, 'atol', atol, { min: 0 });
+  expectFiniteNumber(what, 'rtol', rtol, { min: 0 });
   return {
     eps, atol, rtol, fastMode: options.fastMode ?? false, seed: options.seed ?? 0,
     raise: options.raiseOnFailure ?? false, allowUnused: options.allowUnused ?? false,

@@ -4,7 +4,7 @@ import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { formatShape, sameShape, unravelIndex } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { describeValue } from '../validate.js';
+import { expectFiniteNumber } from '../validate.js';
 import { compareElements, compareProjections, type CheckStatus, type Comparison, type Evaluate } from './differences.js';
 
 /*
@@ -174,7 +174,7 @@ function checkNode(node: GraphNode, key: string, random: Random, options: OpChec
 export function checkRecordedOps(outputs: readonly Tensor[], options: OpCheckOptions = {}): OpGradientCheck[] {
   if (!Array.isArray(outputs) || !outputs.every((t) => t instanceof Tensor)) throw new Error('checkRecordedOps: outputs must be an array of Tensors');
   const eps = options.eps;
-  if (eps !== undefined && !(Number.isFinite(eps) && eps > 0)) throw new Error(`checkRecordedOps: eps must be a finite number > 0, got ${describeValue(eps)}`);
+  if (eps !== undefined) expectFiniteNumber('checkRecordedOps', 'eps', eps, { min: 0, exclusiveMin: true });
   const random = new Random(options.seed ?? 0, 'checkRecordedOps');
   const checks: OpGradientCheck[] = [];
   let opCount = 0;

@@ -1,6 +1,7 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { expectFiniteNumber } from '../validate.js';
+import { constantMask } from './elementwise.js';
 import { erf } from './erf.js';
 import { where } from './select.js';
 
@@ -30,7 +31,7 @@ function parametric(
 }
 
 /** 1 where x > 0, else 0: a constant, the side of the kink each element is on. */
-const isPositive = (x: Tensor) => new Tensor(x.storage.map((v) => (v > 0 ? 1 : 0)), x.shape);
+const isPositive = constantMask('x > 0 ? 1 : 0');
 
 const leakyReluOp = parametric('leakyRelu', (slope) => `leaky relu ${slope}`, (x, slope) => (x > 0 ? x : x * slope),
   (g, x, slope) => g.mul(where(isPositive(x), 1, slope)),

@@ -66,7 +66,7 @@ function unaryOp(name: string, expression: string | ((x: number) => number), gra
 }
 
 /** A constant (not differentiated) mask computed from x's values: the derivative of a kink. */
-function constantMask(expression: string) {
+export function constantMask(expression: string) {
   const kernel = compileUnary(expression);
   return (x: Tensor) => new Tensor(kernel(x.storage), x.shape);
 }
