@@ -13,7 +13,10 @@ export class Random {
 
   /** `caller` names the public function the seed was given to, for the error message. */
   constructor(seed: number, caller = 'Random') {
-    if (!Number.isSafeInteger(seed)) throw new Error(`${caller}: seed must be an integer, got ${describeValue(seed)}`);
+    if (!Number.isSafeInteger(seed)) {
+      if (Number.isInteger(seed)) throw new Error(`${caller}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${describeValue(seed)}`);
+      throw new Error(`${caller}: seed must be an integer, got ${describeValue(seed)}`);
+    }
     // splitmix32 spreads a small integer seed over the whole state.
     let s = seed >>> 0;
     const next = () => {

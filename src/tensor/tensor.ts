@@ -299,12 +299,9 @@ export function ones(shape: Shape, options: FactoryOptions = {}): Tensor {
 function randomTensor(op: string, shape: Shape, options: RandomOptions, draw: (random: Random) => number): Tensor {
   assertValidShape(op, shape);
   const { seed } = checkOptions(op, options, ['seed', ...FACTORY_OPTIONS]);
-  if (seed !== undefined && !Number.isSafeInteger(seed)) {
-    if (Number.isInteger(seed)) throw new Error(`${op}: seed must be a safe integer (between -(2 ** 53 - 1) and 2 ** 53 - 1; every bit of it is used), got ${describeValue(seed)}`);
-    throw new Error(`${op}: seed must be an integer, got ${describeValue(seed)}`);
-  }
+  // The generator checks the seed, naming `op`, before anything is allocated.
+  const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32), op);
   const data = allocate(op, shape);
-  const random = new Random(seed ?? Math.floor(Math.random() * 2 ** 32));
   for (let i = 0; i < data.length; i++) data[i] = draw(random);
   return new Tensor(data, [...shape], options);
 }
