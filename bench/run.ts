@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every figure gradgraph's README quotes, measured side by side in one process.
  * Sections: bn, tfjs, chain, gradcheck, mlp, conv, bookkeeping, torch (all by default; name some to run those).
+ * `torch` runs every PyTorch comparison; torch-bn, torch-mlp, torch-gradcheck and torch-chain run one.
  */
 import os from 'node:os';
 import { benchBatchNorm, benchBookkeeping, benchTensorFlow } from './batchnorm.js';
@@ -9,7 +10,7 @@ import { benchConv } from './conv.js';
 import { benchGradcheck } from './gradcheck.js';
 import { benchMlp } from './mlp.js';
 import { loadTensorFlow } from './peer.js';
-import { benchTorch } from './torch.js';
+import { TORCH_PARTS, benchTorch } from './torch.js';
 
 const sections: Record<string, () => void | Promise<void>> = {
   bn: benchBatchNorm,
@@ -22,7 +23,8 @@ const sections: Record<string, () => void | Promise<void>> = {
   gradcheck: benchGradcheck,
   mlp: benchMlp,
   conv: benchConv,
-  torch: benchTorch,
+  torch: () => benchTorch(),
+  ...Object.fromEntries(TORCH_PARTS.map((part) => [`torch-${part}`, () => benchTorch([part])])),
 };
 
 const asked = process.argv.slice(2);

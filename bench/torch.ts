@@ -147,7 +147,12 @@ function benchChainAgainstTorch(peer: TorchPeer): void {
   ]);
 }
 
-export async function benchTorch(): Promise<void> {
+const PARTS = { bn: benchBatchNormAgainstTorch, mlp: benchMlpAgainstTorch, gradcheck: benchGradcheckAgainstTorch, chain: benchChainAgainstTorch };
+export type TorchPart = keyof typeof PARTS;
+export const TORCH_PARTS = Object.keys(PARTS) as TorchPart[];
+
+/** The PyTorch comparisons named in `parts` (all by default), in one peer process. */
+export async function benchTorch(parts: readonly TorchPart[] = TORCH_PARTS): Promise<void> {
   const python = findTorchPython();
   if (!python) {
     console.log(`\n## Against PyTorch: skipped\n${HOW_TO_GET_TORCH}`);
@@ -158,10 +163,7 @@ export async function benchTorch(): Promise<void> {
     const version = peer.ask({ cmd: 'version' });
     const [one, five, fifteen] = os.loadavg().map((l) => l.toFixed(2));
     console.log(`\nAgainst PyTorch ${version.torch} (${python}, ${version.threads} thread), float64; load average ${one}, ${five}, ${fifteen}`);
-    benchBatchNormAgainstTorch(peer);
-    benchMlpAgainstTorch(peer);
-    benchGradcheckAgainstTorch(peer);
-    benchChainAgainstTorch(peer);
+    for (const part of parts) PARTS[part](peer);
     const [a, b, c] = os.loadavg().map((l) => l.toFixed(2));
     console.log(`load average at the end: ${a}, ${b}, ${c}`);
   } finally {
