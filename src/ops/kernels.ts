@@ -205,25 +205,3 @@ export function permute(input: Float64Array, shape: Shape, perm: readonly number
   for (let i = 0; i < out.length; i++) out[i] = input[source[i]];
   return out;
 }
-
-/**
- * Batched matrix product over already-broadcast batch offsets. The i-k-j loop order reads
- * both operands row by row, which keeps the inner loop on contiguous memory.
- */
-export function matmulKernel(
-  a: Float64Array, aOffsets: Float64Array, b: Float64Array, bOffsets: Float64Array,
-  m: number, k: number, n: number, out: Float64Array,
-): Float64Array {
-  for (let batch = 0; batch < aOffsets.length; batch++) {
-    const aBase = aOffsets[batch], bBase = bOffsets[batch], outBase = batch * m * n;
-    for (let i = 0; i < m; i++) {
-      const row = outBase + i * n;
-      for (let p = 0; p < k; p++) {
-        const scale = a[aBase + i * k + p];
-        const bRow = bBase + p * n;
-        for (let j = 0; j < n; j++) out[row + j] += scale * b[bRow + j];
-      }
-    }
-  }
-  return out;
-}

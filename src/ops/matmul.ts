@@ -1,9 +1,11 @@
-import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
+import { isGradEnabled } from '../autograd/mode.js';
+import { applyOp, toTensor, type OpDefinition, type RawTensor } from '../autograd/op.js';
 import { allocate } from '../tensor/allocation.js';
-import type { Tensor, TensorLike } from '../tensor/tensor.js';
+import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, broadcastStrides, formatShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast } from './broadcast.js';
-import { matmulKernel, stridedOffsets } from './kernels.js';
+import { stridedOffsets } from './kernels.js';
+import { matmulInto } from './matmul-kernels.js';
 import { squeeze, swapLastTwo, unsqueeze } from './shape.js';
 
 /** Offset of each matrix of `shape` when its batch axes are broadcast to `batch`. */
@@ -13,25 +15,44 @@ function batchOffsets(shape: Shape, batch: Shape): Float64Array {
   return stridedOffsets(batch, strides);
 }
 
+/**
+ * op(a) @ op(b) over the broadcast batch axes, op a transpose of the last two axes where asked:
+ * the transposes are read in place, never copied.
+ */
+export function batchedProduct(a: Tensor, transposeA: boolean, b: Tensor, transposeB: boolean): RawTensor {
+  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2), ['the batch axes of a', 'the batch axes of b']);
+  const [aRows, aColumns] = a.shape.slice(-2);
+  const [bRows, bColumns] = b.shape.slice(-2);
+  const [m, k] = transposeA ? [aColumns, aRows] : [aRows, aColumns];
+  const n = transposeB ? bRows : bColumns;
+  const shape = [...batch, m, n];
+  // Refused before the batch offsets are worked out, which can be as many as the result's matrices.
+  const out = allocate('matmul', shape);
+  if (batch.length === 0) {
+    matmulInto({ data: a.storage, offset: 0, transposed: transposeA }, { data: b.storage, offset: 0, transposed: transposeB }, m, k, n, out, 0);
+    return { data: out, shape };
+  }
+  const aOffsets = batchOffsets(a.shape, batch), bOffsets = batchOffsets(b.shape, batch);
+  for (let i = 0; i < aOffsets.length; i++) {
+    matmulInto({ data: a.storage, offset: aOffsets[i], transposed: transposeA }, { data: b.storage, offset: bOffsets[i], transposed: transposeB }, m, k, n, out, i * m * n);
+  }
+  return { data: out, shape };
+}
+
+const asTensor = ({ data, shape }: RawTensor) => new Tensor(data, shape);
+
 const matmulOp: OpDefinition = {
   name: 'matmul',
   label: '@',
   inputNames: ['a', 'b'],
   formula: ({ inputs: [a, b], grad }) => [`${grad} @ ${b}ᵀ`, `${a}ᵀ @ ${grad}`],
-  forward([a, b]) {
-    const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2), ['the batch axes of a', 'the batch axes of b']);
-    const [m, k] = a.shape.slice(-2);
-    const n = b.shape[b.ndim - 1];
-    const shape = [...batch, m, n];
-    // Refused before the batch offsets are worked out, which can be as many as the result's matrices.
-    const out = allocate('matmul', shape);
-    const data = matmulKernel(a.storage, batchOffsets(a.shape, batch), b.storage, batchOffsets(b.shape, batch), m, k, n, out);
-    return { data, shape };
-  },
+  forward: ([a, b]) => batchedProduct(a, false, b, false),
   backward({ inputs: [a, b], needsInputGrad }, g) {
+    // Recorded (createGraph), the transposes are nodes of their own, so they can be differentiated again.
+    const recorded = isGradEnabled();
     return [
-      needsInputGrad[0] ? unbroadcast(g.matmul(swapLastTwo(b)), a.shape) : null,
-      needsInputGrad[1] ? unbroadcast(swapLastTwo(a).matmul(g), b.shape) : null,
+      needsInputGrad[0] ? unbroadcast(recorded ? g.matmul(swapLastTwo(b)) : asTensor(batchedProduct(g, false, b, true)), a.shape) : null,
+      needsInputGrad[1] ? unbroadcast(recorded ? swapLastTwo(a).matmul(g) : asTensor(batchedProduct(a, true, g, false)), b.shape) : null,
     ];
   },
 };
