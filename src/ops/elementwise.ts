@@ -1,3 +1,4 @@
+import { isGradEnabled } from '../autograd/mode.js';
 import { applyOp, type GradientFormula, type OpDefinition } from '../autograd/op.js';
 import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, type Shape } from '../tensor/shape.js';
@@ -70,9 +71,21 @@ export function constantMask(expression: string) {
   const kernel = compileUnary(expression);
   return (x: Tensor) => new Tensor(kernel(x.storage), x.shape);
 }
-const signOf = constantMask('x > 0 ? 1 : x < 0 ? -1 : 0');
+
+/**
+ * g · mask(x), the mask a constant from x's values (`constantMask`). Recorded (createGraph) it
+ * is `g.mul(mask)`, so it can be differentiated again; otherwise one loop, the same products
+ * without the mask's buffer.
+ */
+function timesMask(expression: string) {
+  const mask = constantMask(expression);
+  const product = compileBinary(`y * (${expression})`);
+  return (g: Tensor, x: Tensor): Tensor =>
+    isGradEnabled() ? g.mul(mask(x)) : new Tensor(product(x.storage, x.shape, g.storage, g.shape, g.shape, 'mul'), g.shape);
+}
+const timesSign = timesMask('x > 0 ? 1 : x < 0 ? -1 : 0');
 // PyTorch's threshold_backward, where(x <= 0, 0, g): at NaN the gradient passes, as at x > 0.
-const stepOf = constantMask('x <= 0 ? 0 : 1');
+const timesStep = timesMask('x <= 0 ? 0 : 1');
 /** 1 where x is 0, else 0: a constant mask for `zeroWhere`. */
 export const isZero = constantMask('x === 0 ? 1 : 0');
 const baseZeroExponentNonNegative = compileBinary('x === 0 && y >= 0 ? 1 : 0');
@@ -112,17 +125,20 @@ export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
   ({ inputs: [a, b], plain, output, grad, sum }) => [`${sum[0]}${grad} · ${b} · ${a}^(${plain.inputs[1]} − 1)`, `${sum[1]}${grad} · ${output} · log ${a}`]);
 
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
-export const relu = unaryOp('relu', 'x < 0 ? 0 : x', (g, x) => g.mul(stepOf(x)), ({ g, plainX }) => `${g} · [${plainX} > 0]`);
+export const relu = unaryOp('relu', 'x < 0 ? 0 : x', timesStep, ({ g, plainX }) => `${g} · [${plainX} > 0]`);
 export const neg = unaryOp('neg', '-x', (g) => g.neg(), ({ g }) => `−${g}`, '−x');
 export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)', (g, _x, out) => g.div(out.mul(2)), ({ g, out }) => `${g} / (2·${out})`, '√');
 export const exp = unaryOp('exp', 'Math.exp(x)', (g, _x, out) => g.mul(out), ({ g, out }) => `${g} · ${out}`);
 export const log = unaryOp('log', 'Math.log(x)', (g, x) => g.div(x), ({ g, x }) => `${g} / ${x}`);
 // PyTorch's convention: the subgradient of |x| at 0 is 0.
-export const abs = unaryOp('abs', 'Math.abs(x)', (g, x) => g.mul(signOf(x)), ({ g, plainX }) => `${g} · sign(${plainX})`);
+export const abs = unaryOp('abs', 'Math.abs(x)', timesSign, ({ g, plainX }) => `${g} · sign(${plainX})`);
 export const square = unaryOp('square', 'x * x', (g, x) => g.mul(x).mul(2), ({ g, x }) => `2 · ${g} · ${x}`, 'x²');
-export const sigmoid = unaryOp('sigmoid', '1 / (1 + Math.exp(-x))', (g, _x, out) => g.mul(out).mul(out.neg().add(1)), ({ g, out }) => `${g} · ${out} · (1 − ${out})`, 'σ');
+/** σ(x) and softplus(x) = log(1 + eˣ) as scalar expressions in x, for kernels that fuse them (the BCE loss). */
+export const SIGMOID_OF_X = '1 / (1 + Math.exp(-x))';
 // log(1 + eˣ) without overflow for large x, and without log(1 + tiny) losing digits.
-export const softplus = unaryOp('softplus', 'x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))', (g, x) => g.mul(x.sigmoid()), ({ g, plainX }) => `${g} · sigmoid(${plainX})`);
+export const SOFTPLUS_OF_X = 'x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))';
+export const sigmoid = unaryOp('sigmoid', SIGMOID_OF_X, (g, _x, out) => g.mul(out).mul(out.neg().add(1)), ({ g, out }) => `${g} · ${out} · (1 − ${out})`, 'σ');
+export const softplus = unaryOp('softplus', SOFTPLUS_OF_X, (g, x) => g.mul(x.sigmoid()), ({ g, plainX }) => `${g} · sigmoid(${plainX})`);
 export const tanh = unaryOp('tanh', 'Math.tanh(x)', (g, _x, out) => g.mul(out.square().neg().add(1)), ({ g, out }) => `${g} · (1 − ${out}²)`);
 // PyTorch's convention: sign is flat everywhere, so its gradient is 0, also at 0. sign(NaN) is NaN.
 export const sign = unaryOp('sign', 'x > 0 ? 1 : x < 0 ? -1 : x', (g) => zeros(g.shape), () => '0');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchNorm1d, batchNormFused, defineOp, meanSquare, randn, softplus, tensor, trace, type Tensor } from 'gradgraph';
+import { BatchNorm1d, batchNormFused, binaryCrossEntropyWithLogits, defineOp, meanSquare, randn, softplus, tensor, trace, type Tensor } from 'gradgraph';
 
 /** The formulas of every op in the graph of `output`, keyed `label: formula, formula`. */
 function formulasOf(output: Tensor, dims: Record<string, number> = {}): string[] {
@@ -83,6 +83,12 @@ describe('gradient formulas', () => {
     expect(formulasOf(y, { N: 4, D: 3 })).toEqual([
       'batchNormFused: γ / σ · (∂L/∂y − Σₙ ∂L/∂y / N − x̂ · Σₙ ∂L/∂y · x̂ / N) | Σₙ ∂L/∂y · x̂ | Σₙ ∂L/∂y',
     ]);
+  });
+
+  it('writes the BCE loss gradient for the logits and the targets', () => {
+    const loss = binaryCrossEntropyWithLogits(named([4, 1], 'z'), named([4, 1], 'y', 2));
+    loss.name = 'loss';
+    expect(formulasOf(loss, { N: 4 })).toEqual(['binaryCrossEntropyWithLogits: ∂L/∂loss · (σ(z) − y) / N | −∂L/∂loss · z / N']);
   });
 
   it('takes a custom op\'s formula, or writes the chain rule without one', () => {

@@ -1,6 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
-import { binaryCrossEntropyWithLogits, grad, mseLoss, tensor, type Tensor } from 'gradgraph';
+import { binaryCrossEntropyWithLogits, grad, mseLoss, softplus, tensor, type Tensor } from 'gradgraph';
+import { leaf, shapeArb, valuesFor } from '../helpers.js';
+
+/** The loss as it was written before it became one node: softplus(z) − z·y, averaged. */
+const composite = (z: Tensor, y: Tensor) => softplus(z).sub(z.mul(y)).mean();
 
 describe('losses', () => {
   it('mseLoss is the mean squared difference', () => {
@@ -29,5 +34,33 @@ describe('losses', () => {
     [0, 1.5, -3].forEach((v, i) => expect(dz.data[i]).toBeCloseTo((1 / (1 + Math.exp(-v)) - y.data[i]) / 3, 15));
     expect((t: Tensor) => binaryCrossEntropyWithLogits(t, y)).toPassGradcheck([z]);
     expect((t: Tensor) => binaryCrossEntropyWithLogits(t, y)).toPassGradgradcheck([z]);
+  });
+
+  it('is one node that agrees with softplus(z) − z·y averaged, in value and in both gradients, and passes gradcheck', () => {
+    fc.assert(
+      fc.property(shapeArb(2, 4), fc.integer(), (shape, seed) => {
+        const z = leaf(shape, seed, (v) => 4 * v, 'z');
+        const y = tensor(valuesFor(shape, seed + 1, (v) => (v + 2) / 4), { shape, requiresGrad: true, name: 'y' });
+        const loss = binaryCrossEntropyWithLogits(z, y);
+        expect(loss.node?.op.name).toBe('binaryCrossEntropyWithLogits');
+        expect(loss.item()).toBeCloseTo(composite(z, y).item(), 14);
+        const expected = grad(composite(z, y), [z, y]);
+        grad(loss, [z, y]).forEach((g, i) => [...g.storage].forEach((v, j) => expect(v).toBeCloseTo(expected[i].storage[j], 14)));
+        expect(binaryCrossEntropyWithLogits).toPassGradcheck([z, y]);
+        expect(binaryCrossEntropyWithLogits).toPassGradgradcheck([z, y]);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('gives the same gradients unrecorded (loops) as recorded (tensor ops, for createGraph)', () => {
+    const z = tensor([[0, 1.5], [-3, 40]], { requiresGrad: true });
+    const y = tensor([[1, 0], [0.25, 1]], { requiresGrad: true });
+    const fast = grad(binaryCrossEntropyWithLogits(z, y), [z, y]);
+    const recorded = grad(binaryCrossEntropyWithLogits(z, y), [z, y], { createGraph: true });
+    recorded.forEach((g, i) => {
+      expect(g.node).not.toBeNull();
+      expect(fast[i].toArray()).toEqual(g.toArray());
+    });
   });
 });

@@ -18,6 +18,21 @@ describe('kinks follow PyTorch', () => {
     expect(gradOf((t) => gg.elu(t, 0.5), x([0, 1]))).toEqual([0.5, 1]);
   });
 
+  it("relu and abs give the same gradient unrecorded (one loop) as recorded (g × mask), at the kink, at NaN, and for infinite gradients", () => {
+    const values = x([-2, -0, 0, 3, NaN, -1, 1]);
+    // The gradient arriving requires grad, so the recorded product is a node.
+    const gradOutput = gg.tensor([1, 2, Infinity, -Infinity, 5, NaN, Infinity], { requiresGrad: true });
+    for (const f of [(t: Tensor) => t.relu(), (t: Tensor) => t.abs()]) {
+      const [fast] = gg.grad(f(values), values, { gradOutputs: gradOutput });
+      const [recorded] = gg.grad(f(values), values, { gradOutputs: gradOutput, createGraph: true });
+      expect(recorded.node).not.toBeNull();
+      expect(fast.node).toBeNull();
+      expect(Object.is(fast.storage[1], recorded.storage[1])).toBe(true);
+      expect(fast.toArray()).toEqual(recorded.toArray());
+    }
+    expect(gg.grad(values.relu(), values, { gradOutputs: gradOutput })[0].toArray()).toEqual([0, 0, NaN, -Infinity, 5, NaN, Infinity]);
+  });
+
   it('clamp passes the gradient at its boundaries, not beyond them', () => {
     expect(gradOf((t) => t.clamp(-1, 1), x([-2, -1, 0, 1, 2]))).toEqual([0, 1, 1, 1, 0]);
     expect(gg.clamp(gg.tensor([-2, 5, NaN]), null, 1).toArray()).toEqual([-2, 1, NaN]);
