@@ -72,6 +72,11 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
  * explicit graph to rounding (1e-12 relative) and can be differentiated twice.
  */
 export function batchNormFused(x: Tensor, gamma: Tensor, beta: Tensor, options: { eps?: number } = {}): Tensor {
+  return batchNormFusedWithMoments(x, gamma, beta, options).output;
+}
+
+/** `batchNormFused`, and the batch's moments it normalized with: a BatchNorm module's running statistics come from them. */
+export function batchNormFusedWithMoments(x: Tensor, gamma: Tensor, beta: Tensor, options: { eps?: number } = {}): { output: Tensor; moments: Moments } {
   const { eps = 1e-5 } = checkOptions('batchNormFused', options, ['eps']);
   checkEps('batchNormFused', eps);
   const layout = channelLayout('batchNormFused', x, { batchStatistics: true });
@@ -80,5 +85,5 @@ export function batchNormFused(x: Tensor, gamma: Tensor, beta: Tensor, options: 
     checkPerChannel('batchNormFused', argument, value, x, layout);
   }
   const moments = channelMoments(x.storage, layout.channels, layout.spatial, eps);
-  return applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout, moments });
+  return { output: applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout, moments }), moments };
 }

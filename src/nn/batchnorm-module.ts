@@ -3,8 +3,7 @@ import { formatShape } from '../tensor/shape.js';
 import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
 import { checkOptions, describeValue } from '../validate.js';
-import { batchNormFused } from './batchnorm-fused.js';
-import { channelMoments } from './batchnorm-kernels.js';
+import { batchNormFusedWithMoments } from './batchnorm-fused.js';
 import { channelLayout, checkEps } from './layout.js';
 import { Module, moduleName } from './module.js';
 
@@ -84,10 +83,10 @@ abstract class BatchNorm extends Module {
     if (this.fused) {
       const layout = channelLayout(this.name, x, { batchStatistics: true });
       const gamma = this.gamma ?? ones([this.numFeatures]), beta = this.beta ?? zeros([this.numFeatures]);
-      const output = batchNormFused(x, gamma, beta, { eps: this.eps });
-      // The statistics again, without ε: 1/invStd² is then the biased variance itself.
-      const { mean, invStd } = channelMoments(x.storage, layout.channels, layout.spatial, 0);
-      this.updateRunningStatistics(mean, invStd.map((v) => 1 / (v * v)), layout.count);
+      const { output, moments: { mean, invStd } } = batchNormFusedWithMoments(x, gamma, beta, { eps: this.eps });
+      // The biased variance is 1/invStd² − ε (rounding can leave a constant channel a hair below
+      // 0); invStd is 0 only for a constant channel at ε = 0, whose variance is 0.
+      this.updateRunningStatistics(mean, invStd.map((v) => (v === 0 ? 0 : Math.max(0, 1 / (v * v) - this.eps))), layout.count);
       return output;
     }
     const { output, mean, variance } = batchNormWithStatistics(x, this.gamma, this.beta, { eps: this.eps, primitives: this.primitives });

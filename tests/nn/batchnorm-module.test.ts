@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
-import { batchNorm, BatchNorm1d, BatchNorm2d, BN_STEPS, noGrad, randn, type Tensor } from 'gradgraph';
+import { batchNorm, BatchNorm1d, BatchNorm2d, BN_STEPS, noGrad, randn, tensor, type Tensor } from 'gradgraph';
 import { channelValues, meanOf, relativeError, varianceOf } from './helpers.js';
 import { expectClose, fixtures, toTensor as fixtureTensor } from '../fixtures/nets-fixtures.js';
 
@@ -117,6 +117,21 @@ describe('BatchNorm2d', () => {
     mean.forEach((value, c) => expect(bn.runningMean.data[c]).toBeCloseTo(value, 14));
     variance.forEach((value, c) => expect(bn.runningVar.data[c]).toBeCloseTo(value, 14));
     expect(() => bn.call(randn([2, 2]))).toThrow(/BatchNorm2d: expected x of shape \[N, 2, H, W\], got \[2, 2\]/);
+  });
+});
+
+describe('BatchNorm1d fused: running statistics from the moments it normalized with', () => {
+  it('keeps a constant channel\'s running variance finite and equal to the explicit graph\'s, at ε > 0 and at ε = 0', () => {
+    const x = tensor([[1, 5, -2], [1, 7, 0.5], [1, -3, 4]]);
+    for (const eps of [1e-5, 0]) {
+      const explicit = new BatchNorm1d(3, { eps }), fused = new BatchNorm1d(3, { eps, fused: true });
+      explicit.call(x);
+      fused.call(x);
+      // Channel 0 is constant: variance 0, so the running variance moves from 1 to 0.9.
+      expect(fused.runningVar.storage[0]).toBe(0.9);
+      [...fused.runningVar.storage].forEach((v, c) => expect(v).toBeCloseTo(explicit.runningVar.storage[c], 14));
+      [...fused.runningMean.storage].forEach((v, c) => expect(v).toBeCloseTo(explicit.runningMean.storage[c], 15));
+    }
   });
 });
 
