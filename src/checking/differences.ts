@@ -247,15 +247,17 @@ export interface Screening {
  *
  * The central difference d = (f(x+h) − f(x−h)) / 2h is off by h²f‴/6 + O(h⁴), and the third
  * difference Δ³ = f(x+2h) − 3f(x+h) + 3f(x) − f(x−h) = h³f‴ + O(h⁴) measures that, so
- * d − Δ³/6h is good to O(h³f⁗). A kink at x, a change of slope s, makes Δ³ = −s·h whatever
- * the curvature around it: |Δ³|/h = |s|. So the stage decides only when |Δ³|/h is within
- * SAFETY × rounding, the least change of slope the full estimate can call a kink (its noise
- * is at least its tolerance, which is at least SAFETY times a rounding no smaller than this
- * one, which leaves out the ±2h samples), and the analytic value must then lie within that
- * tolerance, less |Δ³|/6h, of d − Δ³/6h: so within the tolerance of both d (what the full
- * estimate takes a slight kink's derivative to be) and d − Δ³/6h (a smooth function's). Thus:
+ * d − Δ³/6h is good to O(h³f⁗). A kink at x, a change of slope s, makes Δ³ = −s·h + h³f‴:
+ * |Δ³|/h = |s| unless the curvature happens to cancel it. So the stage decides only when
+ * |Δ³|/h is within SAFETY × rounding, the least change of slope the full estimate can call a
+ * kink (its noise is at least its tolerance, which is at least SAFETY times a rounding no
+ * smaller than this one, which leaves out the ±2h samples), and the analytic value must then
+ * lie within that tolerance, less |Δ³|/6h, of d − Δ³/6h: so within the tolerance of both d
+ * (what the full estimate takes a slight kink's derivative to be) and d − Δ³/6h (a smooth
+ * function's). Thus:
  * - every kink at x that the full estimate reports goes to it, and is reported as one, also
- *   where the analytic value is the mean of the two slopes (abs at 0), which d alone matches;
+ *   where the analytic value is the mean of the two slopes (abs at 0), which d alone matches
+ *   (short of an h²f‴ equal to −s within the rounding, a coincidence of the step);
  * - a wrong gradient passes only if its error is within the full estimate's tolerance, short
  *   of the h³f⁗/12 left in d − Δ³/6h: with h²|f‴| at rounding level that is far below the
  *   tolerance unless f changes on a scale of h, where only an error equal to this step's

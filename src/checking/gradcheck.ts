@@ -151,14 +151,19 @@ function evaluation(fn: CheckedFunction, inputs: readonly Tensor[], flat: FlatOu
  */
 function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Array[] {
   const matrices = xs.map((x) => new Float64Array(flat.size * x.size));
+  // One set of seeds, a single 1 moved along: grad neither keeps nor changes them, and hands
+  // out a copy of any gradient that shares a seed's buffer.
+  const seeds = flat.tensors.map((t) => new Tensor(new Float64Array(t.size), t.shape));
   for (let position = 0; position < flat.size; position++) {
     const { output } = flat.locate(position);
-    const seeds = flat.tensors.map((t, o) => {
-      const seed = new Float64Array(t.size);
-      if (o === output) seed[position - flat.offsets[o]] = 1;
-      return new Tensor(seed, t.shape);
-    });
-    grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => matrices[i].set(g.storage, position * xs[i].size));
+    const seed = seeds[output].storage;
+    const k = position - flat.offsets[output];
+    seed[k] = 1;
+    try {
+      grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => matrices[i].set(g.storage, position * xs[i].size));
+    } finally {
+      seed[k] = 0;
+    }
   }
   return matrices;
 }

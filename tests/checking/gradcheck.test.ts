@@ -67,6 +67,17 @@ describe('gradcheck', () => {
     expect(report.inputs.map((r) => r.name)).toEqual(['a']);
   });
 
+  it('passes outputs whose gradients are the upstream gradient itself, and an output that another is made from', () => {
+    // reshape and identity hand the seed straight back; y feeds z, so y's gradient is a sum.
+    const x = randn([2, 3], { seed: 4, requiresGrad: true, name: 'x' });
+    const report = gradcheck((t: Tensor) => {
+      const y = t.reshape([6]);
+      return [t, y, y.mul(y).sum()];
+    }, [x]);
+    expect(report.passed, report.message).toBe(true);
+    expect(report.inputs[0].maxAbsError).toBeLessThan(1e-8);
+  });
+
   it('leaves the caller\'s tensors and their .grad untouched', () => {
     const x = randn([3], { seed: 9, requiresGrad: true });
     const before = [...x.data];
