@@ -4,6 +4,7 @@ import { findNonFinite } from './anomaly.js';
 import { duringBackward, isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
 import type { GraphNode } from './op.js';
 import { postOrder } from './traversal.js';
+import { addInPlace, GradientBuffers } from './gradient-buffers.js';
 import { checkOptions, describeValue } from '../validate.js';
 
 /*
@@ -147,24 +148,31 @@ function differentiate(
 ): Map<Tensor, Tensor> {
   const needed = targets === null ? null : leadingTo(topologicalOrder(outputs), targets);
   const grads = new Map<Tensor, Tensor>();
-  // Sums this pass allocated for a tensor whose gradient is still being gathered: only these
-  // may be accumulated into in place. A sum stops being owned once it is handed to an op's
-  // backward, because pass-through gradients (add's, reshape's) give it to other tensors too.
-  const owned = new Set<Tensor>();
+  // Reuse only in the outermost pass without createGraph (see gradient-buffers.ts).
+  const buffers = createGraph || runningPasses > 0 ? null : new GradientBuffers();
 
+  /** Adds `g` to t's gradient; `g` is already counted as a holder of its buffer (see sendGradient). */
   const accumulate = (t: Tensor, g: Tensor) => {
     const existing = grads.get(t);
     if (existing === undefined) {
       grads.set(t, g);
-    } else if (!createGraph && owned.has(existing)) {
-      const target = existing.storage;
-      const source = g.storage;
-      for (let i = 0; i < target.length; i++) target[i] += source[i];
-    } else {
-      const sum = existing.add(g);
-      grads.set(t, sum);
-      if (!createGraph) owned.add(sum);
+      return;
     }
+    if (buffers !== null && existing.storage !== g.storage) {
+      // Whichever of the two no one else holds takes the sum in place: no new buffer, no pass to fill one.
+      const [into, from] = buffers.exclusive(existing) ? [existing, g] : buffers.exclusive(g) ? [g, existing] : [null, null];
+      if (into !== null && from !== null) {
+        addInPlace(into.storage, from.storage);
+        grads.set(t, into);
+        buffers.drop(from);
+        return;
+      }
+    }
+    const sum = existing.add(g);
+    grads.set(t, sum);
+    buffers?.adopt(sum);
+    buffers?.drop(existing);
+    buffers?.drop(g);
   };
 
   outputs.forEach((output, i) => {
@@ -191,7 +199,10 @@ function differentiate(
         if (g !== undefined) {
           sendGradient(node, g);
           // The gradient of t has been passed on; drop it unless someone wants it back.
-          if (!keep(t)) grads.delete(t);
+          if (!keep(t)) {
+            grads.delete(t);
+            buffers?.drop(g);
+          }
         }
         for (const input of node.inputs) {
           const inner = recordedNode(input);
@@ -207,14 +218,14 @@ function differentiate(
   function sendGradient(node: GraphNode, g: Tensor): void {
     const needsInputGrad = node.inputs.map((input) => input.requiresGrad && (needed === null || needed.has(input)));
     if (!needsInputGrad.includes(true)) return;
-    owned.delete(g);
     node.checkSavedValues();
-    const inputGrads = node.op.backward({ inputs: node.inputs, output: node.output, attrs: node.attrs, needsInputGrad }, g);
+    const ctx = { inputs: node.inputs, output: node.output, attrs: node.attrs, needsInputGrad };
+    const inputGrads = buffers === null ? node.op.backward(ctx, g) : buffers.run(node.op, g, () => node.op.backward(ctx, g), needsInputGrad);
     node.inputs.forEach((input, i) => {
-      if (!needsInputGrad[i]) return;
-      const inputGrad = inputGrads[i];
-      checkGradient(node, i, inputGrad, input);
-      accumulate(input, inputGrad);
+      if (needsInputGrad[i]) checkGradient(node, i, inputGrads[i], input);
+    });
+    node.inputs.forEach((input, i) => {
+      if (needsInputGrad[i]) accumulate(input, inputGrads[i] as Tensor);
     });
   }
 }
