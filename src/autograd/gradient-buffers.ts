@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { collectAllocations, releaseValues } from '../tensor/allocation.js';
 import { isCustomOp, type InputGradients, type OpDefinition } from './op.js';
 
@@ -35,16 +35,18 @@ export class GradientBuffers {
   run(op: OpDefinition<never>, g: Tensor, backward: () => InputGradients, needsInputGrad: readonly boolean[]): InputGradients {
     const custom = isCustomOp(op);
     if (custom) this.escape(g);
-    this.made.clear();
     const grads = collectAllocations(custom ? null : this.made, backward);
-    grads.forEach((grad, i) => {
-      if (!needsInputGrad[i] || grad === null || grad === undefined || typeof grad !== 'object') return;
-      const storage = (grad as Tensor).storage;
-      if (this.made.has(storage)) this.fresh.add(storage);
-      this.hold(grad as Tensor);
-    });
-    for (const storage of this.made) if (!this.fresh.has(storage)) releaseValues(storage);
-    this.made.clear();
+    for (let i = 0; i < grads.length; i++) {
+      const grad = grads[i];
+      if (!needsInputGrad[i] || !(grad instanceof Tensor)) continue;
+      if (this.made.has(grad.storage)) this.fresh.add(grad.storage);
+      this.hold(grad);
+    }
+    // (Set.clear allocates a new table even when empty: a long chain of small ops makes none.)
+    if (this.made.size > 0) {
+      for (const storage of this.made) if (!this.fresh.has(storage)) releaseValues(storage);
+      this.made.clear();
+    }
     return grads;
   }
 

@@ -68,7 +68,7 @@ export function zeroedValues(size: number): Float64Array {
   }
   const values = new Float64Array(slab, slabOffset, size);
   slabOffset += bytes;
-  return noted(values);
+  return values;
 }
 
 function checkLimit(op: string, shape: Shape, size: number): void {
@@ -99,6 +99,8 @@ export function allocate(op: string, shape: Shape): Float64Array {
  * back the intermediate gradients it can prove nobody holds (engine.ts), and kernels that write
  * every element take their output from here. Only the engine releases, and only buffers it saw
  * allocated during the pass (`collectAllocations`): a buffer handed out to anyone is never reused.
+ * Slab views are not collected: too small to be worth reusing or summing into in place, and the
+ * bookkeeping would cost a long chain of small ops more than it saves.
  */
 const POOL_MIN_VALUES = 4096;
 const MAX_POOLED_BYTES = 2 ** 27;
