@@ -4,12 +4,14 @@ import { findNonFinite } from './anomaly.js';
 import { duringBackward, isAnomalyEnabled, noGrad, withGradEnabled } from './mode.js';
 import type { GraphNode } from './op.js';
 import { postOrder } from './traversal.js';
+import { addInPlace, GradientBuffers } from './gradient-buffers.js';
 import { checkOptions, describeValue } from '../validate.js';
 
 /*
- * Reverse-mode differentiation. The graph is sorted iteratively (traversal.ts: an explicit
- * stack, so a chain of 200,000 ops cannot overflow the call stack), gradients live in a map
- * owned by the pass and are shape-checked as they are added; only at the end are they handed out.
+ * Reverse-mode differentiation. Each node runs once every use of its output has sent its
+ * gradient (counted first, see PendingUses; no recursion, so a chain of 400,000 ops cannot
+ * overflow the call stack), gradients live in a map owned by the pass and are shape-checked as
+ * they are added; only at the end are they handed out.
  */
 
 export interface BackwardOptions {
@@ -59,6 +61,81 @@ function checkGradient(node: GraphNode, index: number, grad: unknown, input: Ten
 }
 
 /**
+ * How many uses of each node's output have yet to send their gradient, during one pass. A node
+ * runs when its count reaches zero (Kahn's order), so the pass needs no sorted list of the graph
+ * and no deep stack: a chain of 400,000 ops is walked with a stack of one. The counts live on the
+ * nodes, stamped with the pass's number; a pass started while another runs (a custom backward
+ * calling grad() on a graph that may overlap the outer one) keeps them in a map instead.
+ */
+interface PendingUses {
+  /** True the first time the pass meets `node`. */
+  visit(node: GraphNode): boolean;
+  addUse(node: GraphNode): void;
+  /** One use has sent its gradient; true when none is left. */
+  useDone(node: GraphNode): boolean;
+  count(node: GraphNode): number;
+}
+
+let lastPass = 0;
+let runningPasses = 0;
+
+function countsOnNodes(): PendingUses {
+  const pass = ++lastPass;
+  return {
+    visit(node) {
+      if (node.backwardPass === pass) return false;
+      node.backwardPass = pass;
+      node.pendingUses = 0;
+      return true;
+    },
+    addUse(node) { node.pendingUses++; },
+    useDone(node) { return --node.pendingUses === 0; },
+    count(node) { return node.pendingUses; },
+  };
+}
+
+function countsInMap(): PendingUses {
+  const counts = new Map<GraphNode, number>();
+  const count = (node: GraphNode) => counts.get(node) ?? 0;
+  return {
+    visit(node) {
+      if (counts.has(node)) return false;
+      counts.set(node, 0);
+      return true;
+    },
+    addUse(node) { counts.set(node, count(node) + 1); },
+    useDone(node) {
+      const left = count(node) - 1;
+      counts.set(node, left);
+      return left === 0;
+    },
+    count,
+  };
+}
+
+/** The node that made `t`, when gradients flow through it. */
+function recordedNode(t: Tensor): GraphNode | null {
+  return t.requiresGrad ? t.node : null;
+}
+
+/** Counts, for every node the outputs depend on, the uses of its output within that graph. */
+function countUses(outputs: readonly Tensor[], uses: PendingUses): void {
+  const walk: GraphNode[] = [];
+  for (const output of outputs) {
+    const node = recordedNode(output);
+    if (node !== null && uses.visit(node)) walk.push(node);
+  }
+  for (let node = walk.pop(); node !== undefined; node = walk.pop()) {
+    for (const input of node.inputs) {
+      const inner = recordedNode(input);
+      if (inner === null) continue;
+      if (uses.visit(inner)) walk.push(inner);
+      uses.addUse(inner);
+    }
+  }
+}
+
+/**
  * Gradients of `outputs` (weighted by `gradOutputs`) with respect to every tensor in `targets`,
  * or every tensor that requires grad when `targets` is null.
  */
@@ -69,55 +146,88 @@ function differentiate(
   keep: (t: Tensor) => boolean,
   createGraph: boolean,
 ): Map<Tensor, Tensor> {
-  const order = topologicalOrder(outputs);
-  const needed = targets === null ? null : leadingTo(order, targets);
+  const needed = targets === null ? null : leadingTo(topologicalOrder(outputs), targets);
   const grads = new Map<Tensor, Tensor>();
-  // Sums this pass allocated for a tensor whose gradient is still being gathered: only these
-  // may be accumulated into in place. A sum stops being owned once it is handed to an op's
-  // backward, because pass-through gradients (add's, reshape's) give it to other tensors too.
-  const owned = new Set<Tensor>();
+  // Reuse only in the outermost pass without createGraph (see gradient-buffers.ts).
+  const buffers = createGraph || runningPasses > 0 ? null : new GradientBuffers();
 
+  /** Adds `g` to t's gradient; `g` is already counted as a holder of its buffer (see sendGradient). */
   const accumulate = (t: Tensor, g: Tensor) => {
     const existing = grads.get(t);
     if (existing === undefined) {
       grads.set(t, g);
-    } else if (!createGraph && owned.has(existing)) {
-      const target = existing.storage;
-      const source = g.storage;
-      for (let i = 0; i < target.length; i++) target[i] += source[i];
-    } else {
-      const sum = existing.add(g);
-      grads.set(t, sum);
-      if (!createGraph) owned.add(sum);
+      return;
     }
+    if (buffers !== null && existing.storage !== g.storage) {
+      // Whichever of the two no one else holds takes the sum in place: no new buffer, no pass to fill one.
+      const [into, from] = buffers.exclusive(existing) ? [existing, g] : buffers.exclusive(g) ? [g, existing] : [null, null];
+      if (into !== null && from !== null) {
+        addInPlace(into.storage, from.storage);
+        grads.set(t, into);
+        buffers.drop(from);
+        return;
+      }
+    }
+    const sum = existing.add(g);
+    grads.set(t, sum);
+    buffers?.adopt(sum);
+    buffers?.drop(existing);
+    buffers?.drop(g);
   };
 
   outputs.forEach((output, i) => {
     if (output.requiresGrad) accumulate(output, gradOutputs[i]);
   });
 
-  duringBackward(() => withGradEnabled(createGraph, () => {
-    for (let position = order.length - 1; position >= 0; position--) {
-      const t = order[position];
-      const node = t.node;
-      const g = grads.get(t);
-      if (!node || g === undefined) continue;
-      const needsInputGrad = node.inputs.map((input) => input.requiresGrad && (needed === null || needed.has(input)));
-      if (!needsInputGrad.includes(true)) continue;
-      owned.delete(g);
-      node.checkSavedValues();
-      const inputGrads = node.op.backward({ inputs: node.inputs, output: t, attrs: node.attrs, needsInputGrad }, g);
-      node.inputs.forEach((input, i) => {
-        if (!needsInputGrad[i]) return;
-        const inputGrad = inputGrads[i];
-        checkGradient(node, i, inputGrad, input);
-        accumulate(input, inputGrad);
-      });
-      // The gradient of t has been passed on; drop it unless someone wants it back.
-      if (!keep(t)) grads.delete(t);
+  const uses = runningPasses > 0 ? countsInMap() : countsOnNodes();
+  runningPasses++;
+  try {
+    countUses(outputs, uses);
+    const ready: GraphNode[] = [];
+    for (const output of outputs) {
+      const node = recordedNode(output);
+      // An output no other output uses is ready at once; addUse keeps it from being pushed twice.
+      if (node !== null && uses.count(node) === 0) {
+        ready.push(node);
+        uses.addUse(node);
+      }
     }
-  }));
+    duringBackward(() => withGradEnabled(createGraph, () => {
+      for (let node = ready.pop(); node !== undefined; node = ready.pop()) {
+        const t = node.output;
+        const g = grads.get(t);
+        if (g !== undefined) {
+          sendGradient(node, g);
+          // The gradient of t has been passed on; drop it unless someone wants it back.
+          if (!keep(t)) {
+            grads.delete(t);
+            buffers?.drop(g);
+          }
+        }
+        for (const input of node.inputs) {
+          const inner = recordedNode(input);
+          if (inner !== null && uses.useDone(inner)) ready.push(inner);
+        }
+      }
+    }));
+  } finally {
+    runningPasses--;
+  }
   return grads;
+
+  function sendGradient(node: GraphNode, g: Tensor): void {
+    const needsInputGrad = node.inputs.map((input) => input.requiresGrad && (needed === null || needed.has(input)));
+    if (!needsInputGrad.includes(true)) return;
+    node.checkSavedValues();
+    const ctx = { inputs: node.inputs, output: node.output, attrs: node.attrs, needsInputGrad };
+    const inputGrads = buffers === null ? node.op.backward(ctx, g) : buffers.run(node.op, g, () => node.op.backward(ctx, g), needsInputGrad);
+    node.inputs.forEach((input, i) => {
+      if (needsInputGrad[i]) checkGradient(node, i, inputGrads[i], input);
+    });
+    node.inputs.forEach((input, i) => {
+      if (needsInputGrad[i]) accumulate(input, inputGrads[i] as Tensor);
+    });
+  }
 }
 
 /**

@@ -1,8 +1,8 @@
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
-import { formatShape, unravelIndex, type Shape } from '../tensor/shape.js';
+import { formatShape, sameShape, unravelIndex, type Shape } from '../tensor/shape.js';
 import { getScope, isAnomalyEnabled, isGradEnabled, noGrad, shouldCheckOutputs } from './mode.js';
 import { findNonFinite } from './anomaly.js';
-import { firstChange, keepForBackward, shareBuffer } from './saved.js';
+import { constantBuffer, firstChange, keepForBackward, shareBuffer } from './saved.js';
 import { describeValue } from '../validate.js';
 
 /** What an op's forward kernel may return: a tensor, or raw row-major data with its shape. */
@@ -86,20 +86,30 @@ export interface OpDefinition<Attrs = undefined> {
   readonly formula: GradientFormula<Attrs>;
 }
 
-let nextNodeId = 0;
+/*
+ * What few nodes have is kept off the node, so the many do not pay a field for it: where it was
+ * created (only under `detectAnomaly`), and for the inputs, then the output, the values backward
+ * must find in them (only when a buffer had been handed out through `.data`; see saved.ts).
+ */
+const creationStacks = new WeakMap<object, string>();
+const keptValues = new WeakMap<object, readonly (Float64Array | null)[]>();
 
-/** A recorded application of an op: what produced a tensor. */
+/**
+ * A recorded application of an op: what produced a tensor. A long chain holds one per op, so
+ * it keeps only what backward and the pictures read (issue #12: a few hundred bytes per op).
+ */
 export class GraphNode<Attrs = unknown> {
-  /** Creation order; only used to break ties deterministically, never shown. */
-  readonly id = nextNodeId++;
+  /**
+   * Scratch for the backward pass that last walked this node (engine.ts): that pass's number,
+   * and how many uses of the output have yet to send their gradient. Two small integers here
+   * cost less than the per-pass set and order array they replace (a long chain's memory).
+   */
+  backwardPass = 0;
+  pendingUses = 0;
   /** The label pictures show; callers may set it (BN names its steps this way). */
   label: string;
   /** The module scope the op was recorded under, outermost first. */
   readonly scope: readonly string[];
-  /** Where the node was created, kept only under `detectAnomaly`. */
-  readonly creationStack: string | undefined;
-  /** For the inputs, then the output: the values backward must find in them (see saved.ts). */
-  private readonly keptValues: readonly (Float64Array | null)[];
 
   constructor(
     readonly op: OpDefinition<Attrs>,
@@ -110,11 +120,20 @@ export class GraphNode<Attrs = unknown> {
     const { label } = op;
     this.label = typeof label === 'function' ? label(attrs) : (label ?? op.name);
     this.scope = getScope();
-    this.creationStack = isAnomalyEnabled() ? new Error().stack : undefined;
-    this.keptValues = [...inputs, output].map((t) => {
+    if (isAnomalyEnabled()) creationStacks.set(this, new Error().stack ?? '');
+    let kept: (Float64Array | null)[] | undefined;
+    for (let i = 0; i <= inputs.length; i++) {
+      const t = i < inputs.length ? inputs[i] : output;
       t.savedByNode = true;
-      return keepForBackward(t.storage);
-    });
+      const values = keepForBackward(t.storage);
+      if (values !== null) (kept ??= new Array<Float64Array | null>(inputs.length + 1).fill(null))[i] = values;
+    }
+    if (kept !== undefined) keptValues.set(this, kept);
+  }
+
+  /** Where the node was created, kept only under `detectAnomaly`. */
+  get creationStack(): string | undefined {
+    return creationStacks.get(this);
   }
 
   /**
@@ -123,9 +142,11 @@ export class GraphNode<Attrs = unknown> {
    * gradient computation has been modified by an inplace operation").
    */
   checkSavedValues(): void {
-    [...this.inputs, this.output].forEach((t, i) => {
-      const change = firstChange(t.storage, this.keptValues[i]);
-      if (change === null) return;
+    const kept = keptValues.get(this);
+    for (let i = 0; i <= this.inputs.length; i++) {
+      const t = i < this.inputs.length ? this.inputs[i] : this.output;
+      const change = firstChange(t.storage, kept?.[i] ?? null);
+      if (change === null) continue;
       const role = i < this.inputs.length ? `input ${this.inputName(i)}` : 'output';
       const which = t.name ? `tensor '${t.name}'` : `a tensor of shape ${formatShape(t.shape)}`;
       throw new Error(
@@ -133,7 +154,7 @@ export class GraphNode<Attrs = unknown> {
           `element ${formatShape(unravelIndex(change.index, t.shape))} was ${String(change.was)} and is now ${String(t.storage[change.index])}. Gradients through the op would be computed from the new values; ` +
           'run the forward pass again after changing it (PyTorch: "one of the variables needed for gradient computation has been modified by an inplace operation")',
       );
-    });
+    }
   }
 
   inputName(index: number): string {
@@ -141,11 +162,20 @@ export class GraphNode<Attrs = unknown> {
   }
 }
 
+/** The shape of every constant made from a plain number: one array for all of them. */
+const SCALAR_SHAPE: readonly number[] = /* @__PURE__ */ Object.freeze([]);
+
 /** Turns an operand into a tensor, naming the op and argument when it cannot. */
 export function toTensor(op: string, argument: string, value: TensorLike): Tensor {
   if (value instanceof Tensor) return value;
-  if (typeof value === 'number') return Tensor.scalar(value);
+  if (typeof value === 'number') return new Tensor(constantBuffer(value), SCALAR_SHAPE);
   throw new Error(`${op}: argument ${argument} must be a Tensor or a number, got ${describeValue(value)}`);
+}
+
+/** An input's shape array when it equals `shape` (shapes are never written): one array fewer per op. */
+function sharedShape(inputs: readonly Tensor[], shape: Shape): Shape {
+  for (const input of inputs) if (input.shape !== shape && sameShape(input.shape, shape)) return input.shape;
+  return shape;
 }
 
 /**
@@ -160,7 +190,7 @@ export function applyOp<Attrs>(op: OpDefinition<Attrs>, operands: readonly Tenso
   }
   const data = result instanceof Tensor ? result.storage : result.data;
   // A view (reshape and its kind) hands back its input's buffer: two tensors now hold it.
-  const output = new Tensor(inputs.some((input) => input.storage === data) ? shareBuffer(data) : data, result.shape);
+  const output = new Tensor(inputs.some((input) => input.storage === data) ? shareBuffer(data) : data, sharedShape(inputs, result.shape));
   if (shouldCheckOutputs()) {
     const bad = findNonFinite(output);
     if (bad) throw new Error(`detectAnomaly: op '${op.name}' produced ${bad.value} in its output (shape ${formatShape(output.shape)}) at index ${formatShape(bad.index)}`);
@@ -210,5 +240,13 @@ export function defineOp(spec: CustomOp): (...inputs: TensorLike[]) => Tensor {
       return grads;
     },
   };
+  customOps.add(op);
   return (...inputs) => applyOp(op, inputs, undefined);
+}
+
+/** Ops from defineOp: their backward is the user's, which may keep the gradient it was given or return one it keeps. */
+const customOps = new WeakSet<OpDefinition>();
+
+export function isCustomOp(op: OpDefinition<never>): boolean {
+  return customOps.has(op as OpDefinition);
 }

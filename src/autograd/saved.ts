@@ -26,6 +26,30 @@ const valuesAtHandOut = new WeakMap<Float64Array, Float64Array | null>();
 /** Buffers that more than one tensor holds. Few: only views and detach() make them. */
 const sharedBuffers = new WeakSet<Float64Array>();
 
+/**
+ * The one-element buffers of plain-number operands (`x.mul(2)`), one per value, shared by every
+ * constant tensor made from that value: a chain of 400,000 `mul(c)` would otherwise hold 400,000
+ * copies of c at ~210 bytes each. Kernels never write their inputs, so sharing is safe until
+ * someone is given the buffer through `.data`: then it leaves this table (later constants get
+ * a buffer of their own) and is treated as any shared buffer (its values are kept at the
+ * hand-out, so a write is caught at backward by every node that saved it). -0 is not shared:
+ * the table's keys cannot tell it from 0.
+ */
+const constantBuffers = new Map<number, Float64Array>();
+const MAX_CONSTANT_BUFFERS = 1024;
+
+/** A buffer holding `value`, shared with other constants of the same value while nobody was handed it. */
+export function constantBuffer(value: number): Float64Array {
+  let buffer = constantBuffers.get(value);
+  if (buffer === undefined || Object.is(value, -0)) {
+    buffer = Float64Array.of(value);
+    if (Object.is(value, -0)) return buffer;
+    if (constantBuffers.size >= MAX_CONSTANT_BUFFERS) constantBuffers.clear();
+    constantBuffers.set(value, buffer);
+  }
+  return buffer;
+}
+
 /** Notes that a second tensor holds `buffer`; returns it. */
 export function shareBuffer(buffer: Float64Array): Float64Array {
   sharedBuffers.add(buffer);
@@ -34,6 +58,10 @@ export function shareBuffer(buffer: Float64Array): Float64Array {
 
 /** Gives `buffer` to the caller of `.data`; the first time, copies it if a node may have saved it. */
 export function handOut(buffer: Float64Array, savedByNode: boolean): Float64Array {
+  if (buffer.length === 1 && constantBuffers.get(buffer[0]) === buffer) {
+    constantBuffers.delete(buffer[0]);
+    sharedBuffers.add(buffer);
+  }
   if (!valuesAtHandOut.has(buffer)) valuesAtHandOut.set(buffer, savedByNode || sharedBuffers.has(buffer) ? buffer.slice() : null);
   return buffer;
 }

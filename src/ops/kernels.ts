@@ -1,10 +1,11 @@
-import { allocate } from '../tensor/allocation.js';
+import { allocateUninitialized, uninitializedValues } from '../tensor/allocation.js';
 import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 
 /*
  * Elementwise and reduction kernels. Each op's scalar expression (`x * y`) is compiled once into
  * its own loops with `new Function`, so V8 sees a monomorphic loop with the expression inlined
- * instead of a closure call per element. The fast paths (same shape, scalar, row broadcast,
+ * instead of a closure call per element. Every kernel here writes each element of its result, so
+ * results come from `uninitializedValues` (a reused buffer when one is free). The fast paths (same shape, scalar, row broadcast,
  * column broadcast) sit beside the general strided path they specialise; tests cover each.
  */
 
@@ -13,11 +14,11 @@ export type UnaryKernel = (x: Float64Array) => Float64Array;
 export type BinaryKernel = (a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape, op: string) => Float64Array;
 
 export function compileUnary(expression: string): UnaryKernel {
-  return new Function('input', `
-    const out = new Float64Array(input.length);
+  return new Function('uninitializedValues', `return function unaryKernel(input) {
+    const out = uninitializedValues(input.length);
     for (let i = 0; i < input.length; i++) { const x = input[i]; out[i] = ${expression}; }
     return out;
-  `) as UnaryKernel;
+  };`)(uninitializedValues) as UnaryKernel;
 }
 
 /** How `shape` repeats inside `outShape`, when it does so in one of the cheap patterns. */
@@ -66,8 +67,8 @@ export function compileBinary(expression: string): BinaryKernel {
     return `if (pa === '${pa}' && pb === '${pb}') { ${loops[pattern]} return out; }`;
   };
   const fastPaths = ['scalar', 'row', 'column'].flatMap((pattern) => [fastPath('a', 'b', pattern), fastPath('b', 'a', pattern)]).join('\n    ');
-  const factory = new Function('pattern', 'broadcastStrides', 'sizeOf', 'allocate', `return function binaryKernel(a, aShape, b, bShape, outShape, op) {
-    const out = allocate(op, outShape);
+  const factory = new Function('pattern', 'broadcastStrides', 'sizeOf', 'allocateUninitialized', `return function binaryKernel(a, aShape, b, bShape, outShape, op) {
+    const out = allocateUninitialized(op, outShape);
     const n = out.length;
     const pa = pattern(aShape, outShape), pb = pattern(bShape, outShape);
     if (pa === 'full' && pb === 'full') {
@@ -94,14 +95,14 @@ export function compileBinary(expression: string): BinaryKernel {
     }
     return out;
   };`);
-  return factory(broadcastPattern, broadcastStrides, sizeOf, allocate) as BinaryKernel;
+  return factory(broadcastPattern, broadcastStrides, sizeOf, allocateUninitialized) as BinaryKernel;
 }
 
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
 export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape, op: string): Float64Array {
   const pattern = broadcastPattern(shape, outShape);
   if (pattern === 'general') return copyGeneral(input, shape, NO_DATA, [], outShape, op);
-  const out = allocate(op, outShape);
+  const out = allocateUninitialized(op, outShape);
   const n = out.length;
   switch (pattern) {
     case 'full':
@@ -133,11 +134,11 @@ export type ReduceKernel = (input: Float64Array, shape: Shape, axes: readonly nu
 
 export function compileReduce(initial: string, combine: string): ReduceKernel {
   const fold = `acc = ${combine};`;
-  return new Function('input', 'shape', 'axes', `
+  return new Function('uninitializedValues', `return function reduceKernel(input, shape, axes) {
     const nd = shape.length, n = input.length;
     let outSize = 1;
     for (let axis = 0; axis < nd; axis++) if (!axes.includes(axis)) outSize *= shape[axis];
-    const out = new Float64Array(outSize).fill(${initial});
+    const out = uninitializedValues(outSize).fill(${initial});
     if (outSize === 0) return out;
     if (n === 0) return out;
     const leading = axes.every((axis, i) => axis === i);
@@ -172,7 +173,7 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
       }
     }
     return out;
-  `) as ReduceKernel;
+  };`)(uninitializedValues) as ReduceKernel;
 }
 
 /**
@@ -201,7 +202,7 @@ export function stridedOffsets(shape: Shape, strides: readonly number[]): Float6
 export function permute(input: Float64Array, shape: Shape, perm: readonly number[]): Float64Array {
   const inStrides = stridesOf(shape);
   const source = stridedOffsets(perm.map((axis) => shape[axis]), perm.map((axis) => inStrides[axis]));
-  const out = new Float64Array(input.length);
+  const out = uninitializedValues(input.length);
   for (let i = 0; i < out.length; i++) out[i] = input[source[i]];
   return out;
 }

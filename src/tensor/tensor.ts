@@ -25,22 +25,52 @@ function formatNested(values: NestedArray): string {
   return `[${values.map(formatNested).join(',')}]`;
 }
 
+const REQUIRES_GRAD = 1;
+const RETAINS_GRAD = 2;
+const IS_PARAMETER = 4;
+const IS_BUFFER = 8;
+const SAVED_BY_NODE = 16;
+
+/** Tensor names, off the tensor: a field on each would cost the unnamed many 8 bytes apiece. */
+const names = new WeakMap<Tensor, string>();
+
+function withFlag(flags: number, flag: number, value: boolean): number {
+  return value ? flags | flag : flags & ~flag;
+}
+
 /** An N-d float64 tensor that records the ops applied to it when it requires grad. */
 export class Tensor {
   /** Gradient accumulated by `backward()`; null until then, reset by `zeroGrad()`. */
   grad: Tensor | null = null;
   /** What produced this tensor; null for leaves and for results computed without recording. */
   node: GraphNode | null = null;
-  name: string | undefined;
-  requiresGrad: boolean;
+  /** The name pictures and error messages use; most tensors (a chain's intermediates) have none. */
+  get name(): string | undefined { return names.get(this); }
+  set name(value: string | undefined) {
+    if (value === undefined) names.delete(this);
+    else names.set(this, value);
+  }
+  /**
+   * The five yes/no properties below in one small integer: a long chain holds two tensors per
+   * op, and five fields of their own would cost each 40 bytes (issue #12's chain memory target).
+   */
+  private flags = 0;
+
+  /** Whether ops on this tensor are recorded so gradients can flow back to it. */
+  get requiresGrad(): boolean { return (this.flags & REQUIRES_GRAD) !== 0; }
+  set requiresGrad(value: boolean) { this.flags = withFlag(this.flags, REQUIRES_GRAD, value); }
   /** Set by `retainGrad()`: `backward()` also fills `.grad` of this non-leaf tensor. */
-  retainsGrad = false;
+  get retainsGrad(): boolean { return (this.flags & RETAINS_GRAD) !== 0; }
+  set retainsGrad(value: boolean) { this.flags = withFlag(this.flags, RETAINS_GRAD, value); }
   /** A learned parameter (gamma, beta, a weight), drawn differently from data in pictures. */
-  isParameter: boolean;
+  get isParameter(): boolean { return (this.flags & IS_PARAMETER) !== 0; }
+  set isParameter(value: boolean) { this.flags = withFlag(this.flags, IS_PARAMETER, value); }
   /** A module's state that is not learned (BN's running statistics), drawn inside its module's box. */
-  isBuffer: boolean;
+  get isBuffer(): boolean { return (this.flags & IS_BUFFER) !== 0; }
+  set isBuffer(value: boolean) { this.flags = withFlag(this.flags, IS_BUFFER, value); }
   /** Set when a recorded op saves this tensor (as an input or its output): see `data`. */
-  savedByNode = false;
+  get savedByNode(): boolean { return (this.flags & SAVED_BY_NODE) !== 0; }
+  set savedByNode(value: boolean) { this.flags = withFlag(this.flags, SAVED_BY_NODE, value); }
 
   /**
    * Wraps `storage` without copying; use `tensor()` to build one from user values. Writes to
@@ -63,7 +93,7 @@ export class Tensor {
     this.isParameter = options.isParameter ?? false;
     this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
-    this.name = options.name;
+    if (options.name !== undefined) this.name = options.name;
   }
 
   static scalar(value: number): Tensor {

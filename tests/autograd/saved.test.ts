@@ -111,3 +111,37 @@ describe('buffers handed out before an op saved them, and shared ones', () => {
     expect(() => y.backward()).toThrow("tensor 'w', saved as the input b of op 'mul' (label '×'), was changed in place after the op was recorded: element [0, 1] was 4 and is now 0");
   });
 });
+
+describe('constants made from plain numbers', () => {
+  const constantOf = (t: ReturnType<typeof tensor>) => t.node!.inputs[1];
+
+  it('share one buffer per value until someone is given it through .data', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const a = x.mul(3);
+    const b = x.mul(3);
+    expect(constantOf(a).storage).toBe(constantOf(b).storage);
+    expect(constantOf(x.mul(4)).storage).not.toBe(constantOf(a).storage);
+    constantOf(a).data[0] = 5;
+    // Later constants of the value get a buffer of their own, holding the value asked for.
+    const c = x.mul(3);
+    expect(constantOf(c).storage).not.toBe(constantOf(a).storage);
+    expect(Array.from(c.data)).toEqual([3, 6]);
+    expect(grad(c.sum(), x)[0].toArray()).toEqual([3, 3]);
+  });
+
+  it('refuse backward through every op that saved a shared constant changed through .data', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const a = x.mul(3).sum();
+    const b = x.mul(3).sum();
+    constantOf(a.node!.inputs[0]).data[0] = 5;
+    expect(() => a.backward()).toThrow("saved as the input b of op 'mul' (label '×'), was changed in place after the op was recorded: element [] was 3 and is now 5");
+    expect(() => b.backward()).toThrow(PYTORCH);
+  });
+
+  it('keep the sign of -0', () => {
+    const x = tensor([1, -1], { requiresGrad: true });
+    expect(Object.is(constantOf(x.mul(0)).item(), 0)).toBe(true);
+    expect(Object.is(constantOf(x.mul(-0)).item(), -0)).toBe(true);
+    expect(Object.is(x.mul(-0).data[0], -0)).toBe(true);
+  });
+});

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { zeroedValues } from '../../src/tensor/allocation.js';
 import {
   DEFAULT_MAX_ALLOCATION_BYTES, Linear, cat, getMaxAllocationBytes, ones, randn, setMaxAllocationBytes, stack, tensor, where, zeros,
 } from 'gradgraph';
@@ -56,5 +58,27 @@ describe('the allocation limit', () => {
   it('names the op when the engine itself cannot allocate under a raised limit', () => {
     setMaxAllocationBytes(Number.MAX_SAFE_INTEGER);
     expect(() => zeros([2 ** 49])).toThrow(/^zeros: could not allocate 4\.00 PiB \(4,503,599,627,370,496 bytes\) for a result of shape \[562949953421312\]: /);
+  });
+});
+
+describe('small buffers cut from shared slabs', () => {
+  it('are zeroed and never overlap, whatever sizes are asked for in whatever order', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 1, maxLength: 300 }), (sizes) => {
+      const buffers = sizes.map((size, i) => {
+        const values = zeroedValues(size);
+        expect(values.length).toBe(size);
+        expect(values.every((v) => v === 0)).toBe(true);
+        values.fill(i + 1);
+        return values;
+      });
+      // Each keeps what was written into it: no later buffer was cut from the same bytes.
+      buffers.forEach((values, i) => expect(values.every((v) => v === i + 1)).toBe(true));
+    }), { numRuns: 200, seed: 12 });
+  });
+
+  it('back the results of ops, which keep their values while later results are made', () => {
+    const x = tensor([1, 2, 3, 4], { requiresGrad: true });
+    const results = Array.from({ length: 2000 }, (_, i) => x.mul(i));
+    results.forEach((r, i) => expect(Array.from(r.data)).toEqual([i, 2 * i, 3 * i, 4 * i]));
   });
 });
