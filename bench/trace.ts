@@ -1,0 +1,47 @@
+import { tensor, trace, type Tensor } from '../src/index.js';
+import { measure, ms, printTable } from './harness.js';
+
+/*
+ * trace() of a tensor used 100,000 times: a chain `acc = acc.add(x)`, and 100,000 separate
+ * outputs `x.mul(2)` traced together. Target: trace() under a second for each. graphology gets
+ * the nodes and edges when the graph is first read (src/graph/deferred-graph.ts), so the time
+ * to the first read is shown beside it: that is what a picture or an analysis waits for.
+ */
+
+const USES = 100_000;
+const TARGET_MS = 1000;
+
+function sharedChain(): Tensor {
+  const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+  let acc = tensor([0, 0], { requiresGrad: true });
+  for (let i = 0; i < USES; i++) acc = acc.add(x);
+  return acc;
+}
+
+function separateOutputs(): Tensor[] {
+  const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+  return Array.from({ length: USES }, () => x.mul(2));
+}
+
+export function benchTrace(): void {
+  const cases = [
+    { name: `acc = acc.add(x), ${USES.toLocaleString('en')} times`, outputs: sharedChain() },
+    { name: `${USES.toLocaleString('en')} outputs x.mul(2), traced together`, outputs: separateOutputs() },
+  ];
+  const elements = cases.map(({ outputs }) => {
+    const graph = trace(outputs);
+    return graph.order + graph.size;
+  });
+  const timings = measure(cases.flatMap(({ name, outputs }) => [
+    { name, run: () => trace(outputs) },
+    { name: `${name}, read`, run: () => trace(outputs).order },
+  ]), { rounds: 5, warmup: 1 });
+  const verdict = (time: number) => (time < TARGET_MS ? 'under 1 s' : 'OVER 1 s');
+  printTable(`trace() of a tensor used ${USES.toLocaleString('en')} times (medians of 5 rounds; target: trace() < ${TARGET_MS} ms)`, [
+    ['case', 'nodes + edges', 'trace() ms', 'target', 'trace() + first read ms'],
+    ...cases.map(({ name }, i) => {
+      const [alone, read] = [timings[2 * i], timings[2 * i + 1]];
+      return [name, elements[i].toLocaleString('en'), ms(alone.medianMs), verdict(alone.medianMs), ms(read.medianMs)];
+    }),
+  ]);
+}
