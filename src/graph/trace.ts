@@ -251,14 +251,18 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       if (phase === 'forward') forwardOps++;
       const scope = t.node.scope;
       for (const input of t.node.inputs) {
-        if (!input.isLeaf) continue;
+        // Data keeps no scope (leafScope): x used 100,000 times is not asked 100,000 times.
+        if (!input.isLeaf || roleOf(input, false) === 'input') continue;
         const before = usersScope.get(input);
         if (before === undefined) usersScope.set(input, scope);
         else if (before !== null && !sameScope(before, scope)) usersScope.set(input, null);
       }
     }
   }
-  const isOutput = new Set(roots);
+  // Looked up once per output, not once per tensor: 100,000 outputs make a big set to ask.
+  const outputNumbers = roots.map((t) => index.get(t)!);
+  const isOutput = new Uint8Array(index.size);
+  for (const i of outputNumbers) isOutput[i] = 1;
   const gradientOf = new Map<Tensor, string>();
   for (const [t, i] of index) if (t.grad && t.grad !== t && index.has(t.grad)) gradientOf.set(t.grad, `t${i}`);
 
@@ -296,7 +300,7 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
         opParts.push(options.gradientParts ? gradientParts(node, valuesLimit) : null);
         for (const input of node.inputs) opInputs.push(index.get(input)!);
       }
-      const role = roleOf(t, phase === 'forward' && isOutput.has(t));
+      const role = roleOf(t, phase === 'forward' && isOutput[tensorCount] === 1);
       nodeAttributes.push({
         kind: 'tensor',
         role,
@@ -313,7 +317,7 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       tensorCount++;
     }
   }
-  return new DeferredGraph({ outputs: roots.map((t) => `t${index.get(t)!}`) }, (graph) => {
+  return new DeferredGraph({ outputs: outputNumbers.map((i) => `t${i}`) }, (graph) => {
     let tensors = 0;
     let opCount = 0;
     for (const attributes of nodeAttributes) graph.addNode(attributes.kind === 'op' ? `op${opCount++}` : `t${tensors++}`, attributes);
