@@ -57,10 +57,14 @@ export class DeferredGraph<N extends Attributes, E extends Attributes, G extends
 }
 
 // Every graphology method (and its inspect hook) fills the graph before it runs: graphology
-// defines them on DirectedGraph.prototype and its parent, Graph.prototype (not exported).
-for (const proto of [DirectedGraph.prototype, Object.getPrototypeOf(DirectedGraph.prototype) as object]) {
+// defines them on DirectedGraph.prototype and its parent, Graph.prototype (not exported). So do
+// the ways to listen to its events, as a listener added to an eager trace never heard it filled.
+const graphPrototype = Object.getPrototypeOf(DirectedGraph.prototype) as object;
+const LISTENING = new Set<string | symbol>(['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']);
+for (const proto of [DirectedGraph.prototype, graphPrototype, Object.getPrototypeOf(graphPrototype) as object]) {
   for (const key of Reflect.ownKeys(proto)) {
     if (key === 'constructor' || Object.prototype.hasOwnProperty.call(DeferredGraph.prototype, key)) continue;
+    if (proto !== DirectedGraph.prototype && proto !== graphPrototype && !LISTENING.has(key)) continue;
     const descriptor = Object.getOwnPropertyDescriptor(proto, key)!;
     const method: unknown = descriptor.value;
     if (typeof method === 'function') {

@@ -58,6 +58,15 @@ describe('DeferredGraph', () => {
     expect(edges).toEqual(['a->b:first', 'b->c:second']);
   });
 
+  it('tells a listener of what happens after it listens, not of the filling', () => {
+    const { graph, calls } = deferred();
+    const added: string[] = [];
+    graph.on('nodeAdded', ({ key }) => added.push(key));
+    expect(calls.count).toBe(1);
+    graph.addNode('d', { label: 'D' });
+    expect(added).toEqual(['d']);
+  });
+
   it('takes changes after it is filled, in the order graphology keeps', () => {
     const { graph } = deferred();
     graph.addNode('d', { label: 'D' });
