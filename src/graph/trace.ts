@@ -1,5 +1,4 @@
-import type { DirectedGraph } from 'graphology';
-import { DeferredGraph } from './deferred-graph.js';
+import { DirectedGraph } from 'graphology';
 import { Tensor } from '../tensor/tensor.js';
 import type { GraphNode } from '../autograd/op.js';
 import { postOrder } from '../autograd/traversal.js';
@@ -268,7 +267,7 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
 
   // The attributes are worked out now, while the tensors hold the values traced. Nodes in the
   // order found: each op just before the tensor it computes. The edges follow from each op's
-  // inputs, kept as tensor numbers; deferred-graph.ts adds all of it on first use.
+  // inputs, kept as tensor numbers, and go in after all the nodes.
   const nodeAttributes: TraceNodeAttributes[] = [];
   // Per op j: its node, the number of the tensor it computes, and (with gradientParts) what it passes back.
   const opNodes: GraphNode[] = [];
@@ -317,34 +316,35 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       tensorCount++;
     }
   }
-  return new DeferredGraph({ outputs: outputNumbers.map((i) => `t${i}`) }, (graph) => {
-    let tensors = 0;
-    let opCount = 0;
-    for (const attributes of nodeAttributes) graph.addNode(attributes.kind === 'op' ? `op${opCount++}` : `t${tensors++}`, attributes);
-    let inputCount = 0;
-    opNodes.forEach((node, j) => {
-      const opKey = `op${j}`;
-      const parts = opParts[j];
-      const edges: { arguments: string[]; positions: number[]; gradient?: ValueSnapshot | null }[] = [];
-      node.inputs.forEach((input, i) => {
-        const from = opInputs[inputCount++];
-        const name = node.inputName(i);
-        const first = node.inputs.indexOf(input);
-        // A tensor passed before to this op (`x * x`) has its one edge, which carries both.
-        if (first < i) {
-          edges[first].arguments.push(name);
-          edges[first].positions.push(i);
-          return;
-        }
-        edges[i] = parts
-          ? { arguments: [name], positions: [i], gradient: parts.get(input) ?? null }
-          : { arguments: [name], positions: [i] };
-        graph.addDirectedEdgeWithKey(`t${from}->${opKey}`, `t${from}`, opKey, { kind: 'input', ...edges[i] });
-      });
-      const output = `t${opOutputs[j]}`;
-      graph.addDirectedEdgeWithKey(`${opKey}->${output}`, opKey, output, { kind: 'output', arguments: [], positions: [] });
+  const graph: TraceGraph = new DirectedGraph();
+  graph.replaceAttributes({ outputs: outputNumbers.map((i) => `t${i}`) });
+  let tensors = 0;
+  let opCount = 0;
+  for (const attributes of nodeAttributes) graph.addNode(attributes.kind === 'op' ? `op${opCount++}` : `t${tensors++}`, attributes);
+  let inputCount = 0;
+  opNodes.forEach((node, j) => {
+    const opKey = `op${j}`;
+    const parts = opParts[j];
+    const edges: { arguments: string[]; positions: number[]; gradient?: ValueSnapshot | null }[] = [];
+    node.inputs.forEach((input, i) => {
+      const from = opInputs[inputCount++];
+      const name = node.inputName(i);
+      const first = node.inputs.indexOf(input);
+      // A tensor passed before to this op (`x * x`) has its one edge, which carries both.
+      if (first < i) {
+        edges[first].arguments.push(name);
+        edges[first].positions.push(i);
+        return;
+      }
+      edges[i] = parts
+        ? { arguments: [name], positions: [i], gradient: parts.get(input) ?? null }
+        : { arguments: [name], positions: [i] };
+      graph.addDirectedEdgeWithKey(`t${from}->${opKey}`, `t${from}`, opKey, { kind: 'input', ...edges[i] });
     });
+    const output = `t${opOutputs[j]}`;
+    graph.addDirectedEdgeWithKey(`${opKey}->${output}`, opKey, output, { kind: 'output', arguments: [], positions: [] });
   });
+  return graph;
 }
 
 /** The scope all users of a leaf share; the same scope is usually the same frozen array. */
