@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every figure gradgraph's README quotes, measured side by side in one process.
- * Sections: bn, tfjs, chain, gradcheck, mlp, conv, bookkeeping, torch (all by default; name some to run those).
+ * Sections: bn, tfjs, chain, gradcheck, mlp, conv, trace, bookkeeping, torch (all by default; name some to run those).
  * `torch` runs every PyTorch comparison; torch-bn, torch-mlp, torch-gradcheck and torch-chain run one.
  */
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { benchGradcheck } from './gradcheck.js';
 import { benchMlp } from './mlp.js';
 import { loadTensorFlow } from './peer.js';
 import { TORCH_PARTS, benchTorch } from './torch.js';
+import { benchTrace } from './trace.js';
 
 const sections: Record<string, () => void | Promise<void>> = {
   bn: benchBatchNorm,
@@ -23,6 +24,7 @@ const sections: Record<string, () => void | Promise<void>> = {
   gradcheck: benchGradcheck,
   mlp: benchMlp,
   conv: benchConv,
+  trace: benchTrace,
   torch: () => benchTorch(),
   ...Object.fromEntries(TORCH_PARTS.map((part) => [`torch-${part}`, () => benchTorch([part])])),
 };

@@ -229,7 +229,8 @@ async function draw(args: readonly string[], io: Io): Promise<number> {
     const gradients: Gradients = v['backward-graph'] ? 'record' : v.grads || v.backward ? 'retain' : 'none';
     const dotOptions: DotOptions = {
       values: v.values ? (full ? 'full' : 'summary') : 'none',
-      grads: v.grads === true,
+      // --full is for the gradients too, whether or not --values asks for the values.
+      grads: v.grads === true && (full ? 'full' : true),
       backward: v['backward-graph'] ? 'recorded' : v.backward ? 'edges' : 'none',
       view: options.primitives ? 'primitives' : 'steps',
       ...(v.direction ? { direction: v.direction as 'TB' | 'LR' } : {}),

@@ -25,8 +25,12 @@ export interface DotOptions {
   direction?: 'TB' | 'LR';
   /** What to show of each tensor's values. */
   values?: ValuesMode;
-  /** Show each tensor's `.grad` beside its value (after a backward pass with `retainGrads`). */
-  grads?: boolean;
+  /**
+   * Show each tensor's `.grad` beside its value (after a backward pass with `retainGrads`):
+   * `true` as much of it as `values` shows of the value (a summary when values are not shown),
+   * or `'summary'` / `'full'` to say which.
+   */
+  grads?: boolean | 'summary' | 'full';
   /** Module scopes as boxes (`expanded`, the default), as one node each (`collapsed`), or not at all. */
   clusters?: 'expanded' | 'collapsed' | 'none';
   /** Draw a run of identical sibling blocks (a Sequential of the same block) once, in a box marked ×N. */
@@ -69,7 +73,8 @@ export interface DotOptions {
 export interface ResolvedOptions {
   direction: 'TB' | 'LR';
   values: ValuesMode;
-  grads: boolean;
+  /** What to show of each `.grad`: `none` draws none. */
+  grads: ValuesMode;
   clusters: 'expanded' | 'collapsed' | 'none';
   backward: 'none' | 'edges' | 'recorded';
   view: 'steps' | 'primitives';
@@ -91,6 +96,13 @@ function choice<T extends string>(name: string, value: T | undefined, allowed: r
 
 const DOT_OPTION_NAMES = ['direction', 'values', 'grads', 'clusters', 'repeats', 'backward', 'view', 'dims', 'title', 'steps', 'legend', 'upstream', 'fit', 'checks'] as const;
 
+function gradsMode(grads: unknown, values: ValuesMode): ValuesMode {
+  if (grads === 'summary' || grads === 'full') return grads;
+  if (grads !== undefined && typeof grads !== 'boolean') throw new Error(`toDot: option grads must be true, false, 'summary' or 'full', got ${describeValue(grads)}`);
+  if (grads !== true) return 'none';
+  return values === 'none' ? 'summary' : values;
+}
+
 function optionalBoolean(name: string, value: unknown): boolean {
   return value === undefined ? false : expectBoolean('toDot', `option ${name}`, value);
 }
@@ -109,10 +121,11 @@ function checkDims(dims: unknown): Readonly<Record<string, number>> {
 
 function resolve(given: DotOptions): ResolvedOptions {
   const options = checkOptions('toDot', given, [...DOT_OPTION_NAMES]);
+  const values = choice('values', options.values, ['none', 'summary', 'full'], 'none');
   return {
     direction: choice('direction', options.direction, ['TB', 'LR'], 'TB'),
-    values: choice('values', options.values, ['none', 'summary', 'full'], 'none'),
-    grads: optionalBoolean('grads', options.grads),
+    values,
+    grads: gradsMode(options.grads, values),
     clusters: choice('clusters', options.clusters, ['expanded', 'collapsed', 'none'], 'expanded'),
     backward: choice('backward', options.backward, ['none', 'edges', 'recorded'], 'none'),
     view: choice('view', options.view, ['steps', 'primitives'], 'steps'),
@@ -157,7 +170,7 @@ function tensorNode(key: string, a: TensorNodeAttributes, graph: PictureGraph, o
   } else {
     const gradientOf = a.gradientOf === null ? null : graph.getNodeAttribute(a.gradientOf, 'label');
     lines = [gradientOf === null ? a.label : gradientName(gradientOf), shape, ...describeValues(a.value, a.shape, o.values)];
-    if (o.grads && a.grad !== null) lines.push(...describeValues(a.grad, a.shape, o.values === 'none' ? 'summary' : o.values, '∇ '));
+    if (o.grads !== 'none' && a.grad !== null) lines.push(...describeValues(a.grad, a.shape, o.grads, '∇ '));
     const parts = o.backward === 'edges' && a.requiresGrad ? gradientParts(graph, key, o.steps) : [];
     if (graph.outDegree(key) > 1 && parts.length > 0) lines.push(`${gradientName(a.label)} = ${parts.join(' + ')}`);
   }
@@ -396,7 +409,7 @@ export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: 
   const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(blocks) : (blocks as PictureGraph);
   // The caption says what the letters in the shapes stand for.
   const sizes = Object.entries(o.dims).map(([symbol, size]) => `${symbol} = ${size}`).join(', ');
-  const showsGradients = o.grads || o.backward !== 'none';
+  const showsGradients = o.grads !== 'none' || o.backward !== 'none';
   const seeded = showsGradients ? seedLine(traced, o) : '';
   const captionLines = [o.title ?? '', o.title === undefined ? '' : sizes, seeded].filter((line) => line !== '');
   const caption = captionLines.length === 0 ? undefined : captionLines.join('\n');

@@ -50,7 +50,7 @@ function notes(o: ResolvedOptions, found: ReturnType<typeof contents>): string[]
     if (found.hasSums) lines.push('Σₙ: summed over the axis of size N,\nalong which the step broadcast t');
     if (found.hasParts) lines.push('+=: t feeds several steps; its gradient\nis the sum of their parts');
   }
-  if (o.grads) lines.push('∇ lines: the gradient ∂L/∂t after backward()');
+  if (o.grads !== 'none') lines.push('∇ lines: the gradient ∂L/∂t after backward()');
   return lines;
 }
 

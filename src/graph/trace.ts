@@ -126,7 +126,14 @@ export interface TraceOptions {
 function snapshot(t: Tensor, valuesLimit: number): ValueSnapshot {
   // storage, not data: reading for a picture hands no buffer out (see autograd/saved.ts).
   const data = t.storage;
-  return { summary: summarize(data), values: data.length <= valuesLimit ? Array.from(data) : null };
+  return { summary: summarize(data), values: data.length <= valuesLimit ? copy(data) : null };
+}
+
+/** Array.from without the iterator it goes through, which a trace of 300,000 tensors notices. */
+function copy(data: Float64Array): number[] {
+  const values = new Array<number>(data.length);
+  for (let i = 0; i < data.length; i++) values[i] = data[i];
+  return values;
 }
 
 /** Mean, population standard deviation, min and max; null when there are no values. */
@@ -219,8 +226,6 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
   for (const flag of ['recordedBackward', 'gradientParts'] as const) {
     if (options[flag] !== undefined) expectBoolean('trace', flag, options[flag]);
   }
-  const keys = new Map<Tensor, string>();
-  const outputSet = new Set(roots);
   const seen = new Set<Tensor>();
   const walks: { phase: Phase; tensors: Tensor[] }[] = [{ phase: 'forward', tensors: postOrder(roots, undefined, seen) }];
   if (options.recordedBackward) {
@@ -230,92 +235,152 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
     walks.push({ phase: 'backward', tensors: postOrder(gradients, undefined, seen) });
   }
 
-  const graph: TraceGraph = new DirectedGraph();
+  // Tensor `t${i}` is the i-th tensor of the walks, op `op${j}` the j-th op.
+  const index = new Map<Tensor, number>();
   // Leaves belong to no scope themselves. A parameter or constant is drawn inside a module's box
-  // when only that module uses it (γ and β inside BatchNorm1d), so first collect who uses each.
-  const userScopes = new Map<Tensor, (readonly string[])[]>();
-  let opCount = 0;
-  const nodesInOrder: { tensor: Tensor; phase: Phase; opKey: string | null }[] = [];
+  // when only that module uses it (γ and β inside BatchNorm1d), so first find the scope all the
+  // users of each leaf share: null once two differ. Kept as it goes, not as a list of every use,
+  // so a leaf used 100,000 times costs no more than 100,000 leaves used once.
+  const usersScope = new Map<Tensor, readonly string[] | null>();
+  let forwardOps = 0;
   for (const { phase, tensors } of walks) {
     for (const t of tensors) {
-      keys.set(t, `t${keys.size}`);
-      const opKey = t.node ? `op${opCount++}` : null;
-      nodesInOrder.push({ tensor: t, phase, opKey });
-      for (const input of t.node?.inputs ?? []) {
-        if (!input.isLeaf) continue;
-        // Appended in place: copying the list on every use made a leaf used n times cost n².
-        const scopes = userScopes.get(input);
-        if (scopes) scopes.push(t.node!.scope);
-        else userScopes.set(input, [t.node!.scope]);
+      index.set(t, index.size);
+      if (!t.node) continue;
+      if (phase === 'forward') forwardOps++;
+      const scope = t.node.scope;
+      for (const input of t.node.inputs) {
+        // Data keeps no scope (leafScope): x used 100,000 times is not asked 100,000 times.
+        if (!input.isLeaf || roleOf(input, false) === 'input') continue;
+        const before = usersScope.get(input);
+        if (before === undefined) usersScope.set(input, scope);
+        else if (before !== null && !sameScope(before, scope)) usersScope.set(input, null);
       }
     }
   }
+  // Looked up once per output, not once per tensor: 100,000 outputs make a big set to ask.
+  const outputNumbers = roots.map((t) => index.get(t)!);
+  const isOutput = new Uint8Array(index.size);
+  for (const i of outputNumbers) isOutput[i] = 1;
   const gradientOf = new Map<Tensor, string>();
-  for (const [t, key] of keys) if (t.grad && keys.has(t.grad) && t.grad !== t) gradientOf.set(t.grad, key);
+  for (const [t, i] of index) if (t.grad && t.grad !== t && index.has(t.grad)) gradientOf.set(t.grad, `t${i}`);
 
-  const forwardOps = nodesInOrder.filter((n) => n.phase === 'forward' && n.opKey !== null).length;
+  // The attributes are worked out now, while the tensors hold the values traced. Nodes in the
+  // order found: each op just before the tensor it computes. The edges follow from each op's
+  // inputs, kept as tensor numbers, and go in after all the nodes.
+  const nodeAttributes: TraceNodeAttributes[] = [];
+  // Per op j: its node, the number of the tensor it computes, and (with gradientParts) what it passes back.
+  const opNodes: GraphNode[] = [];
+  const opOutputs: number[] = [];
+  const opParts: (Map<Tensor, ValueSnapshot> | null)[] = [];
+  // The numbers of every op's inputs, op after op.
+  const opInputs: number[] = [];
   const steps: Record<Phase, number> = { forward: 0, backward: 0 };
-  const dims = options.dims ?? {};
-  const described = (u: Tensor) => ({ label: tensorLabel(u), shape: u.shape });
-  for (const { tensor: t, phase, opKey } of nodesInOrder) {
-    const node: GraphNode | null = t.node;
-    const key = keys.get(t)!;
-    if (node && opKey) {
-      const step = ++steps[phase];
-      graph.addNode(opKey, {
-        kind: 'op',
+  const formulas = formulaWriter(options.dims ?? {});
+  let tensorCount = 0;
+  for (const { phase, tensors } of walks) {
+    for (const t of tensors) {
+      const node: GraphNode | null = t.node;
+      if (node) {
+        const step = ++steps[phase];
+        nodeAttributes.push({
+          kind: 'op',
+          phase,
+          op: node.op.name,
+          label: node.label,
+          detail: describeAttrs(node.attrs),
+          scope: node.scope,
+          step,
+          backwardStep: phase === 'forward' ? forwardOps - step + 1 : null,
+          formulas: formulas(node, t),
+        });
+        opNodes.push(node);
+        opOutputs.push(tensorCount);
+        opParts.push(options.gradientParts ? gradientParts(node, valuesLimit) : null);
+        for (const input of node.inputs) opInputs.push(index.get(input)!);
+      }
+      const role = roleOf(t, phase === 'forward' && isOutput[tensorCount] === 1);
+      nodeAttributes.push({
+        kind: 'tensor',
+        role,
         phase,
-        op: node.op.name,
-        label: node.label,
-        detail: describeAttrs(node.attrs),
-        scope: node.scope,
-        step,
-        backwardStep: phase === 'forward' ? forwardOps - step + 1 : null,
-        formulas: localGradients(node, { inputs: node.inputs.map(described), output: described(t), dims }),
+        name: t.name ?? null,
+        label: tensorLabel(t),
+        shape: t.shape.slice(),
+        scope: node ? node.scope : leafScope(role, usersScope.get(t)),
+        requiresGrad: t.requiresGrad,
+        value: snapshot(t, valuesLimit),
+        grad: t.grad ? snapshot(t.grad, valuesLimit) : null,
+        gradientOf: gradientOf.size > 0 ? (gradientOf.get(t) ?? null) : null,
       });
-      const parts = options.gradientParts ? gradientParts(node, valuesLimit) : null;
-      node.inputs.forEach((input, i) => {
-        const from = keys.get(input)!;
-        const name = node.inputName(i);
-        const edge = `${from}->${opKey}`;
-        // A tensor passed before to this op (`x * x`) already has its edge; asking the node's own
-        // short input list is much cheaper than asking the graph 100,000 times for a shared x.
-        if (node.inputs.indexOf(input) < i) {
-          graph.updateEdgeAttributes(edge, (a) => ({ ...a, arguments: [...a.arguments, name], positions: [...a.positions, i] }));
-        } else {
-          graph.addDirectedEdgeWithKey(edge, from, opKey, { kind: 'input', arguments: [name], positions: [i], ...(parts ? { gradient: parts.get(input) ?? null } : {}) });
-        }
-      });
+      tensorCount++;
     }
-    const role = roleOf(t, phase === 'forward' && outputSet.has(t));
-    graph.addNode(key, {
-      kind: 'tensor',
-      role,
-      phase,
-      name: t.name ?? null,
-      label: tensorLabel(t),
-      shape: [...t.shape],
-      scope: node ? node.scope : leafScope(role, userScopes.get(t) ?? []),
-      requiresGrad: t.requiresGrad,
-      value: snapshot(t, valuesLimit),
-      grad: t.grad ? snapshot(t.grad, valuesLimit) : null,
-      gradientOf: gradientOf.get(t) ?? null,
-    });
-    if (opKey) graph.addDirectedEdgeWithKey(`${opKey}->${key}`, opKey, key, { kind: 'output', arguments: [], positions: [] });
   }
-  graph.replaceAttributes({ outputs: roots.map((t) => keys.get(t)!) });
+  const graph: TraceGraph = new DirectedGraph();
+  graph.replaceAttributes({ outputs: outputNumbers.map((i) => `t${i}`) });
+  let tensors = 0;
+  let opCount = 0;
+  for (const attributes of nodeAttributes) graph.addNode(attributes.kind === 'op' ? `op${opCount++}` : `t${tensors++}`, attributes);
+  let inputCount = 0;
+  opNodes.forEach((node, j) => {
+    const opKey = `op${j}`;
+    const parts = opParts[j];
+    const edges: { arguments: string[]; positions: number[]; gradient?: ValueSnapshot | null }[] = [];
+    node.inputs.forEach((input, i) => {
+      const from = opInputs[inputCount++];
+      const name = node.inputName(i);
+      const first = node.inputs.indexOf(input);
+      // A tensor passed before to this op (`x * x`) has its one edge, which carries both.
+      if (first < i) {
+        edges[first].arguments.push(name);
+        edges[first].positions.push(i);
+        return;
+      }
+      edges[i] = parts
+        ? { arguments: [name], positions: [i], gradient: parts.get(input) ?? null }
+        : { arguments: [name], positions: [i] };
+      graph.addDirectedEdgeWithKey(`t${from}->${opKey}`, `t${from}`, opKey, { kind: 'input', ...edges[i] });
+    });
+    const output = `t${opOutputs[j]}`;
+    graph.addDirectedEdgeWithKey(`${opKey}->${output}`, opKey, output, { kind: 'output', arguments: [], positions: [] });
+  });
   return graph;
+}
+
+/** The scope all users of a leaf share; the same scope is usually the same frozen array. */
+function sameScope(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((name, i) => name === b[i]));
 }
 
 /**
  * The scope a leaf is drawn in: the one all its users share, for a parameter, buffer or constant. Data
  * (the input batch) stays outside every module, as do leaves used by two different modules.
  */
-function leafScope(role: TensorRole, scopes: readonly (readonly string[])[]): readonly string[] {
-  if ((role !== 'parameter' && role !== 'buffer' && role !== 'constant') || scopes.length === 0) return [];
-  const first = scopes[0];
-  const same = scopes.every((s) => s.length === first.length && s.every((name, i) => name === first[i]));
-  return same ? first : [];
+function leafScope(role: TensorRole, usersScope: readonly string[] | null | undefined): readonly string[] {
+  return (role === 'parameter' || role === 'buffer' || role === 'constant') && usersScope ? usersScope : [];
+}
+
+/**
+ * The local gradients of an op node (formulas.ts). Ops alike, with no settings of their own and
+ * the same op, input and output labels and shapes, have the same formulas, written once: the
+ * 100,000 steps of `acc = acc.add(x)` share theirs.
+ */
+function formulaWriter(dims: Readonly<Record<string, number>>): (node: GraphNode, output: Tensor) => readonly string[] {
+  const written = new Map<unknown, Map<string, readonly string[]>>();
+  const described = (t: Tensor) => ({ label: tensorLabel(t), shape: t.shape });
+  // Frozen: the op nodes alike share one list.
+  const write = (node: GraphNode, output: Tensor) => Object.freeze(localGradients(node, { inputs: node.inputs.map(described), output: described(output), dims }));
+  return (node, output) => {
+    if (node.attrs !== undefined) return write(node, output);
+    let alike = written.get(node.op);
+    if (!alike) written.set(node.op, (alike = new Map()));
+    // Labels may hold any character; the separators are control characters no label needs.
+    let key = `${tensorLabel(output)}\u0001${output.shape.join()}`;
+    for (const input of node.inputs) key += `\u0002${tensorLabel(input)}\u0001${input.shape.join()}`;
+    let formulas = alike.get(key);
+    if (!formulas) alike.set(key, (formulas = write(node, output)));
+    return formulas;
+  };
 }
 
 /**

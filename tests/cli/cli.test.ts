@@ -55,6 +55,14 @@ describe('gradgraph draw', () => {
     expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--values', '--grads', '--backward', '--batch', '5', '--features', '2', '--seed', '3').text).toBe(text);
   });
 
+  it('--grads --full shows every gradient value without --values', () => {
+    const { status, text } = gradgraph('draw', 'batchnorm', '--format', 'dot', '--grads', '--full', '--batch', '2', '--features', '2', '--seed', '3');
+    expect(status).toBe(0);
+    expect(text).not.toContain('∇ mean');
+    expect(text).toMatch(/\\n∇ \[-?\d/);
+    expect(gradgraph('draw', 'batchnorm', '--format', 'dot', '--grads', '--batch', '2', '--features', '2', '--seed', '3').text).toContain('∇ mean');
+  });
+
   it('draws the primitives view, the recorded backward graph, and the MLP with collapsed modules', () => {
     expect(gradgraph('draw', 'batchnorm', '--primitives', '--format', 'dot').text).toContain('label="square"');
     // The MLP's BatchNorm1d too: its variance split into square and mean.

@@ -34,6 +34,18 @@ describe('toDot', () => {
     expect(toDot(y, { dims: { N: 3, D: 3 } })).toContain('label="x̂\\n3×3"');
   });
 
+  it('shows every value of small gradients with grads: \'full\', with or without the values', () => {
+    const x = tensor([[1, 2], [3, 4]], { requiresGrad: true, name: 'x' });
+    const y = x.mul(x).sum();
+    y.backward(undefined, { retainGrads: true });
+    const full = toDot(y, { grads: 'full' });
+    expect(full).toContain('label="x\\n2×2\\n∇ [2.00  4.00]\\n∇ [6.00  8.00]"');
+    expect(toDot(y, { grads: true })).toContain('label="x\\n2×2\\n∇ mean 5.00  std 2.24\\n∇ min 2.00  max 8.00"');
+    expect(toDot(y, { grads: true })).toBe(toDot(y, { grads: 'summary' }));
+    expect(toDot(y, { values: 'full', grads: true })).toBe(toDot(y, { values: 'full', grads: 'full' }));
+    expect(() => toDot(y, { grads: 'all' as never })).toThrow(`toDot: option grads must be true, false, 'summary' or 'full', got the string 'all'`);
+  });
+
   it('shows gradients only after a backward pass, and the seed of the gradient flow', async () => {
     const { y } = standInBatchNorm();
     expect(toDot(y, { grads: true })).not.toContain('∇');

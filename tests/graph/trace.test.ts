@@ -51,16 +51,31 @@ describe('trace', () => {
     for (let i = 0; i < 100_000; i++) shared = shared.add(x);
     let chain = tensor([1, 2], { requiresGrad: true });
     for (let i = 0; i < 100_000; i++) chain = chain.neg();
-    const seconds = (t: typeof x) => {
+    // Until the graph is first read as well: graphology gets the nodes and edges then.
+    const seconds = (t: typeof x, nodes: number) => {
       const start = performance.now();
       const graph = trace(t);
+      expect(graph.order).toBe(nodes);
       return { seconds: (performance.now() - start) / 1000, graph };
     };
-    const alone = seconds(chain);
-    const used = seconds(shared);
+    const alone = seconds(chain, 200_001);
+    const used = seconds(shared, 200_001);
     expect(used.graph.outDegree('t0')).toBe(100_000);
     // Generous: the same work as the chain, give or take the machine's load; quadratic was 50×.
     expect(used.seconds).toBeLessThan(5 * alone.seconds + 1);
+  });
+
+  it('shows what the tensors held when traced, even when the graph is first read later', () => {
+    const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+    const y = x.mul(3).sum();
+    const readAtOnce = trace(y).export();
+    const graph = trace(y);
+    y.backward();
+    x.name = 'renamed';
+    y.withLabel('total');
+    x.storage[0] = 100;
+    expect(graph.export()).toEqual(readAtOnce);
+    expect(tensorAttributes(graph, 't0')).toMatchObject({ label: 'x', grad: null, value: { values: [1, 2] } });
   });
 
   it('keeps value summaries, small tensors whole, and gradients after backward', () => {
