@@ -4,7 +4,7 @@ import { ones, Tensor, zeros } from '../tensor/tensor.js';
 import { batchNormInference, batchNormWithStatistics } from './batchnorm.js';
 import { checkOptions, describeValue } from '../validate.js';
 import { batchNormFused } from './batchnorm-fused.js';
-import { channelMoments } from './batchnorm-kernels.js';
+import { kernels } from '../backend/index.js';
 import { channelLayout, checkEps } from './layout.js';
 import { Module, moduleName } from './module.js';
 
@@ -86,7 +86,7 @@ abstract class BatchNorm extends Module {
       const gamma = this.gamma ?? ones([this.numFeatures]), beta = this.beta ?? zeros([this.numFeatures]);
       const output = batchNormFused(x, gamma, beta, { eps: this.eps });
       // The statistics again, without ε: 1/invStd² is then the biased variance itself.
-      const { mean, invStd } = channelMoments(x.storage, layout.channels, layout.spatial, 0);
+      const { mean, invStd } = kernels().channelMoments(x.storage, layout.channels, layout.spatial, 0);
       this.updateRunningStatistics(mean, invStd.map((v) => 1 / (v * v)), layout.count);
       return output;
     }
