@@ -32,19 +32,19 @@ export const jsKernels: Kernels = {
 
   batchNormForward(x, gamma, beta, spatial, eps) {
     const channels = gamma.length;
-    const { mean, invStd } = channelMoments(x, channels, spatial, eps);
+    const moments = channelMoments(x, channels, spatial, eps);
+    const { mean, invStd } = moments;
     const scale = forwardScale(gamma, invStd, new Float64Array(channels));
     const out = new Float64Array(x.length);
     for (let i = 0, c = 0, k = 0; i < x.length; i++) {
       out[i] = (x[i] - mean[c]) * scale[c] + beta[c];
       if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
     }
-    return out;
+    return { output: out, moments };
   },
 
-  batchNormBackward(g, x, gamma, spatial, eps) {
+  batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
     const channels = gamma.length;
-    const { mean, invStd } = channelMoments(x, channels, spatial, eps);
     const dBeta = new Float64Array(channels);
     const dGamma = new Float64Array(channels);
     for (let i = 0, c = 0, k = 0; i < x.length; i++) {

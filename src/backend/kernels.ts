@@ -22,15 +22,16 @@ export interface Kernels {
   readonly name: KernelsName;
   /** Per-channel mean and inverse standard deviation, in two passes (the second over x − μ). */
   channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments;
-  /** y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused batch norm. */
-  batchNormForward(x: Float64Array, gamma: Float64Array, beta: Float64Array, spatial: number, eps: number): Float64Array;
+  /**
+   * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
+   * batch norm, with the moments it used, for the backward.
+   */
+  batchNormForward(x: Float64Array, gamma: Float64Array, beta: Float64Array, spatial: number, eps: number): { output: Float64Array; moments: Moments };
   /**
    * Its gradient in closed form, with m values per channel and x̂ = (x − μ)/σ:
-   * dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/σ · (g − dβ/m − x̂ · dγ/m). It computes μ and σ again from x
-   * (two sweeps more, over data the kernel reads anyway) rather than taking them from the
-   * forward: the op stays a function of its inputs alone.
+   * dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/σ · (g − dβ/m − x̂ · dγ/m).
    */
-  batchNormBackward(g: Float64Array, x: Float64Array, gamma: Float64Array, spatial: number, eps: number): BatchNormGradients;
+  batchNormBackward(g: Float64Array, x: Float64Array, gamma: Float64Array, moments: Moments, spatial: number): BatchNormGradients;
 }
 
 export type KernelsName = 'js' | 'wasm';

@@ -3,7 +3,7 @@ import { isGradEnabled } from '../autograd/mode.js';
 import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions } from '../validate.js';
-import { kernels } from '../backend/index.js';
+import { kernels, type Moments } from '../backend/index.js';
 import { alongChannels, channelLayout, checkEps, checkPerChannel, guardZeroVariance, perChannel, type ChannelLayout } from './layout.js';
 
 /*
@@ -20,6 +20,14 @@ interface FusedAttrs {
 }
 
 const KEEP = { keepdims: true } as const;
+
+/**
+ * The batch statistics each forward computed, by the buffer of the output it made: the backward
+ * reads them instead of two more passes over x. Keyed by that output, which is what a backward
+ * is given with its inputs, a forward run again on other values (checkRecordedOps does) finds
+ * its own; and the saved-values check makes sure x is still what that forward saw.
+ */
+const statistics = new WeakMap<Float64Array, Moments>();
 
 /** The same closed form as the kernels' `batchNormBackward`, in tensor ops: recorded, so differentiable again. */
 function recordedGradients(x: Tensor, gamma: Tensor, g: Tensor, { eps, layout }: FusedAttrs): [Tensor, Tensor, Tensor] {
@@ -49,7 +57,9 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
     ];
   },
   forward([x, gamma, beta], { eps, layout }) {
-    return { data: kernels().batchNormForward(x.storage, gamma.storage, beta.storage, layout.spatial, eps), shape: x.shape };
+    const { output, moments } = kernels().batchNormForward(x.storage, gamma.storage, beta.storage, layout.spatial, eps);
+    statistics.set(output, moments);
+    return { data: output, shape: x.shape };
   },
   backward(ctx, g) {
     const [x, gamma, beta] = ctx.inputs;
@@ -58,7 +68,9 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
     if (isGradEnabled()) {
       grads = recordedGradients(x, gamma, g, attrs);
     } else {
-      const d = kernels().batchNormBackward(g.storage, x.storage, gamma.storage, attrs.layout.spatial, attrs.eps);
+      const { layout, eps } = attrs;
+      const moments = statistics.get(ctx.output.storage) ?? kernels().channelMoments(x.storage, layout.channels, layout.spatial, eps);
+      const d = kernels().batchNormBackward(g.storage, x.storage, gamma.storage, moments, layout.spatial);
       grads = [new Tensor(d.x, x.shape), new Tensor(d.gamma, gamma.shape), new Tensor(d.beta, beta.shape)];
     }
     return grads.map((grad, i) => (needsInputGrad[i] ? grad : null));

@@ -163,17 +163,18 @@ export const wasmKernels: Kernels = {
     slots[BETA].set(beta);
     forwardScale(gamma, slots[INV_STD], slots[SCALE]);
     scratch.sweep('affine', 0, NONE, out, [NONE, NONE], MEAN, SCALE, BETA);
-    return out;
+    return { output: out, moments: { mean: slots[MEAN].slice(), invStd: slots[INV_STD].slice() } };
   },
 
-  batchNormBackward(g, x, gamma, spatial, eps) {
+  batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
     const channels = gamma.length;
     const dx = new Float64Array(x.length);
     const scratch = new Scratch([g, x], channels, spatial);
     const { slots } = scratch;
-    scratch.moments(1, eps);
+    slots[MEAN].set(mean);
+    slots[INV_STD].set(invStd);
     scratch.sweep('gradientSums', 0, 1, null, [D_BETA, D_GAMMA], MEAN);
-    gradientCoefficients(slots[D_BETA], slots[D_GAMMA], gamma, slots[INV_STD], x.length / channels, slots[A], slots[B], slots[D]);
+    gradientCoefficients(slots[D_BETA], slots[D_GAMMA], gamma, invStd, x.length / channels, slots[A], slots[B], slots[D]);
     scratch.sweep('inputGradient', 0, 1, dx, [NONE, NONE], MEAN, A, B, D);
     return { x: dx, gamma: slots[D_GAMMA].slice(), beta: slots[D_BETA].slice() };
   },
