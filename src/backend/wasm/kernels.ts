@@ -67,12 +67,39 @@ function heapFor(values: number): Float64Array {
   return wasm.heap;
 }
 
+/** Below this many values, zeroing a new array costs less than asking Node for an unzeroed one. */
+const UNZEROED_MIN_VALUES = 1 << 15;
+
+/**
+ * A Float64Array that the caller will overwrite completely: in Node and when large, taken
+ * without zeroing (Buffer.allocUnsafeSlow: an ArrayBuffer of its own, not a slice of Buffer's
+ * shared pool), which saves a pass over each output; otherwise a plain one.
+ */
+function forOverwriting(length: number): Float64Array {
+  const nodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+  if (nodeBuffer === undefined || length < UNZEROED_MIN_VALUES) return new Float64Array(length);
+  const bytes = nodeBuffer.allocUnsafeSlow(length * 8);
+  return new Float64Array(bytes.buffer, bytes.byteOffset, length);
+}
+
 const roundUpToPair = (values: number) => values + (values & 1);
 
 // The per-channel arrays a kernel keeps in the scratch memory (one slot each; SCALE shares A's).
 const MEAN = 0, INV_STD = 1, BETA = 2, A = 3, SCALE = 3, B = 4, D = 5, D_BETA = 6, D_GAMMA = 7;
 const SLOTS = 8;
 const NONE = -1;
+
+let lastSlots: { heap: Float64Array; channels: number; views: readonly Float64Array[] } | null = null;
+
+/** Views of the per-channel slots, kept from the last call when they still fit (small calls are mostly fixed costs). */
+function slotViews(heap: Float64Array, channelSlot: number, channels: number): readonly Float64Array[] {
+  if (lastSlots?.heap !== heap || lastSlots.channels !== channels) {
+    const views: Float64Array[] = [];
+    for (let slot = 0; slot < SLOTS; slot++) views.push(heap.subarray(slot * channelSlot, slot * channelSlot + channels));
+    lastSlots = { heap, channels, views };
+  }
+  return lastSlots.views;
+}
 
 /**
  * One kernel call's arrays in the scratch memory: the per-channel slots first, then one slot
@@ -83,7 +110,7 @@ const NONE = -1;
  * with other layers' data passing through between a layer's forward and backward).
  */
 class Scratch {
-  readonly slots: Float64Array[] = [];
+  readonly slots: readonly Float64Array[];
   private readonly rowValues: number;
   private readonly rows: number;
   /** Rows per block; all of them when the streams are resident. */
@@ -100,7 +127,7 @@ class Scratch {
     this.channelSlot = roundUpToPair(channels);
     this.streamSlot = roundUpToPair(this.blockRows * this.rowValues);
     this.heap = heapFor(SLOTS * this.channelSlot + inputs.length * this.streamSlot);
-    for (let slot = 0; slot < SLOTS; slot++) this.slots.push(this.heap.subarray(slot * this.channelSlot, slot * this.channelSlot + channels));
+    this.slots = slotViews(this.heap, this.channelSlot, channels);
     if (resident) for (let i = 0; i < inputs.length; i++) this.heap.set(inputs[i], this.streamAt(i));
   }
 
@@ -156,7 +183,7 @@ export const wasmKernels: Kernels = {
   },
 
   batchNormForward(x, gamma, beta, spatial, eps) {
-    const out = new Float64Array(x.length);
+    const out = forOverwriting(x.length);
     const scratch = new Scratch([x], gamma.length, spatial);
     const { slots } = scratch;
     scratch.moments(0, eps);
@@ -168,7 +195,7 @@ export const wasmKernels: Kernels = {
 
   batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
     const channels = gamma.length;
-    const dx = new Float64Array(x.length);
+    const dx = forOverwriting(x.length);
     const scratch = new Scratch([g, x], channels, spatial);
     const { slots } = scratch;
     slots[MEAN].set(mean);
