@@ -55,8 +55,16 @@ export function noGrad<T>(fn: () => T): T {
   return withState('gradEnabled', false, fn);
 }
 
+let backwardPasses = 0;
+
 export function duringBackward<T>(fn: () => T): T {
+  backwardPasses++;
   return withState('inBackward', true, fn);
+}
+
+/** How many backward passes have begun: gradcheck tells by it whether a function differentiates inside. */
+export function backwardPassCount(): number {
+  return backwardPasses;
 }
 
 /**

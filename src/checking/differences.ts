@@ -183,24 +183,29 @@ function estimateFrom(moves: readonly Move[], h: number, r: Rounding): Estimate 
     (EPSILON * r.magnitude) / h,
   );
   // 0 − change, not −change: a slope of +0, not −0, where nothing moved.
-  const slopes = [plus.change / h, (0 - minus.change) / h, plus2.change / (2 * h), (0 - minus2.change) / (2 * h), plus4.change / (4 * h), (0 - minus4.change) / (4 * h)];
-  const gap = (i: number) => slopes[i] - slopes[i + 1];
-  const jump = 2 * gap(0) - gap(2);
-  const jump2 = 2 * gap(2) - gap(4);
+  const right = plus.change / h;
+  const left = (0 - minus.change) / h;
+  const right2 = plus2.change / (2 * h);
+  const left2 = (0 - minus2.change) / (2 * h);
+  const right4 = plus4.change / (4 * h);
+  const left4 = (0 - minus4.change) / (4 * h);
+  const jump = 2 * (right - left) - (right2 - left2);
+  const jump2 = 2 * (right2 - left2) - (right4 - left4);
   const tolerance = Math.abs(richardson1 - richardson2) + SAFETY * rounding;
   const largest = Math.max(Math.abs(jump), Math.abs(jump2));
   // A kink changes the slope by a share of the slope itself; rounding (a sum that cancels in the
   // forward pass rounds to its inputs' scale, not its result's) only by a few ulps of it.
-  const noise = Math.max(tolerance, KINK_SHARE * Math.max(...slopes.map(Math.abs)));
+  const steepest = Math.max(Math.abs(right), Math.abs(left), Math.abs(right2), Math.abs(left2), Math.abs(right4), Math.abs(left4));
+  const noise = Math.max(tolerance, KINK_SHARE * steepest);
   return {
     numeric: richardson1,
     tolerance,
     smooth: largest <= noise || Math.abs(jump2 - 8 * jump) <= 0.25 * Math.abs(jump2),
-    low: Math.min(...slopes),
-    high: Math.max(...slopes),
-    fromRight: slopes[0],
-    fromLeft: slopes[1],
-    moved: moves.some((m) => m.moved),
+    low: Math.min(right, left, right2, left2, right4, left4),
+    high: Math.max(right, left, right2, left2, right4, left4),
+    fromRight: right,
+    fromLeft: left,
+    moved: plus.moved || minus.moved || plus2.moved || minus2.moved || plus4.moved || minus4.moved,
   };
 }
 
@@ -228,6 +233,58 @@ export function estimateEntry(samples: Samples, o: number, k: number, rounding: 
   return estimateFrom(moves, samples.step, rounding);
 }
 
+/** What the first stage of a Jacobian entry found: the derivative, and its own tolerance (as Estimate's). */
+export interface Screening {
+  numeric: number;
+  tolerance: number;
+}
+
+/**
+ * The first stage of a Jacobian entry, from three evaluations where `estimateEntry` takes six:
+ * f at x + h, x − h and x + 2h (f(x) is known). It says "smooth, and agrees" only where the
+ * full estimate could say no more, and leaves everything else to the full estimate on all six
+ * samples.
+ *
+ * The central difference d = (f(x+h) − f(x−h)) / 2h is off by h²f‴/6 + O(h⁴), and the third
+ * difference Δ³ = f(x+2h) − 3f(x+h) + 3f(x) − f(x−h) = h³f‴ + O(h⁴) measures that, so
+ * d − Δ³/6h is good to O(h³f⁗). A kink at x, a change of slope s, makes Δ³ = −s·h + h³f‴:
+ * |Δ³|/h = |s| unless the curvature happens to cancel it. So the stage decides only when
+ * |Δ³|/h is within SAFETY × rounding, the least change of slope the full estimate can call a
+ * kink (its noise is at least its tolerance, which is at least SAFETY times a rounding no
+ * smaller than this one, which leaves out the ±2h samples), and the analytic value must then
+ * lie within that tolerance, less |Δ³|/6h, of d − Δ³/6h: so within the tolerance of both d
+ * (what the full estimate takes a slight kink's derivative to be) and d − Δ³/6h (a smooth
+ * function's). Thus:
+ * - every kink at x that the full estimate reports goes to it, and is reported as one, also
+ *   where the analytic value is the mean of the two slopes (abs at 0), which d alone matches
+ *   (short of an h²f‴ equal to −s within the rounding, a coincidence of the step);
+ * - a wrong gradient passes only if its error is within the full estimate's tolerance, short
+ *   of the h³f⁗/12 left in d − Δ³/6h: with h²|f‴| at rounding level that is far below the
+ *   tolerance unless f changes on a scale of h, where only an error equal to this step's
+ *   own truncation could hide, and no analytic formula computes one;
+ * - a kink elsewhere in reach leaves the derivative at x defined; it shows in |Δ³|/h or in
+ *   analytic − (d − Δ³/6h) by a share of |s| that vanishes only as the kink nears x − h or
+ *   x + 2h, the ends of the samples. There the full estimate, with its steps of 4h, may still
+ *   say kink where this stage passes a derivative that is right at x.
+ * Outputs that did not move at all give d = Δ³ = 0 and the same tolerance as the full estimate.
+ * NaN and infinities are never screened (every comparison with them is false).
+ */
+export function screenEntry(before: number, plus: number, minus: number, plus2: number, h: number, r: Rounding, into: Screening): boolean {
+  // Each sample rounds like one moved term of `estimate` (g = 1), and shares the magnitude's rounding.
+  const ulps = EPSILON * (r.ulps + r.sharedUlps);
+  const ofPlus = plus === before ? 0 : ulps * (Math.abs(plus) + Math.abs(before));
+  const ofMinus = minus === before ? 0 : ulps * (Math.abs(minus) + Math.abs(before));
+  const rounding = Math.max((2 * Math.max(ofPlus, ofMinus)) / h, (EPSILON * r.magnitude) / h);
+  // Taken as moves from f(x), like `estimate`'s terms: an output that did not move gives exactly 0.
+  const up = plus - before;
+  const down = before - minus;
+  const third = plus2 - before - 3 * up + down;
+  if (!(Math.abs(third) / h <= SAFETY * rounding)) return false;
+  into.numeric = (up + down) / (2 * h) - third / (6 * h);
+  into.tolerance = SAFETY * rounding - Math.abs(third) / (6 * h);
+  return true;
+}
+
 /**
  * pass, fail, or kink: the slopes jump where a smooth function's would not (so the numeric value
  * is no measurement, pass or fail), and the analytic value is a subgradient between them. A
@@ -243,7 +300,7 @@ export function classify(analytic: number, e: Estimate, tolerance: number): Chec
  * The tolerance of an analytic value against an estimate: the estimate's, plus rounding of the
  * analytic value itself, which is of the order of its terms (`terms`, for a projection Σ aᵢuᵢ).
  */
-export function toleranceOf(analytic: number, e: Estimate, terms = Math.abs(analytic)): number {
+export function toleranceOf(analytic: number, e: Pick<Estimate, 'tolerance'>, terms = Math.abs(analytic)): number {
   return e.tolerance + ROUNDING_ULPS * EPSILON * terms;
 }
 

@@ -1,10 +1,10 @@
 import { grad } from '../autograd/engine.js';
-import { restoringBuffers } from '../autograd/mode.js';
+import { backwardPassCount, noGrad, restoringBuffers } from '../autograd/mode.js';
 import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectFiniteNumber, expectFunction } from '../validate.js';
-import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, searchByHalving, type Samples } from './differences.js';
+import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, screenEntry, searchByHalving, type Samples, type Screening } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
 import { formatReport, type GradcheckReport, type InputReport } from './report.js';
@@ -96,8 +96,8 @@ function onTheCallersTensors<T>(inputs: readonly Tensor[], body: () => T): T {
 }
 
 interface Context {
-  fn: CheckedFunction;
-  inputs: readonly Tensor[];
+  /** f at the current values of the inputs, its outputs laid end to end in a new array. */
+  evaluate: () => Float64Array;
   flat: FlatOutputs;
   center: Float64Array;
   magnitude: number;
@@ -125,38 +125,121 @@ function scaleOf(value: number): number {
 
 /** The outputs, laid end to end, along the move `apply(t)` (t = 0 puts x back). */
 function sample(ctx: Context, step: number, apply: (t: number) => void): Samples {
-  return sampleSteps(apply, step, () => [ctx.flat.values(callChecked('gradcheck', ctx.fn, ctx.inputs))], [ctx.center]);
+  return sampleSteps(apply, step, () => [ctx.evaluate()], [ctx.center]);
 }
 
 /**
- * The analytic Jacobian rows of every output element with respect to each of `xs`: one backward
- * pass per output element, asking for all inputs at once, as a caller of `grad` would (asking
- * one input at a time could hide gradients that leak between inputs).
+ * How the differences evaluate f. The numbers are those of the recorded call either way (every
+ * forward kernel runs unrecorded), so they evaluate without recording the graph, which takes a
+ * third of a call, unless f runs a backward pass inside (gradgradcheck's does, and there the
+ * gradient needs the graph), or unrecorded it gives other values at x.
  */
-function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Array[][] {
-  const rows = xs.map(() => [] as Float64Array[]);
-  for (let position = 0; position < flat.size; position++) {
-    const { output } = flat.locate(position);
-    const seeds = flat.tensors.map((t, o) => {
-      const seed = new Float64Array(t.size);
-      if (o === output) seed[position - flat.offsets[o]] = 1;
-      return new Tensor(seed, t.shape);
-    });
-    grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => rows[i].push(Float64Array.from(g.storage)));
-  }
-  return rows;
+function evaluation(fn: CheckedFunction, inputs: readonly Tensor[], flat: FlatOutputs, differentiatesInside: boolean): { evaluate: () => Float64Array; center: Float64Array } {
+  const recorded = () => flat.values(callChecked('gradcheck', fn, inputs));
+  const center = flat.values();
+  if (differentiatesInside) return { evaluate: recorded, center };
+  const unrecorded = () => noGrad(recorded);
+  const same = unrecorded().every((value, k) => Object.is(value, center[k]) || value === center[k]);
+  return same ? { evaluate: unrecorded, center } : { evaluate: recorded, center };
 }
 
-/** Compares every entry of x's Jacobian columns with differences, one element of x at a time. */
-function compareJacobian(ctx: Context, x: Tensor, rows: readonly Float64Array[], tally: Tally): void {
-  for (let j = 0; j < x.size; j++) {
-    const original = x.storage[j];
-    const step = ctx.options.eps * scaleOf(original);
-    const samples = sample(ctx, step, (t) => (x.storage[j] = t === 0 ? original : original + t));
-    for (let i = 0; i < ctx.flat.size; i++) {
-      tally.add(rows[i][j], estimateEntry(samples, 0, i, inGraph(ctx.magnitude)), j, i);
+/**
+ * The analytic Jacobian of every output element with respect to each of `xs`, one matrix per
+ * input, row after row (row i: output element i): one backward pass per output element,
+ * asking for all inputs at once, as a caller of `grad` would (asking one input at a time could
+ * hide gradients that leak between inputs).
+ */
+function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Array[] {
+  const matrices = xs.map((x) => new Float64Array(flat.size * x.size));
+  // One set of seeds, a single 1 moved along: grad neither keeps nor changes them, and hands
+  // out a copy of any gradient that shares a seed's buffer.
+  const seeds = flat.tensors.map((t) => new Tensor(new Float64Array(t.size), t.shape));
+  for (let position = 0; position < flat.size; position++) {
+    const { output } = flat.locate(position);
+    const seed = seeds[output].storage;
+    const k = position - flat.offsets[output];
+    seed[k] = 1;
+    try {
+      grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => matrices[i].set(g.storage, position * xs[i].size));
+    } finally {
+      seed[k] = 0;
     }
   }
+  return matrices;
+}
+
+/** Steps of the first stage (screenEntry), then of the rest of the full estimate: together `STEPS` of differences.ts. */
+const SCREEN_STEPS = [1, -1, 2];
+const REST_STEPS = [-2, 4, -4];
+
+/** f with element j of x moved by t steps; x is put back also when f throws. */
+function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number): Float64Array {
+  const original = x.storage[j];
+  try {
+    x.storage[j] = original + t * step;
+    return ctx.evaluate();
+  } finally {
+    x.storage[j] = original;
+  }
+}
+
+/** The full estimate of the entries `rows` of column j, from all six samples. */
+function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally): void {
+  const moved = [...SCREEN_STEPS, ...REST_STEPS].map((t) => [movedBy(ctx, x, j, t, step)]);
+  const samples: Samples = { base: [ctx.center], moved, step };
+  const rounding = inGraph(ctx.magnitude);
+  for (const i of rows) tally.add(jacobian[i * x.size + j], estimateEntry(samples, 0, i, rounding), j, i);
+}
+
+/**
+ * Compares every entry of x's Jacobian (`jacobian`, row after row: row i holds the derivatives
+ * of output element i) with differences. For each element j of x, three evaluations screen the
+ * outputs they moved (screenEntry); an entry left undecided takes the other three, for the
+ * full estimate. The outputs that did not move (most of them, for a function whose outputs
+ * each depend on a few inputs) are read afterwards row by row, where the Jacobian lies in one
+ * run: there the difference is exactly 0, and an analytic 0 agrees whatever the tolerance.
+ */
+function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally: Tally): void {
+  const rounding = inGraph(ctx.magnitude);
+  const screening: Screening = { numeric: 0, tolerance: 0 };
+  const { center } = ctx;
+  const width = x.size;
+  const steps = new Float64Array(width);
+  // Which entries moved, a bit each: those are compared already when the rows are read.
+  const movedBits = new Uint32Array(Math.ceil((center.length * width) / 32));
+  for (let j = 0; j < width; j++) {
+    const step = (steps[j] = ctx.options.eps * scaleOf(x.storage[j]));
+    const [plus, minus, plus2] = SCREEN_STEPS.map((t) => movedBy(ctx, x, j, t, step));
+    const undecided: number[] = [];
+    for (let i = 0; i < center.length; i++) {
+      const before = center[i];
+      if (plus[i] === before && minus[i] === before && plus2[i] === before) continue;
+      const entry = i * width + j;
+      movedBits[entry >>> 5] |= 1 << (entry & 31);
+      const screened = screenEntry(before, plus[i], minus[i], plus2[i], step, rounding, screening) && tally.addScreened(jacobian[entry], screening, true, j, i);
+      if (!screened) undecided.push(i);
+    }
+    if (undecided.length > 0) estimateColumn(ctx, x, j, step, undecided, jacobian, tally);
+  }
+  // The entries that did not move: their analytic values should be 0. The zeros of a column all
+  // get one tolerance, so the first one tells the tally all that the others would.
+  const zeroTallied = new Uint8Array(width);
+  const left = new Map<number, number[]>();
+  for (let i = 0; i < center.length; i++) {
+    const before = center[i];
+    for (let j = 0, entry = i * width; j < width; j++, entry++) {
+      const analytic = jacobian[entry];
+      if ((analytic === 0 && zeroTallied[j] === 1) || (movedBits[entry >>> 5] & (1 << (entry & 31))) !== 0) continue;
+      const screened = screenEntry(before, before, before, before, steps[j], rounding, screening) && tally.addScreened(analytic, screening, false, j, i);
+      if (screened && analytic === 0) zeroTallied[j] = 1;
+      if (!screened) {
+        const rows = left.get(j) ?? [];
+        rows.push(i);
+        left.set(j, rows);
+      }
+    }
+  }
+  for (const [j, rows] of [...left].sort(([a], [b]) => a - b)) estimateColumn(ctx, x, j, steps[j], rows, jacobian, tally);
 }
 
 /** A random sign per element: Rademacher, so no element can hide behind a coordinate near zero. */
@@ -269,11 +352,12 @@ export function gradcheck(fn: CheckedFunction, inputs: readonly Tensor[], option
 }
 
 function checkAll(fn: CheckedFunction, inputs: readonly Tensor[], checked: readonly number[], options: Resolved) {
+  const passesBefore = backwardPassCount();
   const flat = new FlatOutputs(callChecked('gradcheck', fn, inputs));
   // An input is unused when the recorded graph does not reach it (and nothing moves numerically).
   const graph = postOrder(flat.tensors);
   const reachable = new Set(graph);
-  const ctx: Context = { fn, inputs, flat, center: flat.values(), magnitude: largestMagnitude(graph), options };
+  const ctx: Context = { ...evaluation(fn, inputs, flat, backwardPassCount() !== passesBefore), flat, magnitude: largestMagnitude(graph), options };
   const xs = checked.map((i) => inputs[i]);
   const random = new Random(options.seed, 'gradcheck');
   // Fast mode: one random v over the outputs and one backward pass give Jᵀv for every input.
@@ -281,7 +365,7 @@ function checkAll(fn: CheckedFunction, inputs: readonly Tensor[], checked: reado
   const jtv = options.fastMode
     ? grad(flat.tensors, xs, { gradOutputs: flat.tensors.map((t, o) => new Tensor(v.slice(flat.offsets[o], flat.offsets[o] + t.size), t.shape)), allowUnused: true })
     : [];
-  let jacobian: Float64Array[][] | null = null;
+  let jacobian: Float64Array[] | null = null;
   const jacobianOf = (position: number) => (jacobian ??= analyticJacobian(flat, xs))[position];
   const reports = xs.map((x, position) => {
     const tally = new Tally(options, x, flat);

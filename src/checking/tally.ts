@@ -1,7 +1,7 @@
 import { unravelIndex } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { KinkElement, WorstElement } from './report.js';
-import { classify, toleranceOf, type Estimate } from './differences.js';
+import { classify, toleranceOf, type Estimate, type Screening } from './differences.js';
 
 /* The bookkeeping of a check: the outputs laid end to end, and what the comparisons found. */
 
@@ -52,7 +52,7 @@ export class Tally {
   constructor(private readonly options: { readonly atol: number | null; readonly rtol: number }, private readonly x: Tensor, private readonly flat: FlatOutputs) {}
 
   /** The caller's atol, or the estimate's tolerance; plus rtol·|numeric|. `terms`: see toleranceOf. */
-  toleranceFor(analytic: number, d: Estimate, terms?: number): number {
+  toleranceFor(analytic: number, d: Pick<Estimate, 'numeric' | 'tolerance'>, terms?: number): number {
     return (this.options.atol ?? toleranceOf(analytic, d, terms)) + this.options.rtol * Math.abs(d.numeric);
   }
 
@@ -68,19 +68,35 @@ export class Tally {
   }
 
   add(analytic: number, d: Estimate, element: number, position: number, terms?: number): boolean {
-    const numeric = d.numeric;
     const tolerance = this.toleranceFor(analytic, d, terms);
-    const mismatch = Math.abs(analytic - numeric);
     const status = classify(analytic, d, tolerance);
-    const passed = status === 'pass';
     this.moved ||= d.moved;
     this.analyticNonzero ||= analytic !== 0;
     if (status === 'kink') {
       this.kinkElements.add(element);
-      this.kink ??= { ...this.where(element, position), analytic, numeric, tolerance, fromRight: d.fromRight, fromLeft: d.fromLeft };
+      this.kink ??= { ...this.where(element, position), analytic, numeric: d.numeric, tolerance, fromRight: d.fromRight, fromLeft: d.fromLeft };
       return false;
     }
+    this.record(analytic, d.numeric, tolerance, status === 'pass', element, position);
+    return status === 'pass';
+  }
+
+  /**
+   * An entry the first stage screened (see screenEntry): counted as passed when it agrees within
+   * the tolerance, else left alone (false) for the full estimate to judge.
+   */
+  addScreened(analytic: number, s: Screening, moved: boolean, element: number, position: number): boolean {
+    const tolerance = this.toleranceFor(analytic, s);
+    if (!(Math.abs(analytic - s.numeric) <= tolerance)) return false;
+    this.moved ||= moved;
+    this.analyticNonzero ||= analytic !== 0;
+    this.record(analytic, s.numeric, tolerance, true, element, position);
+    return true;
+  }
+
+  private record(analytic: number, numeric: number, tolerance: number, passed: boolean, element: number, position: number): void {
     this.largestTolerance = Math.max(this.largestTolerance, tolerance);
+    const mismatch = Math.abs(analytic - numeric);
     // NaN never passes and counts as the worst.
     const error = Number.isNaN(mismatch) ? Infinity : mismatch;
     const relative = error === 0 ? 0 : error / Math.max(Math.abs(numeric), tolerance);
@@ -92,6 +108,5 @@ export class Tally {
       this.worstRatio = ratio;
       this.worst = { ...this.where(element, position), analytic, numeric, tolerance };
     }
-    return passed;
   }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defineOp, gradcheck, gradgradcheck, max, randn, tensor, type Tensor } from 'gradgraph';
+import { defineOp, grad, gradcheck, gradgradcheck, max, randn, tensor, type Tensor } from 'gradgraph';
 
 /** x^3 with its derivative scaled by `factor` on element `wrongAt` only (factor 1: correct). */
 function cubeWithWrongElement(wrongAt: number, factor: number) {
@@ -65,6 +65,17 @@ describe('gradcheck', () => {
     const report = gradcheck((p: Tensor, q: Tensor) => [p.mul(q), p.exp().sum()], [a, b]);
     expect(report.passed).toBe(true);
     expect(report.inputs.map((r) => r.name)).toEqual(['a']);
+  });
+
+  it('passes outputs whose gradients are the upstream gradient itself, and an output that another is made from', () => {
+    // reshape and identity hand the seed straight back; y feeds z, so y's gradient is a sum.
+    const x = randn([2, 3], { seed: 4, requiresGrad: true, name: 'x' });
+    const report = gradcheck((t: Tensor) => {
+      const y = t.reshape([6]);
+      return [t, y, y.mul(y).sum()];
+    }, [x]);
+    expect(report.passed, report.message).toBe(true);
+    expect(report.inputs[0].maxAbsError).toBeLessThan(1e-8);
   });
 
   it('leaves the caller\'s tensors and their .grad untouched', () => {
@@ -174,6 +185,37 @@ describe('kinks', () => {
     expect(report.inputs[0].failing).toBe(1);
     expect(report.inputs[0].kinks).toBe(1);
     expect(report.inputs[0].worst?.inputIndex).toEqual([2]);
+  });
+});
+
+describe('the first stage (three evaluations per element, the full six only where it cannot decide)', () => {
+  it('still fails a gradient wrong by 1e-7 (relative) in one element of 64', () => {
+    const x = randn([8, 8], { seed: 11, requiresGrad: true, name: 'x' });
+    x.data.forEach((v, i) => (x.data[i] = v + Math.sign(v || 1)));
+    const report = gradcheck(cubeWithWrongElement(37, 1 + 1e-7), [x]);
+    expect(report.inputs[0]).toMatchObject({ status: 'fail', failing: 1, kinks: 0 });
+    expect(report.inputs[0].worst?.inputIndex).toEqual([4, 5]);
+    expect(gradcheck(cubeWithWrongElement(37, 1), [x]).passed).toBe(true);
+  });
+
+  it('still reports a small kink whose gradient is the mean of its slopes, which the central difference matches', () => {
+    // sin(x) + 0.001·|x|, with sign(0) = 0 at the kink: the central difference at 0 is exactly cos(0).
+    const smallKink = defineOp({
+      name: 'smallKink',
+      forward: (t) => t.sin().add(t.abs().mul(1e-3)),
+      backward: ({ inputs: [t] }, g) => [g.mul(t.cos().add(t.sign().mul(1e-3)))],
+    });
+    const report = gradcheck(smallKink, [tensor([0.5, 0, -1.25], { requiresGrad: true, name: 'x' })]);
+    expect(report.inputs[0]).toMatchObject({ status: 'kink', failing: 0, kinks: 1 });
+    expect(report.inputs[0].kink?.inputIndex).toEqual([1]);
+  });
+
+  it('evaluates a function that differentiates inside with the graph recorded, so its gradient is not lost', () => {
+    // The gradient of Σx³ is 3x², whose derivative 6x the differences must see.
+    const firstDerivative = (t: Tensor) => grad(t.mul(t).mul(t).sum(), t, { createGraph: true })[0];
+    const report = gradcheck(firstDerivative, [tensor([0, 1.5, -2], { requiresGrad: true, name: 'x' })]);
+    expect(report.passed, report.message).toBe(true);
+    expect(report.inputs[0].maxRelError).toBeLessThan(1e-8);
   });
 });
 
