@@ -61,7 +61,12 @@ function heapFor(values: number): Float64Array {
   const wasm = getInstance();
   const bytes = values * 8;
   if (bytes > wasm.memory.buffer.byteLength) {
-    wasm.memory.grow(Math.ceil((bytes - wasm.memory.buffer.byteLength) / PAGE_BYTES));
+    try {
+      wasm.memory.grow(Math.ceil((bytes - wasm.memory.buffer.byteLength) / PAGE_BYTES));
+    } catch (error) {
+      // Only rows of tens of millions of values get here (a block holds at least one row), on an engine or machine with less room.
+      throw new Error(`wasm kernels: the scratch memory cannot grow to ${bytes} bytes (${(error as Error).message}); rows this wide need the JavaScript kernels: setKernels('js')`);
+    }
     wasm.heap = new Float64Array(wasm.memory.buffer);
   }
   return wasm.heap;
