@@ -9,4 +9,5 @@ export { defineOp, GraphNode, type OpDefinition, type BackwardContext, type Cust
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradcheckReport, type InputReport, type InputStatus, type KinkElement, type WorstElement } from './checking/gradcheck.js';
 export { checkRecordedOps, culprits, describeCulprit, formatOpChecks, type OpGradientCheck, type OpCheckOptions } from './checking/op-check.js';
 export * from './nn/index.js';
+export { getKernels, setKernels, type KernelsName } from './backend/index.js';
 export * from './graph/index.js';

@@ -3,26 +3,33 @@ import { isGradEnabled } from '../autograd/mode.js';
 import { meanSquare } from '../ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkOptions } from '../validate.js';
-import { channelMoments, normalizeBackward, normalizeForward, type Moments } from './batchnorm-kernels.js';
+import { kernels, type Moments } from '../backend/index.js';
 import { alongChannels, channelLayout, checkEps, checkPerChannel, guardZeroVariance, perChannel, type ChannelLayout } from './layout.js';
 
 /*
- * Batch norm as one node, for speed: the forward and the first backward are loops over
- * Float64Array. When the backward is itself recorded (createGraph), it is written with tensor
- * ops instead, so the gradient can be differentiated again. Both agree with the explicit graph
+ * Batch norm as one node, for speed: the forward and the first backward are the backend's
+ * kernels (src/backend: WebAssembly SIMD, or plain loops). When the backward is itself recorded
+ * (createGraph), it is written with tensor ops instead, so the gradient can be differentiated
+ * again. Both agree with the explicit graph
  * of batchnorm.ts, which is what the tests hold them to.
  */
 
 interface FusedAttrs {
   readonly eps: number;
   readonly layout: ChannelLayout;
-  /** The batch statistics, computed once by the forward and reused by the fast backward. */
-  readonly moments: Moments;
 }
 
 const KEEP = { keepdims: true } as const;
 
-/** The same closed form as `normalizeBackward`, in tensor ops: recorded, so differentiable again. */
+/**
+ * The batch statistics each forward computed, by the buffer of the output it made: the backward
+ * reads them instead of two more passes over x. Keyed by that output, which is what a backward
+ * is given with its inputs, a forward run again on other values (checkRecordedOps does) finds
+ * its own; and the saved-values check makes sure x is still what that forward saw.
+ */
+const statistics = new WeakMap<Float64Array, Moments>();
+
+/** The same closed form as the kernels' `batchNormBackward`, in tensor ops: recorded, so differentiable again. */
 function recordedGradients(x: Tensor, gamma: Tensor, g: Tensor, { eps, layout }: FusedAttrs): [Tensor, Tensor, Tensor] {
   const { axes, count } = layout;
   const centered = x.sub(x.mean(axes, KEEP));
@@ -39,7 +46,7 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
   name: 'batchNormFused',
   label: 'batch norm (fused)',
   inputNames: ['x', 'gamma', 'beta'],
-  // The closed form of normalizeBackward, with x̂ and σ the batch's normalized x and deviation.
+  // The closed form of batchNormBackward, with x̂ and σ the batch's normalized x and deviation.
   formula: ({ inputs: [, gamma], grad, sumOver, size }, { layout }) => {
     const sum = sumOver(layout.axes);
     const n = size(layout.count);
@@ -49,8 +56,10 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
       `${sum}${grad}`,
     ];
   },
-  forward([x, gamma, beta], { moments, layout }) {
-    return { data: normalizeForward(x.storage, moments, gamma.storage, beta.storage, layout.spatial), shape: x.shape };
+  forward([x, gamma, beta], { eps, layout }) {
+    const { output, moments } = kernels().batchNormForward(x.storage, gamma.storage, beta.storage, layout.spatial, eps);
+    statistics.set(output, moments);
+    return { data: output, shape: x.shape };
   },
   backward(ctx, g) {
     const [x, gamma, beta] = ctx.inputs;
@@ -59,7 +68,9 @@ const batchNormFusedOp: OpDefinition<FusedAttrs> = {
     if (isGradEnabled()) {
       grads = recordedGradients(x, gamma, g, attrs);
     } else {
-      const d = normalizeBackward(g.storage, x.storage, attrs.moments, gamma.storage, attrs.layout.spatial);
+      const { layout, eps } = attrs;
+      const moments = statistics.get(ctx.output.storage) ?? kernels().channelMoments(x.storage, layout.channels, layout.spatial, eps);
+      const d = kernels().batchNormBackward(g.storage, x.storage, gamma.storage, moments, layout.spatial);
       grads = [new Tensor(d.x, x.shape), new Tensor(d.gamma, gamma.shape), new Tensor(d.beta, beta.shape)];
     }
     return grads.map((grad, i) => (needsInputGrad[i] ? grad : null));
@@ -84,6 +95,6 @@ export function batchNormFusedWithMoments(x: Tensor, gamma: Tensor, beta: Tensor
     if (!(value instanceof Tensor)) throw new Error(`batchNormFused: ${argument} must be a Tensor (use ones/zeros for no scale or shift), got ${value === null ? 'null' : typeof value}`);
     checkPerChannel('batchNormFused', argument, value, x, layout);
   }
-  const moments = channelMoments(x.storage, layout.channels, layout.spatial, eps);
-  return { output: applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout, moments }), moments };
+  const output = applyOp(batchNormFusedOp, [x, gamma, beta], { eps, layout });
+  return { output, moments: statistics.get(output.storage)! };
 }

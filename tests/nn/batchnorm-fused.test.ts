@@ -38,6 +38,16 @@ describe('batchNormFused', () => {
     }
   });
 
+  it('differentiates each call with its own batch statistics, whatever ran since', () => {
+    const first = problem([6, 4], 11), second = problem([6, 4], 21);
+    const y = batchNormFused(first.x, first.gamma, first.beta);
+    // Another forward in between, on other values (as checkRecordedOps runs one on moved inputs).
+    batchNormFused(second.x.mul(3).add(1), second.gamma, second.beta);
+    const actual = grad(y, [first.x, first.gamma, first.beta], { gradOutputs: [first.gradOutput] });
+    const expected = grad(batchNorm(first.x, first.gamma, first.beta), [first.x, first.gamma, first.beta], { gradOutputs: [first.gradOutput] });
+    actual.forEach((g, i) => expect(relativeError(g, expected[i])).toBeLessThan(1e-12));
+  });
+
   it('computes only the gradients that are asked for', () => {
     const { x, gamma, beta, gradOutput } = problem([4, 2], 5);
     const [dGamma] = grad(batchNormFused(x, gamma, beta), [gamma], { gradOutputs: [gradOutput] });

@@ -1,0 +1,64 @@
+import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from './kernels.js';
+
+/*
+ * The kernels as plain loops over Float64Array: the reference the WebAssembly kernels are tested
+ * against, and the fallback where WebAssembly SIMD is missing. x is read as [batch, channels,
+ * spatial] row-major: each pass walks memory in order, moving to the next channel every
+ * `spatial` elements (`++k === spatial`). One loop shape serves [N, C] and [N, C, H, W]; for
+ * [N, C] it runs as fast as a loop written for 2-D (nested n/c/s loops lose ~1.5× there: the
+ * inner loop has one iteration).
+ */
+
+function channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments {
+  const count = x.length / channels;
+  const mean = new Float64Array(channels);
+  const squares = new Float64Array(channels);
+  for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+    mean[c] += x[i];
+    if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+  }
+  meanFromSums(mean, count);
+  for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+    const d = x[i] - mean[c];
+    squares[c] += d * d;
+    if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+  }
+  return { mean, invStd: invStdFromSquaredDeviations(squares, count, eps) };
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  channelMoments,
+
+  batchNormForward(x, gamma, beta, spatial, eps) {
+    const channels = gamma.length;
+    const moments = channelMoments(x, channels, spatial, eps);
+    const { mean, invStd } = moments;
+    const scale = forwardScale(gamma, invStd, new Float64Array(channels));
+    const out = new Float64Array(x.length);
+    for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+      out[i] = (x[i] - mean[c]) * scale[c] + beta[c];
+      if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+    }
+    return { output: out, moments };
+  },
+
+  batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
+    const channels = gamma.length;
+    const dBeta = new Float64Array(channels);
+    const dGamma = new Float64Array(channels);
+    for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+      dBeta[c] += g[i];
+      dGamma[c] += g[i] * (x[i] - mean[c]);
+      if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+    }
+    const a = new Float64Array(channels), b = new Float64Array(channels), d = new Float64Array(channels);
+    gradientCoefficients(dBeta, dGamma, gamma, invStd, x.length / channels, a, b, d);
+    const dx = new Float64Array(x.length);
+    for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+      dx[i] = a[c] * g[i] + b[c] * (x[i] - mean[c]) + d[c];
+      if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+    }
+    return { x: dx, gamma: dGamma, beta: dBeta };
+  },
+};

@@ -1,0 +1,72 @@
+/*
+ * The kernel interface: what an op asks of a backend, in Float64Arrays. Two implementations sit
+ * behind it, js.ts (plain loops: the reference and the fallback) and wasm/ (WebAssembly SIMD);
+ * index.ts chooses one. The per-channel arithmetic below is shared by both, so they differ only
+ * in the passes over the data, and the tests hold those to agree.
+ */
+
+export interface Moments {
+  readonly mean: Float64Array;
+  /** 1 / √(σ² + ε), σ² the biased variance. */
+  readonly invStd: Float64Array;
+}
+
+export interface BatchNormGradients {
+  readonly x: Float64Array;
+  readonly gamma: Float64Array;
+  readonly beta: Float64Array;
+}
+
+/** x is read as [batch, channels, spatial] row-major (see ChannelLayout), spatial = 1 for [N, C]. */
+export interface Kernels {
+  readonly name: KernelsName;
+  /** Per-channel mean and inverse standard deviation, in two passes (the second over x − μ). */
+  channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments;
+  /**
+   * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
+   * batch norm, with the moments it used, for the backward.
+   */
+  batchNormForward(x: Float64Array, gamma: Float64Array, beta: Float64Array, spatial: number, eps: number): { output: Float64Array; moments: Moments };
+  /**
+   * Its gradient in closed form, with m values per channel and x̂ = (x − μ)/σ:
+   * dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/σ · (g − dβ/m − x̂ · dγ/m).
+   */
+  batchNormBackward(g: Float64Array, x: Float64Array, gamma: Float64Array, moments: Moments, spatial: number): BatchNormGradients;
+}
+
+export type KernelsName = 'js' | 'wasm';
+
+/** Σx per channel → μ, in place. */
+export function meanFromSums(sums: Float64Array, count: number): Float64Array {
+  for (let c = 0; c < sums.length; c++) sums[c] /= count;
+  return sums;
+}
+
+/** Σ(x − μ)² per channel → 1/σ, in place. */
+export function invStdFromSquaredDeviations(squares: Float64Array, count: number, eps: number): Float64Array {
+  // A constant channel at eps = 0: 1/σ is taken as 0, as PyTorch's kernel does (see guardZeroVariance).
+  for (let c = 0; c < squares.length; c++) {
+    const varianceEps = squares[c] / count + eps;
+    squares[c] = varianceEps === 0 ? 0 : 1 / Math.sqrt(varianceEps);
+  }
+  return squares;
+}
+
+/** γ/σ per channel, into `scale`: the forward's one multiplier. */
+export function forwardScale(gamma: Float64Array, invStd: Float64Array, scale: Float64Array): Float64Array {
+  for (let c = 0; c < invStd.length; c++) scale[c] = gamma[c] * invStd[c];
+  return scale;
+}
+
+/**
+ * dx = a·g + b·(x − μ) + d: the three per-channel coefficients (into a, b, d) from the sums
+ * dβ = Σ g and Σ g·(x − μ), which becomes dγ (scaled by 1/σ) in place.
+ */
+export function gradientCoefficients(dBeta: Float64Array, dGamma: Float64Array, gamma: Float64Array, invStd: Float64Array, count: number, a: Float64Array, b: Float64Array, d: Float64Array): void {
+  for (let c = 0; c < invStd.length; c++) {
+    dGamma[c] *= invStd[c];
+    a[c] = gamma[c] * invStd[c];
+    b[c] = -a[c] * invStd[c] * dGamma[c] / count;
+    d[c] = -a[c] * dBeta[c] / count;
+  }
+}

@@ -1,0 +1,99 @@
+/*
+ * Just enough of the WebAssembly binary format to write a module by hand: LEB128 numbers, the
+ * sections in their required order, and the opcodes our kernels use. The kernels are generated as
+ * bytes at run time (see sweeps.ts) rather than compiled from a .wat or a C file at build time:
+ * nothing to install or build, the same code runs in Node and in a page, and the bytes come from
+ * TypeScript a reader can step through. Reference: https://webassembly.github.io/spec/core/binary/
+ */
+
+export type Bytes = readonly number[];
+
+/** Unsigned LEB128, for counts, indices and alignments. */
+export function unsigned(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+/** Signed LEB128, for i32.const. */
+export function signed(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) return [...out, byte];
+    out.push(byte | 0x80);
+  }
+}
+
+function vector(items: readonly Bytes[]): number[] {
+  return [...unsigned(items.length), ...items.flat()];
+}
+
+function section(id: number, body: Bytes): number[] {
+  return [id, ...unsigned(body.length), ...body];
+}
+
+function name(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...unsigned(bytes.length), ...bytes];
+}
+
+export const I32 = 0x7f;
+export const F64 = 0x7c;
+export const V128 = 0x7b;
+
+/** The instructions the kernels use, by their text-format names. */
+export const op = {
+  block: [0x02, 0x40], loop: [0x03, 0x40], if: [0x04, 0x40], else: [0x05], end: [0x0b],
+  br: (depth: number) => [0x0c, ...unsigned(depth)],
+  brIf: (depth: number) => [0x0d, ...unsigned(depth)],
+  get: (local: number) => [0x20, ...unsigned(local)],
+  set: (local: number) => [0x21, ...unsigned(local)],
+  tee: (local: number) => [0x22, ...unsigned(local)],
+  i32: (value: number) => [0x41, ...signed(value)],
+  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32Ne: [0x47],
+  // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.
+  f64Load: [0x2b, 3, 0], f64Store: [0x39, 3, 0],
+  f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2],
+  v128Load: [0xfd, ...unsigned(0x00), 3, 0], v128Store: [0xfd, ...unsigned(0x0b), 3, 0],
+  v128Zero: [0xfd, ...unsigned(0x0c), ...new Array<number>(16).fill(0)],
+  f64x2Splat: [0xfd, ...unsigned(0x14)],
+  f64x2Lane: (lane: number) => [0xfd, ...unsigned(0x21), lane],
+  f64x2Add: [0xfd, ...unsigned(0xf0)], f64x2Sub: [0xfd, ...unsigned(0xf1)], f64x2Mul: [0xfd, ...unsigned(0xf2)],
+} as const;
+
+export interface FunctionSpec {
+  readonly name: string;
+  readonly params: number;
+  /** Declared locals beyond the parameters, by type, in order. */
+  readonly locals: readonly number[];
+  readonly body: Bytes;
+}
+
+/**
+ * A module importing its memory as env.memory and exporting `functions`, all of type
+ * (i32 × params) → (). Parameters are i32: byte addresses and counts.
+ */
+export function encodeModule(functions: readonly FunctionSpec[]): Uint8Array {
+  const types = functions.map((f) => [0x60, ...vector(Array.from({ length: f.params }, () => [I32])), 0]);
+  const imports = [vector([[...name('env'), ...name('memory'), 0x02, 0x00, 1]])];
+  const bodies = functions.map((f) => {
+    const locals = vector(f.locals.map((type) => [1, type]));
+    const code = [...locals, ...f.body, ...op.end];
+    return [...unsigned(code.length), ...code];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, vector(types)),
+    ...section(2, imports.flat()),
+    ...section(3, vector(functions.map((_, i) => unsigned(i)))),
+    ...section(7, vector(functions.map((f, i) => [...name(f.name), 0x00, ...unsigned(i)]))),
+    ...section(10, vector(bodies)),
+  ]);
+}

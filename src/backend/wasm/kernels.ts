@@ -1,0 +1,213 @@
+import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels } from '../kernels.js';
+import { sweepModuleBytes, type SweepName } from './sweeps.js';
+
+/*
+ * The WebAssembly SIMD kernels, run on copies: a kernel copies its inputs into one scratch
+ * memory, runs its sweeps there, and copies its outputs out (the README's Speed section says why
+ * tensors do not live in WebAssembly memory). Up to RESIDENT_VALUES values per array, the whole
+ * array is copied in once and every sweep of the kernel reads that copy. Larger arrays go
+ * through in blocks of BLOCK_VALUES (whole rows), each pass copying its blocks again: the
+ * scratch stays a few MB, and a block stays in the core's cache between its copy and its sweep.
+ */
+
+export const RESIDENT_VALUES = 1 << 20;
+export const BLOCK_VALUES = 1 << 16;
+const PAGE_BYTES = 65_536;
+
+/** The part of the WebAssembly JavaScript API used here (our lib setting leaves out the DOM types that declare it). */
+interface WebAssemblyApi {
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+  validate(bytes: Uint8Array): boolean;
+}
+interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
+
+const webAssembly = (): WebAssemblyApi | undefined => (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+
+type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number) => void;
+
+interface Instance {
+  readonly memory: WasmMemory;
+  readonly sweeps: Record<SweepName, SweepFunction>;
+  heap: Float64Array;
+}
+
+let instance: Instance | null = null;
+
+/** Compiles the module on first use (synchronously: it is 2.5 kB, under browsers' 4 kB main-thread limit). */
+function getInstance(): Instance {
+  if (instance) return instance;
+  const api = webAssembly();
+  if (!api) throw new Error('wasm kernels: this engine has no WebAssembly; use the js kernels (setKernels)');
+  const memory = new api.Memory({ initial: 1 });
+  const module = new api.Module(sweepModuleBytes());
+  const exports = new api.Instance(module, { env: { memory } }).exports as Record<SweepName, SweepFunction>;
+  instance = { memory, sweeps: exports, heap: new Float64Array(memory.buffer) };
+  return instance;
+}
+
+/** True when this engine runs WebAssembly with SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4). */
+export function wasmSimdSupported(): boolean {
+  try {
+    return webAssembly()?.validate(sweepModuleBytes()) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** The heap, grown to hold `values` float64s; growing replaces the buffer, so the view is taken afresh. */
+function heapFor(values: number): Float64Array {
+  const wasm = getInstance();
+  const bytes = values * 8;
+  if (bytes > wasm.memory.buffer.byteLength) {
+    try {
+      wasm.memory.grow(Math.ceil((bytes - wasm.memory.buffer.byteLength) / PAGE_BYTES));
+    } catch (error) {
+      // Only rows of tens of millions of values get here (a block holds at least one row), on an engine or machine with less room.
+      throw new Error(`wasm kernels: the scratch memory cannot grow to ${bytes} bytes (${(error as Error).message}); rows this wide need the JavaScript kernels: setKernels('js')`);
+    }
+    wasm.heap = new Float64Array(wasm.memory.buffer);
+  }
+  return wasm.heap;
+}
+
+/** Below this many values, zeroing a new array costs less than asking Node for an unzeroed one. */
+const UNZEROED_MIN_VALUES = 1 << 15;
+
+/**
+ * A Float64Array that the caller will overwrite completely: in Node and when large, taken
+ * without zeroing (Buffer.allocUnsafeSlow: an ArrayBuffer of its own, not a slice of Buffer's
+ * shared pool), which saves a pass over each output; otherwise a plain one.
+ */
+function forOverwriting(length: number): Float64Array {
+  const nodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+  if (nodeBuffer === undefined || length < UNZEROED_MIN_VALUES) return new Float64Array(length);
+  const bytes = nodeBuffer.allocUnsafeSlow(length * 8);
+  return new Float64Array(bytes.buffer, bytes.byteOffset, length);
+}
+
+const roundUpToPair = (values: number) => values + (values & 1);
+
+// The per-channel arrays a kernel keeps in the scratch memory (one slot each; SCALE shares A's).
+const MEAN = 0, INV_STD = 1, BETA = 2, A = 3, SCALE = 3, B = 4, D = 5, D_BETA = 6, D_GAMMA = 7;
+const SLOTS = 8;
+const NONE = -1;
+
+let lastSlots: { heap: Float64Array; channels: number; views: readonly Float64Array[] } | null = null;
+
+/** Views of the per-channel slots, kept from the last call when they still fit (small calls are mostly fixed costs). */
+function slotViews(heap: Float64Array, channelSlot: number, channels: number): readonly Float64Array[] {
+  if (lastSlots?.heap !== heap || lastSlots.channels !== channels) {
+    const views: Float64Array[] = [];
+    for (let slot = 0; slot < SLOTS; slot++) views.push(heap.subarray(slot * channelSlot, slot * channelSlot + channels));
+    lastSlots = { heap, channels, views };
+  }
+  return lastSlots.views;
+}
+
+/**
+ * One kernel call's arrays in the scratch memory: the per-channel slots first, then one slot
+ * per input stream ([rows, channels, spatial], all of one length). The per-channel arithmetic
+ * between sweeps works on views of the slots, in place. A sweep that writes values writes them
+ * over its first input's copy, which is then copied out: the kernels' last sweeps do this, so
+ * each call touches as little memory as it can (a cold cache is the common case in training,
+ * with other layers' data passing through between a layer's forward and backward).
+ */
+class Scratch {
+  readonly slots: readonly Float64Array[];
+  private readonly rowValues: number;
+  private readonly rows: number;
+  /** Rows per block; all of them when the streams are resident. */
+  private readonly blockRows: number;
+  private readonly channelSlot: number;
+  private readonly streamSlot: number;
+  private readonly heap: Float64Array;
+
+  constructor(private readonly inputs: readonly Float64Array[], private readonly channels: number, private readonly spatial: number) {
+    this.rowValues = channels * spatial;
+    this.rows = inputs[0].length / this.rowValues;
+    const resident = inputs[0].length <= RESIDENT_VALUES;
+    this.blockRows = resident ? this.rows : Math.max(1, Math.floor(BLOCK_VALUES / this.rowValues));
+    this.channelSlot = roundUpToPair(channels);
+    this.streamSlot = roundUpToPair(this.blockRows * this.rowValues);
+    this.heap = heapFor(SLOTS * this.channelSlot + inputs.length * this.streamSlot);
+    this.slots = slotViews(this.heap, this.channelSlot, channels);
+    if (resident) for (let i = 0; i < inputs.length; i++) this.heap.set(inputs[i], this.streamAt(i));
+  }
+
+  private streamAt(stream: number): number {
+    return SLOTS * this.channelSlot + stream * this.streamSlot;
+  }
+
+  private slotAddress(slot: number): number {
+    return slot === NONE ? 0 : slot * this.channelSlot * 8;
+  }
+
+  /**
+   * One sweep reading input streams in0 and in1 (NONE for none) with per-channel parameter slots
+   * p0..p3, adding into the slots in `sums` (zeroed first) or writing `output` (through in0's
+   * copy, which it overwrites: only a kernel's last sweep may write).
+   */
+  sweep(name: SweepName, in0: number, in1: number, output: Float64Array | null, sums: readonly [number, number], p0 = NONE, p1 = NONE, p2 = NONE, p3 = NONE): void {
+    const { heap, rowValues } = this;
+    for (const slot of sums) if (slot !== NONE) this.slots[slot].fill(0);
+    const in0At = this.streamAt(in0), in1At = in1 === NONE ? 0 : this.streamAt(in1);
+    const target0 = output ? in0At * 8 : this.slotAddress(sums[0]), target1 = this.slotAddress(sums[1]);
+    const run = getInstance().sweeps[name];
+    const resident = this.blockRows === this.rows;
+    for (let row = 0; row < this.rows; row += this.blockRows) {
+      const blockRows = Math.min(this.blockRows, this.rows - row);
+      const start = row * rowValues, end = start + blockRows * rowValues;
+      if (!resident) {
+        heap.set(this.inputs[in0].subarray(start, end), in0At);
+        if (in1 !== NONE) heap.set(this.inputs[in1].subarray(start, end), in1At);
+      }
+      run(in0At * 8, in1At * 8, target0, target1, this.slotAddress(p0), this.slotAddress(p1), this.slotAddress(p2), this.slotAddress(p3), blockRows, this.channels, this.spatial);
+      if (output) output.set(heap.subarray(in0At, in0At + (end - start)), start);
+    }
+  }
+
+  /** Mean and 1/σ per channel of input `stream` into the MEAN and INV_STD slots, in two sweeps (the second over x − μ), as the JavaScript kernel does. */
+  moments(stream: number, eps: number): void {
+    const count = this.inputs[stream].length / this.channels;
+    this.sweep('channelSum', stream, NONE, null, [MEAN, NONE]);
+    meanFromSums(this.slots[MEAN], count);
+    this.sweep('squaredDeviations', stream, NONE, null, [INV_STD, NONE], MEAN);
+    invStdFromSquaredDeviations(this.slots[INV_STD], count, eps);
+  }
+}
+
+export const wasmKernels: Kernels = {
+  name: 'wasm',
+
+  channelMoments(x, channels, spatial, eps) {
+    const scratch = new Scratch([x], channels, spatial);
+    scratch.moments(0, eps);
+    return { mean: scratch.slots[MEAN].slice(), invStd: scratch.slots[INV_STD].slice() };
+  },
+
+  batchNormForward(x, gamma, beta, spatial, eps) {
+    const out = forOverwriting(x.length);
+    const scratch = new Scratch([x], gamma.length, spatial);
+    const { slots } = scratch;
+    scratch.moments(0, eps);
+    slots[BETA].set(beta);
+    forwardScale(gamma, slots[INV_STD], slots[SCALE]);
+    scratch.sweep('affine', 0, NONE, out, [NONE, NONE], MEAN, SCALE, BETA);
+    return { output: out, moments: { mean: slots[MEAN].slice(), invStd: slots[INV_STD].slice() } };
+  },
+
+  batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
+    const channels = gamma.length;
+    const dx = forOverwriting(x.length);
+    const scratch = new Scratch([g, x], channels, spatial);
+    const { slots } = scratch;
+    slots[MEAN].set(mean);
+    slots[INV_STD].set(invStd);
+    scratch.sweep('gradientSums', 0, 1, null, [D_BETA, D_GAMMA], MEAN);
+    gradientCoefficients(slots[D_BETA], slots[D_GAMMA], gamma, invStd, x.length / channels, slots[A], slots[B], slots[D]);
+    scratch.sweep('inputGradient', 0, 1, dx, [NONE, NONE], MEAN, A, B, D);
+    return { x: dx, gamma: slots[D_GAMMA].slice(), beta: slots[D_BETA].slice() };
+  },
+};

@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../chromium.js';
+
+/*
+ * The WebAssembly kernels in a page: gradgraph bundled for the browser picks them by default,
+ * compiles them on the page's main thread, and they agree with the JavaScript loops there too.
+ */
+
+const work = mkdtempSync(join(tmpdir(), 'gradgraph-kernels-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
+  it('run fused batch norm on WebAssembly SIMD by default, bit for bit as the JavaScript loops', async () => {
+    const entry = join(work, 'entry.ts');
+    writeFileSync(entry, `
+      import { batchNormFused, getKernels, grad, randn, setKernels } from 'gradgraph';
+      const step = (shape) => {
+        const x = randn(shape, { seed: 1, requiresGrad: true });
+        const gamma = randn([shape[1]], { seed: 2, requiresGrad: true });
+        const beta = randn([shape[1]], { seed: 3, requiresGrad: true });
+        const y = batchNormFused(x, gamma, beta);
+        return [y, ...grad(y, [x, gamma, beta], { gradOutputs: [randn(shape, { seed: 4 })] })].map((t) => Array.from(t.data));
+      };
+      const shapes = [[64, 33], [8, 3, 5, 5]];
+      const chosen = getKernels();
+      const fast = shapes.map(step);
+      setKernels('js');
+      const reference = shapes.map(step);
+      let worst = 0;
+      fast.forEach((tensors, s) => tensors.forEach((values, t) => values.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(v - reference[s][t][i]) / Math.max(1, Math.abs(reference[s][t][i])));
+      })));
+      document.body.dataset.kernels = chosen;
+      document.body.dataset.worst = String(worst);
+      document.body.dataset.identical2d = String(fast[0].every((values, t) => values.every((v, i) => Object.is(v, reference[0][t][i]))));
+    `);
+    const bundled = await build({
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'esm',
+      alias: { gradgraph: fileURLToPath(new URL('../../src/index.ts', import.meta.url)) },
+      logLevel: 'silent',
+    });
+    const file = join(work, 'kernels.html');
+    writeFileSync(file, `<!DOCTYPE html><meta charset="utf-8"><body><script type="module">${bundled.outputFiles[0].text.replace(/<\/script/gi, '<\\/script')}</script>`);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('body[data-worst]', { state: 'attached', timeout: 60_000 });
+      expect(errors).toEqual([]);
+      const body = page.locator('body');
+      expect(await body.getAttribute('data-kernels')).toBe('wasm');
+      expect(await body.getAttribute('data-identical2d')).toBe('true');
+      expect(Number(await body.getAttribute('data-worst'))).toBeLessThan(1e-12);
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { batchNormFused, getKernels, grad, randn, setKernels } from 'gradgraph';
+import { jsKernels } from '../../src/backend/js.js';
+import type { Kernels } from '../../src/backend/kernels.js';
+import { BLOCK_VALUES, RESIDENT_VALUES, wasmKernels, wasmSimdSupported } from '../../src/backend/wasm/kernels.js';
+
+/*
+ * The WebAssembly kernels against the JavaScript ones, which are the reference: to 1e-12 of the
+ * largest value everywhere, and bit for bit on [N, C] (spatial = 1), where the SIMD lanes are
+ * channels and every sum adds in the reference's order.
+ */
+
+interface Case {
+  rows: number;
+  channels: number;
+  spatial: number;
+  x: Float64Array;
+  g: Float64Array;
+  gamma: Float64Array;
+  beta: Float64Array;
+  eps: number;
+}
+
+function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }: Case): Record<string, Float64Array> {
+  const { mean, invStd } = kernels.channelMoments(x, channels, spatial, eps);
+  const forward = kernels.batchNormForward(x, gamma, beta, spatial, eps);
+  const d = kernels.batchNormBackward(g, x, gamma, forward.moments, spatial);
+  return { mean, invStd, forwardMean: forward.moments.mean, forwardInvStd: forward.moments.invStd, y: forward.output, dx: d.x, dGamma: d.gamma, dBeta: d.beta };
+}
+
+/** The first index where a and b differ in any bit (NaN only equals NaN), or -1. */
+function firstDifference(a: Float64Array, b: Float64Array): number {
+  for (let i = 0; i < b.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
+/** max |a − b| over the largest |b| (or 1, when all of b is smaller). */
+function difference(a: Float64Array, b: Float64Array): number {
+  let worst = 0, scale = 1;
+  for (let i = 0; i < b.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return worst / scale;
+}
+
+function expectAgreement(c: Case): void {
+  const reference = outputs(jsKernels, c), fast = outputs(wasmKernels, c);
+  for (const [name, expected] of Object.entries(reference)) {
+    const actual = fast[name];
+    expect(actual.length, name).toBe(expected.length);
+    if (c.spatial === 1) expect(firstDifference(actual, expected), name).toBe(-1);
+    else expect(difference(actual, expected), name).toBeLessThan(1e-12);
+  }
+}
+
+const values = (length: number, value: fc.Arbitrary<number>) => fc.array(value, { minLength: length, maxLength: length }).map((v) => Float64Array.from(v));
+
+/** A problem of random shape; at eps = 0 the values are integers (a channel is then constant exactly, or has spread). */
+const problems = fc
+  .record({ rows: fc.integer({ min: 2, max: 9 }), channels: fc.integer({ min: 1, max: 7 }), spatial: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 6 })), eps: fc.constantFrom(0, 1e-5, 1e-3) })
+  .chain(({ rows, channels, spatial, eps }) => {
+    const size = rows * channels * spatial;
+    const value = eps === 0 ? fc.integer({ min: -3, max: 3 }) : fc.double({ min: -10, max: 10, noNaN: true });
+    return fc.record({
+      rows: fc.constant(rows), channels: fc.constant(channels), spatial: fc.constant(spatial), eps: fc.constant(eps),
+      x: values(size, value), g: values(size, fc.double({ min: -10, max: 10, noNaN: true })),
+      gamma: values(channels, fc.double({ min: -3, max: 3, noNaN: true })), beta: values(channels, fc.double({ min: -3, max: 3, noNaN: true })),
+    });
+  });
+
+function seeded(rows: number, channels: number, spatial: number, eps: number, seed = 1): Case {
+  const size = rows * channels * spatial;
+  return {
+    rows, channels, spatial, eps,
+    x: randn([size], { seed }).storage, g: randn([size], { seed: seed + 1 }).storage,
+    gamma: randn([channels], { seed: seed + 2 }).storage, beta: randn([channels], { seed: seed + 3 }).storage,
+  };
+}
+
+describe('the WebAssembly SIMD kernels', () => {
+  it('are available here (Node 20 has WebAssembly SIMD) and the default', () => {
+    expect(wasmSimdSupported()).toBe(true);
+    // Unless the run forces the JavaScript loops (GRADGRAPH_KERNELS=js), as the suite is also run.
+    expect(getKernels()).toBe(process.env.GRADGRAPH_KERNELS === 'js' ? 'js' : 'wasm');
+  });
+
+  it('agree with the JavaScript kernels on [N, C] and [N, C, H·W], bit for bit on [N, C]', () => {
+    fc.assert(fc.property(problems, (c) => expectAgreement(c)), { numRuns: 300 });
+  });
+
+  it('agree at the shapes the benchmark times, and through odd channel and run widths', () => {
+    for (const [rows, channels, spatial] of [[64, 64, 1], [256, 1024, 1], [1024, 256, 1], [3, 5, 1], [4, 3, 7], [2, 1, 9], [5, 2, 2]]) {
+      expectAgreement(seeded(rows, channels, spatial, 1e-5));
+    }
+  });
+
+  it('agree on arrays too large to copy in whole, block by block, and on a row wider than a block', () => {
+    const wideRow = Math.ceil(BLOCK_VALUES * 1.1);
+    const rows = Math.ceil(RESIDENT_VALUES / wideRow) + 1;
+    expectAgreement(seeded(rows, wideRow, 1, 1e-5, 5));
+    // Runs of odd length, a block a few rows, the last block shorter.
+    const channels = 3, spatial = 5001;
+    expectAgreement(seeded(Math.ceil(RESIDENT_VALUES / (channels * spatial)) + 3, channels, spatial, 1e-5, 9));
+  });
+
+  it('give a constant channel at eps = 0 the JavaScript kernel\'s 1/σ = 0: y = β, finite gradients', () => {
+    for (const spatial of [1, 3]) {
+      const c = seeded(4, 2, spatial, 0);
+      for (let i = 0; i < c.x.length; i++) if (Math.floor(i / spatial) % 2 === 0) c.x[i] = 2.5;
+      expectAgreement(c);
+      const { invStd } = wasmKernels.channelMoments(c.x, 2, spatial, 0);
+      expect(invStd[0]).toBe(0);
+      const { output, moments } = wasmKernels.batchNormForward(c.x, c.gamma, c.beta, spatial, 0);
+      expect(output[0]).toBe(c.beta[0]);
+      expect(wasmKernels.batchNormBackward(c.g, c.x, c.gamma, moments, spatial).x.every(Number.isFinite)).toBe(true);
+    }
+  });
+});
+
+describe('choosing the kernels', () => {
+  it('setKernels switches every kernel call and returns the previous choice', () => {
+    const x = randn([6, 4], { seed: 3, requiresGrad: true }), gamma = randn([4], { seed: 4, requiresGrad: true }), beta = randn([4], { seed: 5, requiresGrad: true });
+    const step = () => grad(batchNormFused(x, gamma, beta), [x, gamma, beta], { gradOutputs: [randn([6, 4], { seed: 6 })] }).map((t) => t.data);
+    const previous = setKernels('js');
+    try {
+      expect(getKernels()).toBe('js');
+      const reference = step();
+      expect(setKernels('wasm')).toBe('js');
+      expect(step()).toEqual(reference);
+    } finally {
+      setKernels(previous);
+    }
+  });
+
+  it('names the argument and what it got', () => {
+    expect(() => setKernels('webgpu' as 'js')).toThrow("setKernels: name must be 'js' or 'wasm', got the string 'webgpu'");
+  });
+});

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { signed, unsigned } from '../../../src/backend/wasm/encoding.js';
+import { wasmSimdSupported } from '../../../src/backend/wasm/kernels.js';
+import { sweepModuleBytes } from '../../../src/backend/wasm/sweeps.js';
+
+describe('the WebAssembly encoder', () => {
+  it('writes LEB128 as the spec\'s examples', () => {
+    expect(unsigned(0)).toEqual([0]);
+    expect(unsigned(127)).toEqual([0x7f]);
+    expect(unsigned(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(signed(-1)).toEqual([0x7f]);
+    expect(signed(63)).toEqual([0x3f]);
+    expect(signed(64)).toEqual([0xc0, 0x00]);
+    expect(signed(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+  });
+
+  it('makes a valid module small enough for a browser to compile synchronously on its main thread (4 kB in Chromium)', () => {
+    // wasmSimdSupported validates exactly these bytes.
+    expect(wasmSimdSupported()).toBe(true);
+    expect(sweepModuleBytes().length).toBeLessThan(4096);
+  });
+});
