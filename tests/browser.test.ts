@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHtml, trace, type ExplorerData, type Tensor } from 'gradgraph';
 import { buildBatchNorm, buildMlp } from '../src/cli/models.js';
 import { runBackward } from '../src/cli/pictures.js';
-import { CHROMIUM, launchChromium } from './chromium.js';
+import { CHROMIUM, bundleForPage, launchChromium } from './chromium.js';
 
 /*
  * gradgraph in a real browser: the explorer page, and the package bundled for a web page. One
@@ -191,16 +190,7 @@ describe.skipIf(CHROMIUM === null)('gradgraph bundled for a web page', () => {
       document.body.dataset.png = await svgToPng(svg).then(() => 'made', (error) => error.message);
       document.body.dataset.done = 'true';
     `);
-    const bundled = await build({
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      platform: 'browser',
-      format: 'esm',
-      alias: { gradgraph: fileURLToPath(new URL('../src/index.ts', import.meta.url)) },
-      logLevel: 'silent',
-    });
-    const script = bundled.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+    const script = await bundleForPage(entry);
     const { page, requests, errors } = await open('bundle.html', `<!DOCTYPE html><meta charset="utf-8"><body><div id="graph"></div><script type="module">${script}</script>`);
     await page.waitForSelector('body[data-done="true"]', { timeout: 60_000 });
     expect(errors).toEqual([]);

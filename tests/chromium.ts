@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 
 /*
@@ -21,4 +23,21 @@ if (CHROMIUM === null) {
 export function launchChromium(): Promise<Browser> {
   // --no-sandbox: the tests run as root in CI, where Chromium's sandbox refuses to start.
   return chromium.launch({ executablePath: CHROMIUM!, args: ['--no-sandbox', '--disable-gpu'] });
+}
+
+/**
+ * `entry` bundled by esbuild for a page, with 'gradgraph' resolved to this repository's source,
+ * as one script text that can sit inside a <script> element.
+ */
+export async function bundleForPage(entry: string): Promise<string> {
+  const bundled = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    alias: { gradgraph: fileURLToPath(new URL('../src/index.ts', import.meta.url)) },
+    logLevel: 'silent',
+  });
+  return bundled.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
 }

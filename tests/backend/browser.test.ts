@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../chromium.js';
+import { CHROMIUM, bundleForPage, launchChromium } from '../chromium.js';
 
 /*
  * The WebAssembly kernels in a page: gradgraph bundled for the browser picks them by default,
@@ -39,17 +38,9 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       document.body.dataset.worst = String(worst);
       document.body.dataset.identical2d = String(fast[0].every((values, t) => values.every((v, i) => Object.is(v, reference[0][t][i]))));
     `);
-    const bundled = await build({
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      platform: 'browser',
-      format: 'esm',
-      alias: { gradgraph: fileURLToPath(new URL('../../src/index.ts', import.meta.url)) },
-      logLevel: 'silent',
-    });
+    const script = await bundleForPage(entry);
     const file = join(work, 'kernels.html');
-    writeFileSync(file, `<!DOCTYPE html><meta charset="utf-8"><body><script type="module">${bundled.outputFiles[0].text.replace(/<\/script/gi, '<\\/script')}</script>`);
+    writeFileSync(file, `<!DOCTYPE html><meta charset="utf-8"><body><script type="module">${script}</script>`);
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
