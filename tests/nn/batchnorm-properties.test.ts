@@ -83,4 +83,37 @@ describe('batchNorm properties', () => {
       }
     }), { numRuns: 25 });
   });
+
+  it('passes gradgradcheck on a near-constant channel, whose rounding is that of 1/σ² (counterexample of the property above)', () => {
+    // bnInputs with shape [3, 3], seed 929200: channel 0 is 2.46042, 2.46055, 2.41901, so σ ≈ 0.02
+    // and ∂(dx)/∂x ~ 1/σ² ≈ 800. dx then carries rounding of ~5e-13 (that of x moved by an ulp,
+    // times 800), which the finite differences divide by their step 3e-5: the numeric second
+    // derivative is off by ~3e-8, more than the checker allowed when it bounded rounding by the
+    // graph's largest value (fused BN keeps its 1/σ² inside the op) and raised a false alarm.
+    const x = tensor([
+      2.460415340207442, -1.3697193689201335, -1.441422753882097,
+      2.460545743919791, 0.7335985041260179, -1.103566915029194,
+      2.419005993327547, -0.1386545636163946, -1.9712023560499745,
+    ], { shape: [3, 3], requiresGrad: true });
+    const gamma = tensor([1.4670510913119457, 0.534132970091697, -0.3961206835943645], { requiresGrad: true });
+    const beta = tensor([-0.45007224597104417, 0.6262236118750586, 0.5612959672670715], { requiresGrad: true });
+    // gradgradcheck's own gradOutput for channel 0 (seed 0), and ∂dx_i/∂x_j of channel 0 to 20
+    // digits from tests/fixtures/bn-near-constant-channel.py (mpmath): the analytic values are right.
+    const gradOutput = tensor([1.7881808009129803, 0, 0, 1.143052459562978, 0, 0, 1.7659164924406896, 0, 0], { shape: [3, 3] });
+    const exact = [
+      [-288.70375750532389465, -259.47842834690921816, 548.18218585223311281],
+      [-259.47842834690921816, 830.92158973262571659, -571.44316138571649843],
+      [548.18218585223311281, -571.44316138571649843, 23.260975533483385623],
+    ];
+    const bnOf = (norm: typeof batchNormFused) => (x: Tensor, g: Tensor, b: Tensor) => norm(x, g, b);
+    for (const f of [bnOf(batchNorm), bnOf(batchNormFused)]) {
+      const [dx] = grad(f(x, gamma, beta), [x], { gradOutputs: [gradOutput], createGraph: true });
+      exact.forEach((row, i) => {
+        const [second] = grad(dx, [x], { gradOutputs: [tensor(Array.from({ length: 9 }, (_, k) => (k === 3 * i ? 1 : 0)), { shape: [3, 3] })] });
+        row.forEach((value, j) => expect(Math.abs(second.data[3 * j] - value)).toBeLessThan(1e-12 * 830.9));
+      });
+      const report = gradgradcheck(f, [x, gamma, beta]);
+      expect(report.passed, report.message).toBe(true);
+    }
+  });
 });
