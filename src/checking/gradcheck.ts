@@ -254,8 +254,9 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
     }
     if (undecided.length > 0) estimateColumn(ctx, x, j, step, undecided, jacobian, tally);
   }
-  // The entries that did not move: their analytic values should be 0. The zeros of a column all
-  // get one tolerance, so the first one tells the tally all that the others would.
+  // The entries that did not move: their analytic values should be 0. An analytic 0 there agrees
+  // exactly, whatever its row's tolerance, so the first one of a column tells the tally all that
+  // the others would.
   const zeroTallied = new Uint8Array(width);
   const left = new Map<number, number[]>();
   for (let i = 0; i < center.length; i++) {
