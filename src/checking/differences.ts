@@ -28,6 +28,8 @@ const SHARED_ULPS = 4;
 export const SAFETY = 10;
 /** The smallest change of slope, as a share of the slopes, that counts as a kink. */
 const KINK_SHARE = 1e-6;
+/** The sum of the weights of the samples in a kink's jump (see estimateFrom). */
+const JUMP_WEIGHTS = 8;
 /** Gradients below this fraction of the input's largest are compared absolutely. */
 const FLOOR = 1e-9;
 
@@ -196,7 +198,10 @@ function estimateFrom(moves: readonly Move[], h: number, r: Rounding): Estimate 
   // A kink changes the slope by a share of the slope itself; rounding (a sum that cancels in the
   // forward pass rounds to its inputs' scale, not its result's) only by a few ulps of it.
   const steepest = Math.max(Math.abs(right), Math.abs(left), Math.abs(right2), Math.abs(left2), Math.abs(right4), Math.abs(left4));
-  const noise = Math.max(tolerance, KINK_SHARE * steepest);
+  // The jumps are sums of the samples with weights |2|+|2|+|3|+½+½ = 8 (jump; jump2 has 4), over
+  // h: SAFETY times that much rounding of each sample, as the tolerance has SAFETY times its own.
+  const perSample = Math.max(...moves.map((move) => roundingOf(move, r)), EPSILON * r.magnitude);
+  const noise = Math.max(tolerance, KINK_SHARE * steepest, (SAFETY * JUMP_WEIGHTS * perSample) / h);
   return {
     numeric: richardson1,
     tolerance,

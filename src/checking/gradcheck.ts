@@ -4,7 +4,7 @@ import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectFiniteNumber, expectFunction } from '../validate.js';
-import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, screenEntry, searchByHalving, type Samples, type Screening } from './differences.js';
+import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, screenEntry, searchByHalving, type Rounding, type Samples, type Screening } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
 import { formatReport, type GradcheckReport, type InputReport } from './report.js';
@@ -101,6 +101,11 @@ interface Context {
   flat: FlatOutputs;
   center: Float64Array;
   magnitude: number;
+  /**
+   * Full mode: per output element i, Σ |J_ik|·|x_k| over the elements k of every checked input
+   * (analytic J). See roundingOfRow.
+   */
+  conditioning: Float64Array | null;
   options: Resolved;
 }
 
@@ -116,6 +121,35 @@ function largestMagnitude(tensors: readonly Tensor[]): number {
     for (const value of t.storage) if (Math.abs(value) > largest) largest = Math.abs(value);
   }
   return largest;
+}
+
+/**
+ * Σ_k |J_ik|·|x_k| for every output element i, over all the inputs `xs` and their Jacobians.
+ * Rounding in the computation of f_i is, for an algorithm that is backward stable (as BN's is),
+ * that of inputs moved by a few ulps each: ε·Σ_k |∂f_i/∂x_k|·|x_k|. Where f_i is ill-conditioned
+ * (a BN channel whose values nearly coincide: x − μ cancels, and ∂(dx)/∂x ~ 1/σ² is large) this
+ * is far larger than any value of the graph (a fused op keeps its 1/σ² to itself), and it is
+ * what the finite differences of f_i actually see. A wrong analytic entry cannot hide behind it:
+ * its own share of the tolerance is only SAFETY·ε/eps ≈ 3e-10 of itself.
+ */
+function conditioningOf(xs: readonly Tensor[], jacobians: readonly Float64Array[], rows: number): Float64Array {
+  const out = new Float64Array(rows);
+  xs.forEach((x, p) => {
+    const jacobian = jacobians[p];
+    const width = x.size;
+    for (let i = 0; i < rows; i++) {
+      let total = 0;
+      for (let k = 0, entry = i * width; k < width; k++, entry++) total += Math.abs(jacobian[entry] * x.storage[k]);
+      out[i] += total;
+    }
+  });
+  return out;
+}
+
+/** The rounding known of output element i: the graph's largest value, or the conditioning of f_i, whichever is larger. */
+function roundingOfRow(ctx: Context, i: number): Rounding {
+  const conditioning = ctx.conditioning === null ? 0 : ctx.conditioning[i];
+  return inGraph(Math.max(ctx.magnitude, Number.isFinite(conditioning) ? conditioning : 0));
 }
 
 /** Element scale max(1, |x|) rounded up to a power of two, so that steps stay exact. */
@@ -187,8 +221,7 @@ function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number): F
 function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally): void {
   const moved = [...SCREEN_STEPS, ...REST_STEPS].map((t) => [movedBy(ctx, x, j, t, step)]);
   const samples: Samples = { base: [ctx.center], moved, step };
-  const rounding = inGraph(ctx.magnitude);
-  for (const i of rows) tally.add(jacobian[i * x.size + j], estimateEntry(samples, 0, i, rounding), j, i);
+  for (const i of rows) tally.add(jacobian[i * x.size + j], estimateEntry(samples, 0, i, roundingOfRow(ctx, i)), j, i);
 }
 
 /**
@@ -200,7 +233,7 @@ function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: 
  * run: there the difference is exactly 0, and an analytic 0 agrees whatever the tolerance.
  */
 function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally: Tally): void {
-  const rounding = inGraph(ctx.magnitude);
+  const rows = Array.from({ length: ctx.center.length }, (_, i) => roundingOfRow(ctx, i));
   const screening: Screening = { numeric: 0, tolerance: 0 };
   const { center } = ctx;
   const width = x.size;
@@ -216,13 +249,14 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
       if (plus[i] === before && minus[i] === before && plus2[i] === before) continue;
       const entry = i * width + j;
       movedBits[entry >>> 5] |= 1 << (entry & 31);
-      const screened = screenEntry(before, plus[i], minus[i], plus2[i], step, rounding, screening) && tally.addScreened(jacobian[entry], screening, true, j, i);
+      const screened = screenEntry(before, plus[i], minus[i], plus2[i], step, rows[i], screening) && tally.addScreened(jacobian[entry], screening, true, j, i);
       if (!screened) undecided.push(i);
     }
     if (undecided.length > 0) estimateColumn(ctx, x, j, step, undecided, jacobian, tally);
   }
-  // The entries that did not move: their analytic values should be 0. The zeros of a column all
-  // get one tolerance, so the first one tells the tally all that the others would.
+  // The entries that did not move: their analytic values should be 0. An analytic 0 there agrees
+  // exactly, whatever its row's tolerance, so the first one of a column tells the tally all that
+  // the others would.
   const zeroTallied = new Uint8Array(width);
   const left = new Map<number, number[]>();
   for (let i = 0; i < center.length; i++) {
@@ -230,7 +264,7 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
     for (let j = 0, entry = i * width; j < width; j++, entry++) {
       const analytic = jacobian[entry];
       if ((analytic === 0 && zeroTallied[j] === 1) || (movedBits[entry >>> 5] & (1 << (entry & 31))) !== 0) continue;
-      const screened = screenEntry(before, before, before, before, steps[j], rounding, screening) && tally.addScreened(analytic, screening, false, j, i);
+      const screened = screenEntry(before, before, before, before, steps[j], rows[i], screening) && tally.addScreened(analytic, screening, false, j, i);
       if (screened && analytic === 0) zeroTallied[j] = 1;
       if (!screened) {
         const rows = left.get(j) ?? [];
@@ -357,21 +391,22 @@ function checkAll(fn: CheckedFunction, inputs: readonly Tensor[], checked: reado
   // An input is unused when the recorded graph does not reach it (and nothing moves numerically).
   const graph = postOrder(flat.tensors);
   const reachable = new Set(graph);
-  const ctx: Context = { ...evaluation(fn, inputs, flat, backwardPassCount() !== passesBefore), flat, magnitude: largestMagnitude(graph), options };
+  const evaluated = evaluation(fn, inputs, flat, backwardPassCount() !== passesBefore);
   const xs = checked.map((i) => inputs[i]);
+  const jacobians = options.fastMode ? [] : analyticJacobian(flat, xs);
+  const conditioning = options.fastMode ? null : conditioningOf(xs, jacobians, flat.size);
+  const ctx: Context = { ...evaluated, flat, magnitude: largestMagnitude(graph), conditioning, options };
   const random = new Random(options.seed, 'gradcheck');
   // Fast mode: one random v over the outputs and one backward pass give Jᵀv for every input.
   const v = randomSigns(random, flat.size, () => 1 / Math.sqrt(flat.size || 1));
   const jtv = options.fastMode
     ? grad(flat.tensors, xs, { gradOutputs: flat.tensors.map((t, o) => new Tensor(v.slice(flat.offsets[o], flat.offsets[o] + t.size), t.shape)), allowUnused: true })
     : [];
-  let jacobian: Float64Array[] | null = null;
-  const jacobianOf = (position: number) => (jacobian ??= analyticJacobian(flat, xs))[position];
   const reports = xs.map((x, position) => {
     const tally = new Tally(options, x, flat);
     let projection: InputReport['projection'];
     if (options.fastMode) projection = compareProjections(ctx, x, jtv[position], v, random, tally);
-    else compareJacobian(ctx, x, jacobianOf(position), tally);
+    else compareJacobian(ctx, x, jacobians[position], tally);
     const report = inputReport(x, checked[position], tally, !reachable.has(x), options.allowUnused);
     if (projection) report.projection = projection;
     return { report, tolerance: tally.largestTolerance };

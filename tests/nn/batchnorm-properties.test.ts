@@ -83,4 +83,56 @@ describe('batchNorm properties', () => {
       }
     }), { numRuns: 25 });
   });
+
+  it('passes gradgradcheck on a near-constant channel, whose rounding is that of 1/σ² (counterexample of the property above)', () => {
+    // bnInputs with shape [3, 3], seed 929200: channel 0 is 2.46042, 2.46055, 2.41901, so σ ≈ 0.02
+    // and ∂(dx)/∂x ~ 1/σ² ≈ 800. dx then carries rounding of ~5e-13 (that of x moved by an ulp,
+    // times 800), which the finite differences divide by their step 3e-5: the numeric second
+    // derivative is off by ~3e-8, more than the checker allowed when it bounded rounding by the
+    // graph's largest value (fused BN keeps its 1/σ² inside the op) and raised a false alarm.
+    const x = tensor([
+      2.460415340207442, -1.3697193689201335, -1.441422753882097,
+      2.460545743919791, 0.7335985041260179, -1.103566915029194,
+      2.419005993327547, -0.1386545636163946, -1.9712023560499745,
+    ], { shape: [3, 3], requiresGrad: true });
+    const gamma = tensor([1.4670510913119457, 0.534132970091697, -0.3961206835943645], { requiresGrad: true });
+    const beta = tensor([-0.45007224597104417, 0.6262236118750586, 0.5612959672670715], { requiresGrad: true });
+    // gradgradcheck's own gradOutput for channel 0 (seed 0), and ∂dx_i/∂x_j of channel 0 to 20
+    // digits from tests/fixtures/bn-near-constant-channel.py (mpmath): the analytic values are right.
+    const gradOutput = tensor([1.7881808009129803, 0, 0, 1.143052459562978, 0, 0, 1.7659164924406896, 0, 0], { shape: [3, 3] });
+    const exact = [
+      [-288.70375750532389465, -259.47842834690921816, 548.18218585223311281],
+      [-259.47842834690921816, 830.92158973262571659, -571.44316138571649843],
+      [548.18218585223311281, -571.44316138571649843, 23.260975533483385623],
+    ];
+    const bnOf = (norm: typeof batchNormFused) => (x: Tensor, g: Tensor, b: Tensor) => norm(x, g, b);
+    for (const f of [bnOf(batchNorm), bnOf(batchNormFused)]) {
+      const [dx] = grad(f(x, gamma, beta), [x], { gradOutputs: [gradOutput], createGraph: true });
+      exact.forEach((row, i) => {
+        const [second] = grad(dx, [x], { gradOutputs: [tensor(Array.from({ length: 9 }, (_, k) => (k === 3 * i ? 1 : 0)), { shape: [3, 3] })] });
+        row.forEach((value, j) => expect(Math.abs(second.data[3 * j] - value)).toBeLessThan(1e-12 * 830.9));
+      });
+      const report = gradgradcheck(f, [x, gamma, beta]);
+      expect(report.passed, report.message).toBe(true);
+    }
+  });
+
+  it('finds no kink in gradgradcheck where a small second derivative sits among larger values (counterexample of the property above)', () => {
+    // bnInputs with shape [3, 3], seed 283519: ∂(dx[1, 1])/∂x[1, 1] ≈ −9.6e-5 while dx is 0.08
+    // and x is 6.3. The one-sided slopes' jumps, which tell a kink, are sums of the samples with
+    // weights adding to 8, so rounding alone made them exceed a threshold that allowed for one
+    // sample's rounding only: fused BN was reported at a kink it does not have.
+    const x = tensor([
+      -6.230287545372359, -6.311903391090261, -2.446266744559515,
+      -1.8424958471607198, -6.02544130828322, -2.5766783649466958,
+      -1.89844330987555, -6.57835290385088, -1.8236809871012505,
+    ], { shape: [3, 3], requiresGrad: true });
+    const gamma = tensor([-2.003913640821254, -0.22760015098044098, 1.3264500527173249], { requiresGrad: true });
+    const beta = tensor([-0.5999708558282327, 1.27969704909792, -0.24724638540170338], { requiresGrad: true });
+    for (const f of [(a: Tensor, g: Tensor, b: Tensor) => batchNorm(a, g, b), (a: Tensor, g: Tensor, b: Tensor) => batchNormFused(a, g, b)]) {
+      const report = gradgradcheck(f, [x, gamma, beta]);
+      expect(report.passed, report.message).toBe(true);
+      expect(report.inputs.every((input) => input.kinks === 0)).toBe(true);
+    }
+  });
 });
