@@ -1,3 +1,4 @@
+import { uninitializedValues } from '../tensor/allocation.js';
 import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from './kernels.js';
 
 /*
@@ -35,7 +36,7 @@ export const jsKernels: Kernels = {
     const moments = channelMoments(x, channels, spatial, eps);
     const { mean, invStd } = moments;
     const scale = forwardScale(gamma, invStd, new Float64Array(channels));
-    const out = new Float64Array(x.length);
+    const out = uninitializedValues(x.length);
     for (let i = 0, c = 0, k = 0; i < x.length; i++) {
       out[i] = (x[i] - mean[c]) * scale[c] + beta[c];
       if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
@@ -54,7 +55,7 @@ export const jsKernels: Kernels = {
     }
     const a = new Float64Array(channels), b = new Float64Array(channels), d = new Float64Array(channels);
     gradientCoefficients(dBeta, dGamma, gamma, invStd, x.length / channels, a, b, d);
-    const dx = new Float64Array(x.length);
+    const dx = uninitializedValues(x.length);
     for (let i = 0, c = 0, k = 0; i < x.length; i++) {
       dx[i] = a[c] * g[i] + b[c] * (x[i] - mean[c]) + d[c];
       if (++k === spatial) { k = 0; if (++c === channels) c = 0; }

@@ -138,12 +138,26 @@ function noted(values: Float64Array): Float64Array {
   return values;
 }
 
-/** `size` values whose contents are unspecified (a reused buffer): for kernels that write every element. */
+/** Below this many values, zeroing a new array costs less than asking Node for an unzeroed one. */
+const UNZEROED_MIN_VALUES = 1 << 15;
+
+/**
+ * `size` values whose contents are unspecified, for kernels that write every element: a reused
+ * buffer when one is free; else, in Node and when large, one taken without zeroing
+ * (Buffer.allocUnsafeSlow: an ArrayBuffer of its own, not a slice of Buffer's shared pool),
+ * which saves a pass over each output; else zeroed values.
+ */
 export function uninitializedValues(size: number): Float64Array {
   const reused = size >= POOL_MIN_VALUES ? pool.get(size)?.pop() : undefined;
-  if (reused === undefined) return zeroedValues(size);
-  pooledBytes -= reused.byteLength;
-  return noted(reused);
+  if (reused !== undefined) {
+    pooledBytes -= reused.byteLength;
+    return noted(reused);
+  }
+  // Buffer is Node's; a page has none.
+  const nodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+  if (nodeBuffer === undefined || size < UNZEROED_MIN_VALUES) return zeroedValues(size);
+  const bytes = nodeBuffer.allocUnsafeSlow(size * Float64Array.BYTES_PER_ELEMENT);
+  return noted(new Float64Array(bytes.buffer, bytes.byteOffset, size));
 }
 
 /** `allocate` without the zeros: for kernels that write every element of the result. */

@@ -1,5 +1,6 @@
 import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels } from '../kernels.js';
 import { sweepModuleBytes, type SweepName } from './sweeps.js';
+import { uninitializedValues } from '../../tensor/allocation.js';
 
 /*
  * The WebAssembly SIMD kernels, run on copies: a kernel copies its inputs into one scratch
@@ -70,21 +71,6 @@ function heapFor(values: number): Float64Array {
     wasm.heap = new Float64Array(wasm.memory.buffer);
   }
   return wasm.heap;
-}
-
-/** Below this many values, zeroing a new array costs less than asking Node for an unzeroed one. */
-const UNZEROED_MIN_VALUES = 1 << 15;
-
-/**
- * A Float64Array that the caller will overwrite completely: in Node and when large, taken
- * without zeroing (Buffer.allocUnsafeSlow: an ArrayBuffer of its own, not a slice of Buffer's
- * shared pool), which saves a pass over each output; otherwise a plain one.
- */
-function forOverwriting(length: number): Float64Array {
-  const nodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
-  if (nodeBuffer === undefined || length < UNZEROED_MIN_VALUES) return new Float64Array(length);
-  const bytes = nodeBuffer.allocUnsafeSlow(length * 8);
-  return new Float64Array(bytes.buffer, bytes.byteOffset, length);
 }
 
 const roundUpToPair = (values: number) => values + (values & 1);
@@ -188,7 +174,7 @@ export const wasmKernels: Kernels = {
   },
 
   batchNormForward(x, gamma, beta, spatial, eps) {
-    const out = forOverwriting(x.length);
+    const out = uninitializedValues(x.length);
     const scratch = new Scratch([x], gamma.length, spatial);
     const { slots } = scratch;
     scratch.moments(0, eps);
@@ -200,7 +186,7 @@ export const wasmKernels: Kernels = {
 
   batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
     const channels = gamma.length;
-    const dx = forOverwriting(x.length);
+    const dx = uninitializedValues(x.length);
     const scratch = new Scratch([g, x], channels, spatial);
     const { slots } = scratch;
     slots[MEAN].set(mean);
