@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { batchNorm, BatchNorm1d, batchNormFused, defineOp, grad, gradcheck, gradgradcheck, Linear, mseLoss, randn, ReLU, Sequential, Tensor, tensor } from 'gradgraph';
+import { nearConstantChannel } from '../fixtures/near-constant-channel.js';
 
 /* Each false pass of issue #8, as a new user met it: every one of these passed before. */
 
@@ -182,13 +183,7 @@ describe('an ill-conditioned input, whose rounding bound is large', () => {
   it('still fails a second derivative off by 1e-7 (BN of a near-constant channel, then x³)', () => {
     // Channel 0 is 2.46042, 2.46055, 2.41901 (σ ≈ 0.02): the rounding bound of each output,
     // ε·Σ|J_ik|·|x_k|, is some 800 times that of a well-conditioned one (see batchnorm-properties).
-    const x = tensor([
-      2.460415340207442, -1.3697193689201335, -1.441422753882097,
-      2.460545743919791, 0.7335985041260179, -1.103566915029194,
-      2.419005993327547, -0.1386545636163946, -1.9712023560499745,
-    ], { shape: [3, 3], requiresGrad: true });
-    const gamma = tensor([1.4670510913119457, 0.534132970091697, -0.3961206835943645], { requiresGrad: true });
-    const beta = tensor([-0.45007224597104417, 0.6262236118750586, 0.5612959672670715], { requiresGrad: true });
+    const { x, gamma, beta } = nearConstantChannel();
     // x³ whose backward is right, made of a square whose own backward is off by 1e-7.
     const square = defineOp({ name: 'square', inputNames: ['t'], forward: (t) => new Tensor(t.data.map((v) => v * v), t.shape), backward: ({ inputs: [t] }, g) => [g.mul(t).mul(2 * (1 + 1e-7))] });
     const cube = defineOp({ name: 'cube', inputNames: ['t'], forward: (t) => new Tensor(t.data.map((v) => v * v * v), t.shape), backward: ({ inputs: [t] }, g) => [g.mul(square(t)).mul(3)] });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
 import { batchNorm, batchNormFused, grad, gradcheck, gradgradcheck, ones, tensor, zeros, type Tensor } from 'gradgraph';
 import { bnInputs, bnShape, bnTermScales, channelValues, errorRelativeTo, meanOf, relativeError, varianceOf } from './helpers.js';
+import { nearConstantChannel } from '../fixtures/near-constant-channel.js';
 
 /** x of a BN shape filled with arbitrary values from `values`. */
 const arbitraryX = (values: fc.Arbitrary<number>) =>
@@ -90,13 +91,7 @@ describe('batchNorm properties', () => {
     // times 800), which the finite differences divide by their step 3e-5: the numeric second
     // derivative is off by ~3e-8, more than the checker allowed when it bounded rounding by the
     // graph's largest value (fused BN keeps its 1/σ² inside the op) and raised a false alarm.
-    const x = tensor([
-      2.460415340207442, -1.3697193689201335, -1.441422753882097,
-      2.460545743919791, 0.7335985041260179, -1.103566915029194,
-      2.419005993327547, -0.1386545636163946, -1.9712023560499745,
-    ], { shape: [3, 3], requiresGrad: true });
-    const gamma = tensor([1.4670510913119457, 0.534132970091697, -0.3961206835943645], { requiresGrad: true });
-    const beta = tensor([-0.45007224597104417, 0.6262236118750586, 0.5612959672670715], { requiresGrad: true });
+    const { x, gamma, beta } = nearConstantChannel();
     // gradgradcheck's own gradOutput for channel 0 (seed 0), and ∂dx_i/∂x_j of channel 0 to 20
     // digits from tests/fixtures/bn-near-constant-channel.py (mpmath): the analytic values are right.
     const gradOutput = tensor([1.7881808009129803, 0, 0, 1.143052459562978, 0, 0, 1.7659164924406896, 0, 0], { shape: [3, 3] });
