@@ -1,14 +1,15 @@
-import { DirectedGraph } from 'graphology';
 import { Tensor } from '../tensor/tensor.js';
 import type { GraphNode } from '../autograd/op.js';
 import { postOrder } from '../autograd/traversal.js';
 import { noGrad } from '../autograd/mode.js';
 import { localGradients } from './formulas.js';
 import { checkOptions, describeValue, expectBoolean } from '../validate.js';
+import type { AbstractGraph } from 'graphology-types';
+import { TraceGraph, TraceGraphBuilder } from './trace-graph.js';
 
 /*
  * The one walk over a recorded graph for everything that looks at it: the DOT writer, the
- * analysis and the CLI read the graphology graph built here, never `node.inputs` themselves.
+ * analysis and the CLI read the graph built here (a TraceGraph), never `node.inputs` themselves.
  *
  * Keys are handed out in the order of an iterative post-order walk from the outputs, inputs
  * visited in argument order: `t0, t1, ...` for tensors and `op0, op1, ...` for ops. They depend
@@ -103,7 +104,7 @@ export interface TraceGraphAttributes {
   readonly outputs: readonly string[];
 }
 
-export type TraceGraph = DirectedGraph<TraceNodeAttributes, TraceEdgeAttributes, TraceGraphAttributes>;
+export { TraceGraph };
 
 export interface TraceOptions {
   /**
@@ -192,15 +193,32 @@ export function isTensor(value: unknown): value is Tensor {
     && Array.isArray(candidate.shape) && 'node' in candidate && typeof candidate.requiresGrad === 'boolean';
 }
 
-/** A graph trace() made (or one built like it): what analyze, collapse and toDot read. */
-export function isTraceGraph(source: unknown): source is TraceGraph {
-  return typeof source === 'object' && source !== null && !Array.isArray(source) && !isTensor(source)
-    && typeof (source as TraceGraph).forEachNode === 'function';
+/**
+ * What toDot, analyze, collapse and the explorer read: a trace, or a graph with graphology's API
+ * built like one (the same node and edge attributes, and `outputs`), say with graphology itself.
+ */
+export type TraceGraphLike = TraceGraph | AbstractGraph<TraceNodeAttributes, TraceEdgeAttributes, TraceGraphAttributes>;
+
+/** A graph trace() made, or one built like it. */
+export function isTraceGraph(source: unknown): source is TraceGraphLike {
+  if (source instanceof TraceGraph) return true;
+  const candidate = source as Partial<Record<'forEachNode' | 'forEachEdge' | 'getAttributes', unknown>> | null;
+  return typeof candidate === 'object' && candidate !== null && !Array.isArray(candidate) && !isTensor(candidate)
+    && typeof candidate.forEachNode === 'function' && typeof candidate.forEachEdge === 'function' && typeof candidate.getAttributes === 'function';
 }
 
-/** Refuses anything but a trace() graph, naming the function and what it got. */
-export function expectTraceGraph(fn: string, graph: unknown): asserts graph is TraceGraph {
+/**
+ * The trace to read: a TraceGraph as it is; a graph built like one (with graphology, or a trace
+ * from another copy of gradgraph) copied into one, through the methods graphology and TraceGraph
+ * share. Refuses anything else, naming the function and what it got.
+ */
+export function asTraceGraph(fn: string, graph: unknown): TraceGraph {
   if (!isTraceGraph(graph)) throw new Error(`${fn}: graph must be what trace() returns, got ${describeValue(graph)}`);
+  if (graph instanceof TraceGraph) return graph;
+  const builder = new TraceGraphBuilder();
+  graph.forEachNode((key: string, attributes: TraceNodeAttributes) => builder.addNode(key, attributes));
+  graph.forEachEdge((key: string, attributes: TraceEdgeAttributes, source: string, target: string) => builder.addEdge(source, target, attributes, key));
+  return builder.build(graph.getAttributes());
 }
 
 /** What a value that should have been a Tensor is, for an error message: `number`, `null`, `array`. */
@@ -210,7 +228,7 @@ export function kindOf(value: unknown): string {
   return typeof value;
 }
 
-/** Every tensor and op the outputs were computed from, as a graphology graph. */
+/** Every tensor and op the outputs were computed from, as a TraceGraph (toGraphology() makes it a graphology graph). */
 export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions = {}): TraceGraph {
   // Checked before spreading: `[...3]` would fail with a TypeError that names no argument.
   if (!isTensor(outputs) && !Array.isArray(outputs)) throw new Error(`trace: outputs must be a Tensor or an array of Tensors, got ${describeValue(outputs)}`);
@@ -316,16 +334,27 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       tensorCount++;
     }
   }
-  const graph: TraceGraph = new DirectedGraph();
-  graph.replaceAttributes({ outputs: outputNumbers.map((i) => `t${i}`) });
-  let tensors = 0;
-  let opCount = 0;
-  for (const attributes of nodeAttributes) graph.addNode(attributes.kind === 'op' ? `op${opCount++}` : `t${tensors++}`, attributes);
+  // Node numbers: tensor i and op j sit where they were found, each op just before its result.
+  const nodeKeys = new Array<string>(nodeAttributes.length);
+  const tensorNodes = new Int32Array(tensorCount);
+  const opNodeNumbers = new Int32Array(opNodes.length);
+  for (let n = 0, tensors = 0, ops = 0; n < nodeAttributes.length; n++) {
+    if (nodeAttributes[n].kind === 'op') {
+      opNodeNumbers[ops] = n;
+      nodeKeys[n] = `op${ops++}`;
+    } else {
+      tensorNodes[tensors] = n;
+      nodeKeys[n] = `t${tensors++}`;
+    }
+  }
+  // Each op's input edges in argument order, then its output edge.
+  const edgeSources = new Int32Array(opInputs.length + opNodes.length);
+  const edgeTargets = new Int32Array(edgeSources.length);
+  const edgeAttributes: TraceEdgeAttributes[] = [];
   let inputCount = 0;
   opNodes.forEach((node, j) => {
-    const opKey = `op${j}`;
     const parts = opParts[j];
-    const edges: { arguments: string[]; positions: number[]; gradient?: ValueSnapshot | null }[] = [];
+    const edges: { kind: 'input'; arguments: string[]; positions: number[]; gradient?: ValueSnapshot | null }[] = [];
     node.inputs.forEach((input, i) => {
       const from = opInputs[inputCount++];
       const name = node.inputName(i);
@@ -337,15 +366,29 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
         return;
       }
       edges[i] = parts
-        ? { arguments: [name], positions: [i], gradient: parts.get(input) ?? null }
-        : { arguments: [name], positions: [i] };
-      graph.addDirectedEdgeWithKey(`t${from}->${opKey}`, `t${from}`, opKey, { kind: 'input', ...edges[i] });
+        ? { kind: 'input', arguments: [name], positions: [i], gradient: parts.get(input) ?? null }
+        : { kind: 'input', arguments: [name], positions: [i] };
+      edgeSources[edgeAttributes.length] = tensorNodes[from];
+      edgeTargets[edgeAttributes.length] = opNodeNumbers[j];
+      edgeAttributes.push(edges[i]);
     });
-    const output = `t${opOutputs[j]}`;
-    graph.addDirectedEdgeWithKey(`${opKey}->${output}`, opKey, output, { kind: 'output', arguments: [], positions: [] });
+    edgeSources[edgeAttributes.length] = opNodeNumbers[j];
+    edgeTargets[edgeAttributes.length] = tensorNodes[opOutputs[j]];
+    edgeAttributes.push(OUTPUT_EDGE);
   });
-  return graph;
+  return new TraceGraph({
+    attributes: { outputs: outputNumbers.map((i) => `t${i}`) },
+    nodeKeys,
+    nodeAttributes,
+    edgeSources: edgeSources.subarray(0, edgeAttributes.length),
+    edgeTargets: edgeTargets.subarray(0, edgeAttributes.length),
+    edgeAttributes,
+    numbered: { tensors: tensorNodes, ops: opNodeNumbers },
+  });
 }
+
+/** What every output edge carries: nothing to say, so one frozen record for all of them. */
+const OUTPUT_EDGE: TraceEdgeAttributes = Object.freeze({ kind: 'output', arguments: Object.freeze([]), positions: Object.freeze([]) });
 
 /** The scope all users of a leaf share; the same scope is usually the same frozen array. */
 function sameScope(a: readonly string[], b: readonly string[]): boolean {

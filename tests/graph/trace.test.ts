@@ -51,7 +51,7 @@ describe('trace', () => {
     for (let i = 0; i < 100_000; i++) shared = shared.add(x);
     let chain = tensor([1, 2], { requiresGrad: true });
     for (let i = 0; i < 100_000; i++) chain = chain.neg();
-    // Until the graph is first read as well: graphology gets the nodes and edges then.
+    // Timed up to a first read of the graph, so no work left for later can hide from the figure.
     const seconds = (t: typeof x, nodes: number) => {
       const start = performance.now();
       const graph = trace(t);
