@@ -36,11 +36,24 @@ interface Numbering {
 /** The node number of a key trace() hands out, or undefined for any other string. */
 function numberedNode({ tensors, ops }: Numbering, key: string): number | undefined {
   if (typeof key !== 'string') return undefined;
-  const [digits, numbers] = key.startsWith('op') ? [key.slice(2), ops] : key.startsWith('t') ? [key.slice(1), tensors] : ['', null];
-  const n = Number(digits);
-  // `t01`, `t1.0` and `t` are no keys of a trace.
-  if (numbers === null || !Number.isInteger(n) || n < 0 || n >= numbers.length || String(n) !== digits) return undefined;
-  return numbers[n];
+  let numbers: Int32Array;
+  let from: number;
+  if (key.charCodeAt(0) === 116) {
+    [numbers, from] = [tensors, 1];
+  } else if (key.charCodeAt(0) === 111 && key.charCodeAt(1) === 112) {
+    [numbers, from] = [ops, 2];
+  } else {
+    return undefined;
+  }
+  // Digits, and no leading zero: `t01` and `t` are no keys of a trace.
+  if (key.length === from || (key.charCodeAt(from) === 48 && key.length > from + 1)) return undefined;
+  let n = 0;
+  for (let i = from; i < key.length; i++) {
+    const digit = key.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+  }
+  return n < numbers.length ? numbers[n] : undefined;
 }
 
 type NodeCallback<N, R> = (node: string, attributes: N) => R;

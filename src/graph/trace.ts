@@ -281,7 +281,9 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
   const isOutput = new Uint8Array(index.size);
   for (const i of outputNumbers) isOutput[i] = 1;
   const gradientOf = new Map<Tensor, string>();
-  for (const [t, i] of index) if (t.grad && t.grad !== t && index.has(t.grad)) gradientOf.set(t.grad, `t${i}`);
+  index.forEach((i, t) => {
+    if (t.grad && t.grad !== t && index.has(t.grad)) gradientOf.set(t.grad, `t${i}`);
+  });
 
   // The attributes are worked out now, while the tensors hold the values traced. Nodes in the
   // order found: each op just before the tensor it computes. The edges follow from each op's
@@ -351,26 +353,22 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
   const edgeSources = new Int32Array(opInputs.length + opNodes.length);
   const edgeTargets = new Int32Array(edgeSources.length);
   const edgeAttributes: TraceEdgeAttributes[] = [];
+  const inputEdges = inputEdgeRecords();
   let inputCount = 0;
   opNodes.forEach((node, j) => {
     const parts = opParts[j];
-    const edges: { kind: 'input'; arguments: string[]; positions: number[]; gradient?: ValueSnapshot | null }[] = [];
     node.inputs.forEach((input, i) => {
       const from = opInputs[inputCount++];
-      const name = node.inputName(i);
-      const first = node.inputs.indexOf(input);
-      // A tensor passed before to this op (`x * x`) has its one edge, which carries both.
-      if (first < i) {
-        edges[first].arguments.push(name);
-        edges[first].positions.push(i);
-        return;
-      }
-      edges[i] = parts
-        ? { kind: 'input', arguments: [name], positions: [i], gradient: parts.get(input) ?? null }
-        : { kind: 'input', arguments: [name], positions: [i] };
+      // A tensor passed again to this op (`x * x`) has one edge, which carries every place it is passed.
+      if (node.inputs.indexOf(input) < i) return;
+      const positions = node.inputs.flatMap((other, k) => (other === input && k >= i ? [k] : []));
+      const names = positions.map((k) => node.inputName(k));
+      const attributes: TraceEdgeAttributes = parts
+        ? { kind: 'input', arguments: names, positions, gradient: parts.get(input) ?? null }
+        : positions.length === 1 ? inputEdges(names[0], i) : { kind: 'input', arguments: names, positions };
       edgeSources[edgeAttributes.length] = tensorNodes[from];
       edgeTargets[edgeAttributes.length] = opNodeNumbers[j];
-      edgeAttributes.push(edges[i]);
+      edgeAttributes.push(attributes);
     });
     edgeSources[edgeAttributes.length] = opNodeNumbers[j];
     edgeTargets[edgeAttributes.length] = tensorNodes[opOutputs[j]];
@@ -389,6 +387,19 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
 
 /** What every output edge carries: nothing to say, so one frozen record for all of them. */
 const OUTPUT_EDGE: TraceEdgeAttributes = Object.freeze({ kind: 'output', arguments: Object.freeze([]), positions: Object.freeze([]) });
+
+/**
+ * The attributes of an input edge passing a tensor once, as argument `name` at `position`: one
+ * frozen record for all edges alike, as 100,000 adds make 200,000 edges of two kinds.
+ */
+function inputEdgeRecords(): (name: string, position: number) => TraceEdgeAttributes {
+  const records = new Map<string, TraceEdgeAttributes[]>();
+  return (name, position) => {
+    let byPosition = records.get(name);
+    if (!byPosition) records.set(name, (byPosition = []));
+    return (byPosition[position] ??= Object.freeze({ kind: 'input', arguments: Object.freeze([name]), positions: Object.freeze([position]) }));
+  };
+}
 
 /** The scope all users of a leaf share; the same scope is usually the same frozen array. */
 function sameScope(a: readonly string[], b: readonly string[]): boolean {
