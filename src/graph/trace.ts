@@ -361,11 +361,15 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       const from = opInputs[inputCount++];
       // A tensor passed again to this op (`x * x`) has one edge, which carries every place it is passed.
       if (node.inputs.indexOf(input) < i) return;
-      const positions = node.inputs.flatMap((other, k) => (other === input && k >= i ? [k] : []));
-      const names = positions.map((k) => node.inputName(k));
-      const attributes: TraceEdgeAttributes = parts
-        ? { kind: 'input', arguments: names, positions, gradient: parts.get(input) ?? null }
-        : positions.length === 1 ? inputEdges(names[0], i) : { kind: 'input', arguments: names, positions };
+      const once = node.inputs.indexOf(input, i + 1) < 0;
+      let attributes: TraceEdgeAttributes;
+      if (once && !parts) {
+        attributes = inputEdges(node.inputName(i), i);
+      } else {
+        const positions = once ? [i] : node.inputs.flatMap((other, k) => (other === input && k >= i ? [k] : []));
+        const names = positions.map((k) => node.inputName(k));
+        attributes = parts ? { kind: 'input', arguments: names, positions, gradient: parts.get(input) ?? null } : { kind: 'input', arguments: names, positions };
+      }
       edgeSources[edgeAttributes.length] = tensorNodes[from];
       edgeTargets[edgeAttributes.length] = opNodeNumbers[j];
       edgeAttributes.push(attributes);
