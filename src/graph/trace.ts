@@ -255,11 +255,13 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
 
   // Tensor `t${i}` is the i-th tensor of the walks, op `op${j}` the j-th op.
   const index = new Map<Tensor, number>();
+  // The numbers of every op's inputs, op after op: each is numbered before the ops that use it.
+  const opInputs: number[] = [];
   // Leaves belong to no scope themselves. A parameter or constant is drawn inside a module's box
   // when only that module uses it (γ and β inside BatchNorm1d), so first find the scope all the
-  // users of each leaf share: null once two differ. Kept as it goes, not as a list of every use,
-  // so a leaf used 100,000 times costs no more than 100,000 leaves used once.
-  const usersScope = new Map<Tensor, readonly string[] | null>();
+  // users of each leaf share (by tensor number): null once two differ. Kept as it goes, not as a
+  // list of every use, so a leaf used 100,000 times costs no more than 100,000 leaves used once.
+  const usersScope = new Array<readonly string[] | null | undefined>(walks.reduce((count, walk) => count + walk.tensors.length, 0));
   let forwardOps = 0;
   for (const { phase, tensors } of walks) {
     for (const t of tensors) {
@@ -268,11 +270,13 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       if (phase === 'forward') forwardOps++;
       const scope = t.node.scope;
       for (const input of t.node.inputs) {
+        const number = index.get(input)!;
+        opInputs.push(number);
         // Data keeps no scope (leafScope): x used 100,000 times is not asked 100,000 times.
         if (!input.isLeaf || roleOf(input, false) === 'input') continue;
-        const before = usersScope.get(input);
-        if (before === undefined) usersScope.set(input, scope);
-        else if (before !== null && !sameScope(before, scope)) usersScope.set(input, null);
+        const before = usersScope[number];
+        if (before === undefined) usersScope[number] = scope;
+        else if (before !== null && !sameScope(before, scope)) usersScope[number] = null;
       }
     }
   }
@@ -293,8 +297,6 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
   const opNodes: GraphNode[] = [];
   const opOutputs: number[] = [];
   const opParts: (Map<Tensor, ValueSnapshot> | null)[] = [];
-  // The numbers of every op's inputs, op after op.
-  const opInputs: number[] = [];
   const steps: Record<Phase, number> = { forward: 0, backward: 0 };
   const formulas = formulaWriter(options.dims ?? {});
   let tensorCount = 0;
@@ -317,7 +319,6 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
         opNodes.push(node);
         opOutputs.push(tensorCount);
         opParts.push(options.gradientParts ? gradientParts(node, valuesLimit) : null);
-        for (const input of node.inputs) opInputs.push(index.get(input)!);
       }
       const role = roleOf(t, phase === 'forward' && isOutput[tensorCount] === 1);
       nodeAttributes.push({
@@ -327,7 +328,7 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
         name: t.name ?? null,
         label: tensorLabel(t),
         shape: t.shape.slice(),
-        scope: node ? node.scope : leafScope(role, usersScope.get(t)),
+        scope: node ? node.scope : leafScope(role, usersScope[tensorCount]),
         requiresGrad: t.requiresGrad,
         value: snapshot(t, valuesLimit),
         grad: t.grad ? snapshot(t.grad, valuesLimit) : null,
