@@ -116,6 +116,17 @@ describe('trace', () => {
     expect(graph.filterNodes((_, a) => a.phase === 'backward').length).toBe(graph.order - forward.order);
   });
 
+  it('gives constants alike one shared, frozen record of their values, and -0 its own', () => {
+    const x = tensor([1, 2], { requiresGrad: true, name: 'x' });
+    const graph = trace([x.mul(2), x.mul(2), x.mul(-0), x.mul(0)]);
+    const constants = graph.filterNodes((_, a) => a.kind === 'tensor' && a.role === 'constant').map((key) => tensorAttributes(graph, key));
+    expect(constants.map((a) => a.value.values)).toEqual([[2], [2], [-0], [0]]);
+    expect(Object.is(constants[2].value.values![0], -0)).toBe(true);
+    expect(constants[0].value).toBe(constants[1].value);
+    expect(Object.isFrozen(constants[0].value.values)).toBe(true);
+    expect(constants[0].value.summary).toEqual({ mean: 2, std: 0, min: 2, max: 2 });
+  });
+
   it('names a bad argument', () => {
     expect(() => trace([tensor(1), 3 as never])).toThrow('trace: output 1 must be a Tensor, got 3');
     expect(() => trace(3 as never)).toThrow('trace: outputs must be a Tensor or an array of Tensors, got 3');
