@@ -1,5 +1,6 @@
 import { asTraceGraph, type TraceEdgeAttributes, type TraceGraph, type TraceGraphAttributes, type TraceGraphLike, type TraceNodeAttributes } from './trace.js';
-import { TraceGraphBuilder, type TraceGraph as Graph } from './trace-graph.js';
+import type { TraceGraph as Graph } from './trace-graph.js';
+import { TraceGraphBuilder } from './trace-graph-builder.js';
 
 /*
  * The collapsed view of a trace: each innermost module scope (a Linear, a BatchNorm1d) becomes

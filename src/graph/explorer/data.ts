@@ -1,4 +1,5 @@
-import { asTraceGraph, summarize, type OpNodeAttributes, type TensorNodeAttributes, type TensorRole, type TraceGraphLike, type ValueSnapshot } from '../trace.js';
+import { summarize } from '../snapshots.js';
+import { asTraceGraph, type OpNodeAttributes, type TensorNodeAttributes, type TensorRole, type TraceGraphLike, type ValueSnapshot } from '../trace.js';
 
 /*
  * What the explorer page knows about a graph, as plain JSON: every tensor with its values and
