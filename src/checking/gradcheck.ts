@@ -4,7 +4,7 @@ import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectFiniteNumber, expectFunction } from '../validate.js';
-import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, screenEntry, searchByHalving, type Rounding, type Samples, type Screening } from './differences.js';
+import { estimate, estimateEntry, estimateNearX, halved, inGraph, SAFETY, screenEntry, searchByHalving, settle, type Rounding, type Samples, type Screening } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
 import { formatReport, type GradcheckReport, type InputReport } from './report.js';
@@ -157,11 +157,6 @@ function scaleOf(value: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, Math.abs(value))));
 }
 
-/** The outputs, laid end to end, along the move `apply(t)` (t = 0 puts x back). */
-function sample(ctx: Context, step: number, apply: (t: number) => void): Samples {
-  return sampleSteps(apply, step, () => [ctx.evaluate()], [ctx.center]);
-}
-
 /**
  * How the differences evaluate f. The numbers are those of the recorded call either way (every
  * forward kernel runs unrecorded), so they evaluate without recording the graph, which takes a
@@ -217,11 +212,19 @@ function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number): F
   }
 }
 
-/** The full estimate of the entries `rows` of column j, from all six samples. */
+/**
+ * The full estimate of the entries `rows` of column j, from all six samples, settled where
+ * needed (see settle) by samples at h/2 and h/4, taken once for the column.
+ */
 function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally): void {
   const moved = [...SCREEN_STEPS, ...REST_STEPS].map((t) => [movedBy(ctx, x, j, t, step)]);
-  const samples: Samples = { base: [ctx.center], moved, step };
-  for (const i of rows) tally.add(jacobian[i * x.size + j], estimateEntry(samples, 0, i, roundingOfRow(ctx, i)), j, i);
+  const levels: Samples[] = [{ base: [ctx.center], moved, step }];
+  const at = (level: number): Samples => (levels[level] ??= halved(at(level - 1), (h) => [movedBy(ctx, x, j, 1, h)]));
+  for (const i of rows) {
+    let level = 0;
+    const estimated = settle(estimateEntry(levels[0], 0, i, roundingOfRow(ctx, i)), () => estimateEntry(at(++level), 0, i, roundingOfRow(ctx, i)));
+    tally.add(jacobian[i * x.size + j], estimated, j, i);
+  }
 }
 
 /**
@@ -276,10 +279,23 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
   for (const [j, rows] of [...left].sort(([a], [b]) => a - b)) estimateColumn(ctx, x, j, steps[j], rows, jacobian, tally);
 }
 
-/** A random sign per element: Rademacher, so no element can hide behind a coordinate near zero. */
-function randomSigns(random: Random, size: number, magnitude: (i: number) => number): Float64Array {
+/** Fraction bits of a random weight: 1 + k/1024, so that a step t·eps·weight·scale stays exact. */
+const WEIGHT_BITS = 10;
+
+/**
+ * A random direction: per element a random sign times a weight in [1, 2), so that no element
+ * hides behind a coordinate near zero, times `magnitude(i)`. Weights of ±1 alone (Rademacher)
+ * let equal errors cancel: an elementwise gradient off by the same amount everywhere moves vᵀJu
+ * by that amount times Σ±1, which is 0 for half the directions over two elements and a quarter
+ * over sixteen. Random weights make an exact cancellation a coincidence of the lattice of
+ * 2¹⁰ weights, and a second direction over the whole input (see compareProjections) squares it.
+ */
+function randomDirection(random: Random, size: number, magnitude: (i: number) => number): Float64Array {
   const v = new Float64Array(size);
-  for (let i = 0; i < size; i++) v[i] = random.uniform() < 0.5 ? -magnitude(i) : magnitude(i);
+  for (let i = 0; i < size; i++) {
+    const weight = 1 + Math.floor(random.uniform() * 2 ** WEIGHT_BITS) / 2 ** WEIGHT_BITS;
+    v[i] = (random.uniform() < 0.5 ? -weight : weight) * magnitude(i);
+  }
   return v;
 }
 
@@ -297,14 +313,14 @@ function dot(a: Float64Array, b: Float64Array): number {
 function projectedDifference(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Array, random: Random, lo: number, hi: number) {
   const original = x.storage.slice(lo, hi);
   const single = hi - lo === 1;
-  const u = single ? Float64Array.of(1) : randomSigns(random, hi - lo, (i) => scaleOf(original[i]));
+  const u = single ? Float64Array.of(1) : randomDirection(random, hi - lo, (i) => scaleOf(original[i]));
   const step = single ? ctx.options.eps * scaleOf(original[0]) : ctx.options.eps;
   const analytic = dot(jtv.storage.subarray(lo, hi), u);
-  const samples = sample(ctx, step, (t) => {
+  const apply = (t: number) => {
     if (t === 0) x.storage.set(original, lo);
     else for (let i = 0; i < u.length; i++) x.storage[lo + i] = original[i] + t * u[i];
-  });
-  const d = estimate(samples, [v], inGraph(ctx.magnitude));
+  };
+  const d = estimateNearX(apply, step, () => [ctx.evaluate()], [ctx.center], (samples) => estimate(samples, [v], inGraph(ctx.magnitude)));
   // The analytic projection rounds like its terms, which may cancel.
   let terms = 0;
   for (let i = 0; i < u.length; i++) terms += Math.abs(jtv.storage[lo + i] * u[i]);
@@ -321,9 +337,12 @@ function compareProjections(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Arra
   tally.analyticNonzero = jtv.storage.some((value) => value !== 0);
   const whole = projectedDifference(ctx, x, jtv, v, random, 0, x.size);
   const projection = { analytic: whole.analytic, numeric: whole.d.numeric, tolerance: tally.toleranceFor(whole.analytic, whole.d, whole.terms) };
-  tally.moved = whole.d.moved;
-  if (tally.passes(whole.analytic, whole.d, whole.terms) || x.size === 0) {
-    tally.add(whole.analytic, whole.d, -1, -1, whole.terms);
+  const passes = ({ analytic, d, terms }: typeof whole) => tally.passes(analytic, d, terms);
+  // A second direction over the whole input, so that errors that cancel along one cannot hide.
+  const directions = x.size > 1 && passes(whole) ? [whole, projectedDifference(ctx, x, jtv, v, random, 0, x.size)] : [whole];
+  tally.moved = directions.some(({ d }) => d.moved);
+  if (x.size === 0 || directions.every(passes)) {
+    for (const { analytic, d, terms } of directions) tally.add(analytic, d, -1, -1, terms);
     return projection;
   }
   const agrees = (lo: number, hi: number) => {
@@ -398,7 +417,7 @@ function checkAll(fn: CheckedFunction, inputs: readonly Tensor[], checked: reado
   const ctx: Context = { ...evaluated, flat, magnitude: largestMagnitude(graph), conditioning, options };
   const random = new Random(options.seed, 'gradcheck');
   // Fast mode: one random v over the outputs and one backward pass give Jᵀv for every input.
-  const v = randomSigns(random, flat.size, () => 1 / Math.sqrt(flat.size || 1));
+  const v = randomDirection(random, flat.size, () => 1 / Math.sqrt(flat.size || 1));
   const jtv = options.fastMode
     ? grad(flat.tensors, xs, { gradOutputs: flat.tensors.map((t, o) => new Tensor(v.slice(flat.offsets[o], flat.offsets[o] + t.size), t.shape)), allowUnused: true })
     : [];
