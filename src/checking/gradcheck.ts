@@ -96,8 +96,8 @@ function onTheCallersTensors<T>(inputs: readonly Tensor[], body: () => T): T {
 }
 
 interface Context {
-  /** f at the current values of the inputs, its outputs laid end to end in a new array. */
-  evaluate: () => Float64Array;
+  /** f at the current values of the inputs, its outputs laid end to end in `into` (a new array unless given). */
+  evaluate: (into?: Float64Array) => Float64Array;
   flat: FlatOutputs;
   center: Float64Array;
   magnitude: number;
@@ -163,11 +163,11 @@ function scaleOf(value: number): number {
  * third of a call, unless f runs a backward pass inside (gradgradcheck's does, and there the
  * gradient needs the graph), or unrecorded it gives other values at x.
  */
-function evaluation(fn: CheckedFunction, inputs: readonly Tensor[], flat: FlatOutputs, differentiatesInside: boolean): { evaluate: () => Float64Array; center: Float64Array } {
-  const recorded = () => flat.values(callChecked('gradcheck', fn, inputs));
+function evaluation(fn: CheckedFunction, inputs: readonly Tensor[], flat: FlatOutputs, differentiatesInside: boolean): Pick<Context, 'evaluate' | 'center'> {
+  const recorded = (into?: Float64Array) => flat.values(callChecked('gradcheck', fn, inputs), into);
   const center = flat.values();
   if (differentiatesInside) return { evaluate: recorded, center };
-  const unrecorded = () => noGrad(recorded);
+  const unrecorded = (into?: Float64Array) => noGrad(() => recorded(into));
   const same = unrecorded().every((value, k) => Object.is(value, center[k]) || value === center[k]);
   return same ? { evaluate: unrecorded, center } : { evaluate: recorded, center };
 }
@@ -201,23 +201,25 @@ function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Arra
 const SCREEN_STEPS = [1, -1, 2];
 const REST_STEPS = [-2, 4, -4];
 
-/** f with element j of x moved by t steps; x is put back also when f throws. */
-function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number): Float64Array {
+/** f with element j of x moved by t steps (in `into` if given); x is put back also when f throws. */
+function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number, into?: Float64Array): Float64Array {
   const original = x.storage[j];
   try {
     x.storage[j] = original + t * step;
-    return ctx.evaluate();
+    return ctx.evaluate(into);
   } finally {
     x.storage[j] = original;
   }
 }
 
 /**
- * The full estimate of the entries `rows` of column j, from all six samples, settled where
- * needed (see settle) by samples at h/2 and h/4, taken once for the column.
+ * The full estimate of the entries `rows` of column j, from all six samples (the first stage's
+ * three, `screened`, when the caller still has them), settled where needed (see settle) by
+ * samples at h/2 and h/4, taken once for the column.
  */
-function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally): void {
-  const moved = [...SCREEN_STEPS, ...REST_STEPS].map((t) => [movedBy(ctx, x, j, t, step)]);
+function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally, screened?: readonly Float64Array[]): void {
+  const first = screened ?? SCREEN_STEPS.map((t) => movedBy(ctx, x, j, t, step));
+  const moved = [...first, ...REST_STEPS.map((t) => movedBy(ctx, x, j, t, step))].map((values) => [values]);
   const levels: Samples[] = [{ base: [ctx.center], moved, step }];
   const at = (level: number): Samples => (levels[level] ??= halved(at(level - 1), (h) => [movedBy(ctx, x, j, 1, h)]));
   for (const i of rows) {
@@ -241,11 +243,13 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
   const { center } = ctx;
   const width = x.size;
   const steps = new Float64Array(width);
+  // The first stage's samples, one array per step, filled anew for each element of x.
+  const screens = SCREEN_STEPS.map(() => new Float64Array(center.length));
   // Which entries moved, a bit each: those are compared already when the rows are read.
   const movedBits = new Uint32Array(Math.ceil((center.length * width) / 32));
   for (let j = 0; j < width; j++) {
     const step = (steps[j] = ctx.options.eps * scaleOf(x.storage[j]));
-    const [plus, minus, plus2] = SCREEN_STEPS.map((t) => movedBy(ctx, x, j, t, step));
+    const [plus, minus, plus2] = SCREEN_STEPS.map((t, k) => movedBy(ctx, x, j, t, step, screens[k]));
     const undecided: number[] = [];
     for (let i = 0; i < center.length; i++) {
       const before = center[i];
@@ -255,7 +259,7 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
       const screened = screenEntry(before, plus[i], minus[i], plus2[i], step, rows[i], screening) && tally.addScreened(jacobian[entry], screening, true, j, i);
       if (!screened) undecided.push(i);
     }
-    if (undecided.length > 0) estimateColumn(ctx, x, j, step, undecided, jacobian, tally);
+    if (undecided.length > 0) estimateColumn(ctx, x, j, step, undecided, jacobian, tally, [plus, minus, plus2]);
   }
   // The entries that did not move: their analytic values should be 0. An analytic 0 there agrees
   // exactly, whatever its row's tolerance, so the first one of a column tells the tally all that
