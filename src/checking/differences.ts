@@ -448,13 +448,34 @@ export function searchByHalving(lo: number, hi: number, leafSize: number, agrees
   searchByHalving(middle, hi, leafSize, agrees, compareEach);
 }
 
+/** Fraction bits of a random weight: 1 + k/1024, so that a step t·eps·weight·scale stays exact. */
+const WEIGHT_BITS = 10;
+
+/**
+ * A random direction: per element a random sign times a weight in [1, 2), so that no element
+ * hides behind a coordinate near zero, times `magnitude(i)`. Weights of ±1 alone (Rademacher)
+ * let equal errors cancel: an elementwise gradient off by the same amount everywhere moves vᵀJu
+ * by that amount times Σ±1, which is 0 for half the directions over two elements and a quarter
+ * over sixteen. Random weights make an exact cancellation a coincidence of the lattice of
+ * 2¹⁰ weights, and a second direction over the whole input (both compareProjections do) squares it.
+ */
+export function randomDirection(random: Random, size: number, magnitude: (i: number) => number): Float64Array {
+  const v = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    const weight = 1 + Math.floor(random.uniform() * 2 ** WEIGHT_BITS) / 2 ** WEIGHT_BITS;
+    v[i] = (random.uniform() < 0.5 ? -weight : weight) * magnitude(i);
+  }
+  return v;
+}
+
 /** Ranges this small are compared element by element. */
 const LEAF_SIZE = 32;
 
 /**
- * For a large x: compares the projection of `analytic` on a random ±1 direction u over all of
- * x with the derivative of s along u. Every element has weight 1 in u, so one wrong element
- * moves the projection by its whole error, however many elements x has. A projection that
+ * For a large x: compares the projection of `analytic` on a random direction u over all of x
+ * (see randomDirection) with the derivative of s along u. Every element has a weight of 1 to 2
+ * in u, so one wrong element moves the projection by its whole error, however many elements x
+ * has. A projection that
  * disagrees is split in halves until single elements are compared (with `elementEps`), which
  * finds a wrong element in ~2·log₂(n) projections and tells a kink from a wrong gradient.
  */
@@ -469,13 +490,12 @@ export function compareProjections(x: Float64Array, shape: Shape, analytic: Floa
     for (let j = start; j < end; j++) compareElement(j, x, shape, analytic, evaluate, base, upstream, options.elementEps, floor, elements);
   };
   const agrees = (start: number, end: number) => {
-    const u = new Float64Array(end - start);
+    const u = randomDirection(options.random, end - start, () => 1);
     let projected = 0;
     let absolute = 0;
     for (let i = 0; i < u.length; i++) {
-      u[i] = options.random.uniform() < 0.5 ? -1 : 1;
       projected += analytic[start + i] * u[i];
-      absolute += Math.abs(analytic[start + i]);
+      absolute += Math.abs(analytic[start + i] * u[i]);
     }
     const result = estimateNearX((step) => {
       if (step === 0) x.set(original);

@@ -4,7 +4,7 @@ import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectFiniteNumber, expectFunction } from '../validate.js';
-import { estimate, estimateEntry, estimateNearX, halved, inGraph, SAFETY, screenEntry, searchByHalving, settle, type Rounding, type Samples, type Screening } from './differences.js';
+import { estimate, estimateEntry, estimateNearX, halved, inGraph, randomDirection, SAFETY, screenEntry, searchByHalving, settle, type Rounding, type Samples, type Screening } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
 import { formatReport, type GradcheckReport, type InputReport } from './report.js';
@@ -281,26 +281,6 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
     }
   }
   for (const [j, rows] of [...left].sort(([a], [b]) => a - b)) estimateColumn(ctx, x, j, steps[j], rows, jacobian, tally);
-}
-
-/** Fraction bits of a random weight: 1 + k/1024, so that a step t·eps·weight·scale stays exact. */
-const WEIGHT_BITS = 10;
-
-/**
- * A random direction: per element a random sign times a weight in [1, 2), so that no element
- * hides behind a coordinate near zero, times `magnitude(i)`. Weights of ±1 alone (Rademacher)
- * let equal errors cancel: an elementwise gradient off by the same amount everywhere moves vᵀJu
- * by that amount times Σ±1, which is 0 for half the directions over two elements and a quarter
- * over sixteen. Random weights make an exact cancellation a coincidence of the lattice of
- * 2¹⁰ weights, and a second direction over the whole input (see compareProjections) squares it.
- */
-function randomDirection(random: Random, size: number, magnitude: (i: number) => number): Float64Array {
-  const v = new Float64Array(size);
-  for (let i = 0; i < size; i++) {
-    const weight = 1 + Math.floor(random.uniform() * 2 ** WEIGHT_BITS) / 2 ** WEIGHT_BITS;
-    v[i] = (random.uniform() < 0.5 ? -weight : weight) * magnitude(i);
-  }
-  return v;
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
