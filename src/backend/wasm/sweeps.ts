@@ -8,9 +8,9 @@ import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from 
  *
  * - spatial = 1 ([N, C]): the two lanes are two neighbouring channels, so each channel's sum
  *   adds the rows in the same order as the JavaScript loop and the results are bit-identical.
- *   The rows go in blocks of ROW_BLOCK: a channel pair's parameters and sums are loaded once per
- *   block and held in registers down its rows (a row at a time, they were loaded and stored
- *   again for every row, and that traffic cost as much as the arithmetic).
+ *   Sums go through the rows in blocks of ROW_BLOCK: a channel pair's parameters and sums are
+ *   loaded once per block and held in registers down its rows (a row at a time, they were
+ *   loaded and stored again for every row, and that traffic cost as much as the arithmetic).
  * - spatial > 1 ([N, C, H, W]): the lanes walk one channel's run of H·W values, with the
  *   channel's parameters in registers; its sum then rounds in a different order (to ~1e-16).
  *
@@ -121,11 +121,30 @@ function storeAtChannel(addresses: readonly number[], locals: readonly number[],
 }
 
 /**
- * [N, C]: for each block of up to ROW_BLOCK rows, for each channel pair at C (then the odd
- * channel), the pair's parameters and sums go into locals, E walks down the block's rows, and
- * the sums go back.
+ * [N, C], a sweep that stores: row by row, E walking each row in order (a channel pair's
+ * parameters come from the first level of cache). Walking down a block's rows instead would
+ * put a store and the next row's loads a multiple of 4 KiB apart whenever a row is (C = 512,
+ * 1024, ...), and the core then holds each load back for the store it seems to alias.
  */
-function featuresCode(sweep: Sweep): number[] {
+function storingFeaturesCode(sweep: Sweep): number[] {
+  const parameters = usedParameters(sweep);
+  const pair = (form: Form) => [...loadAtChannel(PARAMETER, form.parameter, parameters, form), ...body(sweep, form), ...advance(E, op.i32(form.width)), ...advance(C, op.i32(form.width))];
+  return [
+    ...op.get(CHANNELS), ...op.i32(-2), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.set(VEC_END),
+    ...repeat(N, [
+      ...op.i32(0), ...op.set(C),
+      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], pair(forms(true))),
+      ...ifOdd(CHANNELS, pair(forms(false))),
+    ]),
+  ];
+}
+
+/**
+ * [N, C], a sweep that adds up: for each block of up to ROW_BLOCK rows, for each channel pair
+ * at C (then the odd channel), the pair's parameters and sums go into locals, E walks down the
+ * block's rows, and the sums go back.
+ */
+function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
   const pair = (form: Form) => [
     ...loadAtChannel(PARAMETER, form.parameter, parameters, form),
@@ -187,7 +206,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
     locals: LOCALS,
     body: [
       ...op.i32(0), ...op.set(E), ...op.get(ROWS), ...op.set(N),
-      ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...op.if, ...runsCode(sweep), ...op.else, ...featuresCode(sweep), ...op.end,
+      ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingFeaturesCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
     ],
   };
 }
