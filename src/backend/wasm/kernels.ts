@@ -164,7 +164,11 @@ class Scratch {
     const target0 = output ? outAt * 8 : this.slotAddress(sums[0]), target1 = this.slotAddress(sums[1]);
     const params = [this.slotAddress(p0), this.slotAddress(p1), this.slotAddress(p2), this.slotAddress(p3)] as const;
     const run = getInstance().sweeps[name];
-    for (let row = 0; row < this.rows; row += this.blockRows) {
+    const blocks = Math.ceil(this.rows / this.blockRows);
+    for (let b = 0; b < blocks; b++) {
+      // A sweep that stores follows one that summed: it goes through the blocks last first, the
+      // ones still in cache from that sweep. (Sums must go in row order, as the loops add.)
+      const row = (output ? blocks - 1 - b : b) * this.blockRows;
       const blockRows = Math.min(this.blockRows, this.rows - row);
       const start = row * rowValues, end = start + blockRows * rowValues;
       const in0At = this.blockOf(in0, start, end), in1At = in1 === NONE ? 0 : this.blockOf(in1, start, end);
