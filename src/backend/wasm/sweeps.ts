@@ -9,8 +9,8 @@ import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from 
  * - spatial = 1 ([N, C]): the two lanes are two neighbouring channels, so each channel's sum
  *   adds the rows in the same order as the JavaScript loop and the results are bit-identical.
  *   Sums go through the rows in blocks of ROW_BLOCK: a channel pair's parameters and sums are
- *   loaded once per block and held in registers down its rows (a row at a time, they were
- *   loaded and stored again for every row, and that traffic cost as much as the arithmetic).
+ *   loaded once per block and held in registers down its rows, not loaded and stored again for
+ *   every row.
  * - spatial > 1 ([N, C, H, W]): the lanes walk one channel's run of H·W values, with the
  *   channel's parameters in registers; its sum then rounds in a different order (to ~1e-16).
  *
@@ -53,7 +53,7 @@ export const SWEEPS = [
 export type SweepName = (typeof SWEEPS)[number]['name'];
 
 /** Rows per block on [N, C]: enough to spread a load of the parameters and sums over several rows, few enough for the prefetcher to follow every row's stream. */
-export const ROW_BLOCK = 4;
+const ROW_BLOCK = 4;
 
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
 const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10;
