@@ -1,4 +1,4 @@
-import { allocateUninitialized, uninitializedValues } from '../tensor/allocation.js';
+import { allocateUninitialized, uninitializedValues, zeroedValues } from '../tensor/allocation.js';
 import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 
 /*
@@ -96,6 +96,26 @@ export function compileBinary(expression: string): BinaryKernel {
     return out;
   };`);
   return factory(broadcastPattern, broadcastStrides, sizeOf, allocateUninitialized) as BinaryKernel;
+}
+
+/**
+ * The two gradients of mul or div whose second operand `row` repeats along the rows of a
+ * full-size `g`, in one pass over g: `full` = g ∘ row elementwise (the expression, x from g and
+ * y from row) and `sums` = Σ over the rows of g · q. Two passes, a binary kernel and a sum of
+ * products, would read g twice; these are the same products, summed in the same order.
+ */
+export type RowGradientKernel = (g: Float64Array, row: Float64Array, q: Float64Array) => { full: Float64Array; sums: Float64Array };
+
+export function compileRowGradients(expression: string): RowGradientKernel {
+  return new Function('uninitializedValues', 'zeroedValues', `return function rowGradientKernel(g, row, q) {
+    const n = g.length, m = row.length;
+    const full = uninitializedValues(n);
+    const sums = zeroedValues(m);
+    for (let start = 0; start < n; start += m) {
+      for (let j = 0, i = start; j < m; j++, i++) { const x = g[i]; const y = row[j]; full[i] = ${expression}; sums[j] += x * q[i]; }
+    }
+    return { full, sums };
+  };`)(uninitializedValues, zeroedValues) as RowGradientKernel;
 }
 
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
