@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { collectAllocations, releaseValues } from '../tensor/allocation.js';
-import { isCustomOp, type InputGradients, type OpDefinition } from './op.js';
+import { isCustomOp, type BackwardContext, type InputGradients, type OpDefinition } from './op.js';
 
 /*
  * Which gradient buffers of one backward pass no one outside the pass can see, so that the pass
@@ -32,10 +32,11 @@ export class GradientBuffers {
   private readonly made = new Set<Float64Array>();
 
   /** Runs `op`'s backward, noting which of the gradients it returns are fresh, and counting them as held. */
-  run(op: OpDefinition<never>, g: Tensor, backward: () => InputGradients, needsInputGrad: readonly boolean[]): InputGradients {
-    const custom = isCustomOp(op);
+  run<Attrs>(op: OpDefinition<Attrs>, g: Tensor, ctx: BackwardContext<Attrs>): InputGradients {
+    const custom = isCustomOp(op as OpDefinition<never>);
     if (custom) this.escape(g);
-    const grads = collectAllocations(custom ? null : this.made, backward);
+    const { needsInputGrad } = ctx;
+    const grads = collectAllocations(custom ? null : this.made, () => op.backward(ctx, g));
     for (let i = 0; i < grads.length; i++) {
       const grad = grads[i];
       if (!needsInputGrad[i] || !(grad instanceof Tensor)) continue;

@@ -83,13 +83,15 @@ export class Tensor {
      */
     readonly storage: Float64Array,
     readonly shape: Shape,
-    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
+    options?: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean },
   ) {
     if (!(storage instanceof Float64Array)) throw new Error(`Tensor: storage must be a Float64Array (tensor() takes arrays), got ${describeValue(storage)}`);
     assertValidShape('Tensor', shape);
     if (storage.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${storage.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
+    // Every op's result comes through here without options: its flags stay 0, no object is made.
+    if (options === undefined) return;
     this.isParameter = options.isParameter ?? false;
     this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
