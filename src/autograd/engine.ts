@@ -238,10 +238,12 @@ function differentiate(
     if (!anyNeeded) return;
     node.checkSavedValues();
     const ctx = { inputs, output: node.output, attrs: node.attrs, needsInputGrad };
-    const inputGrads = buffers === null ? node.op.backward(ctx, g) : buffers.run(node.op, g, ctx);
-    // Every gradient is checked before any is added, so a bad one leaves the sums untouched.
+    const inputGrads = buffers === null ? node.op.backward(ctx, g) : buffers.run(node.op, g, ctx, grads);
+    // Every gradient is checked before any is added (one a backward added in place is summed already).
     for (let i = 0; i < inputs.length; i++) if (needsInputGrad[i]) checkGradient(node, i, inputGrads[i], inputs[i]);
-    for (let i = 0; i < inputs.length; i++) if (needsInputGrad[i]) accumulate(inputs[i], inputGrads[i] as Tensor);
+    for (let i = 0; i < inputs.length; i++) {
+      if (needsInputGrad[i] && !(buffers !== null && buffers.wasAddedInPlace(i))) accumulate(inputs[i], inputGrads[i] as Tensor);
+    }
   }
 }
 

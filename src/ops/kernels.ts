@@ -118,6 +118,25 @@ export function compileRowGradients(expression: string): RowGradientKernel {
   };`)(uninitializedValues, zeroedValues) as RowGradientKernel;
 }
 
+/**
+ * target += row, and target += x · row, with `row` repeated along target's rows: a gradient
+ * added into the gradient so far in one pass (see gradientToAddInto), the same sums as a spread
+ * or product written out first and then added.
+ */
+export function addRowsInto(target: Float64Array, row: Float64Array): void {
+  const n = target.length, m = row.length;
+  for (let start = 0; start < n; start += m) {
+    for (let j = 0, i = start; j < m; j++, i++) target[i] += row[j];
+  }
+}
+
+export function addRowProductsInto(target: Float64Array, x: Float64Array, row: Float64Array): void {
+  const n = target.length, m = row.length;
+  for (let start = 0; start < n; start += m) {
+    for (let j = 0, i = start; j < m; j++, i++) target[i] += x[i] * row[j];
+  }
+}
+
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
 export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape, op: string): Float64Array {
   const pattern = broadcastPattern(shape, outShape);

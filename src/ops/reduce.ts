@@ -3,7 +3,8 @@ import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxes, normalizeAxis, reducedShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastTo } from './broadcast.js';
 import { checkOptions, expectBoolean } from '../validate.js';
-import { compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
+import { addRowProductsInto, addRowsInto, broadcastPattern, compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
+import { gradientToAddInto } from '../autograd/gradient-buffers.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
@@ -88,7 +89,14 @@ function averaged(kernel: ReduceKernel) {
 export const mean = reduction('mean', averaged(sumKernel), {
   formula: ({ grad, size }, { count }) => [`${grad} / ${size(count)}`],
   // Divide before spreading: the small tensor, not the full-size one.
-  backward: ({ inputs: [x], attrs }, g) => [spread(g.div(attrs.count), x.shape, attrs)],
+  backward: (ctx, g) => {
+    const { inputs: [x], attrs } = ctx;
+    const share = withKeptDims(g.div(attrs.count), x.shape, attrs);
+    const soFar = broadcastPattern(share.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
+    if (soFar === null) return [broadcastTo(share, x.shape)];
+    addRowsInto(soFar.storage, share.storage);
+    return [soFar];
+  },
 });
 
 /**
@@ -99,7 +107,14 @@ export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), 
   label: 'mean(x²)',
   formula: ({ inputs: [x], grad, size }, { count }) => [`2 · ${grad} · ${x} / ${size(count)}`],
   // x · (2g/N) with g broadcast by the mul itself: one full-size pass, no materialised spread.
-  backward: ({ inputs: [x], attrs }, g) => [x.mul(withKeptDims(g.mul(2 / attrs.count), x.shape, attrs))],
+  backward: (ctx, g) => {
+    const { inputs: [x], attrs } = ctx;
+    const slope = withKeptDims(g.mul(2 / attrs.count), x.shape, attrs);
+    const soFar = broadcastPattern(slope.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
+    if (soFar === null) return [x.mul(slope)];
+    addRowProductsInto(soFar.storage, x.storage, slope.storage);
+    return [soFar];
+  },
 });
 
 /**
