@@ -148,7 +148,15 @@ export function gradientToAddInto<Attrs>(ctx: BackwardContext<Attrs>, index: num
   return running === null ? null : running.offer(ctx, index);
 }
 
-/** target += source, elementwise. */
+/** target += source, elementwise; four per turn (see fourAtATime in ops/kernels.ts). */
 export function addInPlace(target: Float64Array, source: Float64Array): void {
-  for (let i = 0; i < target.length; i++) target[i] += source[i];
+  const n = target.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    target[i] += source[i];
+    target[i + 1] += source[i + 1];
+    target[i + 2] += source[i + 2];
+    target[i + 3] += source[i + 3];
+  }
+  for (; i < n; i++) target[i] += source[i];
 }

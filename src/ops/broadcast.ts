@@ -86,7 +86,14 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
       const out = new Float64Array(sizeOf(shape));
       const m = out.length;
       for (let start = 0; start < pd.length; start += m) {
-        for (let j = 0, i = start; j < m; j++, i++) out[j] += pd[i] * qd[i];
+        let j = 0, i = start;
+        for (; j + 3 < m; j += 4, i += 4) {
+          out[j] += pd[i] * qd[i];
+          out[j + 1] += pd[i + 1] * qd[i + 1];
+          out[j + 2] += pd[i + 2] * qd[i + 2];
+          out[j + 3] += pd[i + 3] * qd[i + 3];
+        }
+        for (; j < m; j++, i++) out[j] += pd[i] * qd[i];
       }
       return { data: out, shape };
     }
