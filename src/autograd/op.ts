@@ -162,6 +162,15 @@ export class GraphNode<Attrs = unknown> {
   }
 }
 
+/**
+ * True when an op's result would be its kernel's values and nothing more: no recording, no
+ * anomaly check. A backward pass without createGraph is so, and its small gradients (a sum down
+ * to a row, a negation) are then worked out with the kernels alone, not an op apiece.
+ */
+export function opsOnlyWrap(): boolean {
+  return !isGradEnabled() && !isAnomalyEnabled();
+}
+
 /** The shape of every constant made from a plain number: one array for all of them. */
 const SCALAR_SHAPE: readonly number[] = /* @__PURE__ */ Object.freeze([]);
 

@@ -1,4 +1,4 @@
-import { applyOp, type OpDefinition } from '../autograd/op.js';
+import { applyOp, opsOnlyWrap, type OpDefinition } from '../autograd/op.js';
 import { expectTensor, Tensor } from '../tensor/tensor.js';
 import { assertValidShape, broadcastAxes, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
@@ -70,7 +70,10 @@ export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
   if (!broadcastsTo(shape, grad.shape)) {
     throw new Error(`unbroadcast: grad of shape ${formatShape(grad.shape)} cannot be summed to shape ${formatShape(shape)}, which does not broadcast to it`);
   }
-  return sameShape(grad.shape, shape) ? grad : sumTo(grad, shape);
+  if (sameShape(grad.shape, shape)) return grad;
+  if (!opsOnlyWrap()) return sumTo(grad, shape);
+  const { data, shape: summed } = sumToData(grad.storage, grad.shape, shape);
+  return new Tensor(data, summed);
 }
 
 const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {

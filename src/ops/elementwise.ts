@@ -1,5 +1,5 @@
 import { isGradEnabled } from '../autograd/mode.js';
-import { applyOp, type GradientFormula, type OpDefinition } from '../autograd/op.js';
+import { applyOp, opsOnlyWrap, type GradientFormula, type OpDefinition } from '../autograd/op.js';
 import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, sameShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
@@ -139,9 +139,17 @@ function quotientBothInOnePass(g: Tensor, a: Tensor, b: Tensor, out: Tensor): [T
   return [new Tensor(full, a.shape), new Tensor(sums, b.shape)];
 }
 
+const negated = compileUnary('-x');
+const halfQuotient = compileBinary('x / (y * 2)');
+
+/** −t: the neg op, or its kernel alone where an op would only wrap it (opsOnlyWrap). */
+function negate(t: Tensor): Tensor {
+  return opsOnlyWrap() ? new Tensor(negated(t.storage), t.shape) : t.neg();
+}
+
 export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape),
   ({ grad, sum }) => [`${sum[0]}${grad}`, `${sum[1]}${grad}`]);
-export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape).neg(),
+export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => negate(unbroadcast(g, shape)),
   ({ grad, sum }) => [`${sum[0]}${grad}`, `−${sum[1]}${grad}`]);
 export const mul = binaryOp('mul', 'x * y', '×',
   (g, _a, b, _out, shape) => unbroadcastProduct(g, b, shape),
@@ -168,7 +176,9 @@ export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
 export const relu = unaryOp('relu', 'x < 0 ? 0 : x', timesStep, ({ g, plainX }) => `${g} · [${plainX} > 0]`);
 export const neg = unaryOp('neg', '-x', (g) => g.neg(), ({ g }) => `−${g}`, '−x');
-export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)', (g, _x, out) => g.div(out.mul(2)), ({ g, out }) => `${g} / (2·${out})`, '√');
+export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)',
+  (g, _x, out) => (opsOnlyWrap() ? new Tensor(halfQuotient(g.storage, g.shape, out.storage, out.shape, g.shape, 'sqrt'), g.shape) : g.div(out.mul(2))),
+  ({ g, out }) => `${g} / (2·${out})`, '√');
 export const exp = unaryOp('exp', 'Math.exp(x)', (g, _x, out) => g.mul(out), ({ g, out }) => `${g} · ${out}`);
 export const log = unaryOp('log', 'Math.log(x)', (g, x) => g.div(x), ({ g, x }) => `${g} / ${x}`);
 // PyTorch's convention: the subgradient of |x| at 0 is 0.

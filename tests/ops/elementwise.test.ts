@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { grad, tensor, type Tensor } from '../../src/index.js';
+import { grad, meanSquare, tensor, type Tensor } from '../../src/index.js';
 import { compileRowGradients } from '../../src/ops/kernels.js';
 import { leaf, positive, shapeArb, valuesFor } from '../helpers.js';
 
 /*
  * mul's and div's backward where a full-size operand meets one repeated along its rows takes one
  * pass (the fast path) unless the backward is recorded; recorded, it is the general path of ops.
- * Both must give the same gradients bit for bit.
+ * Likewise the small gradients worked out with kernels alone when no op would be recorded. Both
+ * must give the same gradients bit for bit.
  */
 
 /** A full shape and a row of it: its trailing axes, with or without leading 1s. */
@@ -28,6 +29,9 @@ describe.each([
   ['mul, row second', (full: Tensor, row: Tensor) => full.mul(row)],
   ['mul, row first', (full: Tensor, row: Tensor) => row.mul(full)],
   ['div by a row', (full: Tensor, row: Tensor) => full.div(row)],
+  // Small gradients worked out with kernels alone when nothing is recorded (opsOnlyWrap).
+  ['sub of a row, then sqrt', (full: Tensor, row: Tensor) => full.sub(row).square().add(1).sqrt()],
+  ['mean and meanSquare over the rows', (full: Tensor, row: Tensor) => full.sub(full.mean(0, { keepdims: true })).add(meanSquare(full.mul(row), 0, { keepdims: true }))],
 ] as const)('%s', (_name, op) => {
   it('gives the general (recorded) path\'s gradients bit for bit', () => {
     fc.assert(
