@@ -1,11 +1,13 @@
-import { tensor, trace, type Tensor } from '../src/index.js';
+import { analyze, tensor, toDot, trace, type Tensor } from '../src/index.js';
 import os from 'node:os';
 import { measure, median, ms, printTable } from './harness.js';
 
 /*
  * trace() of a tensor used 100,000 times: a chain `acc = acc.add(x)`, and 100,000 separate
  * outputs `x.mul(2)` traced together. Target: trace() under a second for each (issue #10).
- * The CPU time is shown beside the wall time: it is steadier on a loaded machine.
+ * The CPU time is shown beside the wall time: it is steadier on a loaded machine. A fast trace()
+ * is worth nothing if what reads it is slow, so the readers of the whole chain are timed too:
+ * analyze() and toDot() of trace(outputs), each from the tensors, and the heap the trace holds.
  */
 
 const USES = 100_000;
@@ -54,5 +56,33 @@ export function benchTrace(): void {
     ['case', 'nodes + edges', 'trace() ms', 'target', 'its CPU ms'],
     ...cases.map(({ name }, i) => [name, elements[i].toLocaleString('en'), ms(timings[i].medianMs), verdict(timings[i].medianMs), ms(median(cpu[i].slice(-ROUNDS)))]),
   ]);
+  benchReaders(cases[0].name, cases[0].outputs);
   console.log(`load average over the last minute: ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`);
+}
+
+/** analyze() and toDot() of a whole trace, from the tensors, and the heap the trace keeps alive. */
+function benchReaders(name: string, outputs: Tensor | Tensor[]): void {
+  const timings = measure([
+    { name: 'analyze(trace(outputs))', run: () => analyze(trace(outputs)) },
+    { name: 'toDot(trace(outputs))', run: () => toDot(trace(outputs)) },
+  ], { rounds: 3, warmup: 1 });
+  printTable(`Reading the trace of ${name} (medians of 3 rounds)`, [
+    ['reader', 'ms'],
+    ...timings.map(({ name: reader, medianMs }) => [reader, ms(medianMs)]),
+    ['heap the trace holds, MB', retainedMb(() => trace(outputs)).toFixed(1)],
+  ]);
+}
+
+/** Heap still in use while what `make` returns is alive, after full collections (needs --expose-gc, as `npm run bench` runs). */
+function retainedMb(make: () => unknown): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return NaN;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const kept = make();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  // Read after measuring, so `kept` is still alive when the heap is measured.
+  if (kept === undefined) console.log('nothing kept');
+  return (after - before) / 1e6;
 }

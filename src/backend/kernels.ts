@@ -30,6 +30,9 @@ export interface Kernels {
   /**
    * Its gradient in closed form, with m values per channel and x̂ = (x − μ)/σ:
    * dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/σ · (g − dβ/m − x̂ · dγ/m).
+   * When `moments` came from `batchNormForward`, x must still hold the values that forward read:
+   * a backend may read its own copy of them (the autograd engine refuses saved values changed
+   * in place before any backward runs).
    */
   batchNormBackward(g: Float64Array, x: Float64Array, gamma: Float64Array, moments: Moments, spatial: number): BatchNormGradients;
 }

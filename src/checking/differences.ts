@@ -78,21 +78,62 @@ export interface Samples {
   readonly step: number;
 }
 
-/**
- * Samples f along the move `apply(step)` (which sets x in place to x + step·d); `apply(0)` puts
- * x back, also when f throws.
- */
-export function sampleSteps(apply: (step: number) => void, h: number, evaluate: Evaluate, base: readonly Float64Array[]): Samples {
+/** f at x moved by `step` (`apply(step)` sets x in place to x + step·d), x put back also when f throws. */
+function sampleAt(apply: (step: number) => void, evaluate: Evaluate, step: number): Float64Array[] {
   try {
-    const moved = STEPS.map((t) => {
-      apply(t * h);
-      // Copies: an output may be a view of x itself (reshape), which the next step moves.
-      return evaluate().map((values) => Float64Array.from(values));
-    });
-    return { base, moved, step: h };
+    apply(step);
+    // Copies: an output may be a view of x itself (reshape), which the next step moves.
+    return evaluate().map((values) => Float64Array.from(values));
   } finally {
     apply(0);
   }
+}
+
+/** Samples f along the move `apply(step)`; `apply(0)` puts x back, also when f throws. */
+function sampleSteps(apply: (step: number) => void, h: number, evaluate: Evaluate, base: readonly Float64Array[]): Samples {
+  return { base, moved: STEPS.map((t) => sampleAt(apply, evaluate, t * h)), step: h };
+}
+
+/**
+ * The samples at half the step: ±h and ±2h are ±2·(h/2) and ±4·(h/2), so only f(x ± h/2) is
+ * new (`at(step)` gives f at x + step·d). Halving h is exact, so the points are the same bit for bit.
+ */
+export function halved(samples: Samples, at: (step: number) => readonly Float64Array[]): Samples {
+  const step = samples.step / 2;
+  const [plus, minus, plus2, minus2] = samples.moved;
+  return { base: samples.base, moved: [at(step), at(-step), plus, minus, plus2, minus2], step };
+}
+
+/** How many times `settle` halves the step. */
+export const HALVINGS = 2;
+
+/**
+ * The estimate at h, unless the samples show a kink, or fit a smooth function only by the h³
+ * law: then the first estimate at h/2 or h/4 (`next()` gives them in turn) whose jumps are too
+ * small to tell. A kink between 2h and 4h from x (relu at x = −3h) spoils only the ±4h samples
+ * while the derivative at x is defined; at h/2 the samples reach 2h and miss it, and at h/4 one
+ * between h and 2h. A kink may fit the h³ law at one step by the place it lies at (1.9h), and
+ * be taken for a pole, with the pole's wide tolerance; it breaks the law at another step, and
+ * a pole never does. So: a kink at x stays a kink, and so does a law that breaks.
+ */
+export function settle(first: Estimate, next: () => Estimate): Estimate {
+  if (first.smooth && !first.byGrowth) return first;
+  let lawful = first.smooth;
+  for (let halving = 0; halving < HALVINGS; halving++) {
+    const closer = next();
+    if (closer.smooth && !closer.byGrowth) return closer;
+    lawful &&= closer.smooth;
+  }
+  return lawful ? first : { ...first, smooth: false, byGrowth: false };
+}
+
+/** `estimateOf` the samples along `apply`, settled (see settle) by samples at h/2 and h/4 where needed. */
+export function estimateNearX(apply: (step: number) => void, h: number, evaluate: Evaluate, base: readonly Float64Array[], estimateOf: (samples: Samples) => Estimate): Estimate {
+  let samples = sampleSteps(apply, h, evaluate, base);
+  return settle(estimateOf(samples), () => {
+    samples = halved(samples, (step) => sampleAt(apply, evaluate, step));
+    return estimateOf(samples);
+  });
 }
 
 interface Move {
@@ -153,6 +194,11 @@ export interface Estimate {
   tolerance: number;
   /** Whether the one-sided slopes change with the step as a smooth function's do (see estimateFrom). */
   smooth: boolean;
+  /**
+   * Smooth only because the jumps grow as h³ (as near a pole), not because they are too small
+   * to tell: a kink may happen to fit that law at one step, never at every step (see settle).
+   */
+  byGrowth: boolean;
   /** The lowest and highest one-sided slope over the three steps: a subgradient lies between. */
   low: number;
   high: number;
@@ -202,10 +248,13 @@ function estimateFrom(moves: readonly Move[], h: number, r: Rounding): Estimate 
   // h: SAFETY times that much rounding of each sample, as the tolerance has SAFETY times its own.
   const perSample = Math.max(...moves.map((move) => roundingOf(move, r)), EPSILON * r.magnitude);
   const noise = Math.max(tolerance, KINK_SHARE * steepest, (SAFETY * JUMP_WEIGHTS * perSample) / h);
+  const small = largest <= noise;
+  const growsAsCube = Math.abs(jump2 - 8 * jump) <= 0.25 * Math.abs(jump2);
   return {
     numeric: richardson1,
     tolerance,
-    smooth: largest <= noise || Math.abs(jump2 - 8 * jump) <= 0.25 * Math.abs(jump2),
+    smooth: small || growsAsCube,
+    byGrowth: !small && growsAsCube,
     low: Math.min(right, left, right2, left2, right4, left4),
     high: Math.max(right, left, right2, left2, right4, left4),
     fromRight: right,
@@ -360,7 +409,7 @@ export interface CompareOptions {
 function compareElement(j: number, x: Float64Array, shape: Shape, analytic: Float64Array, evaluate: Evaluate, base: readonly Float64Array[], upstream: readonly Float64Array[], eps: number, floor: number, tally: Tally): void {
   const original = x[j];
   const h = eps * Math.max(1, Math.abs(original));
-  const result = estimate(sampleSteps((step) => (x[j] = step === 0 ? original : original + step), h, evaluate, base), upstream);
+  const result = estimateNearX((step) => (x[j] = step === 0 ? original : original + step), h, evaluate, base, (samples) => estimate(samples, upstream));
   const tolerance = toleranceOf(analytic[j], result) + floor;
   tally.add({ inputIndex: unravelIndex(j, shape), analytic: analytic[j], numeric: result.numeric, tolerance }, result);
 }
@@ -399,13 +448,34 @@ export function searchByHalving(lo: number, hi: number, leafSize: number, agrees
   searchByHalving(middle, hi, leafSize, agrees, compareEach);
 }
 
+/** Fraction bits of a random weight: 1 + k/1024, so that a step t·eps·weight·scale stays exact. */
+const WEIGHT_BITS = 10;
+
+/**
+ * A random direction: per element a random sign times a weight in [1, 2), so that no element
+ * hides behind a coordinate near zero, times `magnitude(i)`. Weights of ±1 alone (Rademacher)
+ * let equal errors cancel: an elementwise gradient off by the same amount everywhere moves vᵀJu
+ * by that amount times Σ±1, which is 0 for half the directions over two elements and a quarter
+ * over sixteen. Random weights make an exact cancellation a coincidence of the lattice of
+ * 2¹⁰ weights, and a second direction over the whole input (both compareProjections do) squares it.
+ */
+export function randomDirection(random: Random, size: number, magnitude: (i: number) => number): Float64Array {
+  const v = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    const weight = 1 + Math.floor(random.uniform() * 2 ** WEIGHT_BITS) / 2 ** WEIGHT_BITS;
+    v[i] = (random.uniform() < 0.5 ? -weight : weight) * magnitude(i);
+  }
+  return v;
+}
+
 /** Ranges this small are compared element by element. */
 const LEAF_SIZE = 32;
 
 /**
- * For a large x: compares the projection of `analytic` on a random ±1 direction u over all of
- * x with the derivative of s along u. Every element has weight 1 in u, so one wrong element
- * moves the projection by its whole error, however many elements x has. A projection that
+ * For a large x: compares the projection of `analytic` on a random direction u over all of x
+ * (see randomDirection) with the derivative of s along u. Every element has a weight of 1 to 2
+ * in u, so one wrong element moves the projection by its whole error, however many elements x
+ * has. A projection that
  * disagrees is split in halves until single elements are compared (with `elementEps`), which
  * finds a wrong element in ~2·log₂(n) projections and tells a kink from a wrong gradient.
  */
@@ -420,18 +490,17 @@ export function compareProjections(x: Float64Array, shape: Shape, analytic: Floa
     for (let j = start; j < end; j++) compareElement(j, x, shape, analytic, evaluate, base, upstream, options.elementEps, floor, elements);
   };
   const agrees = (start: number, end: number) => {
-    const u = new Float64Array(end - start);
+    const u = randomDirection(options.random, end - start, () => 1);
     let projected = 0;
     let absolute = 0;
     for (let i = 0; i < u.length; i++) {
-      u[i] = options.random.uniform() < 0.5 ? -1 : 1;
       projected += analytic[start + i] * u[i];
-      absolute += Math.abs(analytic[start + i]);
+      absolute += Math.abs(analytic[start + i] * u[i]);
     }
-    const result = estimate(sampleSteps((step) => {
+    const result = estimateNearX((step) => {
       if (step === 0) x.set(original);
       else for (let i = 0; i < u.length; i++) x[start + i] = original[start + i] + step * u[i];
-    }, h, evaluate, base), upstream);
+    }, h, evaluate, base, (samples) => estimate(samples, upstream));
     const tolerance = toleranceOf(projected, result, absolute);
     const agreed = Math.abs(projected - result.numeric) <= tolerance;
     if (agreed) projections.add({ inputIndex: [], analytic: projected, numeric: result.numeric, tolerance }, result);

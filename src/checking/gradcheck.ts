@@ -4,7 +4,7 @@ import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectFiniteNumber, expectFunction } from '../validate.js';
-import { estimate, estimateEntry, inGraph, SAFETY, sampleSteps, screenEntry, searchByHalving, type Rounding, type Samples, type Screening } from './differences.js';
+import { estimate, estimateEntry, estimateNearX, halved, inGraph, randomDirection, SAFETY, screenEntry, searchByHalving, settle, type Rounding, type Samples, type Screening } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
 import { formatReport, type GradcheckReport, type InputReport } from './report.js';
@@ -96,8 +96,8 @@ function onTheCallersTensors<T>(inputs: readonly Tensor[], body: () => T): T {
 }
 
 interface Context {
-  /** f at the current values of the inputs, its outputs laid end to end in a new array. */
-  evaluate: () => Float64Array;
+  /** f at the current values of the inputs, its outputs laid end to end in `into` (a new array unless given). */
+  evaluate: (into?: Float64Array) => Float64Array;
   flat: FlatOutputs;
   center: Float64Array;
   magnitude: number;
@@ -157,22 +157,17 @@ function scaleOf(value: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, Math.abs(value))));
 }
 
-/** The outputs, laid end to end, along the move `apply(t)` (t = 0 puts x back). */
-function sample(ctx: Context, step: number, apply: (t: number) => void): Samples {
-  return sampleSteps(apply, step, () => [ctx.evaluate()], [ctx.center]);
-}
-
 /**
  * How the differences evaluate f. The numbers are those of the recorded call either way (every
  * forward kernel runs unrecorded), so they evaluate without recording the graph, which takes a
  * third of a call, unless f runs a backward pass inside (gradgradcheck's does, and there the
  * gradient needs the graph), or unrecorded it gives other values at x.
  */
-function evaluation(fn: CheckedFunction, inputs: readonly Tensor[], flat: FlatOutputs, differentiatesInside: boolean): { evaluate: () => Float64Array; center: Float64Array } {
-  const recorded = () => flat.values(callChecked('gradcheck', fn, inputs));
+function evaluation(fn: CheckedFunction, inputs: readonly Tensor[], flat: FlatOutputs, differentiatesInside: boolean): Pick<Context, 'evaluate' | 'center'> {
+  const recorded = (into?: Float64Array) => flat.values(callChecked('gradcheck', fn, inputs), into);
   const center = flat.values();
   if (differentiatesInside) return { evaluate: recorded, center };
-  const unrecorded = () => noGrad(recorded);
+  const unrecorded = (into?: Float64Array) => noGrad(() => recorded(into));
   const same = unrecorded().every((value, k) => Object.is(value, center[k]) || value === center[k]);
   return same ? { evaluate: unrecorded, center } : { evaluate: recorded, center };
 }
@@ -206,22 +201,32 @@ function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Arra
 const SCREEN_STEPS = [1, -1, 2];
 const REST_STEPS = [-2, 4, -4];
 
-/** f with element j of x moved by t steps; x is put back also when f throws. */
-function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number): Float64Array {
+/** f with element j of x moved by t steps (in `into` if given); x is put back also when f throws. */
+function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number, into?: Float64Array): Float64Array {
   const original = x.storage[j];
   try {
     x.storage[j] = original + t * step;
-    return ctx.evaluate();
+    return ctx.evaluate(into);
   } finally {
     x.storage[j] = original;
   }
 }
 
-/** The full estimate of the entries `rows` of column j, from all six samples. */
-function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally): void {
-  const moved = [...SCREEN_STEPS, ...REST_STEPS].map((t) => [movedBy(ctx, x, j, t, step)]);
-  const samples: Samples = { base: [ctx.center], moved, step };
-  for (const i of rows) tally.add(jacobian[i * x.size + j], estimateEntry(samples, 0, i, roundingOfRow(ctx, i)), j, i);
+/**
+ * The full estimate of the entries `rows` of column j, from all six samples (the first stage's
+ * three, `screened`, when the caller still has them), settled where needed (see settle) by
+ * samples at h/2 and h/4, taken once for the column.
+ */
+function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally, screened?: readonly Float64Array[]): void {
+  const first = screened ?? SCREEN_STEPS.map((t) => movedBy(ctx, x, j, t, step));
+  const moved = [...first, ...REST_STEPS.map((t) => movedBy(ctx, x, j, t, step))].map((values) => [values]);
+  const levels: Samples[] = [{ base: [ctx.center], moved, step }];
+  const at = (level: number): Samples => (levels[level] ??= halved(at(level - 1), (h) => [movedBy(ctx, x, j, 1, h)]));
+  for (const i of rows) {
+    let level = 0;
+    const estimated = settle(estimateEntry(levels[0], 0, i, roundingOfRow(ctx, i)), () => estimateEntry(at(++level), 0, i, roundingOfRow(ctx, i)));
+    tally.add(jacobian[i * x.size + j], estimated, j, i);
+  }
 }
 
 /**
@@ -238,11 +243,13 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
   const { center } = ctx;
   const width = x.size;
   const steps = new Float64Array(width);
+  // The first stage's samples, one array per step, filled anew for each element of x.
+  const screens = SCREEN_STEPS.map(() => new Float64Array(center.length));
   // Which entries moved, a bit each: those are compared already when the rows are read.
   const movedBits = new Uint32Array(Math.ceil((center.length * width) / 32));
   for (let j = 0; j < width; j++) {
     const step = (steps[j] = ctx.options.eps * scaleOf(x.storage[j]));
-    const [plus, minus, plus2] = SCREEN_STEPS.map((t) => movedBy(ctx, x, j, t, step));
+    const [plus, minus, plus2] = SCREEN_STEPS.map((t, k) => movedBy(ctx, x, j, t, step, screens[k]));
     const undecided: number[] = [];
     for (let i = 0; i < center.length; i++) {
       const before = center[i];
@@ -252,7 +259,7 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
       const screened = screenEntry(before, plus[i], minus[i], plus2[i], step, rows[i], screening) && tally.addScreened(jacobian[entry], screening, true, j, i);
       if (!screened) undecided.push(i);
     }
-    if (undecided.length > 0) estimateColumn(ctx, x, j, step, undecided, jacobian, tally);
+    if (undecided.length > 0) estimateColumn(ctx, x, j, step, undecided, jacobian, tally, [plus, minus, plus2]);
   }
   // The entries that did not move: their analytic values should be 0. An analytic 0 there agrees
   // exactly, whatever its row's tolerance, so the first one of a column tells the tally all that
@@ -276,13 +283,6 @@ function compareJacobian(ctx: Context, x: Tensor, jacobian: Float64Array, tally:
   for (const [j, rows] of [...left].sort(([a], [b]) => a - b)) estimateColumn(ctx, x, j, steps[j], rows, jacobian, tally);
 }
 
-/** A random sign per element: Rademacher, so no element can hide behind a coordinate near zero. */
-function randomSigns(random: Random, size: number, magnitude: (i: number) => number): Float64Array {
-  const v = new Float64Array(size);
-  for (let i = 0; i < size; i++) v[i] = random.uniform() < 0.5 ? -magnitude(i) : magnitude(i);
-  return v;
-}
-
 function dot(a: Float64Array, b: Float64Array): number {
   let total = 0;
   for (let i = 0; i < a.length; i++) total += a[i] * b[i];
@@ -297,14 +297,14 @@ function dot(a: Float64Array, b: Float64Array): number {
 function projectedDifference(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Array, random: Random, lo: number, hi: number) {
   const original = x.storage.slice(lo, hi);
   const single = hi - lo === 1;
-  const u = single ? Float64Array.of(1) : randomSigns(random, hi - lo, (i) => scaleOf(original[i]));
+  const u = single ? Float64Array.of(1) : randomDirection(random, hi - lo, (i) => scaleOf(original[i]));
   const step = single ? ctx.options.eps * scaleOf(original[0]) : ctx.options.eps;
   const analytic = dot(jtv.storage.subarray(lo, hi), u);
-  const samples = sample(ctx, step, (t) => {
+  const apply = (t: number) => {
     if (t === 0) x.storage.set(original, lo);
     else for (let i = 0; i < u.length; i++) x.storage[lo + i] = original[i] + t * u[i];
-  });
-  const d = estimate(samples, [v], inGraph(ctx.magnitude));
+  };
+  const d = estimateNearX(apply, step, () => [ctx.evaluate()], [ctx.center], (samples) => estimate(samples, [v], inGraph(ctx.magnitude)));
   // The analytic projection rounds like its terms, which may cancel.
   let terms = 0;
   for (let i = 0; i < u.length; i++) terms += Math.abs(jtv.storage[lo + i] * u[i]);
@@ -321,9 +321,12 @@ function compareProjections(ctx: Context, x: Tensor, jtv: Tensor, v: Float64Arra
   tally.analyticNonzero = jtv.storage.some((value) => value !== 0);
   const whole = projectedDifference(ctx, x, jtv, v, random, 0, x.size);
   const projection = { analytic: whole.analytic, numeric: whole.d.numeric, tolerance: tally.toleranceFor(whole.analytic, whole.d, whole.terms) };
-  tally.moved = whole.d.moved;
-  if (tally.passes(whole.analytic, whole.d, whole.terms) || x.size === 0) {
-    tally.add(whole.analytic, whole.d, -1, -1, whole.terms);
+  const passes = ({ analytic, d, terms }: typeof whole) => tally.passes(analytic, d, terms);
+  // A second direction over the whole input, so that errors that cancel along one cannot hide.
+  const directions = x.size > 1 && passes(whole) ? [whole, projectedDifference(ctx, x, jtv, v, random, 0, x.size)] : [whole];
+  tally.moved = directions.some(({ d }) => d.moved);
+  if (x.size === 0 || directions.every(passes)) {
+    for (const { analytic, d, terms } of directions) tally.add(analytic, d, -1, -1, terms);
     return projection;
   }
   const agrees = (lo: number, hi: number) => {
@@ -398,7 +401,7 @@ function checkAll(fn: CheckedFunction, inputs: readonly Tensor[], checked: reado
   const ctx: Context = { ...evaluated, flat, magnitude: largestMagnitude(graph), conditioning, options };
   const random = new Random(options.seed, 'gradcheck');
   // Fast mode: one random v over the outputs and one backward pass give Jᵀv for every input.
-  const v = randomSigns(random, flat.size, () => 1 / Math.sqrt(flat.size || 1));
+  const v = randomDirection(random, flat.size, () => 1 / Math.sqrt(flat.size || 1));
   const jtv = options.fastMode
     ? grad(flat.tensors, xs, { gradOutputs: flat.tensors.map((t, o) => new Tensor(v.slice(flat.offsets[o], flat.offsets[o] + t.size), t.shape)), allowUnused: true })
     : [];

@@ -19,12 +19,12 @@ export class FlatOutputs {
     this.size = size;
   }
 
-  values(tensors: readonly Tensor[] = this.tensors): Float64Array {
+  /** The values of `tensors` laid end to end, in `into` (a new array unless given). */
+  values(tensors: readonly Tensor[] = this.tensors, into: Float64Array = new Float64Array(this.size)): Float64Array {
     const shapesMatch = tensors.length === this.tensors.length && tensors.every((t, o) => t.size === this.tensors[o].size);
     if (!shapesMatch) throw new Error('gradcheck: the function returned outputs of other sizes when its inputs moved; it must return the same shapes every call');
-    const flat = new Float64Array(this.size);
-    tensors.forEach((t, o) => flat.set(t.storage, this.offsets[o]));
-    return flat;
+    tensors.forEach((t, o) => into.set(t.storage, this.offsets[o]));
+    return into;
   }
 
   /** Which output a flat position belongs to, and the index within it. */

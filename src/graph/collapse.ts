@@ -1,5 +1,6 @@
-import { DirectedGraph } from 'graphology';
-import { expectTraceGraph, type TraceEdgeAttributes, type TraceGraph, type TraceGraphAttributes, type TraceNodeAttributes } from './trace.js';
+import { asTraceGraph, type TraceEdgeAttributes, type TraceGraph, type TraceGraphAttributes, type TraceGraphLike, type TraceNodeAttributes } from './trace.js';
+import type { TraceGraph as Graph } from './trace-graph.js';
+import { TraceGraphBuilder } from './trace-graph-builder.js';
 
 /*
  * The collapsed view of a trace: each innermost module scope (a Linear, a BatchNorm1d) becomes
@@ -18,12 +19,12 @@ export interface ModuleNodeAttributes {
 }
 
 export type PictureNodeAttributes = TraceNodeAttributes | ModuleNodeAttributes;
-export type PictureGraph = DirectedGraph<PictureNodeAttributes, TraceEdgeAttributes, TraceGraphAttributes>;
+export type PictureGraph = Graph<PictureNodeAttributes, TraceEdgeAttributes, TraceGraphAttributes>;
 
 const pathKey = (scope: readonly string[]) => JSON.stringify(scope);
 
-export function collapseModules(graph: TraceGraph): PictureGraph {
-  expectTraceGraph('collapseModules', graph);
+export function collapseModules(source: TraceGraphLike): PictureGraph {
+  const graph = asTraceGraph('collapseModules', source);
   // Innermost scopes: those no other scope is nested in.
   const scopes = new Map<string, readonly string[]>();
   graph.forEachNode((_, a) => {
@@ -39,8 +40,7 @@ export function collapseModules(graph: TraceGraph): PictureGraph {
     if (a.kind === 'op' && scopes.has(path) && !nested.has(path) && !moduleKeys.has(path)) moduleKeys.set(path, `m${moduleKeys.size}`);
   });
   const outputs = new Set(graph.getAttribute('outputs'));
-  const collapsed = new DirectedGraph() as PictureGraph;
-  collapsed.replaceAttributes(graph.getAttributes());
+  const collapsed = new TraceGraphBuilder<PictureNodeAttributes>();
 
   /** The module key a node disappears into, or null when it stays visible. */
   const hiddenIn = (key: string): string | null => {
@@ -74,9 +74,9 @@ export function collapseModules(graph: TraceGraph): PictureGraph {
   graph.forEachEdge((_, attributes, source, target) => {
     const from = representative.get(source)!;
     const to = representative.get(target)!;
-    if (from !== to && !collapsed.hasEdge(from, to)) collapsed.addDirectedEdgeWithKey(`${from}->${to}`, from, to, attributes);
+    if (from !== to && !collapsed.hasEdge(from, to)) collapsed.addEdge(from, to, attributes);
   });
-  return collapsed;
+  return collapsed.build(graph.getAttributes());
 }
 
 /*
@@ -108,8 +108,8 @@ function runLabel(names: readonly string[]): string {
   return `${kind !== undefined && kinds.every((k) => k === kind) ? kind : names[0]} ×${names.length}`;
 }
 
-export function collapseRepeats(graph: TraceGraph): TraceGraph {
-  expectTraceGraph('collapseRepeats', graph);
+export function collapseRepeats(source: TraceGraphLike): TraceGraph {
+  const graph = asTraceGraph('collapseRepeats', source);
   // Child scopes of each parent, in the order they are first met.
   const children = new Map<string, (readonly string[])[]>();
   graph.forEachNode((_, a) => {
@@ -148,8 +148,8 @@ export function collapseRepeats(graph: TraceGraph): TraceGraph {
   }
   if (standsFor.size === 0) return graph;
 
-  const result: TraceGraph = new DirectedGraph();
-  result.replaceAttributes({ outputs: graph.getAttribute('outputs').map((key) => standsFor.get(key) ?? key) });
+  const result = new TraceGraphBuilder();
+  const resultOutputs = graph.getAttribute('outputs').map((key) => standsFor.get(key) ?? key);
   const rename = (scope: readonly string[]): readonly string[] => {
     for (let depth = scope.length; depth >= 1; depth--) {
       const run = renamed.get(pathKey(scope.slice(0, depth)));
@@ -157,7 +157,7 @@ export function collapseRepeats(graph: TraceGraph): TraceGraph {
     }
     return scope;
   };
-  const outputs = new Set(result.getAttribute('outputs'));
+  const outputs = new Set(resultOutputs);
   graph.forEachNode((key, a) => {
     if ((standsFor.get(key) ?? key) !== key) return;
     // The last block's result, when returned, is drawn as the output of the one block drawn.
@@ -169,7 +169,7 @@ export function collapseRepeats(graph: TraceGraph): TraceGraph {
     const [from, to] = [blockOf.get(source), blockOf.get(target)];
     if (from !== undefined && to !== undefined && from !== to) return;
     const [s, t] = [standsFor.get(source) ?? source, standsFor.get(target) ?? target];
-    if (!result.hasEdge(s, t)) result.addDirectedEdgeWithKey(`${s}->${t}`, s, t, attributes);
+    if (!result.hasEdge(s, t)) result.addEdge(s, t, attributes);
   });
-  return result;
+  return result.build({ outputs: resultOutputs });
 }

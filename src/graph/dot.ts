@@ -4,7 +4,7 @@ import { describeValues, formatConstant, formatDims, type ValuesMode } from './l
 import { gradientName } from './formulas.js';
 import { legendStatements } from './legend.js';
 import { attributeList, COLORS, FONT, opLook, quote, tensorLook, type Attributes } from './style.js';
-import { isTensor, isTraceGraph, trace, type TensorNodeAttributes, type TraceEdgeAttributes, type TraceGraph } from './trace.js';
+import { asTraceGraph, isTensor, isTraceGraph, trace, type TensorNodeAttributes, type TraceEdgeAttributes, type TraceGraph, type TraceGraphLike } from './trace.js';
 
 export { FONT, quote } from './style.js';
 import type { OpGradientCheck } from '../checking/op-check.js';
@@ -394,7 +394,7 @@ const round = (n: number) => Math.round(n * 10000) / 10000;
  * Graphviz DOT for the graph that computed `outputs`, or for an existing trace. Deterministic:
  * the same graph and options give byte-identical text.
  */
-export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: DotOptions = {}): string {
+export function toDot(source: Tensor | readonly Tensor[] | TraceGraphLike, options: DotOptions = {}): string {
   if (!isTraceGraph(source) && !isTensor(source) && !Array.isArray(source)) {
     throw new Error(`toDot: source must be a Tensor, an array of Tensors or a trace() graph, got ${describeValue(source)}`);
   }
@@ -404,7 +404,7 @@ export function toDot(source: Tensor | readonly Tensor[] | TraceGraph, options: 
     });
   }
   const o = resolve(options);
-  const traced = isTraceGraph(source) ? source : trace(source, { recordedBackward: o.backward === 'recorded', dims: o.dims });
+  const traced = isTraceGraph(source) ? asTraceGraph('toDot', source) : trace(source, { recordedBackward: o.backward === 'recorded', dims: o.dims });
   const blocks = o.repeats ? collapseRepeats(traced) : traced;
   const graph: PictureGraph = o.clusters === 'collapsed' ? collapseModules(blocks) : (blocks as PictureGraph);
   // The caption says what the letters in the shapes stand for.

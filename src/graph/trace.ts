@@ -1,14 +1,17 @@
-import { DirectedGraph } from 'graphology';
 import { Tensor } from '../tensor/tensor.js';
 import type { GraphNode } from '../autograd/op.js';
 import { postOrder } from '../autograd/traversal.js';
 import { noGrad } from '../autograd/mode.js';
 import { localGradients } from './formulas.js';
 import { checkOptions, describeValue, expectBoolean } from '../validate.js';
+import type { AbstractGraph } from 'graphology-types';
+import { TraceGraph } from './trace-graph.js';
+import { TraceGraphBuilder } from './trace-graph-builder.js';
+import { sharedRecords, snapshot } from './snapshots.js';
 
 /*
  * The one walk over a recorded graph for everything that looks at it: the DOT writer, the
- * analysis and the CLI read the graphology graph built here, never `node.inputs` themselves.
+ * analysis and the CLI read the graph built here (a TraceGraph), never `node.inputs` themselves.
  *
  * Keys are handed out in the order of an iterative post-order walk from the outputs, inputs
  * visited in argument order: `t0, t1, ...` for tensors and `op0, op1, ...` for ops. They depend
@@ -103,7 +106,7 @@ export interface TraceGraphAttributes {
   readonly outputs: readonly string[];
 }
 
-export type TraceGraph = DirectedGraph<TraceNodeAttributes, TraceEdgeAttributes, TraceGraphAttributes>;
+export { TraceGraph };
 
 export interface TraceOptions {
   /**
@@ -121,36 +124,6 @@ export interface TraceOptions {
    * several. Needs a backward pass with `retainGrads` first.
    */
   gradientParts?: boolean;
-}
-
-function snapshot(t: Tensor, valuesLimit: number): ValueSnapshot {
-  // storage, not data: reading for a picture hands no buffer out (see autograd/saved.ts).
-  const data = t.storage;
-  return { summary: summarize(data), values: data.length <= valuesLimit ? copy(data) : null };
-}
-
-/** Array.from without the iterator it goes through, which a trace of 300,000 tensors notices. */
-function copy(data: Float64Array): number[] {
-  const values = new Array<number>(data.length);
-  for (let i = 0; i < data.length; i++) values[i] = data[i];
-  return values;
-}
-
-/** Mean, population standard deviation, min and max; null when there are no values. */
-export function summarize(data: ArrayLike<number>): Summary | null {
-  if (data.length === 0) return null;
-  let sum = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < data.length; i++) {
-    sum += data[i];
-    if (data[i] < min) min = data[i];
-    if (data[i] > max) max = data[i];
-  }
-  const mean = sum / data.length;
-  let squares = 0;
-  for (let i = 0; i < data.length; i++) squares += (data[i] - mean) ** 2;
-  return { mean, std: Math.sqrt(squares / data.length), min, max };
 }
 
 /** The op settings a reader needs to tell one reduction or reshape from another. */
@@ -192,15 +165,32 @@ export function isTensor(value: unknown): value is Tensor {
     && Array.isArray(candidate.shape) && 'node' in candidate && typeof candidate.requiresGrad === 'boolean';
 }
 
-/** A graph trace() made (or one built like it): what analyze, collapse and toDot read. */
-export function isTraceGraph(source: unknown): source is TraceGraph {
-  return typeof source === 'object' && source !== null && !Array.isArray(source) && !isTensor(source)
-    && typeof (source as TraceGraph).forEachNode === 'function';
+/**
+ * What toDot, analyze, collapse and the explorer read: a trace, or a graph with graphology's API
+ * built like one (the same node and edge attributes, and `outputs`), say with graphology itself.
+ */
+export type TraceGraphLike = TraceGraph | AbstractGraph<TraceNodeAttributes, TraceEdgeAttributes, TraceGraphAttributes>;
+
+/** A graph trace() made, or one built like it. */
+export function isTraceGraph(source: unknown): source is TraceGraphLike {
+  if (source instanceof TraceGraph) return true;
+  const candidate = source as Partial<Record<'forEachNode' | 'forEachEdge' | 'getAttributes', unknown>> | null;
+  return typeof candidate === 'object' && candidate !== null && !Array.isArray(candidate) && !isTensor(candidate)
+    && typeof candidate.forEachNode === 'function' && typeof candidate.forEachEdge === 'function' && typeof candidate.getAttributes === 'function';
 }
 
-/** Refuses anything but a trace() graph, naming the function and what it got. */
-export function expectTraceGraph(fn: string, graph: unknown): asserts graph is TraceGraph {
+/**
+ * The trace to read: a TraceGraph as it is; a graph built like one (with graphology, or a trace
+ * from another copy of gradgraph) copied into one, through the methods graphology and TraceGraph
+ * share. Refuses anything else, naming the function and what it got.
+ */
+export function asTraceGraph(fn: string, graph: unknown): TraceGraph {
   if (!isTraceGraph(graph)) throw new Error(`${fn}: graph must be what trace() returns, got ${describeValue(graph)}`);
+  if (graph instanceof TraceGraph) return graph;
+  const builder = new TraceGraphBuilder();
+  graph.forEachNode((key: string, attributes: TraceNodeAttributes) => builder.addNode(key, attributes));
+  graph.forEachEdge((key: string, attributes: TraceEdgeAttributes, source: string, target: string) => builder.addEdge(source, target, attributes, key));
+  return builder.build(graph.getAttributes());
 }
 
 /** What a value that should have been a Tensor is, for an error message: `number`, `null`, `array`. */
@@ -210,7 +200,7 @@ export function kindOf(value: unknown): string {
   return typeof value;
 }
 
-/** Every tensor and op the outputs were computed from, as a graphology graph. */
+/** Every tensor and op the outputs were computed from, as a TraceGraph (toGraphology() makes it a graphology graph). */
 export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions = {}): TraceGraph {
   // Checked before spreading: `[...3]` would fail with a TypeError that names no argument.
   if (!isTensor(outputs) && !Array.isArray(outputs)) throw new Error(`trace: outputs must be a Tensor or an array of Tensors, got ${describeValue(outputs)}`);
@@ -237,11 +227,13 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
 
   // Tensor `t${i}` is the i-th tensor of the walks, op `op${j}` the j-th op.
   const index = new Map<Tensor, number>();
+  // The numbers of every op's inputs, op after op: each is numbered before the ops that use it.
+  const opInputs: number[] = [];
   // Leaves belong to no scope themselves. A parameter or constant is drawn inside a module's box
   // when only that module uses it (γ and β inside BatchNorm1d), so first find the scope all the
-  // users of each leaf share: null once two differ. Kept as it goes, not as a list of every use,
-  // so a leaf used 100,000 times costs no more than 100,000 leaves used once.
-  const usersScope = new Map<Tensor, readonly string[] | null>();
+  // users of each leaf share (by tensor number): null once two differ. Kept as it goes, not as a
+  // list of every use, so a leaf used 100,000 times costs no more than 100,000 leaves used once.
+  const usersScope = new Array<readonly string[] | null | undefined>(walks.reduce((count, walk) => count + walk.tensors.length, 0));
   let forwardOps = 0;
   for (const { phase, tensors } of walks) {
     for (const t of tensors) {
@@ -250,11 +242,13 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
       if (phase === 'forward') forwardOps++;
       const scope = t.node.scope;
       for (const input of t.node.inputs) {
+        const number = index.get(input)!;
+        opInputs.push(number);
         // Data keeps no scope (leafScope): x used 100,000 times is not asked 100,000 times.
         if (!input.isLeaf || roleOf(input, false) === 'input') continue;
-        const before = usersScope.get(input);
-        if (before === undefined) usersScope.set(input, scope);
-        else if (before !== null && !sameScope(before, scope)) usersScope.set(input, null);
+        const before = usersScope[number];
+        if (before === undefined) usersScope[number] = scope;
+        else if (before !== null && !sameScope(before, scope)) usersScope[number] = null;
       }
     }
   }
@@ -263,7 +257,9 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
   const isOutput = new Uint8Array(index.size);
   for (const i of outputNumbers) isOutput[i] = 1;
   const gradientOf = new Map<Tensor, string>();
-  for (const [t, i] of index) if (t.grad && t.grad !== t && index.has(t.grad)) gradientOf.set(t.grad, `t${i}`);
+  index.forEach((i, t) => {
+    if (t.grad && t.grad !== t && index.has(t.grad)) gradientOf.set(t.grad, `t${i}`);
+  });
 
   // The attributes are worked out now, while the tensors hold the values traced. Nodes in the
   // order found: each op just before the tensor it computes. The edges follow from each op's
@@ -273,10 +269,9 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
   const opNodes: GraphNode[] = [];
   const opOutputs: number[] = [];
   const opParts: (Map<Tensor, ValueSnapshot> | null)[] = [];
-  // The numbers of every op's inputs, op after op.
-  const opInputs: number[] = [];
   const steps: Record<Phase, number> = { forward: 0, backward: 0 };
   const formulas = formulaWriter(options.dims ?? {});
+  const shared = sharedRecords(valuesLimit);
   let tensorCount = 0;
   for (const { phase, tensors } of walks) {
     for (const t of tensors) {
@@ -297,7 +292,6 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
         opNodes.push(node);
         opOutputs.push(tensorCount);
         opParts.push(options.gradientParts ? gradientParts(node, valuesLimit) : null);
-        for (const input of node.inputs) opInputs.push(index.get(input)!);
       }
       const role = roleOf(t, phase === 'forward' && isOutput[tensorCount] === 1);
       nodeAttributes.push({
@@ -306,45 +300,83 @@ export function trace(outputs: Tensor | readonly Tensor[], options: TraceOptions
         phase,
         name: t.name ?? null,
         label: tensorLabel(t),
-        shape: t.shape.slice(),
-        scope: node ? node.scope : leafScope(role, usersScope.get(t)),
+        shape: shared.shape(t.shape),
+        scope: node ? node.scope : leafScope(role, usersScope[tensorCount]),
         requiresGrad: t.requiresGrad,
-        value: snapshot(t, valuesLimit),
-        grad: t.grad ? snapshot(t.grad, valuesLimit) : null,
+        value: shared.snapshot(t),
+        grad: t.grad ? shared.snapshot(t.grad) : null,
         gradientOf: gradientOf.size > 0 ? (gradientOf.get(t) ?? null) : null,
       });
       tensorCount++;
     }
   }
-  const graph: TraceGraph = new DirectedGraph();
-  graph.replaceAttributes({ outputs: outputNumbers.map((i) => `t${i}`) });
-  let tensors = 0;
-  let opCount = 0;
-  for (const attributes of nodeAttributes) graph.addNode(attributes.kind === 'op' ? `op${opCount++}` : `t${tensors++}`, attributes);
+  // Node numbers: tensor i and op j sit where they were found, each op just before its result.
+  const nodeKeys = new Array<string>(nodeAttributes.length);
+  const tensorNodes = new Int32Array(tensorCount);
+  const opNodeNumbers = new Int32Array(opNodes.length);
+  for (let n = 0, tensors = 0, ops = 0; n < nodeAttributes.length; n++) {
+    if (nodeAttributes[n].kind === 'op') {
+      opNodeNumbers[ops] = n;
+      nodeKeys[n] = `op${ops++}`;
+    } else {
+      tensorNodes[tensors] = n;
+      nodeKeys[n] = `t${tensors++}`;
+    }
+  }
+  // Each op's input edges in argument order, then its output edge.
+  const edgeSources = new Int32Array(opInputs.length + opNodes.length);
+  const edgeTargets = new Int32Array(edgeSources.length);
+  const edgeAttributes: TraceEdgeAttributes[] = [];
+  const inputEdges = inputEdgeRecords();
   let inputCount = 0;
   opNodes.forEach((node, j) => {
-    const opKey = `op${j}`;
     const parts = opParts[j];
-    const edges: { arguments: string[]; positions: number[]; gradient?: ValueSnapshot | null }[] = [];
     node.inputs.forEach((input, i) => {
       const from = opInputs[inputCount++];
-      const name = node.inputName(i);
-      const first = node.inputs.indexOf(input);
-      // A tensor passed before to this op (`x * x`) has its one edge, which carries both.
-      if (first < i) {
-        edges[first].arguments.push(name);
-        edges[first].positions.push(i);
-        return;
+      // A tensor passed again to this op (`x * x`) has one edge, which carries every place it is passed.
+      if (node.inputs.indexOf(input) < i) return;
+      const once = node.inputs.indexOf(input, i + 1) < 0;
+      let attributes: TraceEdgeAttributes;
+      if (once && !parts) {
+        attributes = inputEdges(node.inputName(i), i);
+      } else {
+        const positions = once ? [i] : node.inputs.flatMap((other, k) => (other === input && k >= i ? [k] : []));
+        const names = positions.map((k) => node.inputName(k));
+        attributes = parts ? { kind: 'input', arguments: names, positions, gradient: parts.get(input) ?? null } : { kind: 'input', arguments: names, positions };
       }
-      edges[i] = parts
-        ? { arguments: [name], positions: [i], gradient: parts.get(input) ?? null }
-        : { arguments: [name], positions: [i] };
-      graph.addDirectedEdgeWithKey(`t${from}->${opKey}`, `t${from}`, opKey, { kind: 'input', ...edges[i] });
+      edgeSources[edgeAttributes.length] = tensorNodes[from];
+      edgeTargets[edgeAttributes.length] = opNodeNumbers[j];
+      edgeAttributes.push(attributes);
     });
-    const output = `t${opOutputs[j]}`;
-    graph.addDirectedEdgeWithKey(`${opKey}->${output}`, opKey, output, { kind: 'output', arguments: [], positions: [] });
+    edgeSources[edgeAttributes.length] = opNodeNumbers[j];
+    edgeTargets[edgeAttributes.length] = tensorNodes[opOutputs[j]];
+    edgeAttributes.push(OUTPUT_EDGE);
   });
-  return graph;
+  return new TraceGraph({
+    attributes: { outputs: outputNumbers.map((i) => `t${i}`) },
+    nodeKeys,
+    nodeAttributes,
+    edgeSources: edgeSources.subarray(0, edgeAttributes.length),
+    edgeTargets: edgeTargets.subarray(0, edgeAttributes.length),
+    edgeAttributes,
+    numbered: { tensors: tensorNodes, ops: opNodeNumbers },
+  });
+}
+
+/** What every output edge carries: nothing to say, so one frozen record for all of them. */
+const OUTPUT_EDGE: TraceEdgeAttributes = Object.freeze({ kind: 'output', arguments: Object.freeze([]), positions: Object.freeze([]) });
+
+/**
+ * The attributes of an input edge passing a tensor once, as argument `name` at `position`: one
+ * frozen record for all edges alike, as 100,000 adds make 200,000 edges of two kinds.
+ */
+function inputEdgeRecords(): (name: string, position: number) => TraceEdgeAttributes {
+  const records = new Map<string, TraceEdgeAttributes[]>();
+  return (name, position) => {
+    let byPosition = records.get(name);
+    if (!byPosition) records.set(name, (byPosition = []));
+    return (byPosition[position] ??= Object.freeze({ kind: 'input', arguments: Object.freeze([name]), positions: Object.freeze([position]) }));
+  };
 }
 
 /** The scope all users of a leaf share; the same scope is usually the same frozen array. */

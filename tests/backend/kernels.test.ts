@@ -105,6 +105,23 @@ describe('the WebAssembly SIMD kernels', () => {
     expectAgreement(seeded(Math.ceil(RESIDENT_VALUES / (channels * spatial)) + 3, channels, spatial, 1e-5, 9));
   });
 
+  it('agree when other kernel calls come between a forward and its backward (the backward then copies x again)', () => {
+    const first = seeded(6, 5, 1, 1e-5, 11), second = seeded(6, 5, 1, 1e-5, 21), wider = seeded(4, 3, 5, 1e-5, 31);
+    const run = (kernels: Kernels) => {
+      const a = kernels.batchNormForward(first.x, first.gamma, first.beta, 1, 1e-5);
+      const b = kernels.batchNormForward(second.x, second.gamma, second.beta, 1, 1e-5);
+      const db = kernels.batchNormBackward(second.g, second.x, second.gamma, b.moments, 1);
+      const da = kernels.batchNormBackward(first.g, first.x, first.gamma, a.moments, 1);
+      const c = kernels.batchNormForward(wider.x, wider.gamma, wider.beta, 5, 1e-5);
+      kernels.channelMoments(first.x, 5, 1, 1e-5);
+      const dc = kernels.batchNormBackward(wider.g, wider.x, wider.gamma, c.moments, 5);
+      return [a.output, b.output, db.x, db.gamma, da.x, da.gamma, da.beta, dc.x, dc.gamma];
+    };
+    const reference = run(jsKernels), fast = run(wasmKernels);
+    fast.forEach((values, i) => expect(difference(values, reference[i]), String(i)).toBeLessThan(1e-12));
+    fast.slice(0, 7).forEach((values, i) => expect(firstDifference(values, reference[i]), String(i)).toBe(-1));
+  });
+
   it('give a constant channel at eps = 0 the JavaScript kernel\'s 1/σ = 0: y = β, finite gradients', () => {
     for (const spatial of [1, 3]) {
       const c = seeded(4, 2, spatial, 0);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchNorm, BatchNorm1d, batchNormFused, defineOp, grad, gradcheck, gradgradcheck, Linear, mseLoss, randn, ReLU, Sequential, Tensor, tensor } from 'gradgraph';
 import { nearConstantChannel } from '../fixtures/near-constant-channel.js';
@@ -191,5 +192,37 @@ describe('an ill-conditioned input, whose rounding bound is large', () => {
     expect(report.passed).toBe(false);
     expect(report.inputs[0].status).toBe('fail');
     expect(report.inputs[0].maxRelError).toBeCloseTo(1e-7, 8);
+  });
+});
+
+describe('a wrong gradient next to a kink', () => {
+  // relu(x)·(1 + x): a kink at 0, and a derivative 1 + 2x just right of it, here off by 1e-6.
+  const kinkedWrong = (error: number) => defineOp({
+    name: 'kinked',
+    forward: (t) => new Tensor(t.data.map((v) => (v > 0 ? v * (1 + v) : 0)), t.shape),
+    backward: ({ inputs: [t] }, g) => [g.mul(tensor(t.data.map((v) => (v > 0 ? 1 + 2 * v + error : 0)), { shape: t.shape }))],
+  });
+  const h = 2 ** -17;
+
+  it.each([false, true])('fails with the kink 1.9 steps away, where it was taken for a pole (fastMode: %s)', (fastMode) => {
+    // Before: the slopes at h, 2h and 4h happened to grow as h³ there, which passed with a tolerance of 5%.
+    const x = tensor([1.9 * h, 1.5 * h, 3.3 * h, 0.5], { requiresGrad: true });
+    expect(gradcheck(kinkedWrong(1e-6), [x], { fastMode }).passed).toBe(false);
+    const right = gradcheck(kinkedWrong(0), [x], { fastMode });
+    expect(right.passed, right.message).toBe(true);
+  });
+});
+
+describe('fast mode and an error that is the same everywhere', () => {
+  // 2x whose gradient says 2 + error: along a direction of ±1 weights the errors cancel when the
+  // signs balance, half the time over two elements.
+  const twiceOff = (error: number) => defineOp({ name: 'twiceOff', forward: (t) => t.mul(2), backward: (_, g) => [g.mul(2 + error)] });
+
+  it('fails for every seed and size (property)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 2 ** 31 }), (n, seed) => {
+      const x = randn([n], { seed, requiresGrad: true });
+      expect(gradcheck(twiceOff(1e-4), [x], { fastMode: true, seed }).passed).toBe(false);
+      expect(gradcheck(twiceOff(0), [x], { fastMode: true, seed }).passed).toBe(true);
+    }), { numRuns: 200 });
   });
 });

@@ -54,6 +54,17 @@ describe('escaping', () => {
     expect(quote('a\r\nb')).toBe('"a\\nb"');
   });
 
+  it('writes text that needs no escaping but its line breaks as the full escaping writes it', () => {
+    // An `&` in front takes the full escaping; it changes nothing else unless the text starts with a line break.
+    const awkward = fc.constantFrom('\u0000', '\t', '\r', '\u007F', '\uD800', '\uDC00', '\uFFFE', '\uFFFF');
+    const anyText = fc.array(fc.oneof(tricky, awkward, fc.string({ unit: 'binary', maxLength: 3 })), { maxLength: 6 })
+      .map((parts) => parts.join('')).filter((text) => !/^[\r\n]/.test(text));
+    fc.assert(fc.property(anyText, (text) => {
+      expect(quote(`&${text}`)).toBe(`"&amp;${quote(text).slice(1)}`);
+    }), { numRuns: 500 });
+    expect(quote('x\n[2, 3]')).toBe('"x\\n[2, 3]"');
+  });
+
   it('works around Graphviz 16 trapping on a label whose first line is empty', async () => {
     expect(quote('\n\nx')).toBe('"x"');
     await renderSvg('digraph { a }');

@@ -57,7 +57,8 @@ export const op = {
   set: (local: number) => [0x21, ...unsigned(local)],
   tee: (local: number) => [0x22, ...unsigned(local)],
   i32: (value: number) => [0x41, ...signed(value)],
-  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32Ne: [0x47],
+  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32LtU: [0x49], i32GtS: [0x4a], i32Ne: [0x47],
+  select: [0x1b],
   // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.
   f64Load: [0x2b, 3, 0], f64Store: [0x39, 3, 0],
   f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2],

@@ -1,18 +1,21 @@
-import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels } from '../kernels.js';
+import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from '../kernels.js';
 import { sweepModuleBytes, type SweepName } from './sweeps.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 
 /*
  * The WebAssembly SIMD kernels, run on copies: a kernel copies its inputs into one scratch
- * memory, runs its sweeps there, and copies its outputs out (the README's Speed section says why
- * tensors do not live in WebAssembly memory). Up to RESIDENT_VALUES values per array, the whole
- * array is copied in once and every sweep of the kernel reads that copy. Larger arrays go
- * through in blocks of BLOCK_VALUES (whole rows), each pass copying its blocks again: the
- * scratch stays a few MB, and a block stays in the core's cache between its copy and its sweep.
+ * memory, runs its sweeps there, and copies its outputs out (the README's "Kernels" section says
+ * why tensors do not live in WebAssembly memory). Every sweep goes through the rows in blocks of
+ * about BLOCK_VALUES values, small enough that a block stays in the core's cache between its
+ * copy and its sweep: an input is copied in by the first sweep that reads it, block by block
+ * just before that sweep reads the block, and an output is copied out block by block just after
+ * the sweep wrote it. Up to RESIDENT_VALUES values, an input's copy stays for the kernel's later
+ * sweeps; larger inputs (whose copies would not fit in the caches anyway) are copied again for
+ * each sweep, which keeps the scratch memory a few MB.
  */
 
 export const RESIDENT_VALUES = 1 << 20;
-export const BLOCK_VALUES = 1 << 16;
+export const BLOCK_VALUES = 1 << 15;
 const PAGE_BYTES = 65_536;
 
 /** The part of the WebAssembly JavaScript API used here (our lib setting leaves out the DOM types that declare it). */
@@ -93,35 +96,48 @@ function slotViews(heap: Float64Array, channelSlot: number, channels: number): r
 }
 
 /**
- * One kernel call's arrays in the scratch memory: the per-channel slots first, then one slot
- * per input stream ([rows, channels, spatial], all of one length). The per-channel arithmetic
- * between sweeps works on views of the slots, in place. A sweep that writes values writes them
- * over its first input's copy, which is then copied out: the kernels' last sweeps do this, so
- * each call touches as little memory as it can (a cold cache is the common case in training,
- * with other layers' data passing through between a layer's forward and backward).
+ * A forward's copy of x, left in the scratch memory for its backward, which then need not copy
+ * x again. Any other kernel call overwrites the scratch, so each one clears this first (in
+ * Scratch's constructor). The backward knows its forward by the moments object that forward
+ * returned, and x by identity; that x still holds the values the forward copied is the
+ * caller's side of `batchNormBackward`'s contract, which the autograd engine checks before
+ * every backward (saved values changed in place are refused).
+ */
+let forwardCopy: { x: Float64Array; moments: Moments; channels: number } | null = null;
+
+/**
+ * One kernel call's arrays in the scratch memory: the per-channel slots first, then one slot per
+ * input stream ([rows, channels, spatial], all of one length; a whole copy when resident, one
+ * block otherwise), then one block for an output. The per-channel arithmetic between sweeps
+ * works on views of the slots, in place.
  */
 class Scratch {
   readonly slots: readonly Float64Array[];
   private readonly rowValues: number;
   private readonly rows: number;
-  /** Rows per block; all of them when the streams are resident. */
   private readonly blockRows: number;
+  private readonly resident: boolean;
+  /** Per input: whether its whole copy is in place (resident inputs, after the first sweep that read them). */
+  private readonly copied: boolean[];
   private readonly channelSlot: number;
   private readonly streamSlot: number;
   private readonly heap: Float64Array;
 
-  constructor(private readonly inputs: readonly Float64Array[], private readonly channels: number, private readonly spatial: number) {
+  /** `copied`: inputs whose resident copy an earlier call left in place (see forwardCopy). */
+  constructor(private readonly inputs: readonly Float64Array[], private readonly channels: number, private readonly spatial: number, copied: readonly boolean[] = []) {
+    forwardCopy = null;
     this.rowValues = channels * spatial;
     this.rows = inputs[0].length / this.rowValues;
-    const resident = inputs[0].length <= RESIDENT_VALUES;
-    this.blockRows = resident ? this.rows : Math.max(1, Math.floor(BLOCK_VALUES / this.rowValues));
+    this.resident = inputs[0].length <= RESIDENT_VALUES;
+    this.blockRows = Math.min(this.rows, Math.max(1, Math.floor(BLOCK_VALUES / this.rowValues)));
+    this.copied = inputs.map((_, i) => this.resident && copied[i] === true);
     this.channelSlot = roundUpToPair(channels);
-    this.streamSlot = roundUpToPair(this.blockRows * this.rowValues);
-    this.heap = heapFor(SLOTS * this.channelSlot + inputs.length * this.streamSlot);
+    this.streamSlot = roundUpToPair((this.resident ? this.rows : this.blockRows) * this.rowValues);
+    this.heap = heapFor(SLOTS * this.channelSlot + inputs.length * this.streamSlot + roundUpToPair(this.blockRows * this.rowValues));
     this.slots = slotViews(this.heap, this.channelSlot, channels);
-    if (resident) for (let i = 0; i < inputs.length; i++) this.heap.set(inputs[i], this.streamAt(i));
   }
 
+  /** Where input `stream`'s copy starts, in values (for stream 0, a function of the channels only). */
   private streamAt(stream: number): number {
     return SLOTS * this.channelSlot + stream * this.streamSlot;
   }
@@ -130,27 +146,38 @@ class Scratch {
     return slot === NONE ? 0 : slot * this.channelSlot * 8;
   }
 
+  /** Copies rows [start, end) (in values) of input `stream` in, unless its whole copy is there; returns where they start, in values. */
+  private blockOf(stream: number, start: number, end: number): number {
+    const at = this.streamAt(stream) + (this.resident ? start : 0);
+    if (!this.copied[stream]) this.heap.set(this.inputs[stream].subarray(start, end), at);
+    return at;
+  }
+
   /**
    * One sweep reading input streams in0 and in1 (NONE for none) with per-channel parameter slots
-   * p0..p3, adding into the slots in `sums` (zeroed first) or writing `output` (through in0's
-   * copy, which it overwrites: only a kernel's last sweep may write).
+   * p0..p3, adding into the slots in `sums` (zeroed first) or writing `output`.
    */
   sweep(name: SweepName, in0: number, in1: number, output: Float64Array | null, sums: readonly [number, number], p0 = NONE, p1 = NONE, p2 = NONE, p3 = NONE): void {
     const { heap, rowValues } = this;
     for (const slot of sums) if (slot !== NONE) this.slots[slot].fill(0);
-    const in0At = this.streamAt(in0), in1At = in1 === NONE ? 0 : this.streamAt(in1);
-    const target0 = output ? in0At * 8 : this.slotAddress(sums[0]), target1 = this.slotAddress(sums[1]);
+    const outAt = this.streamAt(this.inputs.length);
+    const target0 = output ? outAt * 8 : this.slotAddress(sums[0]), target1 = this.slotAddress(sums[1]);
+    const params = [this.slotAddress(p0), this.slotAddress(p1), this.slotAddress(p2), this.slotAddress(p3)] as const;
     const run = getInstance().sweeps[name];
-    const resident = this.blockRows === this.rows;
-    for (let row = 0; row < this.rows; row += this.blockRows) {
+    const blocks = Math.ceil(this.rows / this.blockRows);
+    for (let b = 0; b < blocks; b++) {
+      // A sweep that stores follows one that summed: it goes through the blocks last first, the
+      // ones still in cache from that sweep. (Sums must go in row order, as the loops add.)
+      const row = (output ? blocks - 1 - b : b) * this.blockRows;
       const blockRows = Math.min(this.blockRows, this.rows - row);
       const start = row * rowValues, end = start + blockRows * rowValues;
-      if (!resident) {
-        heap.set(this.inputs[in0].subarray(start, end), in0At);
-        if (in1 !== NONE) heap.set(this.inputs[in1].subarray(start, end), in1At);
-      }
-      run(in0At * 8, in1At * 8, target0, target1, this.slotAddress(p0), this.slotAddress(p1), this.slotAddress(p2), this.slotAddress(p3), blockRows, this.channels, this.spatial);
-      if (output) output.set(heap.subarray(in0At, in0At + (end - start)), start);
+      const in0At = this.blockOf(in0, start, end), in1At = in1 === NONE ? 0 : this.blockOf(in1, start, end);
+      run(in0At * 8, in1At * 8, target0, target1, params[0], params[1], params[2], params[3], blockRows, this.channels, this.spatial);
+      if (output) output.set(heap.subarray(outAt, outAt + (end - start)), start);
+    }
+    if (this.resident) {
+      this.copied[in0] = true;
+      if (in1 !== NONE) this.copied[in1] = true;
     }
   }
 
@@ -161,6 +188,11 @@ class Scratch {
     meanFromSums(this.slots[MEAN], count);
     this.sweep('squaredDeviations', stream, NONE, null, [INV_STD, NONE], MEAN);
     invStdFromSquaredDeviations(this.slots[INV_STD], count, eps);
+  }
+
+  /** True when input `stream` is in place whole, to be left for a later call. */
+  isResident(stream: number): boolean {
+    return this.copied[stream];
   }
 }
 
@@ -181,19 +213,24 @@ export const wasmKernels: Kernels = {
     slots[BETA].set(beta);
     forwardScale(gamma, slots[INV_STD], slots[SCALE]);
     scratch.sweep('affine', 0, NONE, out, [NONE, NONE], MEAN, SCALE, BETA);
-    return { output: out, moments: { mean: slots[MEAN].slice(), invStd: slots[INV_STD].slice() } };
+    const moments = { mean: slots[MEAN].slice(), invStd: slots[INV_STD].slice() };
+    if (scratch.isResident(0)) forwardCopy = { x, moments, channels: gamma.length };
+    return { output: out, moments };
   },
 
-  batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
+  batchNormBackward(g, x, gamma, moments, spatial) {
     const channels = gamma.length;
+    const { mean, invStd } = moments;
     const dx = uninitializedValues(x.length);
-    const scratch = new Scratch([g, x], channels, spatial);
+    const left = forwardCopy;
+    // x first, where its forward left it: stream 0 of a call with as many channels.
+    const scratch = new Scratch([x, g], channels, spatial, [left?.moments === moments && left.x === x && left.channels === channels]);
     const { slots } = scratch;
     slots[MEAN].set(mean);
     slots[INV_STD].set(invStd);
-    scratch.sweep('gradientSums', 0, 1, null, [D_BETA, D_GAMMA], MEAN);
+    scratch.sweep('gradientSums', 1, 0, null, [D_BETA, D_GAMMA], MEAN);
     gradientCoefficients(slots[D_BETA], slots[D_GAMMA], gamma, invStd, x.length / channels, slots[A], slots[B], slots[D]);
-    scratch.sweep('inputGradient', 0, 1, dx, [NONE, NONE], MEAN, A, B, D);
+    scratch.sweep('inputGradient', 1, 0, dx, [NONE, NONE], MEAN, A, B, D);
     return { x: dx, gamma: slots[D_GAMMA].slice(), beta: slots[D_BETA].slice() };
   },
 };

@@ -1,4 +1,5 @@
-import { expectTraceGraph, summarize, type OpNodeAttributes, type TensorNodeAttributes, type TensorRole, type TraceGraph, type ValueSnapshot } from '../trace.js';
+import { summarize } from '../snapshots.js';
+import { asTraceGraph, type OpNodeAttributes, type TensorNodeAttributes, type TensorRole, type TraceGraphLike, type ValueSnapshot } from '../trace.js';
 
 /*
  * What the explorer page knows about a graph, as plain JSON: every tensor with its values and
@@ -76,8 +77,8 @@ function formulasOf(a: OpNodeAttributes): readonly string[] | null {
  * for the values the page should show). Only the forward graph is walked: a recorded backward
  * graph is drawn by the static pictures.
  */
-export function explorerData(graph: TraceGraph, options: { title?: string; dims?: Readonly<Record<string, number>> } = {}): ExplorerData {
-  expectTraceGraph('explorerData', graph);
+export function explorerData(source: TraceGraphLike, options: { title?: string; dims?: Readonly<Record<string, number>> } = {}): ExplorerData {
+  const graph = asTraceGraph('explorerData', source);
   const tensors: Record<string, ExplorerTensor> = {};
   const ops: Record<string, ExplorerOp> = {};
   const order: string[] = [];
