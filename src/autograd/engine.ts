@@ -38,24 +38,36 @@ function topologicalOrder(outputs: readonly Tensor[]): Tensor[] {
 function leadingTo(order: readonly Tensor[], targets: ReadonlySet<Tensor>): Set<Tensor> {
   const reaches = new Set<Tensor>();
   for (const t of order) {
-    if (targets.has(t) || t.node?.inputs.some((input) => reaches.has(input))) reaches.add(t);
+    if (targets.has(t)) {
+      reaches.add(t);
+      continue;
+    }
+    const inputs = t.node?.inputs ?? [];
+    for (let i = 0; i < inputs.length; i++) {
+      if (reaches.has(inputs[i])) {
+        reaches.add(t);
+        break;
+      }
+    }
   }
   return reaches;
 }
 
+/** Which backward an error is about; written only when there is an error. */
+const backwardOf = (node: GraphNode) => `backward of op '${node.op.name}' (label '${node.label}')`;
+
 function checkGradient(node: GraphNode, index: number, grad: unknown, input: Tensor): asserts grad is Tensor {
-  const where = `backward of op '${node.op.name}' (label '${node.label}')`;
   if (!(grad instanceof Tensor)) {
-    throw new Error(`${where} returned ${grad === null || grad === undefined ? 'no gradient' : typeof grad} for input ${node.inputName(index)}, which requires grad`);
+    throw new Error(`${backwardOf(node)} returned ${grad === null || grad === undefined ? 'no gradient' : typeof grad} for input ${node.inputName(index)}, which requires grad`);
   }
   if (!sameShape(grad.shape, input.shape)) {
-    throw new Error(`${where} returned a gradient of shape ${formatShape(grad.shape)} for input ${node.inputName(index)} of shape ${formatShape(input.shape)}`);
+    throw new Error(`${backwardOf(node)} returned a gradient of shape ${formatShape(grad.shape)} for input ${node.inputName(index)} of shape ${formatShape(input.shape)}`);
   }
   if (isAnomalyEnabled()) {
     const bad = findNonFinite(grad);
     if (bad) {
       const created = node.creationStack ? `\nThe op was created at:\n${node.creationStack}` : '';
-      throw new Error(`detectAnomaly: ${where} produced ${bad.value} in the gradient for input ${node.inputName(index)} (shape ${formatShape(input.shape)}) at index ${formatShape(bad.index)}${created}`);
+      throw new Error(`detectAnomaly: ${backwardOf(node)} produced ${bad.value} in the gradient for input ${node.inputName(index)} (shape ${formatShape(input.shape)}) at index ${formatShape(bad.index)}${created}`);
     }
   }
 }
@@ -216,17 +228,22 @@ function differentiate(
   return grads;
 
   function sendGradient(node: GraphNode, g: Tensor): void {
-    const needsInputGrad = node.inputs.map((input) => input.requiresGrad && (needed === null || needed.has(input)));
-    if (!needsInputGrad.includes(true)) return;
+    const { inputs } = node;
+    const needsInputGrad = new Array<boolean>(inputs.length);
+    let anyNeeded = false;
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      anyNeeded = (needsInputGrad[i] = input.requiresGrad && (needed === null || needed.has(input))) || anyNeeded;
+    }
+    if (!anyNeeded) return;
     node.checkSavedValues();
-    const ctx = { inputs: node.inputs, output: node.output, attrs: node.attrs, needsInputGrad };
-    const inputGrads = buffers === null ? node.op.backward(ctx, g) : buffers.run(node.op, g, () => node.op.backward(ctx, g), needsInputGrad);
-    node.inputs.forEach((input, i) => {
-      if (needsInputGrad[i]) checkGradient(node, i, inputGrads[i], input);
-    });
-    node.inputs.forEach((input, i) => {
-      if (needsInputGrad[i]) accumulate(input, inputGrads[i] as Tensor);
-    });
+    const ctx = { inputs, output: node.output, attrs: node.attrs, needsInputGrad };
+    const inputGrads = buffers === null ? node.op.backward(ctx, g) : buffers.run(node.op, g, ctx, grads);
+    // Every gradient is checked before any is added (one a backward added in place is summed already).
+    for (let i = 0; i < inputs.length; i++) if (needsInputGrad[i]) checkGradient(node, i, inputGrads[i], inputs[i]);
+    for (let i = 0; i < inputs.length; i++) {
+      if (needsInputGrad[i] && !(buffers !== null && buffers.wasAddedInPlace(i))) accumulate(inputs[i], inputGrads[i] as Tensor);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { collectAllocations, releaseValues } from '../tensor/allocation.js';
-import { isCustomOp, type InputGradients, type OpDefinition } from './op.js';
+import { isAnomalyEnabled } from './mode.js';
+import { isCustomOp, type BackwardContext, type InputGradients, type OpDefinition } from './op.js';
 
 /*
  * Which gradient buffers of one backward pass no one outside the pass can see, so that the pass
@@ -21,6 +22,12 @@ import { isCustomOp, type InputGradients, type OpDefinition } from './op.js';
  * - A gradient handed to a defineOp backward escapes: the user's code may keep it, so it is
  *   never written or reused afterwards.
  *
+ * - A library backward may add its gradient for an input straight into that input's gradient so
+ *   far, when that buffer is fresh with the input its only holder (`gradientToAddInto`): the sum
+ *   the engine would make in place anyway, without writing the addend to a buffer of its own
+ *   first. Never offered to a defineOp backward, nor under detectAnomaly (which checks each
+ *   addend before it is added).
+ *
  * The engine uses this only for the outermost pass without createGraph: a recorded backward's
  * gradients are graph nodes someone may hold, and a pass inside another (a backward calling
  * grad()) leaves all reuse to the outer one.
@@ -31,14 +38,37 @@ export class GradientBuffers {
   /** What the library backward running now has allocated. */
   private readonly made = new Set<Float64Array>();
 
-  /** Runs `op`'s backward, noting which of the gradients it returns are fresh, and counting them as held. */
-  run(op: OpDefinition<never>, g: Tensor, backward: () => InputGradients, needsInputGrad: readonly boolean[]): InputGradients {
-    const custom = isCustomOp(op);
+  /** The backward running now, and the pass's gradients so far: what `gradientToAddInto` offers from. */
+  private offeredTo: object | null = null;
+  private soFar: ReadonlyMap<Tensor, Tensor> | null = null;
+  /** Bit i: the backward that ran last added input i's gradient into its gradient so far. */
+  private addedInPlace = 0;
+
+  /**
+   * Runs `op`'s backward, noting which of the gradients it returns are fresh, and counting them
+   * as held. `soFar` is the pass's gradients until now, which the backward may add into.
+   */
+  run<Attrs>(op: OpDefinition<Attrs>, g: Tensor, ctx: BackwardContext<Attrs>, soFar: ReadonlyMap<Tensor, Tensor>): InputGradients {
+    const custom = isCustomOp(op as OpDefinition<never>);
     if (custom) this.escape(g);
-    const grads = collectAllocations(custom ? null : this.made, backward);
+    const { needsInputGrad } = ctx;
+    const outer = running;
+    running = custom || isAnomalyEnabled() ? null : this;
+    this.offeredTo = ctx;
+    this.soFar = soFar;
+    this.addedInPlace = 0;
+    let grads: InputGradients;
+    try {
+      grads = collectAllocations(custom ? null : this.made, () => op.backward(ctx, g));
+    } finally {
+      running = outer;
+      this.offeredTo = null;
+      this.soFar = null;
+    }
     for (let i = 0; i < grads.length; i++) {
       const grad = grads[i];
-      if (!needsInputGrad[i] || !(grad instanceof Tensor)) continue;
+      // A gradient added in place is its input's gradient so far, already held.
+      if (!needsInputGrad[i] || !(grad instanceof Tensor) || this.wasAddedInPlace(i)) continue;
       if (this.made.has(grad.storage)) this.fresh.add(grad.storage);
       this.hold(grad);
     }
@@ -48,6 +78,24 @@ export class GradientBuffers {
       this.made.clear();
     }
     return grads;
+  }
+
+  /** True when the backward that ran last added input `index`'s gradient in place: the engine must not add it again. */
+  wasAddedInPlace(index: number): boolean {
+    return (this.addedInPlace & (1 << index)) !== 0;
+  }
+
+  /** See `gradientToAddInto`. */
+  offer<Attrs>(ctx: BackwardContext<Attrs>, index: number): Tensor | null {
+    if (ctx !== this.offeredTo || this.soFar === null || index > 30) return null;
+    const { inputs } = ctx;
+    const input = inputs[index];
+    // A tensor that is two of the inputs (x·x) gets two gradients: it is offered to neither.
+    if (inputs.indexOf(input) !== index || inputs.lastIndexOf(input) !== index) return null;
+    const soFar = this.soFar.get(input);
+    if (soFar === undefined || !this.exclusive(soFar)) return null;
+    this.addedInPlace |= 1 << index;
+    return soFar;
   }
 
   /** A sum the pass allocated for a tensor's gradient: held by that tensor only. */
@@ -87,7 +135,28 @@ export class GradientBuffers {
   }
 }
 
-/** target += source, elementwise. */
+/** The GradientBuffers whose `run` is running a backward that may be offered a gradient to add into. */
+let running: GradientBuffers | null = null;
+
+/**
+ * For a library op's backward: input `index`'s gradient so far, when the backward may add its
+ * own gradient for that input into it in place (fresh, and held by that input alone), else null.
+ * A backward that takes it must add into it and return it as that input's gradient; the engine
+ * then counts it as summed. Null outside a pass that reuses buffers, as for a defineOp backward.
+ */
+export function gradientToAddInto<Attrs>(ctx: BackwardContext<Attrs>, index: number): Tensor | null {
+  return running === null ? null : running.offer(ctx, index);
+}
+
+/** target += source, elementwise; four per turn (see fourAtATime in ops/kernels.ts). */
 export function addInPlace(target: Float64Array, source: Float64Array): void {
-  for (let i = 0; i < target.length; i++) target[i] += source[i];
+  const n = target.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    target[i] += source[i];
+    target[i + 1] += source[i + 1];
+    target[i + 2] += source[i + 2];
+    target[i + 3] += source[i + 3];
+  }
+  for (; i < n; i++) target[i] += source[i];
 }

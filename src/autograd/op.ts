@@ -162,6 +162,15 @@ export class GraphNode<Attrs = unknown> {
   }
 }
 
+/**
+ * True when an op's result would be its kernel's values and nothing more: no recording, no
+ * anomaly check. A backward pass without createGraph is so, and its small gradients (a sum down
+ * to a row, a negation) are then worked out with the kernels alone, not an op apiece.
+ */
+export function opsOnlyWrap(): boolean {
+  return !isGradEnabled() && !isAnomalyEnabled();
+}
+
 /** The shape of every constant made from a plain number: one array for all of them. */
 const SCALAR_SHAPE: readonly number[] = /* @__PURE__ */ Object.freeze([]);
 
@@ -174,7 +183,10 @@ export function toTensor(op: string, argument: string, value: TensorLike): Tenso
 
 /** An input's shape array when it equals `shape` (shapes are never written): one array fewer per op. */
 function sharedShape(inputs: readonly Tensor[], shape: Shape): Shape {
-  for (const input of inputs) if (input.shape !== shape && sameShape(input.shape, shape)) return input.shape;
+  for (let i = 0; i < inputs.length; i++) {
+    const own = inputs[i].shape;
+    if (own !== shape && sameShape(own, shape)) return own;
+  }
   return shape;
 }
 
@@ -183,19 +195,30 @@ function sharedShape(inputs: readonly Tensor[], shape: Shape): Shape {
  * a node when gradients are being recorded and some input requires them.
  */
 export function applyOp<Attrs>(op: OpDefinition<Attrs>, operands: readonly TensorLike[], attrs: Attrs): Tensor {
-  const inputs = operands.map((value, i) => toTensor(op.name, op.inputNames?.[i] ?? `input${i}`, value));
+  // Plain loops, no closures: this runs for every op, and a small tensor's op is mostly this.
+  const inputs = new Array<Tensor>(operands.length);
+  for (let i = 0; i < operands.length; i++) {
+    const value = operands[i];
+    inputs[i] = value instanceof Tensor ? value : toTensor(op.name, op.inputNames?.[i] ?? `input${i}`, value);
+  }
   const result = noGrad(() => op.forward(inputs, attrs));
   if (!(result instanceof Tensor) && !(result?.data instanceof Float64Array && Array.isArray(result.shape))) {
     throw new Error(`${op.name}: forward must return a Tensor or { data: Float64Array, shape }, got ${typeof result}`);
   }
   const data = result instanceof Tensor ? result.storage : result.data;
   // A view (reshape and its kind) hands back its input's buffer: two tensors now hold it.
-  const output = new Tensor(inputs.some((input) => input.storage === data) ? shareBuffer(data) : data, sharedShape(inputs, result.shape));
+  let view = false;
+  let someRequireGrad = false;
+  for (let i = 0; i < inputs.length; i++) {
+    if (inputs[i].storage === data) view = true;
+    if (inputs[i].requiresGrad) someRequireGrad = true;
+  }
+  const output = new Tensor(view ? shareBuffer(data) : data, sharedShape(inputs, result.shape));
   if (shouldCheckOutputs()) {
     const bad = findNonFinite(output);
     if (bad) throw new Error(`detectAnomaly: op '${op.name}' produced ${bad.value} in its output (shape ${formatShape(output.shape)}) at index ${formatShape(bad.index)}`);
   }
-  if (isGradEnabled() && inputs.some((input) => input.requiresGrad)) {
+  if (someRequireGrad && isGradEnabled()) {
     // Once recorded, a node's attrs are only read back by its own op, so the type is erased.
     output.node = new GraphNode(op, inputs, attrs, output) as unknown as GraphNode;
     output.requiresGrad = true;

@@ -1,4 +1,4 @@
-import { applyOp, type OpDefinition } from '../autograd/op.js';
+import { applyOp, opsOnlyWrap, type OpDefinition } from '../autograd/op.js';
 import { expectTensor, Tensor } from '../tensor/tensor.js';
 import { assertValidShape, broadcastAxes, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
@@ -70,7 +70,10 @@ export function unbroadcast(grad: Tensor, shape: Shape): Tensor {
   if (!broadcastsTo(shape, grad.shape)) {
     throw new Error(`unbroadcast: grad of shape ${formatShape(grad.shape)} cannot be summed to shape ${formatShape(shape)}, which does not broadcast to it`);
   }
-  return sameShape(grad.shape, shape) ? grad : sumTo(grad, shape);
+  if (sameShape(grad.shape, shape)) return grad;
+  if (!opsOnlyWrap()) return sumTo(grad, shape);
+  const { data, shape: summed } = sumToData(grad.storage, grad.shape, shape);
+  return new Tensor(data, summed);
 }
 
 const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
@@ -86,7 +89,14 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
       const out = new Float64Array(sizeOf(shape));
       const m = out.length;
       for (let start = 0; start < pd.length; start += m) {
-        for (let j = 0, i = start; j < m; j++, i++) out[j] += pd[i] * qd[i];
+        let j = 0, i = start;
+        for (; j + 3 < m; j += 4, i += 4) {
+          out[j] += pd[i] * qd[i];
+          out[j + 1] += pd[i + 1] * qd[i + 1];
+          out[j + 2] += pd[i + 2] * qd[i + 2];
+          out[j + 3] += pd[i + 3] * qd[i + 3];
+        }
+        for (; j < m; j++, i++) out[j] += pd[i] * qd[i];
       }
       return { data: out, shape };
     }

@@ -1,9 +1,9 @@
 import { isGradEnabled } from '../autograd/mode.js';
-import { applyOp, type GradientFormula, type OpDefinition } from '../autograd/op.js';
+import { applyOp, opsOnlyWrap, type GradientFormula, type OpDefinition } from '../autograd/op.js';
 import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
-import { broadcastShapes, type Shape } from '../tensor/shape.js';
+import { broadcastShapes, sameShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
-import { compileBinary, compileUnary, type BinaryKernel } from './kernels.js';
+import { broadcastPattern, compileBinary, compileRowGradients, compileUnary, type BinaryKernel } from './kernels.js';
 import { erf as erfOf } from './erf.js';
 import { where } from './select.js';
 
@@ -21,8 +21,10 @@ import { where } from './select.js';
  */
 
 type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor, shape: Shape) => Tensor;
+/** Both gradients at once where a faster path applies (see `bothInOnePass`), else null. */
+type BothGradients = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor, Tensor] | null;
 
-function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient, formula: GradientFormula<undefined>) {
+function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient, formula: GradientFormula<undefined>, both?: BothGradients) {
   const kernel = compileBinary(expression);
   const op: OpDefinition = {
     name,
@@ -34,6 +36,8 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
       return { data: kernel(a.storage, a.shape, b.storage, b.shape, shape, name), shape };
     },
     backward({ inputs: [a, b], output, needsInputGrad }, g) {
+      const fused = both !== undefined && needsInputGrad[0] && needsInputGrad[1] ? both(g, a, b, output) : null;
+      if (fused !== null) return fused;
       return [
         needsInputGrad[0] ? gradA(g, a, b, output, a.shape) : null,
         needsInputGrad[1] ? gradB(g, a, b, output, b.shape) : null,
@@ -100,18 +104,63 @@ export function zeroWhere(x: Tensor, mask: Tensor): Tensor {
   return mask.storage.includes(1) ? where(mask, 0, x) : x;
 }
 
+/** 1 when b repeats along the rows of the output and a has its shape, 0 the other way round, -1 otherwise. */
+function rowOperand(a: Tensor, b: Tensor, out: Shape): number {
+  if (sameShape(a.shape, out) && broadcastPattern(b.shape, out) === 'row') return 1;
+  if (sameShape(b.shape, out) && broadcastPattern(a.shape, out) === 'row') return 0;
+  return -1;
+}
+
+/*
+ * mul's and div's two gradients in one pass over g where a full-size operand meets one repeated
+ * along the rows (BN's γ and σ): the full operand's g·row (g / row) and the row operand's sum of
+ * products, the same values bit for bit as the two ops of the general path, which read g twice.
+ * Only when nothing is recorded: a recorded (createGraph) backward must be made of ops.
+ */
+const productRows = compileRowGradients('x * y');
+const quotientRows = compileRowGradients('x / y');
+
+/** a·b: ∂a = g·b and ∂b = Σ g·a, whichever of the two is the row. */
+function productBothInOnePass(g: Tensor, a: Tensor, b: Tensor, out: Tensor): [Tensor, Tensor] | null {
+  const side = isGradEnabled() ? -1 : rowOperand(a, b, out.shape);
+  if (side < 0) return null;
+  const [full, row] = side === 1 ? [a, b] : [b, a];
+  const { full: fullGrad, sums } = productRows(g.storage, row.storage, full.storage);
+  const grads: [Tensor, Tensor] = [new Tensor(fullGrad, full.shape), new Tensor(sums, row.shape)];
+  return side === 1 ? grads : [grads[1], grads[0]];
+}
+
+/** a / b with b the row: ∂a = g / b and ∂b = −(Σ g·out) / b. */
+function quotientBothInOnePass(g: Tensor, a: Tensor, b: Tensor, out: Tensor): [Tensor, Tensor] | null {
+  if (isGradEnabled() || rowOperand(a, b, out.shape) !== 1) return null;
+  const { full, sums } = quotientRows(g.storage, b.storage, out.storage);
+  const divisor = b.storage;
+  for (let j = 0; j < sums.length; j++) sums[j] = -(sums[j] / divisor[j]);
+  return [new Tensor(full, a.shape), new Tensor(sums, b.shape)];
+}
+
+const negated = compileUnary('-x');
+const halfQuotient = compileBinary('x / (y * 2)');
+
+/** −t: the neg op, or its kernel alone where an op would only wrap it (opsOnlyWrap). */
+function negate(t: Tensor): Tensor {
+  return opsOnlyWrap() ? new Tensor(negated(t.storage), t.shape) : t.neg();
+}
+
 export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape),
   ({ grad, sum }) => [`${sum[0]}${grad}`, `${sum[1]}${grad}`]);
-export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape).neg(),
+export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => negate(unbroadcast(g, shape)),
   ({ grad, sum }) => [`${sum[0]}${grad}`, `−${sum[1]}${grad}`]);
 export const mul = binaryOp('mul', 'x * y', '×',
   (g, _a, b, _out, shape) => unbroadcastProduct(g, b, shape),
   (g, a, _b, _out, shape) => unbroadcastProduct(g, a, shape),
-  ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} · ${b}`, `${sum[1]}${grad} · ${a}`]);
+  ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} · ${b}`, `${sum[1]}${grad} · ${a}`],
+  productBothInOnePass);
 export const div = binaryOp('div', 'x / y', '÷',
   (g, _a, b, _out, shape) => unbroadcast(g.div(b), shape),
   (g, _a, b, out, shape) => unbroadcastProduct(g, out, shape).div(b).neg(),
-  ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} / ${b}`, `−${sum[1]}${grad} · ${a} / ${b}²`]);
+  ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} / ${b}`, `−${sum[1]}${grad} · ${a} / ${b}²`],
+  quotientBothInOnePass);
 // As PyTorch (pow_backward_self, pow_backward_exponent): where b = 0 the base's gradient is 0,
 // though b·a^(b−1) is 0·∞ at a = 0; where a = 0 and b ≥ 0 the exponent's gradient is 0, though
 // aᵇ·log(a) is 0·(−∞) or 1·(−∞) there. The first also makes the second derivative of x¹ at 0 be 0.
@@ -127,7 +176,9 @@ export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
 export const relu = unaryOp('relu', 'x < 0 ? 0 : x', timesStep, ({ g, plainX }) => `${g} · [${plainX} > 0]`);
 export const neg = unaryOp('neg', '-x', (g) => g.neg(), ({ g }) => `−${g}`, '−x');
-export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)', (g, _x, out) => g.div(out.mul(2)), ({ g, out }) => `${g} / (2·${out})`, '√');
+export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)',
+  (g, _x, out) => (opsOnlyWrap() ? new Tensor(halfQuotient(g.storage, g.shape, out.storage, out.shape, g.shape, 'sqrt'), g.shape) : g.div(out.mul(2))),
+  ({ g, out }) => `${g} / (2·${out})`, '√');
 export const exp = unaryOp('exp', 'Math.exp(x)', (g, _x, out) => g.mul(out), ({ g, out }) => `${g} · ${out}`);
 export const log = unaryOp('log', 'Math.log(x)', (g, x) => g.div(x), ({ g, x }) => `${g} / ${x}`);
 // PyTorch's convention: the subgradient of |x| at 0 is 0.

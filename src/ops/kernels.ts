@@ -1,4 +1,4 @@
-import { allocateUninitialized, uninitializedValues } from '../tensor/allocation.js';
+import { allocateUninitialized, uninitializedValues, zeroedValues } from '../tensor/allocation.js';
 import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../tensor/shape.js';
 
 /*
@@ -13,10 +13,26 @@ export type UnaryKernel = (x: Float64Array) => Float64Array;
 /** `op` names the caller in the error when the broadcast result would be too large to allocate. */
 export type BinaryKernel = (a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape, op: string) => Float64Array;
 
+/** `index + k`, written plainly for k = 0. */
+const plus = (index: string, k: number) => (k === 0 ? index : `${index} + ${k}`);
+
+/**
+ * A loop whose turn does four steps, then one that does the rest one at a time. V8 does not
+ * unroll loops, and at one element per turn its counting and bounds checks are a third of the
+ * work: four per turn ran the row broadcast 35–40% faster. Each element is computed as before.
+ * `head(stride)` is the loop header, `step(k)` the step at offset k.
+ */
+export function fourAtATime(head: (stride: number) => string, step: (k: number) => string): string {
+  return `${head(4)} { ${[0, 1, 2, 3].map(step).join(' ')} }
+    ${head(1)} { ${step(0)} }`;
+}
+
 export function compileUnary(expression: string): UnaryKernel {
+  const step = (k: number) => `{ const x = input[${plus('i', k)}]; out[${plus('i', k)}] = ${expression}; }`;
   return new Function('uninitializedValues', `return function unaryKernel(input) {
-    const out = uninitializedValues(input.length);
-    for (let i = 0; i < input.length; i++) { const x = input[i]; out[i] = ${expression}; }
+    const out = uninitializedValues(input.length), n = input.length;
+    let i = 0;
+    ${fourAtATime((stride) => `for (; ${plus('i', stride - 1)} < n; i += ${stride})`, step)}
     return out;
   };`)(uninitializedValues) as UnaryKernel;
 }
@@ -44,23 +60,33 @@ export function broadcastPattern(shape: Shape, outShape: Shape): BroadcastPatter
 
 /** The variable names the expression uses: `x` from a, `y` from b. */
 export function compileBinary(expression: string): BinaryKernel {
-  const body = (readA: string, readB: string) => `const x = ${readA}; const y = ${readB}; out[i] = ${expression};`;
+  const body = (readA: string, readB: string, at = 'i') => `{ const x = ${readA}; const y = ${readB}; out[${at}] = ${expression}; }`;
+  /** out[i] from a[i] and b[i] (either may be the repeated `v`) over i < end, four at a time. */
+  const run = (end: string, readA: (k: number) => string, readB: (k: number) => string) =>
+    fourAtATime((stride) => `for (; ${plus('i', stride - 1)} < ${end}; i += ${stride})`, (k) => body(readA(k), readB(k), plus('i', k)));
+  const at = (array: string) => (k: number) => `${array}[${plus('i', k)}]`;
   // Each fast path is written once for a small `b` and once, mirrored, for a small `a`.
   const fastPath = (full: string, small: string, pattern: string) => {
-    const [readA, readB] = full === 'a' ? ['a[i]', 'v'] : ['v', 'b[i]'];
+    const read = (fromFull: (k: number) => string, fromSmall: (k: number) => string): [(k: number) => string, (k: number) => string] =>
+      (full === 'a' ? [fromFull, fromSmall] : [fromSmall, fromFull]);
+    const repeated = read(at(full), () => 'v');
+    const [rowA, rowB] = read(at(full), (k) => `${small}[${plus('j', k)}]`);
     const loops: Record<string, string> = {
       scalar: `const v = ${small}[0];
-        for (let i = 0; i < n; i++) { ${body(readA, readB)} }`,
+        let i = 0;
+        ${run('n', ...repeated)}`,
       // The small operand's values repeat with its own period.
       row: `const m = ${small}.length;
         for (let start = 0; start < n; start += m) {
-          for (let j = 0, i = start; j < m; j++, i++) { const v = ${small}[j]; ${body(readA, readB)} }
+          let j = 0, i = start;
+          ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < m; j += ${stride}, i += ${stride})`, (k) => body(rowA(k), rowB(k), plus('i', k)))}
         }`,
       // Each of the small operand's values repeats in a run.
-      column: `const run = n / ${small}.length;
-        for (let j = 0, start = 0; j < ${small}.length; j++, start += run) {
-          const v = ${small}[j];
-          for (let i = start; i < start + run; i++) { ${body(readA, readB)} }
+      column: `const length = n / ${small}.length;
+        for (let j = 0, start = 0; j < ${small}.length; j++, start += length) {
+          const v = ${small}[j], end = start + length;
+          let i = start;
+          ${run('end', ...repeated)}
         }`,
     };
     const [pa, pb] = full === 'a' ? ['full', pattern] : [pattern, 'full'];
@@ -72,20 +98,21 @@ export function compileBinary(expression: string): BinaryKernel {
     const n = out.length;
     const pa = pattern(aShape, outShape), pb = pattern(bShape, outShape);
     if (pa === 'full' && pb === 'full') {
-      for (let i = 0; i < n; i++) { ${body('a[i]', 'b[i]')} }
+      let i = 0;
+      ${run('n', at('a'), at('b'))}
       return out;
     }
     ${fastPaths}
     // General path: walk the output with an odometer, reading a and b through broadcast strides.
     const nd = outShape.length;
-    if (nd === 0) { const i = 0; ${body('a[0]', 'b[0]')} return out; }
+    if (nd === 0) { ${body('a[0]', 'b[0]', '0')} return out; }
     const as = broadcastStrides(aShape, outShape), bs = broadcastStrides(bShape, outShape);
     const inner = outShape[nd - 1], aInner = as[nd - 1], bInner = bs[nd - 1];
     const index = new Array(nd).fill(0);
     let aBase = 0, bBase = 0;
     for (let start = 0; start < n; start += inner) {
       for (let k = 0, ia = aBase, ib = bBase; k < inner; k++, ia += aInner, ib += bInner) {
-        const i = start + k; ${body('a[ia]', 'b[ib]')}
+        ${body('a[ia]', 'b[ib]', 'start + k')}
       }
       for (let axis = nd - 2; axis >= 0; axis--) {
         index[axis]++; aBase += as[axis]; bBase += bs[axis];
@@ -96,6 +123,61 @@ export function compileBinary(expression: string): BinaryKernel {
     return out;
   };`);
   return factory(broadcastPattern, broadcastStrides, sizeOf, allocateUninitialized) as BinaryKernel;
+}
+
+/**
+ * The two gradients of mul or div whose second operand `row` repeats along the rows of a
+ * full-size `g`, in one pass over g: `full` = g ∘ row elementwise (the expression, x from g and
+ * y from row) and `sums` = Σ over the rows of g · q. Two passes, a binary kernel and a sum of
+ * products, would read g twice; these are the same products, summed in the same order.
+ */
+export type RowGradientKernel = (g: Float64Array, row: Float64Array, q: Float64Array) => { full: Float64Array; sums: Float64Array };
+
+export function compileRowGradients(expression: string): RowGradientKernel {
+  return new Function('uninitializedValues', 'zeroedValues', `return function rowGradientKernel(g, row, q) {
+    const n = g.length, m = row.length;
+    const full = uninitializedValues(n);
+    const sums = zeroedValues(m);
+    for (let start = 0; start < n; start += m) {
+      let j = 0, i = start;
+      ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < m; j += ${stride}, i += ${stride})`, (k) =>
+        `{ const x = g[${plus('i', k)}]; const y = row[${plus('j', k)}]; full[${plus('i', k)}] = ${expression}; sums[${plus('j', k)}] += x * q[${plus('i', k)}]; }`)}
+    }
+    return { full, sums };
+  };`)(uninitializedValues, zeroedValues) as RowGradientKernel;
+}
+
+/**
+ * target += row, and target += x · row, with `row` repeated along target's rows: a gradient
+ * added into the gradient so far in one pass (see gradientToAddInto), the same sums as a spread
+ * or product written out first and then added.
+ */
+export function addRowsInto(target: Float64Array, row: Float64Array): void {
+  const n = target.length, m = row.length;
+  for (let start = 0; start < n; start += m) {
+    let j = 0, i = start;
+    for (; j + 3 < m; j += 4, i += 4) {
+      target[i] += row[j];
+      target[i + 1] += row[j + 1];
+      target[i + 2] += row[j + 2];
+      target[i + 3] += row[j + 3];
+    }
+    for (; j < m; j++, i++) target[i] += row[j];
+  }
+}
+
+export function addRowProductsInto(target: Float64Array, x: Float64Array, row: Float64Array): void {
+  const n = target.length, m = row.length;
+  for (let start = 0; start < n; start += m) {
+    let j = 0, i = start;
+    for (; j + 3 < m; j += 4, i += 4) {
+      target[i] += x[i] * row[j];
+      target[i + 1] += x[i + 1] * row[j + 1];
+      target[i + 2] += x[i + 2] * row[j + 2];
+      target[i + 3] += x[i + 3] * row[j + 3];
+    }
+    for (; j < m; j++, i++) target[i] += x[i] * row[j];
+  }
 }
 
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
@@ -144,8 +226,11 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     const leading = axes.every((axis, i) => axis === i);
     const trailing = axes.every((axis, i) => axis === nd - axes.length + i);
     if (leading) {
+      // Each output's sum in input order, as before; four outputs per turn.
       for (let start = 0; start < n; start += outSize) {
-        for (let j = 0, i = start; j < outSize; j++, i++) { let acc = out[j]; const x = input[i]; ${fold} out[j] = acc; }
+        let j = 0, i = start;
+        ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < outSize; j += ${stride}, i += ${stride})`, (k) =>
+          `{ let acc = out[${plus('j', k)}]; const x = input[${plus('i', k)}]; ${fold} out[${plus('j', k)}] = acc; }`)}
       }
       return out;
     }

@@ -1,9 +1,10 @@
-import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
+import { applyOp, opsOnlyWrap, toTensor, type OpDefinition } from '../autograd/op.js';
 import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxes, normalizeAxis, reducedShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastTo } from './broadcast.js';
 import { checkOptions, expectBoolean } from '../validate.js';
-import { compileBinary, compileReduce, type ReduceKernel } from './kernels.js';
+import { addRowProductsInto, addRowsInto, broadcastPattern, compileBinary, compileReduce, type BinaryKernel, type ReduceKernel } from './kernels.js';
+import { gradientToAddInto } from '../autograd/gradient-buffers.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
@@ -29,6 +30,12 @@ const maxKernel = compileReduce('-Infinity', 'x > acc || x !== x ? (acc !== acc 
 const minKernel = compileReduce('Infinity', 'x < acc || x !== x ? (acc !== acc ? acc : x) : acc');
 const equalKernel = compileBinary('x === y ? 1 : 0');
 const divideKernel = compileBinary('x / y');
+const multiplyKernel = compileBinary('x * y');
+
+/** t ÷ c or t × c for a plain number c: the op, or its kernel alone where an op would only wrap it (opsOnlyWrap). */
+function byNumber(t: Tensor, c: number, kernel: BinaryKernel, op: (t: Tensor, c: number) => Tensor): Tensor {
+  return opsOnlyWrap() ? new Tensor(kernel(t.storage, t.shape, Float64Array.of(c), [], t.shape, 'backward'), t.shape) : op(t, c);
+}
 
 /** g with the reduced axes restored as 1s, so it broadcasts against the input. */
 export function withKeptDims(g: Tensor, input: Shape, attrs: ReduceAttrs): Tensor {
@@ -88,7 +95,14 @@ function averaged(kernel: ReduceKernel) {
 export const mean = reduction('mean', averaged(sumKernel), {
   formula: ({ grad, size }, { count }) => [`${grad} / ${size(count)}`],
   // Divide before spreading: the small tensor, not the full-size one.
-  backward: ({ inputs: [x], attrs }, g) => [spread(g.div(attrs.count), x.shape, attrs)],
+  backward: (ctx, g) => {
+    const { inputs: [x], attrs } = ctx;
+    const share = withKeptDims(byNumber(g, attrs.count, divideKernel, (t, c) => t.div(c)), x.shape, attrs);
+    const soFar = broadcastPattern(share.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
+    if (soFar === null) return [broadcastTo(share, x.shape)];
+    addRowsInto(soFar.storage, share.storage);
+    return [soFar];
+  },
 });
 
 /**
@@ -99,7 +113,14 @@ export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), 
   label: 'mean(x²)',
   formula: ({ inputs: [x], grad, size }, { count }) => [`2 · ${grad} · ${x} / ${size(count)}`],
   // x · (2g/N) with g broadcast by the mul itself: one full-size pass, no materialised spread.
-  backward: ({ inputs: [x], attrs }, g) => [x.mul(withKeptDims(g.mul(2 / attrs.count), x.shape, attrs))],
+  backward: (ctx, g) => {
+    const { inputs: [x], attrs } = ctx;
+    const slope = withKeptDims(byNumber(g, 2 / attrs.count, multiplyKernel, (t, c) => t.mul(c)), x.shape, attrs);
+    const soFar = broadcastPattern(slope.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
+    if (soFar === null) return [x.mul(slope)];
+    addRowProductsInto(soFar.storage, x.storage, slope.storage);
+    return [soFar];
+  },
 });
 
 /**

@@ -10,7 +10,8 @@ export function formatShape(shape: Shape): string {
 
 export function sizeOf(shape: Shape): number {
   let size = 1;
-  for (const dim of shape) size *= dim;
+  // Indexed rather than for-of: this runs several times per op, often before the JIT has optimised it.
+  for (let i = 0; i < shape.length; i++) size *= shape[i];
   return size;
 }
 
@@ -31,8 +32,19 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return true;
 }
 
+/** Every element a non-negative integer: a plain loop, since this runs for every tensor made. */
+function isValidShape(shape: unknown): boolean {
+  if (!Array.isArray(shape)) return false;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    // Holes are skipped, as `every` skips them.
+    if (!(typeof d === 'number' && Number.isInteger(d) && d >= 0) && i in shape) return false;
+  }
+  return true;
+}
+
 export function assertValidShape(op: string, shape: unknown): asserts shape is Shape {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+  if (!isValidShape(shape)) {
     throw new Error(`${op}: shape must be an array of non-negative integers, got ${describeList(shape)}`);
   }
 }

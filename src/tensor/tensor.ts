@@ -31,8 +31,34 @@ const IS_PARAMETER = 4;
 const IS_BUFFER = 8;
 const SAVED_BY_NODE = 16;
 
-/** Tensor names, off the tensor: a field on each would cost the unnamed many 8 bytes apiece. */
+/** The bit saying a tensor's name is in `names`; above it, the number of an interned name. */
+const NAME_IN_MAP = 32;
+const NAME_SHIFT = 6;
+const FLAG_BITS = (1 << NAME_SHIFT) - 1;
+
+/**
+ * Tensor names, off the tensor: a field on each would cost the unnamed many 8 bytes apiece (a
+ * long chain's memory). Most names are a few used again and again (BN names μ, σ², x̂ on every
+ * step), so the first MAX_INTERNED_NAMES strings get a number, kept in the tensor's flags: no
+ * WeakMap entry to write per tensor, none for the collector to sweep (a WeakMap entry cost a
+ * small op ~8% of its time). Other names, and names past that many, live in the WeakMap.
+ */
+const MAX_INTERNED_NAMES = 4095;
+const internedNames: string[] = [''];
+const nameNumbers = new Map<string, number>();
 const names = new WeakMap<Tensor, string>();
+
+/** The number of an interned name, interning it while there is room; 0 when there is none. */
+function nameNumber(name: string): number {
+  let number = nameNumbers.get(name);
+  if (number === undefined) {
+    if (internedNames.length > MAX_INTERNED_NAMES) return 0;
+    number = internedNames.length;
+    internedNames.push(name);
+    nameNumbers.set(name, number);
+  }
+  return number;
+}
 
 function withFlag(flags: number, flag: number, value: boolean): number {
   return value ? flags | flag : flags & ~flag;
@@ -45,14 +71,27 @@ export class Tensor {
   /** What produced this tensor; null for leaves and for results computed without recording. */
   node: GraphNode | null = null;
   /** The name pictures and error messages use; most tensors (a chain's intermediates) have none. */
-  get name(): string | undefined { return names.get(this); }
+  get name(): string | undefined {
+    const number = this.flags >>> NAME_SHIFT;
+    if (number !== 0) return internedNames[number];
+    return (this.flags & NAME_IN_MAP) === 0 ? undefined : names.get(this);
+  }
   set name(value: string | undefined) {
-    if (value === undefined) names.delete(this);
-    else names.set(this, value);
+    if ((this.flags & NAME_IN_MAP) !== 0) names.delete(this);
+    this.flags &= FLAG_BITS & ~NAME_IN_MAP;
+    if (value === undefined) return;
+    const number = typeof value === 'string' ? nameNumber(value) : 0;
+    if (number !== 0) {
+      this.flags |= number << NAME_SHIFT;
+    } else {
+      names.set(this, value);
+      this.flags |= NAME_IN_MAP;
+    }
   }
   /**
    * The five yes/no properties below in one small integer: a long chain holds two tensors per
    * op, and five fields of their own would cost each 40 bytes (issue #12's chain memory target).
+   * Above them, where the name is (see `name`).
    */
   private flags = 0;
 
@@ -83,13 +122,15 @@ export class Tensor {
      */
     readonly storage: Float64Array,
     readonly shape: Shape,
-    options: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean } = {},
+    options?: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean },
   ) {
     if (!(storage instanceof Float64Array)) throw new Error(`Tensor: storage must be a Float64Array (tensor() takes arrays), got ${describeValue(storage)}`);
     assertValidShape('Tensor', shape);
     if (storage.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${storage.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
+    // Every op's result comes through here without options: its flags stay 0, no object is made.
+    if (options === undefined) return;
     this.isParameter = options.isParameter ?? false;
     this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { batchNorm, defineOp, grad, randn, tensor, type Tensor } from 'gradgraph';
+import { batchNorm, defineOp, grad, meanSquare, randn, tensor, type Tensor } from 'gradgraph';
 
 /*
  * The backward pass adds into gradient buffers in place and gives them back for reuse when it
@@ -15,7 +15,7 @@ const ROWS = 64;
 const COLS = 80;
 
 const step = fc.record({
-  op: fc.constantFrom('add', 'mul', 'sub', 'div', 'reshape', 'rowMean', 'square', 'keep', 'negate'),
+  op: fc.constantFrom('add', 'mul', 'sub', 'div', 'reshape', 'rowMean', 'square', 'keep', 'negate', 'rowMeanSquare', 'flatRowMean', 'meanOfOther'),
   a: fc.nat(),
   b: fc.nat(),
 });
@@ -49,6 +49,10 @@ function build(steps: readonly { op: string; a: number; b: number }[], x: Tensor
       square: () => left.square().mul(0.5),
       keep: () => keep(left),
       negate: () => left.neg(),
+      // mean and meanSquare add their gradient into x's gradient so far when they may (gradientToAddInto).
+      rowMeanSquare: () => left.sub(meanSquare(left, 0, { keepdims: true })),
+      flatRowMean: () => left.mul(0.5).sub(left.mean(0)),
+      meanOfOther: () => left.add(right.mean(0, { keepdims: true })),
     }[op]!();
     values.push(next);
   }

@@ -17,6 +17,28 @@ describe('tensor', () => {
     expect(tensor([Number.NaN, Infinity, -Infinity, -0, 1.5]).toString()).toBe('Tensor([NaN,Infinity,-Infinity,-0,1.5], shape=[5])');
   });
 
+  it('keeps each tensor\'s name, renamed or removed, beside flags set before and after, past the names kept by number', () => {
+    // More distinct names than are kept by number (4095): the later ones live in the WeakMap.
+    const many = Array.from({ length: 5000 }, (_, i) => tensor([i], { name: `name ${i}`, requiresGrad: i % 2 === 0 }));
+    many.forEach((t, i) => {
+      expect(t.name).toBe(`name ${i}`);
+      expect(t.requiresGrad).toBe(i % 2 === 0);
+    });
+    for (const t of [many[1], many[4999]]) {
+      t.retainGrad();
+      t.name = 'renamed';
+      expect(t.name).toBe('renamed');
+      t.name = `name 4998`;
+      expect(t.name).toBe('name 4998');
+      t.name = undefined;
+      expect(t.name).toBeUndefined();
+      t.name = '';
+      expect(t.name).toBe('');
+      expect(t.retainsGrad).toBe(true);
+    }
+    expect(tensor([1]).name).toBeUndefined();
+  });
+
   it('withLabel on a leaf names the tensor, or says "this tensor" when it has no name', () => {
     expect(() => tensor([1]).withLabel('scale')).toThrow(/^withLabel: this tensor is a leaf or was not recorded; give it a name instead$/);
     expect(() => tensor([1], { name: 'x' }).withLabel('scale')).toThrow(/^withLabel: tensor 'x' is a leaf or was not recorded; give it a name instead$/);
