@@ -1,7 +1,7 @@
 import { applyOp, opsOnlyWrap, type OpDefinition } from '../autograd/op.js';
 import { expectTensor, Tensor } from '../tensor/tensor.js';
 import { assertValidShape, broadcastAxes, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
-import { broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
+import { addRowSumsOfProducts, broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
 
 /*
  * broadcastTo and sumTo are each other's gradient. `unbroadcast` is the one place that sums a
@@ -87,17 +87,7 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
     const qd = q.storage;
     if (broadcastPattern(shape, p.shape) === 'row') {
       const out = new Float64Array(sizeOf(shape));
-      const m = out.length;
-      for (let start = 0; start < pd.length; start += m) {
-        let j = 0, i = start;
-        for (; j + 3 < m; j += 4, i += 4) {
-          out[j] += pd[i] * qd[i];
-          out[j + 1] += pd[i + 1] * qd[i + 1];
-          out[j + 2] += pd[i + 2] * qd[i + 2];
-          out[j + 3] += pd[i + 3] * qd[i + 3];
-        }
-        for (; j < m; j++, i++) out[j] += pd[i] * qd[i];
-      }
+      addRowSumsOfProducts(out, pd, qd);
       return { data: out, shape };
     }
     const product = new Float64Array(pd.length);

@@ -27,6 +27,15 @@ export function fourAtATime(head: (stride: number) => string, step: (k: number) 
     ${head(1)} { ${step(0)} }`;
 }
 
+/**
+ * The walk over n values (`n` in scope) along which a row of `m` values repeats, four per turn:
+ * `step(k)` reads or writes the full index i + k and the row index j + k.
+ */
+const rowWalk = (m: string, step: (k: number) => string) => `for (let start = 0; start < n; start += ${m}) {
+      let j = 0, i = start;
+      ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < ${m}; j += ${stride}, i += ${stride})`, step)}
+    }`;
+
 export function compileUnary(expression: string): UnaryKernel {
   const step = (k: number) => `{ const x = input[${plus('i', k)}]; out[${plus('i', k)}] = ${expression}; }`;
   return new Function('uninitializedValues', `return function unaryKernel(input) {
@@ -77,10 +86,7 @@ export function compileBinary(expression: string): BinaryKernel {
         ${run('n', ...repeated)}`,
       // The small operand's values repeat with its own period.
       row: `const m = ${small}.length;
-        for (let start = 0; start < n; start += m) {
-          let j = 0, i = start;
-          ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < m; j += ${stride}, i += ${stride})`, (k) => body(rowA(k), rowB(k), plus('i', k)))}
-        }`,
+        ${rowWalk('m', (k) => body(rowA(k), rowB(k), plus('i', k)))}`,
       // Each of the small operand's values repeats in a run.
       column: `const length = n / ${small}.length;
         for (let j = 0, start = 0; j < ${small}.length; j++, start += length) {
@@ -138,13 +144,18 @@ export function compileRowGradients(expression: string): RowGradientKernel {
     const n = g.length, m = row.length;
     const full = uninitializedValues(n);
     const sums = zeroedValues(m);
-    for (let start = 0; start < n; start += m) {
-      let j = 0, i = start;
-      ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < m; j += ${stride}, i += ${stride})`, (k) =>
-        `{ const x = g[${plus('i', k)}]; const y = row[${plus('j', k)}]; full[${plus('i', k)}] = ${expression}; sums[${plus('j', k)}] += x * q[${plus('i', k)}]; }`)}
-    }
+    ${rowWalk('m', (k) => `{ const x = g[${plus('i', k)}]; const y = row[${plus('j', k)}]; full[${plus('i', k)}] = ${expression}; sums[${plus('j', k)}] += x * q[${plus('i', k)}]; }`)}
     return { full, sums };
   };`)(uninitializedValues, zeroedValues) as RowGradientKernel;
+}
+
+/**
+ * A pass of `step` over full-size arrays along which a row repeats (see rowWalk), compiled once:
+ * `n` and `m` are the full and the row length, written in the parameters' names.
+ */
+function compileRowPass<Args extends Float64Array[]>(parameters: readonly string[], n: string, m: string, step: (i: string, j: string) => string): (...args: Args) => void {
+  return new Function(...parameters, `const n = ${n}, m = ${m};
+    ${rowWalk('m', (k) => step(plus('i', k), plus('j', k)))}`) as (...args: Args) => void;
 }
 
 /**
@@ -152,33 +163,14 @@ export function compileRowGradients(expression: string): RowGradientKernel {
  * added into the gradient so far in one pass (see gradientToAddInto), the same sums as a spread
  * or product written out first and then added.
  */
-export function addRowsInto(target: Float64Array, row: Float64Array): void {
-  const n = target.length, m = row.length;
-  for (let start = 0; start < n; start += m) {
-    let j = 0, i = start;
-    for (; j + 3 < m; j += 4, i += 4) {
-      target[i] += row[j];
-      target[i + 1] += row[j + 1];
-      target[i + 2] += row[j + 2];
-      target[i + 3] += row[j + 3];
-    }
-    for (; j < m; j++, i++) target[i] += row[j];
-  }
-}
+export const addRowsInto = compileRowPass<[target: Float64Array, row: Float64Array]>(['target', 'row'], 'target.length', 'row.length',
+  (i, j) => `target[${i}] += row[${j}];`);
+export const addRowProductsInto = compileRowPass<[target: Float64Array, x: Float64Array, row: Float64Array]>(['target', 'x', 'row'], 'target.length', 'row.length',
+  (i, j) => `target[${i}] += x[${i}] * row[${j}];`);
 
-export function addRowProductsInto(target: Float64Array, x: Float64Array, row: Float64Array): void {
-  const n = target.length, m = row.length;
-  for (let start = 0; start < n; start += m) {
-    let j = 0, i = start;
-    for (; j + 3 < m; j += 4, i += 4) {
-      target[i] += x[i] * row[j];
-      target[i + 1] += x[i + 1] * row[j + 1];
-      target[i + 2] += x[i + 2] * row[j + 2];
-      target[i + 3] += x[i + 3] * row[j + 3];
-    }
-    for (; j < m; j++, i++) target[i] += x[i] * row[j];
-  }
-}
+/** sums += Σ over the rows of p · q, elementwise (sums is the row, p and q full-size): sumOfProducts' rows. */
+export const addRowSumsOfProducts = compileRowPass<[sums: Float64Array, p: Float64Array, q: Float64Array]>(['sums', 'p', 'q'], 'p.length', 'sums.length',
+  (i, j) => `sums[${j}] += p[${i}] * q[${i}];`);
 
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
 export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape, op: string): Float64Array {
@@ -227,11 +219,7 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     const trailing = axes.every((axis, i) => axis === nd - axes.length + i);
     if (leading) {
       // Each output's sum in input order, as before; four outputs per turn.
-      for (let start = 0; start < n; start += outSize) {
-        let j = 0, i = start;
-        ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < outSize; j += ${stride}, i += ${stride})`, (k) =>
-          `{ let acc = out[${plus('j', k)}]; const x = input[${plus('i', k)}]; ${fold} out[${plus('j', k)}] = acc; }`)}
-      }
+      ${rowWalk('outSize', (k) => `{ let acc = out[${plus('j', k)}]; const x = input[${plus('i', k)}]; ${fold} out[${plus('j', k)}] = acc; }`)}
       return out;
     }
     if (trailing) {
