@@ -95,32 +95,39 @@ function sampleSteps(apply: (step: number) => void, h: number, evaluate: Evaluat
 }
 
 /**
- * The samples at half the step: ±h and ±2h are ±2·(h/2) and ±4·(h/2), so only f(x ± h/2) is
- * new (`at(step)` gives f at x + step·d). Halving h is exact, so the points are the same bit for bit.
+ * The samples at h, h/2, h/4, ... (level 0, 1, 2, ...), each taken when first asked for, from
+ * `first` and `at(step)`, f at x + step·d. Halving h is exact, so ±h and ±2h are ±2·(h/2) and
+ * ±4·(h/2) bit for bit, and each level adds only f(x ± h/2).
  */
-export function halved(samples: Samples, at: (step: number) => readonly Float64Array[]): Samples {
-  const step = samples.step / 2;
-  const [plus, minus, plus2, minus2] = samples.moved;
-  return { base: samples.base, moved: [at(step), at(-step), plus, minus, plus2, minus2], step };
+export function sampleLevels(first: Samples, at: (step: number) => readonly Float64Array[]): (level: number) => Samples {
+  const levels = [first];
+  const level = (k: number): Samples => (levels[k] ??= halved(level(k - 1)));
+  const halved = (samples: Samples): Samples => {
+    const step = samples.step / 2;
+    const [plus, minus, plus2, minus2] = samples.moved;
+    return { base: samples.base, moved: [at(step), at(-step), plus, minus, plus2, minus2], step };
+  };
+  return level;
 }
 
 /** How many times `settle` halves the step. */
 export const HALVINGS = 2;
 
 /**
- * The estimate at h, unless the samples show a kink, or fit a smooth function only by the h³
- * law: then the first estimate at h/2 or h/4 (`next()` gives them in turn) whose jumps are too
- * small to tell. A kink between 2h and 4h from x (relu at x = −3h) spoils only the ±4h samples
- * while the derivative at x is defined; at h/2 the samples reach 2h and miss it, and at h/4 one
- * between h and 2h. A kink may fit the h³ law at one step by the place it lies at (1.9h), and
- * be taken for a pole, with the pole's wide tolerance; it breaks the law at another step, and
- * a pole never does. So: a kink at x stays a kink, and so does a law that breaks.
+ * The estimate at h (`level(0)`), unless the samples show a kink, or fit a smooth function only
+ * by the h³ law: then the first estimate at h/2 or h/4 whose jumps are too small to tell. A kink
+ * between 2h and 4h from x (relu at x = −3h) spoils only the ±4h samples while the derivative at
+ * x is defined; at h/2 the samples reach 2h and miss it, and at h/4 one between h and 2h. A kink
+ * may fit the h³ law at one step by the place it lies at (1.9h), and be taken for a pole, with
+ * the pole's wide tolerance; it breaks the law at another step, and a pole never does. So: a
+ * kink at x stays a kink, and so does a law that breaks.
  */
-export function settle(first: Estimate, next: () => Estimate): Estimate {
+export function settle(level: (k: number) => Samples, estimateOf: (samples: Samples) => Estimate): Estimate {
+  const first = estimateOf(level(0));
   if (first.smooth && !first.byGrowth) return first;
   let lawful = first.smooth;
-  for (let halving = 0; halving < HALVINGS; halving++) {
-    const closer = next();
+  for (let k = 1; k <= HALVINGS; k++) {
+    const closer = estimateOf(level(k));
     if (closer.smooth && !closer.byGrowth) return closer;
     lawful &&= closer.smooth;
   }
@@ -129,11 +136,7 @@ export function settle(first: Estimate, next: () => Estimate): Estimate {
 
 /** `estimateOf` the samples along `apply`, settled (see settle) by samples at h/2 and h/4 where needed. */
 export function estimateNearX(apply: (step: number) => void, h: number, evaluate: Evaluate, base: readonly Float64Array[], estimateOf: (samples: Samples) => Estimate): Estimate {
-  let samples = sampleSteps(apply, h, evaluate, base);
-  return settle(estimateOf(samples), () => {
-    samples = halved(samples, (step) => sampleAt(apply, evaluate, step));
-    return estimateOf(samples);
-  });
+  return settle(sampleLevels(sampleSteps(apply, h, evaluate, base), (step) => sampleAt(apply, evaluate, step)), estimateOf);
 }
 
 interface Move {

@@ -4,7 +4,7 @@ import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectFiniteNumber, expectFunction } from '../validate.js';
-import { estimate, estimateEntry, estimateNearX, halved, inGraph, randomDirection, SAFETY, screenEntry, searchByHalving, settle, type Rounding, type Samples, type Screening } from './differences.js';
+import { estimate, estimateEntry, estimateNearX, inGraph, randomDirection, SAFETY, sampleLevels, screenEntry, searchByHalving, settle, type Rounding, type Screening } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
 import { checkRecordedOps, culprits } from './op-check.js';
 import { formatReport, type GradcheckReport, type InputReport } from './report.js';
@@ -220,13 +220,8 @@ function movedBy(ctx: Context, x: Tensor, j: number, t: number, step: number, in
 function estimateColumn(ctx: Context, x: Tensor, j: number, step: number, rows: readonly number[], jacobian: Float64Array, tally: Tally, screened?: readonly Float64Array[]): void {
   const first = screened ?? SCREEN_STEPS.map((t) => movedBy(ctx, x, j, t, step));
   const moved = [...first, ...REST_STEPS.map((t) => movedBy(ctx, x, j, t, step))].map((values) => [values]);
-  const levels: Samples[] = [{ base: [ctx.center], moved, step }];
-  const at = (level: number): Samples => (levels[level] ??= halved(at(level - 1), (h) => [movedBy(ctx, x, j, 1, h)]));
-  for (const i of rows) {
-    let level = 0;
-    const estimated = settle(estimateEntry(levels[0], 0, i, roundingOfRow(ctx, i)), () => estimateEntry(at(++level), 0, i, roundingOfRow(ctx, i)));
-    tally.add(jacobian[i * x.size + j], estimated, j, i);
-  }
+  const level = sampleLevels({ base: [ctx.center], moved, step }, (h) => [movedBy(ctx, x, j, 1, h)]);
+  for (const i of rows) tally.add(jacobian[i * x.size + j], settle(level, (samples) => estimateEntry(samples, 0, i, roundingOfRow(ctx, i))), j, i);
 }
 
 /**
