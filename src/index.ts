@@ -1,5 +1,6 @@
 export { Tensor, tensor, zeros, ones, full, randn, rand } from './tensor/tensor.js';
-export { setMaxAllocationBytes, getMaxAllocationBytes, DEFAULT_MAX_ALLOCATION_BYTES } from './tensor/allocation.js';
+export { setMaxAllocationBytes, getMaxAllocationBytes, DEFAULT_MAX_ALLOCATION_BYTES, emptyPool, pooledMemoryBytes } from './tensor/allocation.js';
+export { tidy, keep } from './tensor/tidy.js';
 export type { TensorLike, NestedArray, TensorOptions, FactoryOptions, RandomOptions } from './tensor/tensor.js';
 export { formatShape, broadcastShapes, type Shape } from './tensor/shape.js';
 export * from './ops/index.js';

@@ -6,6 +6,7 @@ import type { GraphNode } from './op.js';
 import { postOrder } from './traversal.js';
 import { addInPlace, GradientBuffers } from './gradient-buffers.js';
 import { checkOptions, describeValue } from '../validate.js';
+import { noteHeldAsGrad } from '../tensor/tidy.js';
 
 /*
  * Reverse-mode differentiation. Each node runs once every use of its output has sent its
@@ -294,6 +295,7 @@ export function backward(output: Tensor, gradOutput?: TensorLike, options: Backw
     for (const [t, g] of grads) {
       if (!keep(t)) continue;
       t.grad = t.grad === null ? handOut(g) : t.grad.add(g);
+      noteHeldAsGrad(t.grad);
     }
   };
   if (createGraph) withGradEnabled(true, store);

@@ -66,6 +66,11 @@ export function handOut(buffer: Float64Array, savedByNode: boolean): Float64Arra
   return buffer;
 }
 
+/** True once `.data` has given `buffer` to someone, who may hold it: tidy() never reuses it. */
+export function wasHandedOut(buffer: Float64Array): boolean {
+  return valuesAtHandOut.has(buffer);
+}
+
 /** What a node recording `buffer` must find in it again at backward time (null: the copy at its hand-out, if any). */
 export function keepForBackward(buffer: Float64Array): Float64Array | null {
   return valuesAtHandOut.has(buffer) ? buffer.slice() : null;

@@ -1,4 +1,5 @@
 import { formatShape, sizeOf, type Shape } from './shape.js';
+import type { Tensor } from './tensor.js';
 import { describeValue } from '../validate.js';
 
 /*
@@ -102,18 +103,58 @@ export function allocate(op: string, shape: Shape): Float64Array {
  * Slab views are not collected: too small to be worth reusing or summing into in place, and the
  * bookkeeping would cost a long chain of small ops more than it saves.
  */
-const POOL_MIN_VALUES = 4096;
-const MAX_POOLED_BYTES = 2 ** 27;
+export const POOL_MIN_VALUES = 4096;
+/** 512 MiB: the buffers of one explicit BN step at 4096×1024 (eight of 32 MiB) fit, with room. */
+export const MAX_POOLED_BYTES = 2 ** 29;
 const pool = new Map<number, Float64Array[]>();
+/** What the pool holds, so that a buffer given back twice (by a backward pass, then by its tidy) is pooled once. */
+const inPool = new Set<Float64Array>();
 let pooledBytes = 0;
 
 /** Takes back a buffer no one holds any more, for a later `uninitializedValues` of its size. */
 export function releaseValues(buffer: Float64Array): void {
-  if (buffer.length < POOL_MIN_VALUES || pooledBytes + buffer.byteLength > MAX_POOLED_BYTES) return;
+  if (buffer.length < POOL_MIN_VALUES || inPool.has(buffer) || pooledBytes + buffer.byteLength > MAX_POOLED_BYTES) return;
   const free = pool.get(buffer.length);
   if (free === undefined) pool.set(buffer.length, [buffer]);
   else free.push(buffer);
+  inPool.add(buffer);
   pooledBytes += buffer.byteLength;
+}
+
+/** The bytes the pool holds now, for a later result of the same size. */
+export function pooledMemoryBytes(): number {
+  return pooledBytes;
+}
+
+/**
+ * Lets go of every buffer the pool holds (for the collector to free), and returns how many
+ * bytes that was: after a large computation, before smaller ones, like PyTorch's
+ * `torch.cuda.empty_cache()`.
+ */
+export function emptyPool(): number {
+  const bytes = pooledBytes;
+  pool.clear();
+  inPool.clear();
+  pooledBytes = 0;
+  return bytes;
+}
+
+/**
+ * What the innermost open `tidy()` (tidy.ts) has made so far: the tensors of at least
+ * POOL_MIN_VALUES values constructed, and the buffers of that size allocated, since it opened.
+ */
+export interface TidyRecord {
+  readonly tensors: Tensor[];
+  readonly buffers: Set<Float64Array>;
+  /** Tensors to keep whatever their size: gradients stored in `.grad`, and `keep()`'s. */
+  readonly roots: Tensor[];
+}
+
+/** The innermost tidy() open now, or null; Tensor's constructor and `noted` write to it. */
+export let openTidy: TidyRecord | null = null;
+
+export function setOpenTidy(record: TidyRecord | null): void {
+  openTidy = record;
 }
 
 /** Buffers allocated while a collector listens (see `collectAllocations`). */
@@ -135,6 +176,7 @@ export function collectAllocations<T>(into: Set<Float64Array> | null, fn: () => 
 
 function noted(values: Float64Array): Float64Array {
   if (collector !== null) collector.add(values);
+  if (openTidy !== null && values.length >= POOL_MIN_VALUES) openTidy.buffers.add(values);
   return values;
 }
 
@@ -154,6 +196,7 @@ const UNZEROED_MIN_VALUES = POOL_MIN_VALUES;
 export function uninitializedValues(size: number): Float64Array {
   const reused = size >= POOL_MIN_VALUES ? pool.get(size)?.pop() : undefined;
   if (reused !== undefined) {
+    inPool.delete(reused);
     pooledBytes -= reused.byteLength;
     return noted(reused);
   }

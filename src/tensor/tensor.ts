@@ -2,7 +2,7 @@ import type { GraphNode } from '../autograd/op.js';
 import * as ops from '../ops/index.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import { handOut, shareBuffer } from '../autograd/saved.js';
-import { allocate } from './allocation.js';
+import { allocate, openTidy, POOL_MIN_VALUES } from './allocation.js';
 import { Random } from './random.js';
 import { assertValidShape, formatShape, sizeOf, type Shape } from './shape.js';
 import { checkOptions, describeValue } from '../validate.js';
@@ -30,10 +30,12 @@ const RETAINS_GRAD = 2;
 const IS_PARAMETER = 4;
 const IS_BUFFER = 8;
 const SAVED_BY_NODE = 16;
+const KEPT = 32;
+const HELD_AS_GRAD = 64;
 
 /** The bit saying a tensor's name is in `names`; above it, the number of an interned name. */
-const NAME_IN_MAP = 32;
-const NAME_SHIFT = 6;
+const NAME_IN_MAP = 128;
+const NAME_SHIFT = 8;
 const FLAG_BITS = (1 << NAME_SHIFT) - 1;
 
 /**
@@ -64,6 +66,16 @@ function withFlag(flags: number, flag: number, value: boolean): number {
   return value ? flags | flag : flags & ~flag;
 }
 
+/** The values of every released tensor: none. */
+const RELEASED = new Float64Array(0);
+
+function releasedMessage(t: Tensor): string {
+  const which = t.name === undefined ? 'a tensor' : `tensor '${t.name}'`;
+  const made = t.node === null ? '' : ` (made by op '${t.node.op.name}')`;
+  return `${which} of shape ${formatShape(t.shape)}${made} was released when the tidy() that made it ended; ` +
+    'return it from that tidy() (or from a function it calls) or keep() it to use it afterwards';
+}
+
 /** An N-d float64 tensor that records the ops applied to it when it requires grad. */
 export class Tensor {
   /** Gradient accumulated by `backward()`; null until then, reset by `zeroGrad()`. */
@@ -89,8 +101,8 @@ export class Tensor {
     }
   }
   /**
-   * The five yes/no properties below in one small integer: a long chain holds two tensors per
-   * op, and five fields of their own would cost each 40 bytes (issue #12's chain memory target).
+   * The seven yes/no properties below in one small integer: a long chain holds two tensors per
+   * op, and seven fields of their own would cost each 56 bytes (issue #12's chain memory target).
    * Above them, where the name is (see `name`).
    */
   private flags = 0;
@@ -110,17 +122,22 @@ export class Tensor {
   /** Set when a recorded op saves this tensor (as an input or its output): see `data`. */
   get savedByNode(): boolean { return (this.flags & SAVED_BY_NODE) !== 0; }
   set savedByNode(value: boolean) { this.flags = withFlag(this.flags, SAVED_BY_NODE, value); }
+  /** Set by `keep()`: no `tidy()` releases this tensor. */
+  get isKept(): boolean { return (this.flags & KEPT) !== 0; }
+  set isKept(value: boolean) { this.flags = withFlag(this.flags, KEPT, value); }
+  /** Set when backward stores this tensor in some tensor's `.grad`: `tidy()` keeps it (see tidy.ts). */
+  get heldAsGrad(): boolean { return (this.flags & HELD_AS_GRAD) !== 0; }
+  set heldAsGrad(value: boolean) { this.flags = withFlag(this.flags, HELD_AS_GRAD, value); }
+
+  /** The values; RELEASED once the tidy() that made this tensor has given them back (tidy.ts). */
+  private values: Float64Array;
 
   /**
    * Wraps `storage` without copying; use `tensor()` to build one from user values. Writes to
    * an array passed here are not tracked (see `data`).
    */
   constructor(
-    /**
-     * The values, row-major, as the kernels read them. Writing here is not tracked: it is the
-     * escape hatch PyTorch's `.data` is. Read and write through `data` instead.
-     */
-    readonly storage: Float64Array,
+    storage: Float64Array,
     readonly shape: Shape,
     options?: { requiresGrad?: boolean; name?: string | undefined; isParameter?: boolean; isBuffer?: boolean },
   ) {
@@ -129,12 +146,35 @@ export class Tensor {
     if (storage.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${storage.length} element(s) but shape ${formatShape(shape)} needs ${sizeOf(shape)}`);
     }
+    this.values = storage;
+    if (openTidy !== null && storage.length >= POOL_MIN_VALUES) openTidy.tensors.push(this);
     // Every op's result comes through here without options: its flags stay 0, no object is made.
     if (options === undefined) return;
     this.isParameter = options.isParameter ?? false;
     this.isBuffer = options.isBuffer ?? false;
     this.requiresGrad = options.requiresGrad ?? this.isParameter;
     if (options.name !== undefined) this.name = options.name;
+  }
+
+  /**
+   * The values, row-major, as the kernels read them. Writing here is not tracked: it is the
+   * escape hatch PyTorch's `.data` is. Read and write through `data` instead. A tensor that a
+   * tidy() released has none: reading them throws, naming the tensor.
+   */
+  get storage(): Float64Array {
+    const values = this.values;
+    if (values === RELEASED) throw new Error(releasedMessage(this));
+    return values;
+  }
+
+  /** True once the tidy() that made this tensor has ended without keeping it (see `tidy`). */
+  get isReleased(): boolean {
+    return this.values === RELEASED;
+  }
+
+  /** For tidy() alone: this tensor is dead, its values go back to the pool. */
+  markReleased(): void {
+    this.values = RELEASED;
   }
 
   static scalar(value: number): Tensor {
@@ -157,7 +197,8 @@ export class Tensor {
   }
 
   get size(): number {
-    return this.storage.length;
+    const values = this.values;
+    return values === RELEASED ? sizeOf(this.shape) : values.length;
   }
 
   /** True for tensors the user created, as opposed to results of recorded ops. */
@@ -185,7 +226,7 @@ export class Tensor {
     if (this.name !== undefined) parts.unshift(`name=${JSON.stringify(this.name)}`);
     if (this.node) parts.push(`op=${this.node.op.name}`);
     if (this.requiresGrad) parts.push('requiresGrad');
-    const values = this.storage.length <= 24 ? formatNested(this.toArray()) : `${this.storage.length} values`;
+    const values = this.isReleased ? 'released by tidy()' : this.size <= 24 ? formatNested(this.toArray()) : `${this.size} values`;
     return `Tensor(${values}, ${parts.join(', ')})`;
   }
 
