@@ -7,10 +7,27 @@ export interface Case {
   name: string;
   run: () => unknown;
   /**
-   * For a case timed elsewhere (PyTorch's, in its own process): runs it once and returns the
-   * milliseconds it measured itself, so the time to ask is no part of the figure.
+   * For a case timed elsewhere (PyTorch's, in its own process): runs it `repeat` times in a row
+   * and returns the milliseconds per run it measured itself, so the time to ask is no part of
+   * the figure.
    */
-  timeItself?: () => number;
+  timeItself?: (repeat: number) => number;
+}
+
+export interface MeasureOptions {
+  rounds?: number;
+  /** Runs of each case before the first round, at the least. */
+  warmup?: number;
+  /** Go on warming each case up until it has run this long (a JIT optimizes after thousands of calls, not three). */
+  warmupMs?: number;
+  /** Keep adding rounds until this long has passed. */
+  minMs?: number;
+  /**
+   * Runs of a case per sample, back to back, timed together: the steady state of a loop, as
+   * torch.utils.benchmark's blocks and timeit measure it. A single run after the other side's
+   * turn (or a wait on a pipe) starts with cold caches and a core that may have slowed down.
+   */
+  repeat?: number;
 }
 
 export interface Timing {
@@ -20,20 +37,23 @@ export interface Timing {
   samples: number[];
 }
 
-export function measure(cases: readonly Case[], { rounds = 30, warmup = 5, minMs = 0 } = {}): Timing[] {
-  for (let i = 0; i < warmup; i++) for (const c of cases) (c.timeItself ?? c.run)();
+/** One sample of `c`: the milliseconds per run over `repeat` runs in a row. */
+function sample(c: Case, repeat: number): number {
+  if (c.timeItself) return c.timeItself(repeat);
+  const t0 = performance.now();
+  for (let i = 0; i < repeat; i++) c.run();
+  return (performance.now() - t0) / repeat;
+}
+
+export function measure(cases: readonly Case[], { rounds = 30, warmup = 5, warmupMs = 0, minMs = 0, repeat = 1 }: MeasureOptions = {}): Timing[] {
+  for (const c of cases) {
+    const t0 = performance.now();
+    for (let i = 0; i < warmup || performance.now() - t0 < warmupMs; i++) sample(c, 1);
+  }
   const samples = cases.map(() => [] as number[]);
   const started = performance.now();
   for (let round = 0; round < rounds || performance.now() - started < minMs; round++) {
-    cases.forEach((c, i) => {
-      if (c.timeItself) {
-        samples[i].push(c.timeItself());
-        return;
-      }
-      const t0 = performance.now();
-      c.run();
-      samples[i].push(performance.now() - t0);
-    });
+    cases.forEach((c, i) => samples[i].push(sample(c, repeat)));
   }
   return cases.map((c, i) => ({ name: c.name, medianMs: median(samples[i]), samples: samples[i] }));
 }

@@ -81,9 +81,9 @@ export class TorchPeer {
     return id;
   }
 
-  /** Runs case `id` once in the peer and returns the milliseconds the peer measured. */
-  time(id: number): number {
-    return this.ask({ cmd: 'time', id }).ms as number;
+  /** Runs case `id` `repeat` times in a row in the peer and returns the milliseconds per run the peer measured. */
+  time(id: number, repeat = 1): number {
+    return this.ask({ cmd: 'time', id, repeat }).ms as number;
   }
 
   close(): void {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntropyWithLogits, gradcheck, twoMoons, type Tensor } from '../src/index.js';
+import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntropyWithLogits, emptyPool, gradcheck, tidy, twoMoons, type Tensor } from '../src/index.js';
 import { backwardTime } from './chain.js';
 import { explicitStep, fusedStep, handStep, problem, type Problem } from './batchnorm.js';
 import { measure, median, ms, pairedRatio, printTable, ratio, type Timing } from './harness.js';
@@ -20,10 +20,14 @@ const MEMORY_CHAIN_LENGTH = 400_000;
 
 const verdict = (met: boolean) => (met ? 'met' : 'not met');
 
-function roundsFor(elements: number): number {
-  if (elements <= 10_000) return 200;
-  if (elements <= 300_000) return 30;
-  return 8;
+/**
+ * Rounds, and runs per sample (see `repeat` in harness.ts): samples of a few milliseconds each
+ * side, and a second of warm-up per case, so that both sides are timed in a loop's steady state.
+ */
+function plan(elements: number) {
+  if (elements <= 10_000) return { rounds: 40, repeat: 50, warmupMs: 1000 };
+  if (elements <= 300_000) return { rounds: 20, repeat: 4, warmupMs: 1000 };
+  return { rounds: 6, repeat: 1, warmupMs: 1000 };
 }
 
 function sendProblem(peer: TorchPeer, kind: string, p: Problem): number {
@@ -60,23 +64,30 @@ function benchBatchNormAgainstTorch(peer: TorchPeer): void {
     const explicitId = sendProblem(peer, 'explicit', p);
     assertPeerAgrees(peer, fusedId, p, 'F.batch_norm');
     assertPeerAgrees(peer, explicitId, p, 'explicit');
-    // One pair at a time, so that each side's step follows the other side's step of the same
+    // One case at a time, so that each side's step follows the other side's step of the same
     // case, when it waited as long as its counterpart does. Four cases in one round put our fused
     // step after PyTorch's explicit graph (a wait ten times as long, which leaves our caches
     // cold: up to 3× the time at 64×64, measured) and PyTorch's explicit graph after ours.
-    const [fused, torchFused] = measure([
-      { name: 'fused', run: () => fusedStep(p) },
-      { name: 'F.batch_norm', run: () => 0, timeItself: () => peer.time(fusedId) },
-    ], { rounds: roundsFor(n * d), warmup: 3 });
-    const [explicit, torchExplicit] = measure([
-      { name: 'explicit', run: () => explicitStep(p) },
-      { name: 'torch explicit', run: () => 0, timeItself: () => peer.time(explicitId) },
-    ], { rounds: roundsFor(n * d), warmup: 3 });
-    rows.push(bnRow(`fused vs F.batch_norm, ${n}×${d}`, fused, torchFused, 0.8));
-    rows.push(bnRow(`explicit graph vs torch's, ${n}×${d}`, explicit, torchExplicit, 0.8));
+    // Ours runs as written, and in tidy(), which gives the step's buffers back when it ends, as
+    // PyTorch's reference counting does (without it, each step writes into fresh memory). Each in
+    // a group of its own, with an empty pool: in one group, either would use the buffers the
+    // other gave back.
+    const versus = (run: () => unknown, id: number): [Timing, Timing] => {
+      emptyPool();
+      const [ours, theirs] = measure([
+        { name: 'gradgraph', run },
+        { name: 'PyTorch', run: () => 0, timeItself: (repeat) => peer.time(id, repeat) },
+      ], plan(n * d));
+      emptyPool();
+      return [ours, theirs];
+    };
+    rows.push(bnRow(`fused vs F.batch_norm, ${n}×${d}`, ...versus(() => fusedStep(p), fusedId), 0.8));
+    rows.push(bnRow(`  the same in tidy()`, ...versus(() => tidy(() => { fusedStep(p); }), fusedId), 0.8));
+    rows.push(bnRow(`explicit graph vs torch's, ${n}×${d}`, ...versus(() => explicitStep(p), explicitId), 0.8));
+    rows.push(bnRow(`  the same in tidy()`, ...versus(() => tidy(() => { explicitStep(p); }), explicitId), 0.8));
     for (const id of [fusedId, explicitId]) peer.ask({ cmd: 'drop', id });
   }
-  printTable('BN forward + backward against PyTorch, float64, one thread (ratios: medians of per-round ratios)', rows);
+  printTable('BN forward + backward against PyTorch, float64, one thread (ratios: medians of per-round ratios; samples of several steps in a row after a second of warm-up)', rows);
 }
 
 function benchMlpAgainstTorch(peer: TorchPeer): void {
@@ -92,7 +103,7 @@ function benchMlpAgainstTorch(peer: TorchPeer): void {
         optimizer.step();
       },
     },
-    { name: 'PyTorch', run: () => 0, timeItself: () => peer.time(id) },
+    { name: 'PyTorch', run: () => 0, timeItself: (repeat) => peer.time(id, repeat) },
   ], { rounds: 300, warmup: 30 });
   // Steps per second are 1 / time, so ours / theirs in steps per second is theirs / ours in time.
   const speedup = pairedRatio(theirs, ours);
