@@ -31,7 +31,7 @@ function runSnippet(code: string): { status: number | null; stdout: string; stde
 }
 
 describe('README', () => {
-  it.each(['## A short tour', '### A classifier'])('%s prints what the README shows', (heading) => {
+  it.each(['## A short tour', '### A classifier', '## Memory in loops: `tidy(fn)`, `keep(t)`, `emptyPool()`'])('%s prints what the README shows', (heading) => {
     const { code, shown } = snippet(heading);
     const { status, stdout, stderr } = runSnippet(code);
     expect(stderr).toBe('');

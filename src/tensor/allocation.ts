@@ -61,7 +61,11 @@ let slabOffset = 0;
 
 /** `size` zeroed float64 values, from a slab when few. The caller checks the size. */
 export function zeroedValues(size: number): Float64Array {
-  if (size > SLAB_LIMIT) return noted(new Float64Array(size));
+  if (size > SLAB_LIMIT) {
+    // A reused buffer, zeroed: a pass over memory in cache costs less than a fault per page of new memory.
+    const reused = takeFromPool(size);
+    return noted(reused === undefined ? new Float64Array(size) : reused.fill(0));
+  }
   const bytes = size * Float64Array.BYTES_PER_ELEMENT;
   if (slabOffset + bytes > SLAB_BYTES) {
     slab = new ArrayBuffer(SLAB_BYTES);
@@ -119,6 +123,16 @@ export function releaseValues(buffer: Float64Array): void {
   else free.push(buffer);
   inPool.add(buffer);
   pooledBytes += buffer.byteLength;
+}
+
+/** A pooled buffer of `size` values, taken out of the pool, or undefined when there is none. */
+function takeFromPool(size: number): Float64Array | undefined {
+  const reused = size >= POOL_MIN_VALUES ? pool.get(size)?.pop() : undefined;
+  if (reused !== undefined) {
+    inPool.delete(reused);
+    pooledBytes -= reused.byteLength;
+  }
+  return reused;
 }
 
 /** The bytes the pool holds now, for a later result of the same size. */
@@ -194,12 +208,8 @@ const UNZEROED_MIN_VALUES = POOL_MIN_VALUES;
  * which saves a pass over each output; else zeroed values.
  */
 export function uninitializedValues(size: number): Float64Array {
-  const reused = size >= POOL_MIN_VALUES ? pool.get(size)?.pop() : undefined;
-  if (reused !== undefined) {
-    inPool.delete(reused);
-    pooledBytes -= reused.byteLength;
-    return noted(reused);
-  }
+  const reused = takeFromPool(size);
+  if (reused !== undefined) return noted(reused);
   // Buffer is Node's; a page has none.
   const nodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
   if (nodeBuffer === undefined || size < UNZEROED_MIN_VALUES) return zeroedValues(size);

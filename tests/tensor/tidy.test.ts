@@ -184,6 +184,20 @@ describe('tidy', () => {
     emptyPool();
   });
 
+  it('holds one step of buffers in the pool however many steps run', () => {
+    const x = randn([128, 64], { seed: 17, requiresGrad: true });
+    const step = () => tidy(() => x.mul(x).tanh().sum().backward());
+    const pooledAfter = (steps: number) => {
+      for (let i = 0; i < steps; i++) step();
+      return pooledMemoryBytes();
+    };
+    const afterFew = pooledAfter(3);
+    expect(afterFew).toBeGreaterThan(0);
+    expect(pooledAfter(50)).toBe(afterFew);
+    emptyPool();
+    expect(pooledMemoryBytes()).toBe(0);
+  });
+
   it('gives the same results as without it for random programs of ops, whatever each step returns', () => {
     const unary = ['exp', 'tanh', 'sin', 'neg', 'abs', 'square', 'relu'] as const;
     fc.assert(fc.property(
