@@ -131,8 +131,12 @@ function recordedNode(t: Tensor): GraphNode | null {
   return t.requiresGrad ? t.node : null;
 }
 
-/** Counts, for every node the outputs depend on, the uses of its output within that graph. */
-function countUses(outputs: readonly Tensor[], uses: PendingUses): void {
+/**
+ * Counts, for every node the outputs depend on, the uses of its output within that graph. True
+ * when the graph has a leaf that requires grad and is not in `targets` (null: every tensor is one).
+ */
+function countUses(outputs: readonly Tensor[], uses: PendingUses, targets: ReadonlySet<Tensor> | null): boolean {
+  let leafOutsideTargets = false;
   const walk: GraphNode[] = [];
   for (const output of outputs) {
     const node = recordedNode(output);
@@ -141,11 +145,15 @@ function countUses(outputs: readonly Tensor[], uses: PendingUses): void {
   for (let node = walk.pop(); node !== undefined; node = walk.pop()) {
     for (const input of node.inputs) {
       const inner = recordedNode(input);
-      if (inner === null) continue;
+      if (inner === null) {
+        if (targets !== null && input.requiresGrad && !targets.has(input)) leafOutsideTargets = true;
+        continue;
+      }
       if (uses.visit(inner)) walk.push(inner);
       uses.addUse(inner);
     }
   }
+  return leafOutsideTargets;
 }
 
 /**
@@ -159,7 +167,8 @@ function differentiate(
   keep: (t: Tensor) => boolean,
   createGraph: boolean,
 ): Map<Tensor, Tensor> {
-  const needed = targets === null ? null : leadingTo(topologicalOrder(outputs), targets);
+  /** The tensors whose gradients are worth computing; null: all (see countUses). */
+  let needed: ReadonlySet<Tensor> | null = null;
   const grads = new Map<Tensor, Tensor>();
   // Reuse only in the outermost pass without createGraph (see gradient-buffers.ts).
   const buffers = createGraph || runningPasses > 0 ? null : new GradientBuffers();
@@ -195,7 +204,11 @@ function differentiate(
   const uses = runningPasses > 0 ? countsInMap() : countsOnNodes();
   runningPasses++;
   try {
-    countUses(outputs, uses);
+    // A recorded tensor requires grad because an input does, so each leads to a leaf that does;
+    // when every such leaf is a target (grad(y, [x, gamma, beta]) for all of y's), every tensor
+    // leads to a target, and no second walk need find which. (A leaf switched off after recording
+    // can leave a branch that leads nowhere: its gradients are then computed and not used.)
+    if (countUses(outputs, uses, targets) && targets !== null) needed = leadingTo(topologicalOrder(outputs), targets);
     const ready: GraphNode[] = [];
     for (const output of outputs) {
       const node = recordedNode(output);

@@ -27,14 +27,39 @@ export function fourAtATime(head: (stride: number) => string, step: (k: number) 
     ${head(1)} { ${step(0)} }`;
 }
 
+/** What a row walk does at row position j: `load` once (declaring locals), `step(i)` for each row's element i, `store` once. */
+export interface RowSteps {
+  readonly load?: string;
+  readonly step: (i: string) => string;
+  readonly store?: string;
+}
+
 /**
- * The walk over n values (`n` in scope) along which a row of `m` values repeats, four per turn:
- * `step(k)` reads or writes the full index i + k and the row index j + k.
+ * The walk over n values (`n` in scope) along which a row of `m` values repeats: eight rows per
+ * turn, then four, then one at a time. At each row position j the row's value (or a running sum)
+ * is loaded once into a local and serves all the turn's rows, and each row's element is still
+ * visited in row order, so a sum adds the same values in the same order as a walk row by row.
+ * Against a walk along one row four positions per turn (a load and a store of the sum per
+ * element), four rows per turn ran a row gradient 2–2.7× and a sum over the leading axis 2–3×
+ * faster at 64×64 and 1024×256; eight, explicit BN fwd+bwd another 5–7% faster there (the same
+ * at 256×1024). The four-row turn keeps a batch of 4 to 7 from falling back to single rows.
  */
-const rowWalk = (m: string, step: (k: number) => string) => `for (let start = 0; start < n; start += ${m}) {
-      let j = 0, i = start;
-      ${fourAtATime((stride) => `for (; ${plus('j', stride - 1)} < ${m}; j += ${stride}, i += ${stride})`, step)}
+const rowWalk = (m: string, { load = '', step, store = '' }: RowSteps) => {
+  const turn = (rows: number, loop: string, then = '') => `${loop} {
+        for (let j = 0, i = start; j < ${m}; j++, i++) {
+          ${load} ${Array.from({ length: rows }, (_, r) => `{ ${step(r === 0 ? 'i' : `i + rowOffset${r}`)} }`).join(' ')} ${store}
+        }
+        ${then}
+      }`;
+  const offsets = Array.from({ length: 7 }, (_, r) => `rowOffset${r + 1} = ${r + 1} * ${m}`).join(', ');
+  return `if (${m} > 0) {
+      const ${offsets};
+      let start = 0;
+      ${turn(8, `for (; start + 8 * ${m} <= n; start += 8 * ${m})`)}
+      ${turn(4, `if (start + 4 * ${m} <= n)`, `start += 4 * ${m};`)}
+      ${turn(1, `for (; start < n; start += ${m})`)}
     }`;
+};
 
 export function compileUnary(expression: string): UnaryKernel {
   const step = (k: number) => `{ const x = input[${plus('i', k)}]; out[${plus('i', k)}] = ${expression}; }`;
@@ -76,17 +101,18 @@ export function compileBinary(expression: string): BinaryKernel {
   const at = (array: string) => (k: number) => `${array}[${plus('i', k)}]`;
   // Each fast path is written once for a small `b` and once, mirrored, for a small `a`.
   const fastPath = (full: string, small: string, pattern: string) => {
-    const read = (fromFull: (k: number) => string, fromSmall: (k: number) => string): [(k: number) => string, (k: number) => string] =>
+    const read = <At>(fromFull: (at: At) => string, fromSmall: (at: At) => string): [(at: At) => string, (at: At) => string] =>
       (full === 'a' ? [fromFull, fromSmall] : [fromSmall, fromFull]);
+    // `v` is the small operand's value: one for scalar, the run's for column, the row position's for row.
     const repeated = read(at(full), () => 'v');
-    const [rowA, rowB] = read(at(full), (k) => `${small}[${plus('j', k)}]`);
+    const [rowA, rowB] = read((i: string) => `${full}[${i}]`, () => 'v');
     const loops: Record<string, string> = {
       scalar: `const v = ${small}[0];
         let i = 0;
         ${run('n', ...repeated)}`,
       // The small operand's values repeat with its own period.
       row: `const m = ${small}.length;
-        ${rowWalk('m', (k) => body(rowA(k), rowB(k), plus('i', k)))}`,
+        ${rowWalk('m', { load: `const v = ${small}[j];`, step: (i) => body(rowA(i), rowB(i), i) })}`,
       // Each of the small operand's values repeats in a run.
       column: `const length = n / ${small}.length;
         for (let j = 0, start = 0; j < ${small}.length; j++, start += length) {
@@ -144,18 +170,22 @@ export function compileRowGradients(expression: string): RowGradientKernel {
     const n = g.length, m = row.length;
     const full = uninitializedValues(n);
     const sums = zeroedValues(m);
-    ${rowWalk('m', (k) => `{ const x = g[${plus('i', k)}]; const y = row[${plus('j', k)}]; full[${plus('i', k)}] = ${expression}; sums[${plus('j', k)}] += x * q[${plus('i', k)}]; }`)}
+    ${rowWalk('m', {
+      load: 'const y = row[j]; let sum = sums[j];',
+      step: (i) => `const x = g[${i}]; full[${i}] = ${expression}; sum += x * q[${i}];`,
+      store: 'sums[j] = sum;',
+    })}
     return { full, sums };
   };`)(uninitializedValues, zeroedValues) as RowGradientKernel;
 }
 
 /**
- * A pass of `step` over full-size arrays along which a row repeats (see rowWalk), compiled once:
- * `n` and `m` are the full and the row length, written in the parameters' names.
+ * A row walk over full-size arrays (see rowWalk), compiled once: `n` and `m` are the full and
+ * the row length, written in the parameters' names.
  */
-function compileRowPass<Args extends Float64Array[]>(parameters: readonly string[], n: string, m: string, step: (i: string, j: string) => string): (...args: Args) => void {
+function compileRowPass<Args extends Float64Array[]>(parameters: readonly string[], n: string, m: string, steps: RowSteps): (...args: Args) => void {
   return new Function(...parameters, `const n = ${n}, m = ${m};
-    ${rowWalk('m', (k) => step(plus('i', k), plus('j', k)))}`) as (...args: Args) => void;
+    ${rowWalk('m', steps)}`) as (...args: Args) => void;
 }
 
 /**
@@ -164,13 +194,13 @@ function compileRowPass<Args extends Float64Array[]>(parameters: readonly string
  * or product written out first and then added.
  */
 export const addRowsInto = compileRowPass<[target: Float64Array, row: Float64Array]>(['target', 'row'], 'target.length', 'row.length',
-  (i, j) => `target[${i}] += row[${j}];`);
+  { load: 'const v = row[j];', step: (i) => `target[${i}] += v;` });
 export const addRowProductsInto = compileRowPass<[target: Float64Array, x: Float64Array, row: Float64Array]>(['target', 'x', 'row'], 'target.length', 'row.length',
-  (i, j) => `target[${i}] += x[${i}] * row[${j}];`);
+  { load: 'const v = row[j];', step: (i) => `target[${i}] += x[${i}] * v;` });
 
 /** sums += Σ over the rows of p · q, elementwise (sums is the row, p and q full-size): sumOfProducts' rows. */
 export const addRowSumsOfProducts = compileRowPass<[sums: Float64Array, p: Float64Array, q: Float64Array]>(['sums', 'p', 'q'], 'p.length', 'sums.length',
-  (i, j) => `sums[${j}] += p[${i}] * q[${i}];`);
+  { load: 'let sum = sums[j];', step: (i) => `sum += p[${i}] * q[${i}];`, store: 'sums[j] = sum;' });
 
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
 export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape, op: string): Float64Array {
@@ -218,8 +248,8 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     const leading = axes.every((axis, i) => axis === i);
     const trailing = axes.every((axis, i) => axis === nd - axes.length + i);
     if (leading) {
-      // Each output's sum in input order, as before; four outputs per turn.
-      ${rowWalk('outSize', (k) => `{ let acc = out[${plus('j', k)}]; const x = input[${plus('i', k)}]; ${fold} out[${plus('j', k)}] = acc; }`)}
+      // Each output's sum in input order, as before; four rows per turn.
+      ${rowWalk('outSize', { load: 'let acc = out[j];', step: (i) => `const x = input[${i}]; ${fold}`, store: 'out[j] = acc;' })}
       return out;
     }
     if (trailing) {

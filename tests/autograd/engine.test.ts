@@ -95,6 +95,17 @@ describe('grad', () => {
     expect(calls).toBe(1);
   });
 
+  it('gives the same gradients asked for every leaf at once (no pruning walk) as asked for one at a time', () => {
+    const a = tensor([1, -2], { requiresGrad: true });
+    const b = tensor([3, 0.5], { requiresGrad: true });
+    const middle = a.mul(b);
+    const y = middle.exp().add(b.square()).sum();
+    const together = grad(y, [a, b, middle]);
+    const alone = [grad(y, a)[0], grad(y, b)[0], grad(y, middle)[0]];
+    together.forEach((g, i) => expect(g.toArray()).toEqual(alone[i].toArray()));
+    expect(grad(y, middle)[0].toArray()).toEqual([Math.exp(3), Math.exp(-1)]);
+  });
+
   it('names an unused input, or gives zeros with allowUnused', () => {
     const a = tensor([1], { requiresGrad: true, name: 'a' });
     const b = tensor([2, 3], { requiresGrad: true, name: 'b' });

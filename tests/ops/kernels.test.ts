@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { broadcastCopy, broadcastPattern, compileBinary, compileReduce } from '../../src/ops/kernels.js';
+import { addRowProductsInto, addRowSumsOfProducts, addRowsInto, broadcastCopy, broadcastPattern, compileBinary, compileReduce, compileRowGradients } from '../../src/ops/kernels.js';
 import { broadcastShapes, reducedShape, type Shape } from '../../src/tensor/shape.js';
 import { allIndices, broadcastableTo, broadcastPairArb, broadcastRead, shapeArb, valuesFor } from '../helpers.js';
 
@@ -87,5 +87,66 @@ describe('compileReduce', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+/*
+ * The row walks take eight rows per turn, then four, then one. A sum along the rows must add the
+ * same values in the same order as a plain walk row by row (so the bits agree), whatever the
+ * number of rows: up to 19 runs the turns of eight rows, of four and of one, each with and without
+ * the others.
+ */
+describe('row walks', () => {
+  const rowsAndRow = fc.tuple(fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 7 }), fc.integer());
+
+  /** For each row position j, `visit(i, j)` over the rows in order: the reference walk. */
+  function rowByRow(rows: number, m: number, visit: (i: number, j: number) => void): void {
+    for (let r = 0; r < rows; r++) for (let j = 0; j < m; j++) visit(r * m + j, j);
+  }
+
+  it('sum over the leading axis: the same bits as adding row after row', () => {
+    const sum = compileReduce('0', 'acc + x');
+    fc.assert(fc.property(rowsAndRow, ([rows, m, seed]) => {
+      const input = valuesFor([rows, m], seed);
+      const expected = new Float64Array(m);
+      rowByRow(rows, m, (i, j) => { expected[j] += input[i]; });
+      expect([...sum(input, [rows, m], [0])]).toEqual([...expected]);
+    }), { numRuns: 200 });
+  });
+
+  it('row gradients: g ∘ row and the sums of g · q, the same bits as row after row', () => {
+    const kernel = compileRowGradients('x / y');
+    fc.assert(fc.property(rowsAndRow, ([rows, m, seed]) => {
+      const g = valuesFor([rows, m], seed);
+      const q = valuesFor([rows, m], seed + 1);
+      const row = valuesFor([m], seed + 2, (v) => v + 3);
+      const full = new Float64Array(rows * m);
+      const sums = new Float64Array(m);
+      rowByRow(rows, m, (i, j) => { full[i] = g[i] / row[j]; sums[j] += g[i] * q[i]; });
+      const got = kernel(g, row, q);
+      expect([...got.full]).toEqual([...full]);
+      expect([...got.sums]).toEqual([...sums]);
+    }), { numRuns: 200 });
+  });
+
+  it('adding a row, a product with a row, and the sums of products: the same bits as row after row', () => {
+    fc.assert(fc.property(rowsAndRow, ([rows, m, seed]) => {
+      const target = valuesFor([rows, m], seed);
+      const x = valuesFor([rows, m], seed + 1);
+      const row = valuesFor([m], seed + 2);
+      const plusRow = target.slice();
+      const plusProducts = target.slice();
+      const sums = row.slice();
+      rowByRow(rows, m, (i, j) => { plusRow[i] += row[j]; plusProducts[i] += x[i] * row[j]; sums[j] += target[i] * x[i]; });
+      const gotRow = target.slice();
+      addRowsInto(gotRow, row);
+      const gotProducts = target.slice();
+      addRowProductsInto(gotProducts, x, row);
+      const gotSums = row.slice();
+      addRowSumsOfProducts(gotSums, target, x);
+      expect([...gotRow]).toEqual([...plusRow]);
+      expect([...gotProducts]).toEqual([...plusProducts]);
+      expect([...gotSums]).toEqual([...sums]);
+    }), { numRuns: 200 });
   });
 });
