@@ -52,8 +52,13 @@ export const SWEEPS = [
 
 export type SweepName = (typeof SWEEPS)[number]['name'];
 
-/** Rows per block on [N, C]: a load and a store of the sums spread over this many rows (16 ran the summing sweeps 9% faster than 8, and 8 15% faster than 4, in cache; 32 no faster). */
-const ROW_BLOCK = 16;
+/**
+ * Rows per block on [N, C]: a load and a store of the sums spread over this many rows. In cache,
+ * 16 rows ran the summing sweeps a third faster than 4; but over 2 MB (x's copy, read from L3
+ * by squaredDeviations and gradientSums) 16 rows ran up to 2.2x slower than 4, and 8 up to 1.45x,
+ * while 2 ran 1.2-1.5x slower than 4 in cache and out.
+ */
+const ROW_BLOCK = 4;
 
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
 const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10;
