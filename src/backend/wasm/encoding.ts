@@ -57,7 +57,7 @@ export const op = {
   set: (local: number) => [0x21, ...unsigned(local)],
   tee: (local: number) => [0x22, ...unsigned(local)],
   i32: (value: number) => [0x41, ...signed(value)],
-  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32LtU: [0x49], i32GtS: [0x4a], i32Ne: [0x47],
+  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32LtU: [0x49], i32LtS: [0x48], i32GtS: [0x4a], i32Ne: [0x47],
   select: [0x1b],
   // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.
   // `offset` bytes are added to the address on the stack: a neighbour along the row costs no i32.add.

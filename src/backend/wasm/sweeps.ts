@@ -72,7 +72,7 @@ function declare(type: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
 }
 // E is the byte offset of the element(s) at hand in every stream.
-const [E, C, N, VEC_END, QUAD_END, CHANNEL_END, ROW_BYTES, BLOCK_START, BLOCK_BYTES, BLOCK_END] = declare(I32, 10);
+const [E, C, N, VEC_END, QUAD_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, BLOCK_START, BLOCK_BYTES, BLOCK_END] = declare(I32, 11);
 /** A group's locals: its sums, its parameters, and a value to square (it is needed twice on the stack). */
 const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0] });
 /** f64x2 locals for two groups side by side along a row (see summingFeaturesCode); f64 for one. */
@@ -84,7 +84,7 @@ const forms = (vector: boolean) => vector
   : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, groups: SCALAR_GROUPS, width: 8 };
 type Form = ReturnType<typeof forms>;
 
-/** Where the values at hand are: `group` widths further along the row from E, in the row at E or the one after it. */
+/** Where the values at hand are: `group` widths further along the row from E, in the row at E or the one SECOND_ROW bytes further. */
 interface Site {
   readonly group: number;
   readonly row: 0 | 1;
@@ -92,7 +92,7 @@ interface Site {
 const AT_E: Site = { group: 0, row: 0 };
 
 /** The address of a stream's (or the output's) element in `site`'s row, less the group's offset (the load or store adds it). */
-const addressOf = (base: number, site: Site) => [...op.get(base), ...op.get(E), ...op.i32Add, ...(site.row === 1 ? [...op.get(ROW_BYTES), ...op.i32Add] : [])];
+const addressOf = (base: number, site: Site) => [...op.get(base), ...op.get(E), ...op.i32Add, ...(site.row === 1 ? [...op.get(SECOND_ROW), ...op.i32Add] : [])];
 
 function compile(e: Expression, form: Form, site: Site): number[] {
   const locals = form.groups[site.group];
@@ -159,28 +159,37 @@ function storeAtChannel(addresses: readonly number[], locals: readonly number[],
 }
 
 /**
- * [N, C], a sweep that stores: row by row, E walking each row in order (a channel pair's
- * parameters come from the first level of cache), two rows at a time: each parameter is loaded
- * once for both rows.
+ * [N, C], a sweep that stores: row by row, E walking each row in order (the parameters come from
+ * the first level of cache), two rows at a time (each parameter loaded once for both). With up to
+ * three parameters (affine), two channel pairs go side by side, the second's loads and stores by
+ * a memarg offset (no i32.add): 0.79-0.87x the time of one pair; with four (inputGradient), the
+ * two pairs' parameters and values overflow the registers, and one pair ran 1.07-1.11x faster.
+ * A last odd row goes as a pair of itself (SECOND_ROW = 0): its values are stored twice, which
+ * costs less than a second copy of the code would in the module's 4 kB.
  */
 function storingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep);
-  const sites = (rows: 1 | 2): Site[] => (rows === 2 ? [AT_E, { group: 0, row: 1 }] : [AT_E]);
-  const pair = (form: Form, rows: 1 | 2) => [
-    ...loadAtChannel(PARAMETER, form.groups[0].parameter, parameters, form, AT_E),
-    ...body(sweep, form, sites(rows)),
-    ...advance(E, op.i32(form.width)), ...advance(C, op.i32(form.width)),
-  ];
-  const row = (rows: 1 | 2) => [
-    ...op.i32(0), ...op.set(C),
-    ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], pair(forms(true), rows)),
-    ...ifBit(CHANNELS, 1, pair(forms(false), rows)),
-  ];
+  const sideBySide = parameters.length <= 3;
+  const channels = (form: Form, groups: 1 | 2) => {
+    const along = groups === 2 ? [0, 1] : [0];
+    return [
+      ...along.flatMap((group) => loadAtChannel(PARAMETER, form.groups[group].parameter, parameters, form, { group, row: 0 })),
+      ...body(sweep, form, along.flatMap((group): Site[] => [{ group, row: 0 }, { group, row: 1 }])),
+      ...advance(E, op.i32(groups * form.width)), ...advance(C, op.i32(groups * form.width)),
+    ];
+  };
   return [
-    ...bytesDownTo(VEC_END, CHANNELS, 2),
+    ...bytesDownTo(VEC_END, CHANNELS, sideBySide ? 4 : 2),
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
-    ...until([...op.get(N), ...op.i32(2), ...op.i32LtU], [...row(2), ...advance(E, op.get(ROW_BYTES)), ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.set(N)]),
-    ...ifBit(N, 1, row(1)),
+    ...until([...op.get(N), ...op.i32(1), ...op.i32LtS], [
+      ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
+      ...op.i32(0), ...op.set(C),
+      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], channels(forms(true), sideBySide ? 2 : 1)),
+      ...(sideBySide ? ifBit(CHANNELS, 2, channels(forms(true), 1)) : []),
+      ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
+      ...advance(E, op.get(SECOND_ROW)),
+      ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.set(N),
+    ]),
   ];
 }
 
