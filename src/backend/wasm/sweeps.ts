@@ -8,7 +8,7 @@ import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from 
  *
  * - spatial = 1 ([N, C]): the two lanes are two neighbouring channels, so each channel's sum
  *   adds the rows in the same order as the JavaScript loop and the results are bit-identical.
- *   Sums go through the rows in blocks of ROW_BLOCK: a channel pair's parameters and sums are
+ *   Sums go through the rows in blocks of ROW_BLOCK rows: a channel pair's parameters and sums are
  *   loaded once per block and held in registers down its rows, not loaded and stored again for
  *   every row.
  * - spatial > 1 ([N, C, H, W]): the lanes walk one channel's run of H·W values, with the
@@ -53,16 +53,17 @@ export const SWEEPS = [
 export type SweepName = (typeof SWEEPS)[number]['name'];
 
 /**
- * Rows per block on [N, C]: a load and a store of the sums spread over this many rows. In cache,
- * 16 rows ran the summing sweeps a third faster than 4; but over 2 MB (x's copy, read from L3
- * by squaredDeviations and gradientSums) 16 rows ran up to 2.2x slower than 4, and 8 up to 1.45x,
- * while 2 ran 1.2-1.5x slower than 4 in cache and out.
+ * Rows per block on [N, C] (the caller's choice, by where the data is): a load and a store of the
+ * sums spread over this many rows. In cache, 16 rows ran the summing sweeps a third faster than
+ * 4 (and the fused kernels at 64x64 4-7% faster); but over 2 MB read from L3 (x's copy,
+ * as squaredDeviations and gradientSums read it in a step), 16 rows ran up to 2.2x slower than
+ * 4, and 8 up to 1.45x; 2 rows ran 1.2-1.5x slower than 4 in cache and out.
  */
-const ROW_BLOCK = 4;
+export const ROW_BLOCK_IN_CACHE = 16, ROW_BLOCK_STREAMING = 4;
 
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
-const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10;
-const PARAMS = 11;
+const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10, ROW_BLOCK = 11;
+const PARAMS = 12;
 
 const LOCALS: number[] = [];
 /** Declares `count` locals of `type` after the parameters; returns their indices. */
@@ -217,13 +218,13 @@ function summingFeaturesCode(sweep: Sweep): number[] {
     ...op.i32(0), ...op.set(BLOCK_START),
     ...op.loop,
     // This block's rows: ROW_BLOCK, or the rows left when fewer.
-    ...op.get(N), ...op.i32(ROW_BLOCK), ...op.get(N), ...op.i32(ROW_BLOCK), ...op.i32LtU, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
+    ...op.get(N), ...op.get(ROW_BLOCK), ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32LtU, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
     ...op.i32(0), ...op.set(C),
     ...until([...op.get(C), ...op.get(QUAD_END), ...op.i32GeU], channels(forms(true), 2)),
     ...ifBit(CHANNELS, 2, channels(forms(true), 1)),
     ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
     ...advance(BLOCK_START, op.get(BLOCK_BYTES)),
-    ...op.get(N), ...op.i32(ROW_BLOCK), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
+    ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
     ...op.end,
   ];
 }
@@ -271,7 +272,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
   };
 }
 
-/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → (). */
+/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial, rowBlock) → (). */
 export function sweepModuleBytes(): Uint8Array {
   return encodeModule(SWEEPS.map(sweepFunction));
 }
