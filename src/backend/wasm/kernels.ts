@@ -149,7 +149,10 @@ class Scratch {
   /** Copies rows [start, end) (in values) of input `stream` in, unless its whole copy is there; returns where they start, in values. */
   private blockOf(stream: number, start: number, end: number): number {
     const at = this.streamAt(stream) + (this.resident ? start : 0);
-    if (!this.copied[stream]) this.heap.set(this.inputs[stream].subarray(start, end), at);
+    if (!this.copied[stream]) {
+      const input = this.inputs[stream];
+      this.heap.set(start === 0 && end === input.length ? input : input.subarray(start, end), at);
+    }
     return at;
   }
 
@@ -162,7 +165,7 @@ class Scratch {
     for (const slot of sums) if (slot !== NONE) this.slots[slot].fill(0);
     const outAt = this.streamAt(this.inputs.length);
     const target0 = output ? outAt * 8 : this.slotAddress(sums[0]), target1 = this.slotAddress(sums[1]);
-    const params = [this.slotAddress(p0), this.slotAddress(p1), this.slotAddress(p2), this.slotAddress(p3)] as const;
+    const a0 = this.slotAddress(p0), a1 = this.slotAddress(p1), a2 = this.slotAddress(p2), a3 = this.slotAddress(p3);
     const run = getInstance().sweeps[name];
     const blocks = Math.ceil(this.rows / this.blockRows);
     // Arrays of one block stay in the core's cache from sweep to sweep. (Blocks just copied in are
@@ -175,7 +178,7 @@ class Scratch {
       const blockRows = Math.min(this.blockRows, this.rows - row);
       const start = row * rowValues, end = start + blockRows * rowValues;
       const in0At = this.blockOf(in0, start, end), in1At = in1 === NONE ? 0 : this.blockOf(in1, start, end);
-      run(in0At * 8, in1At * 8, target0, target1, params[0], params[1], params[2], params[3], blockRows, this.channels, this.spatial, rowBlock);
+      run(in0At * 8, in1At * 8, target0, target1, a0, a1, a2, a3, blockRows, this.channels, this.spatial, rowBlock);
       if (output) output.set(heap.subarray(outAt, outAt + (end - start)), start);
     }
     if (this.resident) {
