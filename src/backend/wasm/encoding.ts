@@ -57,12 +57,13 @@ export const op = {
   set: (local: number) => [0x21, ...unsigned(local)],
   tee: (local: number) => [0x22, ...unsigned(local)],
   i32: (value: number) => [0x41, ...signed(value)],
-  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32LtU: [0x49], i32GtS: [0x4a], i32Ne: [0x47],
+  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32LtU: [0x49], i32LtS: [0x48], i32GtS: [0x4a], i32Ne: [0x47],
   select: [0x1b],
   // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.
-  f64Load: [0x2b, 3, 0], f64Store: [0x39, 3, 0],
+  // `offset` bytes are added to the address on the stack: a neighbour along the row costs no i32.add.
+  f64Load: (offset = 0) => [0x2b, 3, ...unsigned(offset)], f64Store: (offset = 0) => [0x39, 3, ...unsigned(offset)],
   f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2],
-  v128Load: [0xfd, ...unsigned(0x00), 3, 0], v128Store: [0xfd, ...unsigned(0x0b), 3, 0],
+  v128Load: (offset = 0) => [0xfd, ...unsigned(0x00), 3, ...unsigned(offset)], v128Store: (offset = 0) => [0xfd, ...unsigned(0x0b), 3, ...unsigned(offset)],
   v128Zero: [0xfd, ...unsigned(0x0c), ...new Array<number>(16).fill(0)],
   f64x2Splat: [0xfd, ...unsigned(0x14)],
   f64x2Lane: (lane: number) => [0xfd, ...unsigned(0x21), lane],
@@ -77,6 +78,17 @@ export interface FunctionSpec {
   readonly body: Bytes;
 }
 
+/** Equal neighbours as one entry each: locals are declared as (count, type) pairs. */
+function runsOf(values: readonly number[]): { value: number; count: number }[] {
+  const runs: { value: number; count: number }[] = [];
+  for (const value of values) {
+    const last = runs.at(-1);
+    if (last?.value === value) last.count++;
+    else runs.push({ value, count: 1 });
+  }
+  return runs;
+}
+
 /**
  * A module importing its memory as env.memory and exporting `functions`, all of type
  * (i32 × params) → (). Parameters are i32: byte addresses and counts.
@@ -85,7 +97,7 @@ export function encodeModule(functions: readonly FunctionSpec[]): Uint8Array {
   const types = functions.map((f) => [0x60, ...vector(Array.from({ length: f.params }, () => [I32])), 0]);
   const imports = [vector([[...name('env'), ...name('memory'), 0x02, 0x00, 1]])];
   const bodies = functions.map((f) => {
-    const locals = vector(f.locals.map((type) => [1, type]));
+    const locals = vector(runsOf(f.locals).map(({ value, count }) => [...unsigned(count), value]));
     const code = [...locals, ...f.body, ...op.end];
     return [...unsigned(code.length), ...code];
   });

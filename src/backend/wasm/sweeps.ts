@@ -8,7 +8,7 @@ import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from 
  *
  * - spatial = 1 ([N, C]): the two lanes are two neighbouring channels, so each channel's sum
  *   adds the rows in the same order as the JavaScript loop and the results are bit-identical.
- *   Sums go through the rows in blocks of ROW_BLOCK: a channel pair's parameters and sums are
+ *   Sums go through the rows in blocks of ROW_BLOCK rows: a channel pair's parameters and sums are
  *   loaded once per block and held in registers down its rows, not loaded and stored again for
  *   every row.
  * - spatial > 1 ([N, C, H, W]): the lanes walk one channel's run of H·W values, with the
@@ -52,29 +52,55 @@ export const SWEEPS = [
 
 export type SweepName = (typeof SWEEPS)[number]['name'];
 
-/** Rows per block on [N, C]: enough to spread a load of the parameters and sums over several rows, few enough for the prefetcher to follow every row's stream. */
-const ROW_BLOCK = 4;
+/**
+ * Rows per block on [N, C] (the caller's choice, by where the data is): a load and a store of the
+ * sums spread over this many rows. In cache, 16 rows ran the summing sweeps a third faster than
+ * 4 (and the fused kernels at 64x64 4-7% faster); but over 2 MB read from L3 (x's copy,
+ * as squaredDeviations and gradientSums read it in a step), 16 rows ran up to 2.2x slower than
+ * 4, and 8 up to 1.45x; 2 rows ran 1.2-1.5x slower than 4 in cache and out.
+ */
+export const ROW_BLOCK_IN_CACHE = 16, ROW_BLOCK_STREAMING = 4;
 
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
-const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10;
-const PARAMS = 11;
-// Locals after the parameters: E is the byte offset of the element(s) at hand in every stream.
-const E = 11, C = 12, N = 13, VEC_END = 14, CHANNEL_END = 15, ROW_BYTES = 16, BLOCK_START = 17, BLOCK_BYTES = 18, BLOCK_END = 19;
-const ACC_V = [20, 21], PARAM_V = [22, 23, 24, 25], SQUARED_V = 26;
-const ACC_S = [27, 28], PARAM_S = [29, 30, 31, 32], SQUARED_S = 33;
-const LOCALS = [I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, F64, F64, F64, F64, F64, F64, F64];
+const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10, ROW_BLOCK = 11;
+const PARAMS = 12;
+
+const LOCALS: number[] = [];
+/** Declares `count` locals of `type` after the parameters; returns their indices. */
+function declare(type: number, count: number): number[] {
+  const first = PARAMS + LOCALS.length;
+  for (let i = 0; i < count; i++) LOCALS.push(type);
+  return Array.from({ length: count }, (_, i) => first + i);
+}
+// E is the byte offset of the element(s) at hand in every stream.
+const [E, C, N, VEC_END, QUAD_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, BLOCK_START, BLOCK_BYTES, BLOCK_END] = declare(I32, 11);
+/** A group's locals: its sums, its parameters, and a value to square (it is needed twice on the stack). */
+const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0] });
+/** f64x2 locals for two groups side by side along a row (see summingFeaturesCode); f64 for one. */
+const VECTOR_GROUPS = [groupLocals(V128), groupLocals(V128)], SCALAR_GROUPS = [groupLocals(F64)];
 
 /** Code for f64x2 (two values) or for one f64; a sweep's parameters and sums are always in locals. */
 const forms = (vector: boolean) => vector
-  ? { load: op.v128Load, store: op.v128Store, add: op.f64x2Add, sub: op.f64x2Sub, mul: op.f64x2Mul, acc: ACC_V, parameter: PARAM_V, squared: SQUARED_V, width: 16 }
-  : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, acc: ACC_S, parameter: PARAM_S, squared: SQUARED_S, width: 8 };
+  ? { load: op.v128Load, store: op.v128Store, add: op.f64x2Add, sub: op.f64x2Sub, mul: op.f64x2Mul, groups: VECTOR_GROUPS, width: 16 }
+  : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, groups: SCALAR_GROUPS, width: 8 };
 type Form = ReturnType<typeof forms>;
 
-function compile(e: Expression, form: Form): number[] {
-  if ('stream' in e) return [...op.get(IN[e.stream]), ...op.get(E), ...op.i32Add, ...form.load];
-  if ('parameter' in e) return op.get(form.parameter[e.parameter]);
-  if ('square' in e) return [...compile(e.square, form), ...op.tee(form.squared), ...op.get(form.squared), ...form.mul];
-  return [...compile(e.a, form), ...compile(e.b, form), ...form[e.op]];
+/** Where the values at hand are: `group` widths further along the row from E, in the row at E or the one SECOND_ROW bytes further. */
+interface Site {
+  readonly group: number;
+  readonly row: 0 | 1;
+}
+const AT_E: Site = { group: 0, row: 0 };
+
+/** The address of a stream's (or the output's) element in `site`'s row, less the group's offset (the load or store adds it). */
+const addressOf = (base: number, site: Site) => [...op.get(base), ...op.get(E), ...op.i32Add, ...(site.row === 1 ? [...op.get(SECOND_ROW), ...op.i32Add] : [])];
+
+function compile(e: Expression, form: Form, site: Site): number[] {
+  const locals = form.groups[site.group];
+  if ('stream' in e) return [...addressOf(IN[e.stream], site), ...form.load(site.group * form.width)];
+  if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
+  if ('square' in e) return [...compile(e.square, form, site), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
+  return [...compile(e.a, form, site), ...compile(e.b, form, site), ...form[e.op]];
 }
 
 function parametersOf(e: Expression): number[] {
@@ -88,10 +114,20 @@ const expressionsOf = (sweep: Sweep) => ('store' in sweep ? [sweep.store] : swee
 const usedParameters = (sweep: Sweep) => [...new Set(expressionsOf(sweep).flatMap(parametersOf))];
 const sumsOf = (sweep: Sweep) => ('store' in sweep ? [] : sweep.accumulate.map((_, t) => t));
 
-/** The work for the value(s) at E: store them at E in the output, or add them into the sums' locals. */
-function body(sweep: Sweep, form: Form): number[] {
-  if ('store' in sweep) return [...op.get(OUT[0]), ...op.get(E), ...op.i32Add, ...compile(sweep.store, form), ...form.store];
-  return sweep.accumulate.flatMap((expression, t) => [...op.get(form.acc[t]), ...compile(expression, form), ...form.add, ...op.set(form.acc[t])]);
+/**
+ * The work for the values at `sites`: store them in the output, or add them into the sums'
+ * locals. Stores go last, after every site's loads: a store followed by a load whose address
+ * is a multiple of 4 KiB away (the next row's, when a row is) would hold the load back.
+ */
+function body(sweep: Sweep, form: Form, sites: readonly Site[]): number[] {
+  if ('store' in sweep) {
+    const values = sites.flatMap((site) => [...addressOf(OUT[0], site), ...compile(sweep.store, form, site)]);
+    return [...values, ...[...sites].reverse().flatMap((site) => form.store(site.group * form.width))];
+  }
+  return sites.flatMap((site) => sweep.accumulate.flatMap((expression, t) => {
+    const acc = form.groups[site.group].acc[t];
+    return [...op.get(acc), ...compile(expression, form, site), ...form.add, ...op.set(acc)];
+  }));
 }
 
 /** `local` += `amount` (a local). */
@@ -102,9 +138,9 @@ function until(exit: Bytes, inner: Bytes): number[] {
   return [...op.block, ...op.loop, ...exit, ...op.brIf(1), ...inner, ...op.br(0), ...op.end, ...op.end];
 }
 
-/** Run `inner` if the count in `local` is odd. */
-function ifOdd(local: number, inner: Bytes): number[] {
-  return [...op.get(local), ...op.i32(1), ...op.i32And, ...op.if, ...inner, ...op.end];
+/** Run `inner` if the count in `local` has `bit` set. */
+function ifBit(local: number, bit: number, inner: Bytes): number[] {
+  return [...op.get(local), ...op.i32(bit), ...op.i32And, ...op.if, ...inner, ...op.end];
 }
 
 /** Loop `inner` `local` times (at least once), counting `local` down. */
@@ -112,59 +148,83 @@ function repeat(local: number, inner: Bytes): number[] {
   return [...op.loop, ...inner, ...op.get(local), ...op.i32(1), ...op.i32Sub, ...op.tee(local), ...op.brIf(0), ...op.end];
 }
 
-/** Per-channel values at C (byte offset) into locals, or locals back: each of `indices` between `addresses[i]` + C and `locals[i]`. */
-function loadAtChannel(addresses: readonly number[], locals: readonly number[], indices: readonly number[], form: Form): number[] {
-  return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...form.load, ...op.set(locals[i])]);
+/** `local` = `count` (a local) rounded down to a multiple of `multiple` (a power of two), in bytes of f64. */
+const bytesDownTo = (local: number, count: number, multiple: number) => [...op.get(count), ...op.i32(-multiple), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.set(local)];
+
+/** Per-channel values at C (byte offset) and `site`'s group into `locals`, or `locals` back: each of `indices` between `addresses[i]` + C and `locals[i]`. */
+function loadAtChannel(addresses: readonly number[], locals: readonly number[], indices: readonly number[], form: Form, site: Site): number[] {
+  return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...form.load(site.group * form.width), ...op.set(locals[i])]);
 }
-function storeAtChannel(addresses: readonly number[], locals: readonly number[], indices: readonly number[], form: Form): number[] {
-  return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...op.get(locals[i]), ...form.store]);
+function storeAtChannel(addresses: readonly number[], locals: readonly number[], indices: readonly number[], form: Form, site: Site): number[] {
+  return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...op.get(locals[i]), ...form.store(site.group * form.width)]);
 }
 
 /**
- * [N, C], a sweep that stores: row by row, E walking each row in order (a channel pair's
- * parameters come from the first level of cache). Walking down a block's rows instead would
- * put a store and the next row's loads a multiple of 4 KiB apart whenever a row is (C = 512,
- * 1024, ...), and the core then holds each load back for the store it seems to alias.
+ * [N, C], a sweep that stores: row by row, E walking each row in order (the parameters come from
+ * the first level of cache), two rows at a time (each parameter loaded once for both). With up to
+ * three parameters (affine), two channel pairs go side by side, the second's loads and stores by
+ * a memarg offset (no i32.add): 0.79-0.87x the time of one pair; with four (inputGradient), the
+ * two pairs' parameters and values overflow the registers, and one pair ran 1.07-1.11x faster.
+ * A last odd row goes as a pair of itself (SECOND_ROW = 0): its values are stored twice, which
+ * costs less than a second copy of the code would in the module's 4 kB.
  */
 function storingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep);
-  const pair = (form: Form) => [...loadAtChannel(PARAMETER, form.parameter, parameters, form), ...body(sweep, form), ...advance(E, op.i32(form.width)), ...advance(C, op.i32(form.width))];
+  const sideBySide = parameters.length <= 3;
+  const channels = (form: Form, groups: 1 | 2) => {
+    const along = groups === 2 ? [0, 1] : [0];
+    return [
+      ...along.flatMap((group) => loadAtChannel(PARAMETER, form.groups[group].parameter, parameters, form, { group, row: 0 })),
+      ...body(sweep, form, along.flatMap((group): Site[] => [{ group, row: 0 }, { group, row: 1 }])),
+      ...advance(E, op.i32(groups * form.width)), ...advance(C, op.i32(groups * form.width)),
+    ];
+  };
   return [
-    ...op.get(CHANNELS), ...op.i32(-2), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.set(VEC_END),
-    ...repeat(N, [
+    ...bytesDownTo(VEC_END, CHANNELS, sideBySide ? 4 : 2),
+    ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
+    ...until([...op.get(N), ...op.i32(1), ...op.i32LtS], [
+      ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
       ...op.i32(0), ...op.set(C),
-      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], pair(forms(true))),
-      ...ifOdd(CHANNELS, pair(forms(false))),
+      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], channels(forms(true), sideBySide ? 2 : 1)),
+      ...(sideBySide ? ifBit(CHANNELS, 2, channels(forms(true), 1)) : []),
+      ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
+      ...advance(E, op.get(SECOND_ROW)),
+      ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.set(N),
     ]),
   ];
 }
 
 /**
- * [N, C], a sweep that adds up: for each block of up to ROW_BLOCK rows, for each channel pair
- * at C (then the odd channel), the pair's parameters and sums go into locals, E walks down the
- * block's rows, and the sums go back.
+ * [N, C], a sweep that adds up: for each block of up to ROW_BLOCK rows, for two channel pairs
+ * at C side by side (then one pair, then the odd channel), their parameters and sums go into
+ * locals, E walks down the block's rows, and the sums go back. Two pairs make two independent
+ * chains of additions, so one need not wait for the other's latest sum.
  */
 function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
-  const pair = (form: Form) => [
-    ...loadAtChannel(PARAMETER, form.parameter, parameters, form),
-    ...loadAtChannel(OUT, form.acc, sums, form),
-    ...op.get(BLOCK_START), ...op.get(C), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_BYTES), ...op.i32Add, ...op.set(BLOCK_END),
-    ...op.loop, ...body(sweep, form), ...op.get(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_END), ...op.i32Ne, ...op.brIf(0), ...op.end,
-    ...storeAtChannel(OUT, form.acc, sums, form),
-  ];
+  const channels = (form: Form, groups: 1 | 2) => {
+    const sites: Site[] = groups === 2 ? [AT_E, { group: 1, row: 0 }] : [AT_E];
+    return [
+      ...sites.flatMap((site) => [...loadAtChannel(PARAMETER, form.groups[site.group].parameter, parameters, form, site), ...loadAtChannel(OUT, form.groups[site.group].acc, sums, form, site)]),
+      ...op.get(BLOCK_START), ...op.get(C), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_BYTES), ...op.i32Add, ...op.set(BLOCK_END),
+      ...op.loop, ...body(sweep, form, sites), ...op.get(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_END), ...op.i32Ne, ...op.brIf(0), ...op.end,
+      ...sites.flatMap((site) => storeAtChannel(OUT, form.groups[site.group].acc, sums, form, site)),
+      ...advance(C, op.i32(groups * form.width)),
+    ];
+  };
   return [
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
-    ...op.get(CHANNELS), ...op.i32(-2), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.set(VEC_END),
+    ...bytesDownTo(QUAD_END, CHANNELS, 4),
     ...op.i32(0), ...op.set(BLOCK_START),
     ...op.loop,
     // This block's rows: ROW_BLOCK, or the rows left when fewer.
-    ...op.get(N), ...op.i32(ROW_BLOCK), ...op.get(N), ...op.i32(ROW_BLOCK), ...op.i32LtU, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
+    ...op.get(N), ...op.get(ROW_BLOCK), ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32LtU, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
     ...op.i32(0), ...op.set(C),
-    ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], [...pair(forms(true)), ...advance(C, op.i32(16))]),
-    ...ifOdd(CHANNELS, pair(forms(false))),
+    ...until([...op.get(C), ...op.get(QUAD_END), ...op.i32GeU], channels(forms(true), 2)),
+    ...ifBit(CHANNELS, 2, channels(forms(true), 1)),
+    ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
     ...advance(BLOCK_START, op.get(BLOCK_BYTES)),
-    ...op.get(N), ...op.i32(ROW_BLOCK), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
+    ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
     ...op.end,
   ];
 }
@@ -172,15 +232,16 @@ function summingFeaturesCode(sweep: Sweep): number[] {
 /** [N, C, L]: lanes walk one channel's run of `spatial` values. */
 function runsCode(sweep: Sweep): number[] {
   const vector = forms(true), scalar = forms(false);
+  const [vectorLocals] = VECTOR_GROUPS, [scalarLocals] = SCALAR_GROUPS;
   const loadParameters = usedParameters(sweep).flatMap((j) => [
-    ...op.get(PARAMETER[j]), ...op.get(C), ...op.i32Add, ...op.f64Load, ...op.tee(PARAM_S[j]), ...op.f64x2Splat, ...op.set(PARAM_V[j]),
+    ...op.get(PARAMETER[j]), ...op.get(C), ...op.i32Add, ...op.f64Load(), ...op.tee(scalarLocals.parameter[j]), ...op.f64x2Splat, ...op.set(vectorLocals.parameter[j]),
   ]);
   const sums = sumsOf(sweep);
-  const zeroSums = sums.flatMap((t) => [...op.v128Zero, ...op.set(ACC_V[t])]);
-  const laneSums = sums.flatMap((t) => [...op.get(ACC_V[t]), ...op.f64x2Lane(0), ...op.get(ACC_V[t]), ...op.f64x2Lane(1), ...op.f64Add, ...op.set(ACC_S[t])]);
+  const zeroSums = sums.flatMap((t) => [...op.v128Zero, ...op.set(vectorLocals.acc[t])]);
+  const laneSums = sums.flatMap((t) => [...op.get(vectorLocals.acc[t]), ...op.f64x2Lane(0), ...op.get(vectorLocals.acc[t]), ...op.f64x2Lane(1), ...op.f64Add, ...op.set(scalarLocals.acc[t])]);
   const addSums = sums.flatMap((t) => {
     const address = [...op.get(OUT[t]), ...op.get(C), ...op.i32Add];
-    return [...address, ...address, ...op.f64Load, ...op.get(ACC_S[t]), ...op.f64Add, ...op.f64Store];
+    return [...address, ...address, ...op.f64Load(), ...op.get(scalarLocals.acc[t]), ...op.f64Add, ...op.f64Store()];
   });
   return [
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(CHANNEL_END),
@@ -189,9 +250,9 @@ function runsCode(sweep: Sweep): number[] {
       ...op.loop,
       ...loadParameters, ...zeroSums,
       ...op.get(SPATIAL), ...op.i32(-2), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.get(E), ...op.i32Add, ...op.set(VEC_END),
-      ...until([...op.get(E), ...op.get(VEC_END), ...op.i32GeU], [...body(sweep, vector), ...advance(E, op.i32(16))]),
+      ...until([...op.get(E), ...op.get(VEC_END), ...op.i32GeU], [...body(sweep, vector, [AT_E]), ...advance(E, op.i32(16))]),
       ...laneSums,
-      ...ifOdd(SPATIAL, [...body(sweep, scalar), ...advance(E, op.i32(8))]),
+      ...ifBit(SPATIAL, 1, [...body(sweep, scalar, [AT_E]), ...advance(E, op.i32(8))]),
       ...addSums,
       ...op.get(C), ...op.i32(8), ...op.i32Add, ...op.tee(C), ...op.get(CHANNEL_END), ...op.i32Ne, ...op.brIf(0),
       ...op.end,
@@ -211,7 +272,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
   };
 }
 
-/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → (). */
+/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial, rowBlock) → (). */
 export function sweepModuleBytes(): Uint8Array {
   return encodeModule(SWEEPS.map(sweepFunction));
 }
