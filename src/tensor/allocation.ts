@@ -101,9 +101,11 @@ export function allocate(op: string, shape: Shape): Float64Array {
 /*
  * Reuse of large buffers. Writing into fresh memory costs a page fault per 4 KiB (a pass over
  * 2 MB took 0.41 ms into a fresh buffer, 0.10 ms into a reused one), so the backward pass gives
- * back the intermediate gradients it can prove nobody holds (engine.ts), and kernels that write
- * every element take their output from here. Only the engine releases, and only buffers it saw
- * allocated during the pass (`collectAllocations`): a buffer handed out to anyone is never reused.
+ * back the intermediate gradients it can prove nobody holds (engine.ts), tidy() gives back what
+ * its scope made and did not keep (tidy.ts), and every result of POOL_MIN_VALUES values or more
+ * is taken from here when a buffer of its size is free (zeroed first if zeros were asked for).
+ * Only those two release, and only buffers they saw allocated (`collectAllocations`, `openTidy`):
+ * a buffer handed out through `.data` is never reused.
  * Slab views are not collected: too small to be worth reusing or summing into in place, and the
  * bookkeeping would cost a long chain of small ops more than it saves.
  */
@@ -115,7 +117,7 @@ const pool = new Map<number, Float64Array[]>();
 const inPool = new Set<Float64Array>();
 let pooledBytes = 0;
 
-/** Takes back a buffer no one holds any more, for a later `uninitializedValues` of its size. */
+/** Takes back a buffer no one holds any more, for a later result of its size (zeroed first when asked for zeros). */
 export function releaseValues(buffer: Float64Array): void {
   if (buffer.length < POOL_MIN_VALUES || inPool.has(buffer) || pooledBytes + buffer.byteLength > MAX_POOLED_BYTES) return;
   const free = pool.get(buffer.length);
