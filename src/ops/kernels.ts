@@ -248,7 +248,7 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     const leading = axes.every((axis, i) => axis === i);
     const trailing = axes.every((axis, i) => axis === nd - axes.length + i);
     if (leading) {
-      // Each output's sum in input order, as before; four rows per turn.
+      // Each output's sum in input order, as before; eight rows per turn (see rowWalk).
       ${rowWalk('outSize', { load: 'let acc = out[j];', step: (i) => `const x = input[${i}]; ${fold}`, store: 'out[j] = acc;' })}
       return out;
     }
