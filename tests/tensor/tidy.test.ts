@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, batchNormFused, binaryCrossEntropyWithLogits, emptyPool, grad, keep,
@@ -12,6 +12,11 @@ const BIG = 4096; // POOL_MIN_VALUES: smaller tensors are not tracked
 const values = (t: Tensor) => Array.from(t.storage);
 
 describe('tidy', () => {
+  // Each test starts with an empty pool, whatever the last one left or how it ended.
+  afterEach(() => {
+    emptyPool();
+  });
+
   it('releases what fn made and did not return, and reuses its buffers for the next results', () => {
     const x = randn([64, 64], { seed: 1 });
     let inner: Tensor | undefined;
@@ -36,7 +41,6 @@ describe('tidy', () => {
     expect(pooledMemoryBytes()).toBe(before - BIG * 8);
     expect(values(next)).toEqual(values(x).map((v) => v * 3));
     expect(values(returned)).toEqual(values(x).map((v) => v * 2 + 1));
-    emptyPool();
   });
 
   it('names the tensor and the op that made it in the error', () => {
@@ -47,7 +51,6 @@ describe('tidy', () => {
       kept.name = 'activations';
     });
     expect(() => kept!.sum()).toThrow("tensor 'activations' of shape [4096] was released when the tidy() that made it ended");
-    emptyPool();
   });
 
   it('gives the same numbers as running without it, step after step (fused and explicit BN)', () => {
@@ -64,7 +67,6 @@ describe('tidy', () => {
         expect(pooledMemoryBytes()).toBeGreaterThan(0);
       }
     }
-    emptyPool();
   });
 
   it('keeps what the returned tensors graphs reach, so a returned loss can still be differentiated', () => {
@@ -77,7 +79,6 @@ describe('tidy', () => {
     tidy(() => randn([64, 64], { seed: 8 }).mul(5)); // reuses whatever the first tidy released
     loss.backward();
     expect(values(x.grad!)).toEqual(expected);
-    emptyPool();
   });
 
   it('keeps gradients stored in .grad, and accumulates into them across scopes', () => {
@@ -92,7 +93,6 @@ describe('tidy', () => {
     tidy(() => loss().backward());
     tidy(() => randn([64, 64], { seed: 11 }).add(1));
     expect(values(w.grad!)).toEqual(twice);
-    emptyPool();
   });
 
   it('never reuses a buffer handed out through .data, nor the buffer of an older tensor a view shares', () => {
@@ -107,7 +107,6 @@ describe('tidy', () => {
     expect(Array.from(array!)).toEqual(values(x).map((v) => v * 2));
     expect(x.isReleased).toBe(false);
     expect(Array.from(x.storage)).toEqual(Array.from(randn([BIG], { seed: 12 }).storage));
-    emptyPool();
   });
 
   it('nests: an inner scope returns to the outer one, which releases it unless it returns it too', () => {
@@ -125,7 +124,6 @@ describe('tidy', () => {
     });
     expect(middle!.isReleased).toBe(true);
     expect(values(outer.result[0])).toEqual(values(x).map((v) => (v + 1) * 2 + 3));
-    emptyPool();
   });
 
   it('keeps what keep() marks, tensors in returned Maps and Sets, and small tensors untouched', () => {
@@ -143,7 +141,6 @@ describe('tidy', () => {
     expect(values([...found.set][0])).toEqual(values(x).map((v) => v * 3));
     tidy(() => x.mul(0));
     expect(values(marked!)).toEqual(values(x).map((v) => v + 1));
-    emptyPool();
   });
 
   it('releases nothing when fn throws or returns a Promise, and says why', () => {
@@ -160,7 +157,6 @@ describe('tidy', () => {
     expect(made!.isReleased).toBe(false);
     expect(() => tidy(42 as never)).toThrow('tidy: fn must be a function, got 42');
     expect(() => keep('x' as never)).toThrow("keep: t must be a Tensor, got the string 'x'");
-    emptyPool();
   });
 
   it('trains a network to the same parameters and running statistics as without it', () => {
@@ -181,7 +177,6 @@ describe('tidy', () => {
     };
     const plain = train(false);
     expect(train(true)).toEqual(plain);
-    emptyPool();
   });
 
   it('holds one step of buffers in the pool however many steps run', () => {
