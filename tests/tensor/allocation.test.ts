@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { zeroedValues } from '../../src/tensor/allocation.js';
 import { wasmArena } from '../../src/backend/wasm/kernels.js';
+import { UNSCOPED_BYTES } from '../../src/backend/wasm/arena.js';
 import {
   DEFAULT_MAX_ALLOCATION_BYTES, Linear, cat, getKernels, getMaxAllocationBytes, ones, randn, setKernels, setMaxAllocationBytes, stack, tensor, tidy, where, zeros,
 } from 'gradgraph';
@@ -97,6 +98,20 @@ describe('large results in the WebAssembly kernels\' memory', () => {
     } finally {
       setKernels(previous);
     }
+  });
+
+  it('outside tidy() take at most UNSCOPED_BYTES of it; inside one, what is left', () => {
+    const arena = wasmArena();
+    const wasm = getKernels() === 'wasm';
+    const length = 1 << 20; // 8 MiB
+    const outside = Array.from({ length: UNSCOPED_BYTES / (8 * length) + 1 }, () => zeros([length]));
+    const inArena = outside.filter((t) => arena.owns(t.storage)).length;
+    // The earlier tests' results made outside tidy() may still hold some of the room.
+    expect(inArena * 8 * length).toBeLessThanOrEqual(UNSCOPED_BYTES);
+    expect(inArena).toBeGreaterThanOrEqual(wasm ? UNSCOPED_BYTES / (8 * length) - 1 : 0);
+    tidy(() => {
+      expect(arena.owns(zeros([length]).storage)).toBe(wasm);
+    });
   });
 
   it('come back to it when tidy() ends, and are never reused once handed out through .data', () => {
