@@ -159,38 +159,75 @@ function storeAtChannel(addresses: readonly number[], locals: readonly number[],
   return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...op.get(locals[i]), ...form.store(site.group * form.width)]);
 }
 
+// The storing code's own locals (see storingFeaturesCode).
+const [TURN, LAST_TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT] = declare(I32, 7);
+const PARAMETER_FROM_E = declare(I32, 4);
+
+/** Channel pairs a step of storingFeaturesCode takes side by side: two when the parameters leave room in the registers. */
+const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 3 ? 2 : 1);
+
 /**
- * [N, C], a sweep that stores: row by row, E walking each row in order (the parameters come from
- * the first level of cache), two rows at a time (each parameter loaded once for both). With up to
- * three parameters (affine), two channel pairs go side by side, the second's loads and stores by
- * a memarg offset (no i32.add): 0.79-0.87x the time of one pair; with four (inputGradient), the
- * two pairs' parameters and values overflow the registers, and one pair ran 1.07-1.11x faster.
- * A last odd row goes as a pair of itself (SECOND_ROW = 0): its values are stored twice, which
- * costs less than a second copy of the code would in the module's 4 kB.
+ * [N, C], a sweep that stores: two rows a turn, E walking the first row in steps of one or two
+ * channel pairs, each parameter loaded once for both rows. Every address is E plus one local
+ * (E is the first stream's own address, and the other streams, the second row and the
+ * parameters are at fixed distances from it during a turn), so V8 holds the loop in registers:
+ * computing each address from a base and a channel offset ran out of registers and reloaded
+ * them from the stack.
+ *
+ * Widths that do not divide into steps are done by overlapping, not by separate code: when C is
+ * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...),
+ * and with an odd number of rows the last turn is rows N − 2 and N − 1 (one row twice). The
+ * overlapped values are computed again from the inputs and stored again, equal. So there is one
+ * copy of the step in the module, not one for each width left over (the single channel goes as
+ * one run, see sweepFunction). The rows of a turn are a row apart, and so, whenever a row is a
+ * multiple of 4 KiB, at the same offset within a 4 KiB page; a step's stores go after all its
+ * loads, since a load after a store at such an offset waits for it.
  */
 function storingFeaturesCode(sweep: Sweep): number[] {
-  const parameters = usedParameters(sweep);
-  const sideBySide = parameters.length <= 3;
-  const channels = (form: Form, groups: 1 | 2) => {
-    const along = groups === 2 ? [0, 1] : [0];
-    return [
-      ...along.flatMap((group) => loadAtChannel(PARAMETER, form.groups[group].parameter, parameters, form, { group, row: 0 })),
-      ...body(sweep, form, along.flatMap((group): Site[] => [{ group, row: 0 }, { group, row: 1 }])),
-      ...advance(E, op.i32(groups * form.width)), ...advance(C, op.i32(groups * form.width)),
-    ];
+  if (!('store' in sweep)) throw new Error(`storingFeaturesCode: ${sweep.name} adds up, it does not store`);
+  const form = forms(true), groups = storingGroups(sweep), stepBytes = groups * form.width;
+  const parameters = usedParameters(sweep), readsSecond = JSON.stringify(sweep.store).includes('"stream":1');
+  const alongRow = Array.from({ length: groups }, (_, group) => group);
+  const rows = [0, 1];
+  /** E + the row's offset + `local` (none: the first stream's address). */
+  const at = (row: number, local?: number) => [
+    ...op.get(E), ...(row === 1 ? [...op.get(SECOND_ROW), ...op.i32Add] : []), ...(local === undefined ? [] : [...op.get(local), ...op.i32Add]),
+  ];
+  const value = (e: Expression, row: number, group: number): number[] => {
+    if ('stream' in e) return [...at(row, e.stream === 1 ? SECOND_STREAM : undefined), ...form.load(group * form.width)];
+    if ('parameter' in e) return op.get(form.groups[group].parameter[e.parameter]);
+    if ('square' in e) throw new Error(`storingFeaturesCode: ${sweep.name} squares, which no storing sweep does`);
+    return [...value(e.a, row, group), ...value(e.b, row, group), ...form[e.op]];
   };
+  const step = [
+    ...alongRow.flatMap((group) => parameters.flatMap((k) => [...at(0, PARAMETER_FROM_E[k]), ...form.load(group * form.width), ...op.set(form.groups[group].parameter[k])])),
+    ...alongRow.flatMap((group) => rows.flatMap((row) => [...at(row, OUTPUT), ...value(sweep.store, row, group)])),
+    ...[...alongRow].reverse().flatMap((group) => rows.map(() => form.store(group * form.width)).flat()),
+  ];
   return [
-    ...bytesDownTo(VEC_END, CHANNELS, sideBySide ? 4 : 2),
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
-    ...until([...op.get(N), ...op.i32(1), ...op.i32LtS], [
-      ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
-      ...op.i32(0), ...op.set(C),
-      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], channels(forms(true), sideBySide ? 2 : 1)),
-      ...(sideBySide ? ifBit(CHANNELS, 2, channels(forms(true), 1)) : []),
-      ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
-      ...advance(E, op.get(SECOND_ROW)),
-      ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.set(N),
-    ]),
+    ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
+    ...(readsSecond ? [...op.get(IN[1]), ...op.get(IN[0]), ...op.i32Sub, ...op.set(SECOND_STREAM)] : []),
+    ...op.get(OUT[0]), ...op.get(IN[0]), ...op.i32Sub, ...op.set(OUTPUT),
+    // The first step: the channels left over after whole steps (C mod 2·groups), or a whole step.
+    ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.i32(stepBytes),
+    ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.select, ...op.set(FIRST_STEP),
+    // Turns start at rows 0, 2, 4, ... and the last at max(N − 2, 0).
+    ...op.get(IN[0]), ...op.tee(TURN),
+    ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.i32(0), ...op.get(N), ...op.i32(2), ...op.i32GtS, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.i32Add, ...op.set(LAST_TURN),
+    ...op.loop,
+    ...parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(TURN), ...op.i32Sub, ...op.set(PARAMETER_FROM_E[k])]),
+    ...op.get(TURN), ...op.tee(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.i32(stepBytes), ...op.i32Sub, ...op.set(LAST_STEP),
+    ...op.get(FIRST_STEP), ...op.set(STEP),
+    ...op.loop, ...step,
+    ...advance(E, op.get(STEP)), ...op.i32(stepBytes), ...op.set(STEP),
+    ...op.get(LAST_STEP), ...op.get(E), ...op.i32GeU, ...op.brIf(0),
+    ...op.end,
+    ...op.get(TURN), ...op.get(LAST_TURN), ...op.i32LtU, ...op.if,
+    ...op.get(TURN), ...op.get(ROW_BYTES), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.tee(TURN), ...op.get(LAST_TURN), ...op.get(TURN), ...op.get(LAST_TURN), ...op.i32LtU, ...op.select, ...op.set(TURN),
+    ...op.br(1),
+    ...op.end,
+    ...op.end,
   ];
 }
 
@@ -260,6 +297,13 @@ function runsCode(sweep: Sweep): number[] {
   ];
 }
 
+/**
+ * A sweep that stores, on fewer channels than its step takes (storingFeaturesCode): one channel
+ * as a single run of every value ([N, 1, L] as [1, 1, N·L]: the same operations on the same
+ * parameters); two or three (affine's step takes four) through runsCode, a value at a time.
+ */
+const oneChannelAsOneRun = [...op.get(CHANNELS), ...op.i32(2), ...op.i32LtU, ...op.if, ...op.get(SPATIAL), ...op.get(ROWS), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.set(N), ...op.end];
+
 function sweepFunction(sweep: Sweep): FunctionSpec {
   return {
     name: sweep.name,
@@ -267,7 +311,8 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
     locals: LOCALS,
     body: [
       ...op.i32(0), ...op.set(E), ...op.get(ROWS), ...op.set(N),
-      ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingFeaturesCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
+      ...('store' in sweep ? oneChannelAsOneRun : []),
+      ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...('store' in sweep ? [...op.get(CHANNELS), ...op.i32(2 * storingGroups(sweep)), ...op.i32LtU, ...op.i32Or] : []), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingFeaturesCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
     ],
   };
 }
