@@ -51,6 +51,7 @@ export const SWEEPS = [
 ] as const satisfies readonly Sweep[];
 
 export type SweepName = (typeof SWEEPS)[number]['name'];
+type StoringSweep = Extract<Sweep, { readonly store: Expression }>;
 
 /**
  * Rows per block on [N, C] (the caller's choice, by where the data is): a load and a store of the
@@ -101,6 +102,13 @@ function compile(e: Expression, form: Form, site: Site): number[] {
   if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
   if ('square' in e) return [...compile(e.square, form, site), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
   return [...compile(e.a, form, site), ...compile(e.b, form, site), ...form[e.op]];
+}
+
+function readsStream(e: Expression, stream: 0 | 1): boolean {
+  if ('stream' in e) return e.stream === stream;
+  if ('parameter' in e) return false;
+  if ('square' in e) return readsStream(e.square, stream);
+  return readsStream(e.a, stream) || readsStream(e.b, stream);
 }
 
 function parametersOf(e: Expression): number[] {
@@ -163,7 +171,11 @@ function storeAtChannel(addresses: readonly number[], locals: readonly number[],
 const [TURN, LAST_TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT] = declare(I32, 7);
 const PARAMETER_FROM_E = declare(I32, 4);
 
-/** Channel pairs a step of storingFeaturesCode takes side by side: two when the parameters leave room in the registers. */
+/**
+ * Channel pairs a step of storingFeaturesCode takes side by side: two for up to three
+ * parameters (affine: 0.80-0.88x the time of one pair), one for four (inputGradient: two pairs'
+ * parameters and values fill the 16 vector registers, and ran no faster).
+ */
 const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 3 ? 2 : 1);
 
 /**
@@ -178,15 +190,14 @@ const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 
  * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...),
  * and with an odd number of rows the last turn is rows N − 2 and N − 1 (one row twice). The
  * overlapped values are computed again from the inputs and stored again, equal. So there is one
- * copy of the step in the module, not one for each width left over (the single channel goes as
- * one run, see sweepFunction). The rows of a turn are a row apart, and so, whenever a row is a
+ * copy of the step in the module, not one for each width left over (fewer channels than a step:
+ * see byRuns). The rows of a turn are a row apart, and so, whenever a row is a
  * multiple of 4 KiB, at the same offset within a 4 KiB page; a step's stores go after all its
  * loads, since a load after a store at such an offset waits for it.
  */
-function storingFeaturesCode(sweep: Sweep): number[] {
-  if (!('store' in sweep)) throw new Error(`storingFeaturesCode: ${sweep.name} adds up, it does not store`);
+function storingFeaturesCode(sweep: StoringSweep): number[] {
   const form = forms(true), groups = storingGroups(sweep), stepBytes = groups * form.width;
-  const parameters = usedParameters(sweep), readsSecond = JSON.stringify(sweep.store).includes('"stream":1');
+  const parameters = usedParameters(sweep), readsSecond = readsStream(sweep.store, 1);
   const alongRow = Array.from({ length: groups }, (_, group) => group);
   const rows = [0, 1];
   /** E + the row's offset + `local` (none: the first stream's address). */
@@ -195,8 +206,9 @@ function storingFeaturesCode(sweep: Sweep): number[] {
   ];
   const value = (e: Expression, row: number, group: number): number[] => {
     if ('stream' in e) return [...at(row, e.stream === 1 ? SECOND_STREAM : undefined), ...form.load(group * form.width)];
-    if ('parameter' in e) return op.get(form.groups[group].parameter[e.parameter]);
-    if ('square' in e) throw new Error(`storingFeaturesCode: ${sweep.name} squares, which no storing sweep does`);
+    const locals = form.groups[group];
+    if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
+    if ('square' in e) return [...value(e.square, row, group), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
     return [...value(e.a, row, group), ...value(e.b, row, group), ...form[e.op]];
   };
   const step = [
@@ -298,11 +310,18 @@ function runsCode(sweep: Sweep): number[] {
 }
 
 /**
- * A sweep that stores, on fewer channels than its step takes (storingFeaturesCode): one channel
- * as a single run of every value ([N, 1, L] as [1, 1, N·L]: the same operations on the same
- * parameters); two or three (affine's step takes four) through runsCode, a value at a time.
+ * Which code a sweep runs, on the stack as a condition: runsCode for [N, C, L] with L > 1, else
+ * the [N, C] code; a sweep that stores takes runsCode also on fewer channels than its step
+ * (two or three for affine's four: a value at a time), and before that a single channel's rows
+ * become one run ([N, 1, L] as [1, 1, N·L]: the same operations, a pair of values at a time).
  */
-const oneChannelAsOneRun = [...op.get(CHANNELS), ...op.i32(2), ...op.i32LtU, ...op.if, ...op.get(SPATIAL), ...op.get(ROWS), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.set(N), ...op.end];
+function byRuns(sweep: Sweep): number[] {
+  if (!('store' in sweep)) return [...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne];
+  return [
+    ...op.get(CHANNELS), ...op.i32(2), ...op.i32LtU, ...op.if, ...op.get(SPATIAL), ...op.get(ROWS), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.set(N), ...op.end,
+    ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...op.get(CHANNELS), ...op.i32(2 * storingGroups(sweep)), ...op.i32LtU, ...op.i32Or,
+  ];
+}
 
 function sweepFunction(sweep: Sweep): FunctionSpec {
   return {
@@ -311,8 +330,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
     locals: LOCALS,
     body: [
       ...op.i32(0), ...op.set(E), ...op.get(ROWS), ...op.set(N),
-      ...('store' in sweep ? oneChannelAsOneRun : []),
-      ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...('store' in sweep ? [...op.get(CHANNELS), ...op.i32(2 * storingGroups(sweep)), ...op.i32LtU, ...op.i32Or] : []), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingFeaturesCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
+      ...byRuns(sweep), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingFeaturesCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
     ],
   };
 }
