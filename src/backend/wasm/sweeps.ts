@@ -191,9 +191,9 @@ const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 
  * and with an odd number of rows the last turn is rows N − 2 and N − 1 (one row twice). The
  * overlapped values are computed again from the inputs and stored again, equal. So there is one
  * copy of the step in the module, not one for each width left over (fewer channels than a step:
- * see byRuns). The rows of a turn are a row apart, and so, whenever a row is a
- * multiple of 4 KiB, at the same offset within a 4 KiB page; a step's stores go after all its
- * loads, since a load after a store at such an offset waits for it.
+ * see byRuns). The rows of a turn are a row apart, and so, whenever a row is a multiple of
+ * 4 KiB, at the same offset within a 4 KiB page; a step's stores go after all its loads, since a
+ * load after a store at such an offset waits for it.
  */
 function storingFeaturesCode(sweep: StoringSweep): number[] {
   const form = forms(true), groups = storingGroups(sweep), stepBytes = groups * form.width;
@@ -230,11 +230,13 @@ function storingFeaturesCode(sweep: StoringSweep): number[] {
     ...op.loop,
     ...parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(TURN), ...op.i32Sub, ...op.set(PARAMETER_FROM_E[k])]),
     ...op.get(TURN), ...op.tee(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.i32(stepBytes), ...op.i32Sub, ...op.set(LAST_STEP),
+    // Along the turn's first row: FIRST_STEP, then whole steps, the last ending at the row's end.
     ...op.get(FIRST_STEP), ...op.set(STEP),
     ...op.loop, ...step,
     ...advance(E, op.get(STEP)), ...op.i32(stepBytes), ...op.set(STEP),
     ...op.get(LAST_STEP), ...op.get(E), ...op.i32GeU, ...op.brIf(0),
     ...op.end,
+    // The next turn: two rows on, or the last.
     ...op.get(TURN), ...op.get(LAST_TURN), ...op.i32LtU, ...op.if,
     ...op.get(TURN), ...op.get(ROW_BYTES), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.tee(TURN), ...op.get(LAST_TURN), ...op.get(TURN), ...op.get(LAST_TURN), ...op.i32LtU, ...op.select, ...op.set(TURN),
     ...op.br(1),
