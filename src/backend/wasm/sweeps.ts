@@ -189,7 +189,8 @@ const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 
  * Widths that do not divide into steps are done by overlapping, not by separate code: when C is
  * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...),
  * and with an odd number of rows the last turn is rows N − 2 and N − 1 (one row twice). The
- * overlapped values are computed again from the inputs and stored again, equal. So there is one
+ * overlapped values are computed again from the inputs and stored again, equal (so the output
+ * must not overlap an input, which the kernels' fresh outputs never do). So there is one
  * copy of the step in the module, not one for each width left over (fewer channels than a step:
  * see byRuns). The rows of a turn are a row apart, and so, whenever a row is a multiple of
  * 4 KiB, at the same offset within a 4 KiB page; a step's stores go after all its loads, since a
