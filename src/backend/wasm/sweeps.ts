@@ -168,7 +168,7 @@ function storeAtChannel(addresses: readonly number[], locals: readonly number[],
 }
 
 // The storing code's own locals (see storingFeaturesCode).
-const [TURN, LAST_TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT] = declare(I32, 7);
+const [TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT] = declare(I32, 6);
 const PARAMETER_FROM_E = declare(I32, 4);
 
 /**
@@ -187,17 +187,16 @@ const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 
  * them from the stack.
  *
  * Widths that do not divide into steps are done by overlapping, not by separate code: when C is
- * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...),
- * and with an odd number of rows the last turn is rows N − 2 and N − 1 (one row twice). The
- * overlapped values are computed again from the inputs and stored again, equal (so the output
- * must not overlap an input, which the kernels' fresh outputs never do). So there is one
- * copy of the step in the module, not one for each width left over (fewer channels than a step:
- * see byRuns). The rows of a turn are a row apart, and so, whenever a row is a multiple of
- * 4 KiB, at the same offset within a 4 KiB page; a step's stores go after all its loads, since a
- * load after a store at such an offset waits for it.
+ * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...);
+ * the overlapped values are computed again from the inputs and stored again, equal (so the
+ * output must not overlap an input, which the kernels' fresh outputs never do). So there is one
+ * copy of the step in the module for each step width, not one for each width left over (fewer
+ * channels than a step: see storingCode). The rows of a turn are a row apart, and so, whenever a
+ * row is a multiple of 4 KiB, at the same offset within a 4 KiB page; a step's stores go after
+ * all its loads, since a load after a store at such an offset waits for it.
  */
-function storingFeaturesCode(sweep: StoringSweep): number[] {
-  const form = forms(true), groups = storingGroups(sweep), stepBytes = groups * form.width;
+function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
+  const form = forms(true), stepBytes = groups * form.width;
   const parameters = usedParameters(sweep), readsSecond = readsStream(sweep.store, 1);
   const alongRow = Array.from({ length: groups }, (_, group) => group);
   const rows = [0, 1];
@@ -219,16 +218,15 @@ function storingFeaturesCode(sweep: StoringSweep): number[] {
   ];
   return [
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
-    ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
     ...(readsSecond ? [...op.get(IN[1]), ...op.get(IN[0]), ...op.i32Sub, ...op.set(SECOND_STREAM)] : []),
     ...op.get(OUT[0]), ...op.get(IN[0]), ...op.i32Sub, ...op.set(OUTPUT),
     // The first step: the channels left over after whole steps (C mod 2·groups), or a whole step.
     ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.i32(stepBytes),
     ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.select, ...op.set(FIRST_STEP),
-    // Turns start at rows 0, 2, 4, ... and the last at max(N − 2, 0).
-    ...op.get(IN[0]), ...op.tee(TURN),
-    ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.i32(0), ...op.get(N), ...op.i32(2), ...op.i32GtS, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.i32Add, ...op.set(LAST_TURN),
+    // Turns of two rows; a last odd row goes as a pair of itself (SECOND_ROW = 0, its values stored twice).
+    ...op.get(IN[0]), ...op.set(TURN),
     ...op.loop,
+    ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
     ...parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(TURN), ...op.i32Sub, ...op.set(PARAMETER_FROM_E[k])]),
     ...op.get(TURN), ...op.tee(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.i32(stepBytes), ...op.i32Sub, ...op.set(LAST_STEP),
     // Along the turn's first row: FIRST_STEP, then whole steps, the last ending at the row's end.
@@ -237,11 +235,8 @@ function storingFeaturesCode(sweep: StoringSweep): number[] {
     ...advance(E, op.get(STEP)), ...op.i32(stepBytes), ...op.set(STEP),
     ...op.get(LAST_STEP), ...op.get(E), ...op.i32GeU, ...op.brIf(0),
     ...op.end,
-    // The next turn: two rows on, or the last.
-    ...op.get(TURN), ...op.get(LAST_TURN), ...op.i32LtU, ...op.if,
-    ...op.get(TURN), ...op.get(ROW_BYTES), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.tee(TURN), ...op.get(LAST_TURN), ...op.get(TURN), ...op.get(LAST_TURN), ...op.i32LtU, ...op.select, ...op.set(TURN),
-    ...op.br(1),
-    ...op.end,
+    ...advance(TURN, [...op.get(ROW_BYTES), ...op.i32(2), ...op.i32Mul]),
+    ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
     ...op.end,
   ];
 }
@@ -313,17 +308,27 @@ function runsCode(sweep: Sweep): number[] {
 }
 
 /**
- * Which code a sweep runs, on the stack as a condition: runsCode for [N, C, L] with L > 1, else
- * the [N, C] code; a sweep that stores takes runsCode also on fewer channels than its step
- * (two or three for affine's four: a value at a time), and before that a single channel's rows
- * become one run ([N, 1, L] as [1, 1, N·L]: the same operations, a pair of values at a time).
+ * [N, C], a sweep that stores: with two pairs a step where it has room for them (storingGroups)
+ * and the channels fill a step, else one pair (a single channel goes as one run: byRuns).
+ */
+function storingCode(sweep: StoringSweep): number[] {
+  const code = storingGroups(sweep) === 1
+    ? storingFeaturesCode(sweep, 1)
+    : [...op.get(CHANNELS), ...op.i32(4), ...op.i32LtU, ...op.if, ...storingFeaturesCode(sweep, 1), ...op.else, ...storingFeaturesCode(sweep, 2), ...op.end];
+  // Its turns run at least once: none on no rows.
+  return [...op.get(N), ...op.i32(0), ...op.i32GtS, ...op.if, ...code, ...op.end];
+}
+
+/**
+ * Whether a sweep goes through runsCode, as a condition on the stack: on [N, C, L] with L > 1;
+ * and a sweep that stores also on a single channel, as one run ([N, 1, L] as [1, 1, N·L]: the
+ * same operations on the same parameter, a pair of values at a time).
  */
 function byRuns(sweep: Sweep): number[] {
-  if (!('store' in sweep)) return [...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne];
-  return [
-    ...op.get(CHANNELS), ...op.i32(2), ...op.i32LtU, ...op.if, ...op.get(SPATIAL), ...op.get(ROWS), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.set(N), ...op.end,
-    ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...op.get(CHANNELS), ...op.i32(2 * storingGroups(sweep)), ...op.i32LtU, ...op.i32Or,
-  ];
+  const notFeatures = [...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne];
+  if (!('store' in sweep)) return notFeatures;
+  const oneChannel = [...op.get(CHANNELS), ...op.i32(2), ...op.i32LtU];
+  return [...oneChannel, ...op.if, ...op.get(SPATIAL), ...op.get(ROWS), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.set(N), ...op.end, ...notFeatures, ...oneChannel, ...op.i32Or];
 }
 
 function sweepFunction(sweep: Sweep): FunctionSpec {
@@ -333,7 +338,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
     locals: LOCALS,
     body: [
       ...op.i32(0), ...op.set(E), ...op.get(ROWS), ...op.set(N),
-      ...byRuns(sweep), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingFeaturesCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
+      ...byRuns(sweep), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
     ],
   };
 }
