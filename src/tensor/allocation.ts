@@ -166,8 +166,8 @@ export function emptyPool(): number {
  * allocation; buffers the arena made go back to it, whichever kernels are in use by then.
  */
 export interface ValuesArena {
-  /** `length` values, contents unspecified, or undefined when there is no room. */
-  take(length: number): Float64Array | undefined;
+  /** `length` values, contents unspecified, or undefined when there is no room; `scoped`: a tidy() is open. */
+  take(length: number, scoped: boolean): Float64Array | undefined;
   owns(values: Float64Array): boolean;
   release(values: Float64Array): void;
   /** `values` was handed out through `.data`: never reuse it. */
@@ -192,7 +192,7 @@ function takeFromArena(size: number): Float64Array | undefined {
   const current = arenaSource();
   if (current === null) return undefined;
   arena = current;
-  return current.take(size);
+  return current.take(size, openTidy !== null);
 }
 
 /** `.data` gave `buffer` to someone: if the arena made it, it is never reused (see wasm/arena.ts). */

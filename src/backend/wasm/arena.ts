@@ -35,6 +35,15 @@ const alignUp = (bytes: number) => Math.ceil(bytes / ALIGN_BYTES) * ALIGN_BYTES;
 
 /** A free range of the memory, in bytes. */
 interface Run { at: number; bytes: number }
+/** A block handed out: its range, and whether it counts against UNSCOPED_BYTES now. */
+interface Block extends Run { unscoped: boolean }
+
+/**
+ * The most that results made outside tidy() may hold of the memory until they come back: those
+ * come back only when collected, between tasks, so a synchronous loop would otherwise fill all of
+ * it with dead arrays (and the process's resident set with its pages) before falling back.
+ */
+export const UNSCOPED_BYTES = 2 ** 25;
 
 export class Arena implements ValuesArena {
   readonly buffer: ArrayBuffer;
@@ -45,21 +54,38 @@ export class Arena implements ValuesArena {
   /** The rest of the free memory, sorted by address, neighbours merged; at first one run, the whole memory. */
   private readonly runs: Run[];
   private readonly pinned = new WeakSet<Float64Array>();
-  private readonly collected = new FinalizationRegistry<Run>((run) => this.free(run));
+  private readonly blocks = new WeakMap<Float64Array, Block>();
+  private unscopedBytes = 0;
+  private readonly collected = new FinalizationRegistry<Block>((block) => {
+    this.count(block, false);
+    this.free(block);
+  });
 
   constructor(readonly memory: WasmMemory) {
     this.buffer = memory.buffer;
     this.runs = [{ at: 0, bytes: this.buffer.byteLength }];
   }
 
-  /** `length` float64 values whose contents are unspecified, or undefined when there is no room. */
-  take(length: number): Float64Array | undefined {
-    const view = this.freeViews.get(length)?.pop();
-    if (view !== undefined) {
-      this.releasedBytes -= view.byteLength;
-      return view;
-    }
+  /**
+   * `length` float64 values whose contents are unspecified, or undefined when there is no room.
+   * `scoped`: a tidy() is open, which will give the block back if its result dies there; results
+   * made outside one hold at most UNSCOPED_BYTES.
+   */
+  take(length: number, scoped = true): Float64Array | undefined {
     const bytes = alignUp(length * 8);
+    if (!scoped && this.unscopedBytes + bytes > UNSCOPED_BYTES) return undefined;
+    const view = this.reuse(length) ?? this.make(length, bytes);
+    if (view !== undefined) this.count(this.blocks.get(view)!, !scoped);
+    return view;
+  }
+
+  private reuse(length: number): Float64Array | undefined {
+    const view = this.freeViews.get(length)?.pop();
+    if (view !== undefined) this.releasedBytes -= view.byteLength;
+    return view;
+  }
+
+  private make(length: number, bytes: number): Float64Array | undefined {
     let at = this.carve(bytes);
     if (at === undefined && this.releasedBytes > 0) {
       // Views of other lengths go back to the free runs, where they merge into room for this one.
@@ -68,8 +94,17 @@ export class Arena implements ValuesArena {
     }
     if (at === undefined) return undefined;
     const made = new Float64Array(this.buffer, at, length);
-    this.collected.register(made, { at, bytes }, made);
+    const block = { at, bytes, unscoped: false };
+    this.blocks.set(made, block);
+    this.collected.register(made, block, made);
     return made;
+  }
+
+  /** Marks `block` as counting against UNSCOPED_BYTES, or not. */
+  private count(block: Block, unscoped: boolean): void {
+    if (block.unscoped === unscoped) return;
+    this.unscopedBytes += unscoped ? block.bytes : -block.bytes;
+    block.unscoped = unscoped;
   }
 
   owns(values: Float64Array): boolean {
@@ -84,9 +119,10 @@ export class Arena implements ValuesArena {
     else if (free.includes(view)) return;
     else free.push(view);
     this.releasedBytes += view.byteLength;
+    this.count(this.blocks.get(view)!, false);
   }
 
-  /** Never reuses `view`'s block (see above). */
+  /** Never reuses `view`'s block (see above); made outside tidy(), it counts against UNSCOPED_BYTES for good. */
   pin(view: Float64Array): void {
     this.pinned.add(view);
     this.collected.unregister(view);
@@ -112,7 +148,7 @@ export class Arena implements ValuesArena {
       for (const view of views) {
         // Unregistered first: the view may be collected later, and its block must not come back twice.
         this.collected.unregister(view);
-        this.free({ at: view.byteOffset, bytes: alignUp(view.byteLength) });
+        this.free(this.blocks.get(view)!);
       }
     }
     this.freeViews.clear();

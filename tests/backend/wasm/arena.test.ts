@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Arena } from '../../../src/backend/wasm/arena.js';
+import { Arena, UNSCOPED_BYTES } from '../../../src/backend/wasm/arena.js';
 
 /*
  * The WebAssembly memory that large tensors' values live in (src/backend/wasm/arena.ts), on a
@@ -67,6 +67,22 @@ describe('Arena', () => {
     expect(overlap(rest, pinned)).toBe(false);
   });
 
+  it('lets results made outside tidy() hold at most UNSCOPED_BYTES until they come back', () => {
+    const arena = new Arena(new Memory({ initial: 2 * UNSCOPED_BYTES / 65_536, maximum: 2 * UNSCOPED_BYTES / 65_536 }));
+    const quarter = UNSCOPED_BYTES / 8 / 4;
+    const unscoped = [0, 1, 2, 3].map(() => arena.take(quarter, false)!);
+    expect(unscoped.every((view) => view !== undefined)).toBe(true);
+    expect(arena.take(quarter, false)).toBeUndefined();
+    // A tidy() gives its blocks back itself: those still find room.
+    const scoped = arena.take(quarter, true)!;
+    expect(scoped).toBeDefined();
+    // A block given back, and taken again inside a tidy(), no longer counts; its room is the unscoped results' again.
+    arena.release(unscoped[0]);
+    expect(arena.take(quarter, true)).toBe(unscoped[0]);
+    expect(arena.take(quarter, false)).toBeDefined();
+    expect(arena.take(quarter, false)).toBeUndefined();
+  });
+
   it('merges freed blocks into whole runs whatever the order (property)', () => {
     fc.assert(fc.property(
       fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 30 }).chain((lengths) => fc.tuple(fc.constant(lengths), fc.shuffledSubarray(lengths.map((_, i) => i), { minLength: lengths.length }))),
@@ -89,7 +105,7 @@ describe('Arena', () => {
       const arena = new Arena(new WebAssembly.Memory({ initial: ${PAGES}, maximum: ${PAGES} }));
       const pinned = arena.take(1000);
       arena.pin(pinned);
-      for (let i = 0; i < 100; i++) arena.take(1000);
+      for (let i = 0; i < 100; i++) arena.take(1000, i % 2 === 0);
       const full = arena.take(50_000) === undefined;
       // The registry's callbacks come in a task of their own some time after the collection.
       for (let wait = 0; wait < 100 && arena.freeBytes() < arena.buffer.byteLength - pinned.byteLength; wait++) {
