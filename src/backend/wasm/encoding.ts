@@ -59,6 +59,7 @@ export const op = {
   i32: (value: number) => [0x41, ...signed(value)],
   i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32LtU: [0x49], i32LtS: [0x48], i32GtS: [0x4a], i32Ne: [0x47],
   select: [0x1b],
+  i32Or: [0x72],
   // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.
   // `offset` bytes are added to the address on the stack: a neighbour along the row costs no i32.add.
   f64Load: (offset = 0) => [0x2b, 3, ...unsigned(offset)], f64Store: (offset = 0) => [0x39, 3, ...unsigned(offset)],

@@ -51,6 +51,7 @@ export const SWEEPS = [
 ] as const satisfies readonly Sweep[];
 
 export type SweepName = (typeof SWEEPS)[number]['name'];
+type StoringSweep = Extract<Sweep, { readonly store: Expression }>;
 
 /**
  * Rows per block on [N, C] (the caller's choice, by where the data is): a load and a store of the
@@ -101,6 +102,13 @@ function compile(e: Expression, form: Form, site: Site): number[] {
   if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
   if ('square' in e) return [...compile(e.square, form, site), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
   return [...compile(e.a, form, site), ...compile(e.b, form, site), ...form[e.op]];
+}
+
+function readsStream(e: Expression, stream: 0 | 1): boolean {
+  if ('stream' in e) return e.stream === stream;
+  if ('parameter' in e) return false;
+  if ('square' in e) return readsStream(e.square, stream);
+  return readsStream(e.a, stream) || readsStream(e.b, stream);
 }
 
 function parametersOf(e: Expression): number[] {
@@ -159,38 +167,77 @@ function storeAtChannel(addresses: readonly number[], locals: readonly number[],
   return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...op.get(locals[i]), ...form.store(site.group * form.width)]);
 }
 
+// The storing code's own locals (see storingFeaturesCode).
+const [TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT] = declare(I32, 6);
+const PARAMETER_FROM_E = declare(I32, 4);
+
 /**
- * [N, C], a sweep that stores: row by row, E walking each row in order (the parameters come from
- * the first level of cache), two rows at a time (each parameter loaded once for both). With up to
- * three parameters (affine), two channel pairs go side by side, the second's loads and stores by
- * a memarg offset (no i32.add): 0.79-0.87x the time of one pair; with four (inputGradient), the
- * two pairs' parameters and values overflow the registers, and one pair ran 1.07-1.11x faster.
- * A last odd row goes as a pair of itself (SECOND_ROW = 0): its values are stored twice, which
- * costs less than a second copy of the code would in the module's 4 kB.
+ * Channel pairs a step of storingFeaturesCode takes side by side: two for up to three
+ * parameters (affine: 0.80-0.88x the time of one pair), one for four (inputGradient: two pairs'
+ * parameters and values fill the 16 vector registers, and ran no faster).
  */
-function storingFeaturesCode(sweep: Sweep): number[] {
-  const parameters = usedParameters(sweep);
-  const sideBySide = parameters.length <= 3;
-  const channels = (form: Form, groups: 1 | 2) => {
-    const along = groups === 2 ? [0, 1] : [0];
-    return [
-      ...along.flatMap((group) => loadAtChannel(PARAMETER, form.groups[group].parameter, parameters, form, { group, row: 0 })),
-      ...body(sweep, form, along.flatMap((group): Site[] => [{ group, row: 0 }, { group, row: 1 }])),
-      ...advance(E, op.i32(groups * form.width)), ...advance(C, op.i32(groups * form.width)),
-    ];
+const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 3 ? 2 : 1);
+
+/**
+ * [N, C], a sweep that stores: two rows a turn, E walking the first row in steps of one or two
+ * channel pairs, each parameter loaded once for both rows. Every address is E plus one local
+ * (E is the first stream's own address, and the other streams, the second row and the
+ * parameters are at fixed distances from it during a turn), so V8 holds the loop in registers:
+ * computing each address from a base and a channel offset ran out of registers and reloaded
+ * them from the stack.
+ *
+ * Widths that do not divide into steps are done by overlapping, not by separate code: when C is
+ * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...);
+ * the overlapped values are computed again from the inputs and stored again, equal (so the
+ * output must not overlap an input, which the kernels' fresh outputs never do). So there is one
+ * copy of the step in the module for each step width, not one for each width left over (fewer
+ * channels than a step: see storingCode). The rows of a turn are a row apart, and so, whenever a
+ * row is a multiple of 4 KiB, at the same offset within a 4 KiB page; a step's stores go after
+ * all its loads, since a load after a store at such an offset waits for it.
+ */
+function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
+  const form = forms(true), stepBytes = groups * form.width;
+  const parameters = usedParameters(sweep), readsSecond = readsStream(sweep.store, 1);
+  const alongRow = Array.from({ length: groups }, (_, group) => group);
+  const rows = [0, 1];
+  /** E + the row's offset + `local` (none: the first stream's address). */
+  const at = (row: number, local?: number) => [
+    ...op.get(E), ...(row === 1 ? [...op.get(SECOND_ROW), ...op.i32Add] : []), ...(local === undefined ? [] : [...op.get(local), ...op.i32Add]),
+  ];
+  const value = (e: Expression, row: number, group: number): number[] => {
+    if ('stream' in e) return [...at(row, e.stream === 1 ? SECOND_STREAM : undefined), ...form.load(group * form.width)];
+    const locals = form.groups[group];
+    if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
+    if ('square' in e) return [...value(e.square, row, group), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
+    return [...value(e.a, row, group), ...value(e.b, row, group), ...form[e.op]];
   };
+  const step = [
+    ...alongRow.flatMap((group) => parameters.flatMap((k) => [...at(0, PARAMETER_FROM_E[k]), ...form.load(group * form.width), ...op.set(form.groups[group].parameter[k])])),
+    ...alongRow.flatMap((group) => rows.flatMap((row) => [...at(row, OUTPUT), ...value(sweep.store, row, group)])),
+    ...[...alongRow].reverse().flatMap((group) => rows.map(() => form.store(group * form.width)).flat()),
+  ];
   return [
-    ...bytesDownTo(VEC_END, CHANNELS, sideBySide ? 4 : 2),
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
-    ...until([...op.get(N), ...op.i32(1), ...op.i32LtS], [
-      ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
-      ...op.i32(0), ...op.set(C),
-      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], channels(forms(true), sideBySide ? 2 : 1)),
-      ...(sideBySide ? ifBit(CHANNELS, 2, channels(forms(true), 1)) : []),
-      ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
-      ...advance(E, op.get(SECOND_ROW)),
-      ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.set(N),
-    ]),
+    ...(readsSecond ? [...op.get(IN[1]), ...op.get(IN[0]), ...op.i32Sub, ...op.set(SECOND_STREAM)] : []),
+    ...op.get(OUT[0]), ...op.get(IN[0]), ...op.i32Sub, ...op.set(OUTPUT),
+    // The first step: the channels left over after whole steps (C mod 2·groups), or a whole step.
+    ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.i32(stepBytes),
+    ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.select, ...op.set(FIRST_STEP),
+    // Turns of two rows; a last odd row goes as a pair of itself (SECOND_ROW = 0, its values stored twice).
+    ...op.get(IN[0]), ...op.set(TURN),
+    ...op.loop,
+    ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
+    ...parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(TURN), ...op.i32Sub, ...op.set(PARAMETER_FROM_E[k])]),
+    ...op.get(TURN), ...op.tee(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.i32(stepBytes), ...op.i32Sub, ...op.set(LAST_STEP),
+    // Along the turn's first row: FIRST_STEP, then whole steps, the last ending at the row's end.
+    ...op.get(FIRST_STEP), ...op.set(STEP),
+    ...op.loop, ...step,
+    ...advance(E, op.get(STEP)), ...op.i32(stepBytes), ...op.set(STEP),
+    ...op.get(LAST_STEP), ...op.get(E), ...op.i32GeU, ...op.brIf(0),
+    ...op.end,
+    ...advance(TURN, [...op.get(ROW_BYTES), ...op.i32(2), ...op.i32Mul]),
+    ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
+    ...op.end,
   ];
 }
 
@@ -260,6 +307,30 @@ function runsCode(sweep: Sweep): number[] {
   ];
 }
 
+/**
+ * [N, C], a sweep that stores: with two pairs a step where it has room for them (storingGroups)
+ * and the channels fill a step, else one pair (a single channel goes as one run: byRuns).
+ */
+function storingCode(sweep: StoringSweep): number[] {
+  const code = storingGroups(sweep) === 1
+    ? storingFeaturesCode(sweep, 1)
+    : [...op.get(CHANNELS), ...op.i32(4), ...op.i32LtU, ...op.if, ...storingFeaturesCode(sweep, 1), ...op.else, ...storingFeaturesCode(sweep, 2), ...op.end];
+  // Its turns run at least once: none on no rows.
+  return [...op.get(N), ...op.i32(0), ...op.i32GtS, ...op.if, ...code, ...op.end];
+}
+
+/**
+ * Whether a sweep goes through runsCode, as a condition on the stack: on [N, C, L] with L > 1;
+ * and a sweep that stores also on a single channel, as one run ([N, 1, L] as [1, 1, N·L]: the
+ * same operations on the same parameter, a pair of values at a time).
+ */
+function byRuns(sweep: Sweep): number[] {
+  const notFeatures = [...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne];
+  if (!('store' in sweep)) return notFeatures;
+  const oneChannel = [...op.get(CHANNELS), ...op.i32(2), ...op.i32LtU];
+  return [...oneChannel, ...op.if, ...op.get(SPATIAL), ...op.get(ROWS), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.set(N), ...op.end, ...notFeatures, ...oneChannel, ...op.i32Or];
+}
+
 function sweepFunction(sweep: Sweep): FunctionSpec {
   return {
     name: sweep.name,
@@ -267,7 +338,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
     locals: LOCALS,
     body: [
       ...op.i32(0), ...op.set(E), ...op.get(ROWS), ...op.set(N),
-      ...op.get(SPATIAL), ...op.i32(1), ...op.i32Ne, ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingFeaturesCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
+      ...byRuns(sweep), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
     ],
   };
 }
