@@ -1,5 +1,5 @@
 import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from '../kernels.js';
-import { ROW_BLOCK_IN_CACHE, ROW_BLOCK_STREAMING, sweepModuleBytes, type SweepName } from './sweeps.js';
+import { sweepModuleBytes, type SweepName } from './sweeps.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 
 /*
@@ -29,7 +29,7 @@ interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number
 
 const webAssembly = (): WebAssemblyApi | undefined => (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
 
-type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number, rowBlock: number) => void;
+type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number) => void;
 
 interface Instance {
   readonly memory: WasmMemory;
@@ -168,9 +168,6 @@ class Scratch {
     const a0 = this.slotAddress(p0), a1 = this.slotAddress(p1), a2 = this.slotAddress(p2), a3 = this.slotAddress(p3);
     const run = getInstance().sweeps[name];
     const blocks = Math.ceil(this.rows / this.blockRows);
-    // Arrays of one block stay in the core's cache from sweep to sweep. (Blocks just copied in are
-    // in cache too, but 16 rows made no difference there at 256x1024 and 1024x256.)
-    const rowBlock = blocks === 1 ? ROW_BLOCK_IN_CACHE : ROW_BLOCK_STREAMING;
     for (let b = 0; b < blocks; b++) {
       // A sweep that stores follows one that summed: it goes through the blocks last first, the
       // ones still in cache from that sweep. (Sums must go in row order, as the loops add.)
@@ -178,7 +175,7 @@ class Scratch {
       const blockRows = Math.min(this.blockRows, this.rows - row);
       const start = row * rowValues, end = start + blockRows * rowValues;
       const in0At = this.blockOf(in0, start, end), in1At = in1 === NONE ? 0 : this.blockOf(in1, start, end);
-      run(in0At * 8, in1At * 8, target0, target1, a0, a1, a2, a3, blockRows, this.channels, this.spatial, rowBlock);
+      run(in0At * 8, in1At * 8, target0, target1, a0, a1, a2, a3, blockRows, this.channels, this.spatial);
       if (output) output.set(heap.subarray(outAt, outAt + (end - start)), start);
     }
     if (this.resident) {

@@ -8,9 +8,8 @@ import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from 
  *
  * - spatial = 1 ([N, C]): the two lanes are two neighbouring channels, so each channel's sum
  *   adds the rows in the same order as the JavaScript loop and the results are bit-identical.
- *   Sums go through the rows in blocks of ROW_BLOCK rows: a channel pair's parameters and sums are
- *   loaded once per block and held in registers down its rows, not loaded and stored again for
- *   every row.
+ *   Sums go through the rows four at a time: a channel pair's parameters and sums are loaded once
+ *   for the four rows, not loaded and stored again for every row.
  * - spatial > 1 ([N, C, H, W]): the lanes walk one channel's run of H·W values, with the
  *   channel's parameters in registers; its sum then rounds in a different order (to ~1e-16).
  *
@@ -52,18 +51,9 @@ export const SWEEPS = [
 
 export type SweepName = (typeof SWEEPS)[number]['name'];
 
-/**
- * Rows per block on [N, C] (the caller's choice, by where the data is): a load and a store of the
- * sums spread over this many rows. In cache, 16 rows ran the summing sweeps a third faster than
- * 4 (and the fused kernels at 64x64 4-7% faster); but over 2 MB read from L3 (x's copy,
- * as squaredDeviations and gradientSums read it in a step), 16 rows ran up to 2.2x slower than
- * 4, and 8 up to 1.45x; 2 rows ran 1.2-1.5x slower than 4 in cache and out.
- */
-export const ROW_BLOCK_IN_CACHE = 16, ROW_BLOCK_STREAMING = 4;
-
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
-const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10, ROW_BLOCK = 11;
-const PARAMS = 12;
+const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10;
+const PARAMS = 11;
 
 const LOCALS: number[] = [];
 /** Declares `count` locals of `type` after the parameters; returns their indices. */
@@ -73,9 +63,11 @@ function declare(type: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
 }
 // E is the byte offset of the element(s) at hand in every stream.
-const [E, C, N, VEC_END, QUAD_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, BLOCK_START, BLOCK_BYTES, BLOCK_END] = declare(I32, 11);
-/** A group's locals: its sums, its parameters, and a value to square (it is needed twice on the stack). */
-const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0] });
+const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, FIFTH_ROW] = declare(I32, 10);
+/** Where the row `index` rows after E's starts, in bytes from E (SECOND_ROW and on: set by the sweep). */
+const ROW_OFFSET = [0, SECOND_ROW, THIRD_ROW, FOURTH_ROW, FIFTH_ROW];
+/** A group's locals: its sums, its parameters, a value to square (it is needed twice on the stack), and each stream's value (for sums that read it twice). */
+const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0], stream: declare(type, 2) });
 /** f64x2 locals for two groups side by side along a row (see summingFeaturesCode); f64 for one. */
 const VECTOR_GROUPS = [groupLocals(V128), groupLocals(V128)], SCALAR_GROUPS = [groupLocals(F64)];
 
@@ -85,22 +77,23 @@ const forms = (vector: boolean) => vector
   : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, groups: SCALAR_GROUPS, width: 8 };
 type Form = ReturnType<typeof forms>;
 
-/** Where the values at hand are: `group` widths further along the row from E, in the row at E or the one SECOND_ROW bytes further. */
+/** Where the values at hand are: `group` widths further along the row from E, in the row at E or `row` rows further (ROW_OFFSET). */
 interface Site {
   readonly group: number;
-  readonly row: 0 | 1;
+  readonly row: 0 | 1 | 2 | 3;
 }
 const AT_E: Site = { group: 0, row: 0 };
 
 /** The address of a stream's (or the output's) element in `site`'s row, less the group's offset (the load or store adds it). */
-const addressOf = (base: number, site: Site) => [...op.get(base), ...op.get(E), ...op.i32Add, ...(site.row === 1 ? [...op.get(SECOND_ROW), ...op.i32Add] : [])];
+const addressOf = (base: number, site: Site) => [...op.get(base), ...op.get(E), ...op.i32Add, ...(site.row > 0 ? [...op.get(ROW_OFFSET[site.row]), ...op.i32Add] : [])];
 
-function compile(e: Expression, form: Form, site: Site): number[] {
+/** `stream` gives a stream's value: loaded, unless the caller says otherwise. */
+function compile(e: Expression, form: Form, site: Site, stream = (index: 0 | 1) => [...addressOf(IN[index], site), ...form.load(site.group * form.width)]): number[] {
   const locals = form.groups[site.group];
-  if ('stream' in e) return [...addressOf(IN[e.stream], site), ...form.load(site.group * form.width)];
+  if ('stream' in e) return stream(e.stream);
   if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
-  if ('square' in e) return [...compile(e.square, form, site), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
-  return [...compile(e.a, form, site), ...compile(e.b, form, site), ...form[e.op]];
+  if ('square' in e) return [...compile(e.square, form, site, stream), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
+  return [...compile(e.a, form, site, stream), ...compile(e.b, form, site, stream), ...form[e.op]];
 }
 
 function parametersOf(e: Expression): number[] {
@@ -108,6 +101,13 @@ function parametersOf(e: Expression): number[] {
   if ('parameter' in e) return [e.parameter];
   if ('square' in e) return parametersOf(e.square);
   return [...parametersOf(e.a), ...parametersOf(e.b)];
+}
+
+function streamsOf(e: Expression): number[] {
+  if ('stream' in e) return [e.stream];
+  if ('parameter' in e) return [];
+  if ('square' in e) return streamsOf(e.square);
+  return [...streamsOf(e.a), ...streamsOf(e.b)];
 }
 
 const expressionsOf = (sweep: Sweep) => ('store' in sweep ? [sweep.store] : sweep.accumulate);
@@ -124,10 +124,19 @@ function body(sweep: Sweep, form: Form, sites: readonly Site[]): number[] {
     const values = sites.flatMap((site) => [...addressOf(OUT[0], site), ...compile(sweep.store, form, site)]);
     return [...values, ...[...sites].reverse().flatMap((site) => form.store(site.group * form.width))];
   }
-  return sites.flatMap((site) => sweep.accumulate.flatMap((expression, t) => {
-    const acc = form.groups[site.group].acc[t];
-    return [...op.get(acc), ...compile(expression, form, site), ...form.add, ...op.set(acc)];
-  }));
+  // A stream that the sums read twice is loaded once per site and kept in a local: V8 does not
+  // merge two loads of one address.
+  const reads = sweep.accumulate.flatMap(streamsOf);
+  return sites.flatMap((site) => {
+    const locals = form.groups[site.group], loaded = new Set<number>();
+    const stream = (index: 0 | 1) => {
+      if (loaded.has(index)) return op.get(locals.stream[index]);
+      loaded.add(index);
+      const load = [...addressOf(IN[index], site), ...form.load(site.group * form.width)];
+      return reads.indexOf(index) === reads.lastIndexOf(index) ? load : [...load, ...op.tee(locals.stream[index])];
+    };
+    return sweep.accumulate.flatMap((expression, t) => [...op.get(locals.acc[t]), ...compile(expression, form, site, stream), ...form.add, ...op.set(locals.acc[t])]);
+  });
 }
 
 /** `local` += `amount` (a local). */
@@ -194,38 +203,41 @@ function storingFeaturesCode(sweep: Sweep): number[] {
   ];
 }
 
+/** `inner` while at least `rows` rows are left (in N), taking them off after each turn. */
+const whileRowsLeft = (rows: number, inner: Bytes) => until([...op.get(N), ...op.i32(rows), ...op.i32LtS], [...inner, ...op.get(N), ...op.i32(rows), ...op.i32Sub, ...op.set(N)]);
+
 /**
- * [N, C], a sweep that adds up: for each block of up to ROW_BLOCK rows, for two channel pairs
- * at C side by side (then one pair, then the odd channel), their parameters and sums go into
- * locals, E walks down the block's rows, and the sums go back. Two pairs make two independent
- * chains of additions, so one need not wait for the other's latest sum.
+ * [N, C], a sweep that adds up: four rows at a time (then the last rows one at a time), walked
+ * along the channel pairs: a pair's parameters and sums go into locals, the four rows' values are
+ * added in row order, and the sums go back. An odd last channel then goes down all the rows.
  */
 function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
-  const channels = (form: Form, groups: 1 | 2) => {
-    const sites: Site[] = groups === 2 ? [AT_E, { group: 1, row: 0 }] : [AT_E];
-    return [
-      ...sites.flatMap((site) => [...loadAtChannel(PARAMETER, form.groups[site.group].parameter, parameters, form, site), ...loadAtChannel(OUT, form.groups[site.group].acc, sums, form, site)]),
-      ...op.get(BLOCK_START), ...op.get(C), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_BYTES), ...op.i32Add, ...op.set(BLOCK_END),
-      ...op.loop, ...body(sweep, form, sites), ...op.get(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_END), ...op.i32Ne, ...op.brIf(0), ...op.end,
-      ...sites.flatMap((site) => storeAtChannel(OUT, form.groups[site.group].acc, sums, form, site)),
-      ...advance(C, op.i32(groups * form.width)),
-    ];
+  const vector = forms(true), scalar = forms(false);
+  /** The parameters and sums of the channel(s) at C into locals, `inner`, the sums back. */
+  const withSums = (form: Form, inner: Bytes) => {
+    const [locals] = form.groups;
+    return [...loadAtChannel(PARAMETER, locals.parameter, parameters, form, AT_E), ...loadAtChannel(OUT, locals.acc, sums, form, AT_E), ...inner, ...storeAtChannel(OUT, locals.acc, sums, form, AT_E)];
   };
-  return [
-    ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
-    ...bytesDownTo(QUAD_END, CHANNELS, 4),
-    ...op.i32(0), ...op.set(BLOCK_START),
-    ...op.loop,
-    // This block's rows: ROW_BLOCK, or the rows left when fewer.
-    ...op.get(N), ...op.get(ROW_BLOCK), ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32LtU, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
+  /** The row at E and the `rows` − 1 after it, along the channel pairs; E then goes on to the row after them. */
+  const alongPairs = (rows: 1 | 4) => [
     ...op.i32(0), ...op.set(C),
-    ...until([...op.get(C), ...op.get(QUAD_END), ...op.i32GeU], channels(forms(true), 2)),
-    ...ifBit(CHANNELS, 2, channels(forms(true), 1)),
-    ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
-    ...advance(BLOCK_START, op.get(BLOCK_BYTES)),
-    ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
-    ...op.end,
+    ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], [
+      ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).slice(0, rows).map((row) => ({ group: 0, row })))),
+      ...advance(E, op.i32(16)), ...advance(C, op.i32(16)),
+    ]),
+    ...advance(E, [...op.get(ROW_OFFSET[rows]), ...op.get(VEC_END), ...op.i32Sub]),
+  ];
+  return [
+    ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.tee(ROW_BYTES), ...op.tee(SECOND_ROW),
+    ...[THIRD_ROW, FOURTH_ROW].flatMap((local) => [...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(local)]), ...op.get(ROW_BYTES), ...op.i32Add, ...op.set(FIFTH_ROW),
+    ...bytesDownTo(VEC_END, CHANNELS, 2),
+    ...whileRowsLeft(4, alongPairs(4)),
+    ...whileRowsLeft(1, alongPairs(1)),
+    ...ifBit(CHANNELS, 1, [
+      ...op.get(VEC_END), ...op.tee(C), ...op.set(E), ...op.get(ROWS), ...op.set(N),
+      ...withSums(scalar, whileRowsLeft(1, [...body(sweep, scalar, [AT_E]), ...advance(E, op.get(ROW_BYTES))])),
+    ]),
   ];
 }
 
@@ -272,7 +284,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
   };
 }
 
-/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial, rowBlock) → (). */
+/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → (). */
 export function sweepModuleBytes(): Uint8Array {
   return encodeModule(SWEEPS.map(sweepFunction));
 }
