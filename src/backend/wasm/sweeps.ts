@@ -63,7 +63,7 @@ function declare(type: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
 }
 // E is the byte offset of the element(s) at hand in every stream.
-const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, FIFTH_ROW] = declare(I32, 10);
+const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, FIFTH_ROW, LEFT_AT, LEFT_ROWS] = declare(I32, 12);
 /** Where the row `index` rows after E's starts, in bytes from E (SECOND_ROW and on: set by the sweep). */
 const ROW_OFFSET = [0, SECOND_ROW, THIRD_ROW, FOURTH_ROW, FIFTH_ROW];
 /** A group's locals: its sums, its parameters, a value to square (it is needed twice on the stack), and each stream's value (for sums that read it twice). */
@@ -207,36 +207,41 @@ function storingFeaturesCode(sweep: Sweep): number[] {
 const whileRowsLeft = (rows: number, inner: Bytes) => until([...op.get(N), ...op.i32(rows), ...op.i32LtS], [...inner, ...op.get(N), ...op.i32(rows), ...op.i32Sub, ...op.set(N)]);
 
 /**
- * [N, C], a sweep that adds up: four rows at a time (then the last rows one at a time), walked
- * along the channel pairs: a pair's parameters and sums go into locals, the four rows' values are
- * added in row order, and the sums go back. An odd last channel then goes down all the rows.
+ * [N, C], a sweep that adds up: four rows at a time, walked along the channel pairs: a pair's
+ * parameters and sums go into locals, the four rows' values are added in row order, and the sums
+ * go back. Then, one channel at a time, each channel's rows left (up to three) and an odd last
+ * channel's every row.
  */
 function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
-  const vector = forms(true), scalar = forms(false);
   /** The parameters and sums of the channel(s) at C into locals, `inner`, the sums back. */
   const withSums = (form: Form, inner: Bytes) => {
     const [locals] = form.groups;
     return [...loadAtChannel(PARAMETER, locals.parameter, parameters, form, AT_E), ...loadAtChannel(OUT, locals.acc, sums, form, AT_E), ...inner, ...storeAtChannel(OUT, locals.acc, sums, form, AT_E)];
   };
-  /** The row at E and the `rows` − 1 after it, along the channel pairs; E then goes on to the row after them. */
-  const alongPairs = (rows: 1 | 4) => [
-    ...op.i32(0), ...op.set(C),
-    ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], [
-      ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).slice(0, rows).map((row) => ({ group: 0, row })))),
-      ...advance(E, op.i32(16)), ...advance(C, op.i32(16)),
-    ]),
-    ...advance(E, [...op.get(ROW_OFFSET[rows]), ...op.get(VEC_END), ...op.i32Sub]),
-  ];
+  const vector = forms(true), scalar = forms(false);
+  const paired = [...op.get(C), ...op.get(VEC_END), ...op.i32LtU];
   return [
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.tee(ROW_BYTES), ...op.tee(SECOND_ROW),
     ...[THIRD_ROW, FOURTH_ROW].flatMap((local) => [...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(local)]), ...op.get(ROW_BYTES), ...op.i32Add, ...op.set(FIFTH_ROW),
     ...bytesDownTo(VEC_END, CHANNELS, 2),
-    ...whileRowsLeft(4, alongPairs(4)),
-    ...whileRowsLeft(1, alongPairs(1)),
-    ...ifBit(CHANNELS, 1, [
-      ...op.get(VEC_END), ...op.tee(C), ...op.set(E), ...op.get(ROWS), ...op.set(N),
+    ...whileRowsLeft(4, [
+      ...op.i32(0), ...op.set(C),
+      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], [
+        ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).map((row) => ({ group: 0, row })))),
+        ...advance(E, op.i32(16)), ...advance(C, op.i32(16)),
+      ]),
+      ...advance(E, [...op.get(FIFTH_ROW), ...op.get(VEC_END), ...op.i32Sub]),
+    ]),
+    // The paired channels from C = 0 when rows are left (else only the odd one, if any): each from
+    // the first row left, the odd one from row 0.
+    ...op.get(E), ...op.set(LEFT_AT), ...op.get(N), ...op.set(LEFT_ROWS),
+    ...op.i32(0), ...op.get(VEC_END), ...op.get(N), ...op.select, ...op.set(C),
+    ...until([...op.get(C), ...op.get(ROW_BYTES), ...op.i32GeU], [
+      ...op.get(LEFT_AT), ...op.get(C), ...op.i32Add, ...op.get(C), ...paired, ...op.select, ...op.set(E),
+      ...op.get(LEFT_ROWS), ...op.get(ROWS), ...paired, ...op.select, ...op.set(N),
       ...withSums(scalar, whileRowsLeft(1, [...body(sweep, scalar, [AT_E]), ...advance(E, op.get(ROW_BYTES))])),
+      ...advance(C, op.i32(8)),
     ]),
   ];
 }
