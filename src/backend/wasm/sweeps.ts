@@ -63,9 +63,9 @@ function declare(type: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
 }
 // E is the byte offset of the element(s) at hand in every stream.
-const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, FIFTH_ROW, LEFT_AT, LEFT_ROWS] = declare(I32, 12);
+const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, BLOCK_ROWS, BLOCK_BYTES, PAIRS_END, ROWS_TO_GO] = declare(I32, 13);
 /** Where the row `index` rows after E's starts, in bytes from E (SECOND_ROW and on: set by the sweep). */
-const ROW_OFFSET = [0, SECOND_ROW, THIRD_ROW, FOURTH_ROW, FIFTH_ROW];
+const ROW_OFFSET = [0, SECOND_ROW, THIRD_ROW, FOURTH_ROW];
 /** A group's locals: its sums, its parameters, a value to square (it is needed twice on the stack), and each stream's value (for sums that read it twice). */
 const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0], stream: declare(type, 2) });
 /** f64x2 locals for two groups side by side along a row (see summingFeaturesCode); f64 for one. */
@@ -203,14 +203,11 @@ function storingFeaturesCode(sweep: Sweep): number[] {
   ];
 }
 
-/** `inner` while at least `rows` rows are left (in N), taking them off after each turn. */
-const whileRowsLeft = (rows: number, inner: Bytes) => until([...op.get(N), ...op.i32(rows), ...op.i32LtS], [...inner, ...op.get(N), ...op.i32(rows), ...op.i32Sub, ...op.set(N)]);
-
 /**
- * [N, C], a sweep that adds up: four rows at a time, walked along the channel pairs: a pair's
- * parameters and sums go into locals, the four rows' values are added in row order, and the sums
- * go back. Then, one channel at a time, each channel's rows left (up to three) and an odd last
- * channel's every row.
+ * [N, C], a sweep that adds up: blocks of four rows (the last one to four), and in each, first
+ * the channel pairs, four rows in one turn: a pair's parameters and sums go into locals, the four
+ * rows' values are added in row order, and the sums go back; then the channels left (an odd
+ * last one; all of them in a last block of fewer than four rows), one at a time down the block.
  */
 function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
@@ -220,28 +217,29 @@ function summingFeaturesCode(sweep: Sweep): number[] {
     return [...loadAtChannel(PARAMETER, locals.parameter, parameters, form, AT_E), ...loadAtChannel(OUT, locals.acc, sums, form, AT_E), ...inner, ...storeAtChannel(OUT, locals.acc, sums, form, AT_E)];
   };
   const vector = forms(true), scalar = forms(false);
-  const paired = [...op.get(C), ...op.get(VEC_END), ...op.i32LtU];
   return [
     ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.tee(ROW_BYTES), ...op.tee(SECOND_ROW),
-    ...[THIRD_ROW, FOURTH_ROW].flatMap((local) => [...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(local)]), ...op.get(ROW_BYTES), ...op.i32Add, ...op.set(FIFTH_ROW),
+    ...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(THIRD_ROW), ...op.get(ROW_BYTES), ...op.i32Add, ...op.set(FOURTH_ROW),
     ...bytesDownTo(VEC_END, CHANNELS, 2),
-    ...whileRowsLeft(4, [
+    ...until([...op.get(N), ...op.i32(1), ...op.i32LtS], [
+      ...op.get(N), ...op.i32(4), ...op.get(N), ...op.i32(4), ...op.i32LtS, ...op.select, ...op.tee(BLOCK_ROWS), ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
+      // The pairs only in a block of four rows.
+      ...op.get(VEC_END), ...op.i32(0), ...op.get(BLOCK_ROWS), ...op.i32(4), ...op.i32And, ...op.select, ...op.set(PAIRS_END),
       ...op.i32(0), ...op.set(C),
-      ...until([...op.get(C), ...op.get(VEC_END), ...op.i32GeU], [
+      ...until([...op.get(C), ...op.get(PAIRS_END), ...op.i32GeU], [
         ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).map((row) => ({ group: 0, row })))),
         ...advance(E, op.i32(16)), ...advance(C, op.i32(16)),
       ]),
-      ...advance(E, [...op.get(FIFTH_ROW), ...op.get(VEC_END), ...op.i32Sub]),
-    ]),
-    // The paired channels from C = 0 when rows are left (else only the odd one, if any): each from
-    // the first row left, the odd one from row 0.
-    ...op.get(E), ...op.set(LEFT_AT), ...op.get(N), ...op.set(LEFT_ROWS),
-    ...op.i32(0), ...op.get(VEC_END), ...op.get(N), ...op.select, ...op.set(C),
-    ...until([...op.get(C), ...op.get(ROW_BYTES), ...op.i32GeU], [
-      ...op.get(LEFT_AT), ...op.get(C), ...op.i32Add, ...op.get(C), ...paired, ...op.select, ...op.set(E),
-      ...op.get(LEFT_ROWS), ...op.get(ROWS), ...paired, ...op.select, ...op.set(N),
-      ...withSums(scalar, whileRowsLeft(1, [...body(sweep, scalar, [AT_E]), ...advance(E, op.get(ROW_BYTES))])),
-      ...advance(C, op.i32(8)),
+      ...until([...op.get(C), ...op.get(ROW_BYTES), ...op.i32GeU], [
+        ...withSums(scalar, [
+          ...op.get(BLOCK_ROWS), ...op.set(ROWS_TO_GO),
+          ...repeat(ROWS_TO_GO, [...body(sweep, scalar, [AT_E]), ...advance(E, op.get(ROW_BYTES))]),
+        ]),
+        ...advance(E, [...op.i32(8), ...op.get(BLOCK_BYTES), ...op.i32Sub]), ...advance(C, op.i32(8)),
+      ]),
+      // E is at the end of the block's first row: on to the next block.
+      ...advance(E, [...op.get(BLOCK_BYTES), ...op.get(ROW_BYTES), ...op.i32Sub]),
+      ...op.get(N), ...op.get(BLOCK_ROWS), ...op.i32Sub, ...op.set(N),
     ]),
   ];
 }
