@@ -39,7 +39,7 @@ interface Instance {
 
 let instance: Instance | null = null;
 
-/** Compiles the module on first use (synchronously: it is 3.7 kB, under browsers' 4 kB main-thread limit). */
+/** Compiles the module on first use (synchronously: it is under browsers' 4 kB main-thread limit, which tests/backend/wasm holds it to). */
 function getInstance(): Instance {
   if (instance) return instance;
   const api = webAssembly();
