@@ -56,9 +56,24 @@ function bnRow(label: string, ours: Timing, theirs: Timing, target: number): str
   return [label, ms(ours.medianMs), ms(theirs.medianMs), ratio(r), `≤ ${target.toFixed(1)}×`, verdict(r <= target)];
 }
 
-/** Ours and the peer's case `id`, in rounds of their own, starting from an empty pool. */
-function againstPeer(peer: TorchPeer, id: number, run: () => unknown, options: MeasureOptions): [Timing, Timing] {
+/**
+ * Starts a group from an empty pool, with what earlier groups left collected: a step run outside
+ * tidy() leaves its buffers in the kernels' WebAssembly memory until the collector finds them
+ * dead and a FinalizationRegistry, which runs only between tasks, gives them back (see
+ * src/backend/wasm/arena.ts). (`npm run bench` runs node with --expose-gc.)
+ */
+async function settle(): Promise<void> {
   emptyPool();
+  // The registry's callbacks come in tasks of their own some time after a collection.
+  for (let wait = 0; wait < 5; wait++) {
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Ours and the peer's case `id`, in rounds of their own, starting from an empty pool and collected memory. */
+async function againstPeer(peer: TorchPeer, id: number, run: () => unknown, options: MeasureOptions): Promise<[Timing, Timing]> {
+  await settle();
   const [ours, theirs] = measure([
     { name: 'gradgraph', run },
     { name: 'PyTorch', run: () => 0, timeItself: (repeat) => peer.time(id, repeat) },
@@ -67,7 +82,7 @@ function againstPeer(peer: TorchPeer, id: number, run: () => unknown, options: M
   return [ours, theirs];
 }
 
-function benchBatchNormAgainstTorch(peer: TorchPeer): void {
+async function benchBatchNormAgainstTorch(peer: TorchPeer): Promise<void> {
   const rows = [['case', 'gradgraph ms', 'PyTorch ms', 'ours / theirs', 'target', '']];
   for (const [n, d] of SHAPES) {
     const p = problem(n, d);
@@ -84,16 +99,16 @@ function benchBatchNormAgainstTorch(peer: TorchPeer): void {
     // a group of its own, with an empty pool: in one group, either would use the buffers the
     // other gave back.
     const versus = (run: () => unknown, id: number) => againstPeer(peer, id, run, plan(n * d));
-    rows.push(bnRow(`fused vs F.batch_norm, ${n}×${d}`, ...versus(() => fusedStep(p), fusedId), 0.8));
-    rows.push(bnRow(`  the same in tidy()`, ...versus(() => tidy(() => { fusedStep(p); }), fusedId), 0.8));
-    rows.push(bnRow(`explicit graph vs torch's, ${n}×${d}`, ...versus(() => explicitStep(p), explicitId), 0.8));
-    rows.push(bnRow(`  the same in tidy()`, ...versus(() => tidy(() => { explicitStep(p); }), explicitId), 0.8));
+    rows.push(bnRow(`fused vs F.batch_norm, ${n}×${d}`, ...(await versus(() => fusedStep(p), fusedId)), 0.8));
+    rows.push(bnRow(`  the same in tidy()`, ...(await versus(() => tidy(() => { fusedStep(p); }), fusedId)), 0.8));
+    rows.push(bnRow(`explicit graph vs torch's, ${n}×${d}`, ...(await versus(() => explicitStep(p), explicitId)), 0.8));
+    rows.push(bnRow(`  the same in tidy()`, ...(await versus(() => tidy(() => { explicitStep(p); }), explicitId)), 0.8));
     for (const id of [fusedId, explicitId]) peer.ask({ cmd: 'drop', id });
   }
   printTable('BN forward + backward against PyTorch, float64, one thread (ratios: medians of per-round ratios; samples of several steps in a row after a second of warm-up)', rows);
 }
 
-function benchMlpAgainstTorch(peer: TorchPeer): void {
+async function benchMlpAgainstTorch(peer: TorchPeer): Promise<void> {
   const data = twoMoons({ n: 128, noise: 0.1, seed: 1 });
   const model = new Sequential([new Linear(2, 64, { seed: 1 }), new BatchNorm1d(64, { fused: true }), new ReLU(), new Linear(64, 1, { seed: 2 })]);
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
@@ -105,8 +120,8 @@ function benchMlpAgainstTorch(peer: TorchPeer): void {
   };
   // Both sides keep training the same model from where the last round left it.
   const steady = { rounds: 30, repeat: 20, warmupMs: 1000 };
-  const [ours, theirs] = againstPeer(peer, id, step, steady);
-  const [oursTidy, theirsTidy] = againstPeer(peer, id, () => tidy(step), steady);
+  const [ours, theirs] = await againstPeer(peer, id, step, steady);
+  const [oursTidy, theirsTidy] = await againstPeer(peer, id, () => tidy(step), steady);
   // Steps per second are 1 / time, so ours / theirs in steps per second is theirs / ours in time.
   const row = (label: string, a: Timing, b: Timing) => {
     const speedup = pairedRatio(b, a);
@@ -185,7 +200,7 @@ export async function benchTorch(parts: readonly TorchPart[] = TORCH_PARTS): Pro
     const version = peer.ask({ cmd: 'version' });
     const [one, five, fifteen] = os.loadavg().map((l) => l.toFixed(2));
     console.log(`\nAgainst PyTorch ${version.torch} (${python}, ${version.threads} thread), float64; load average ${one}, ${five}, ${fifteen}`);
-    for (const part of parts) PARTS[part](peer);
+    for (const part of parts) await PARTS[part](peer);
     const [a, b, c] = os.loadavg().map((l) => l.toFixed(2));
     console.log(`load average at the end: ${a}, ${b}, ${c}`);
   } finally {

@@ -1,3 +1,5 @@
+import { pinValues } from '../tensor/allocation.js';
+
 /*
  * Values changed under a recorded graph. PyTorch keeps a version counter per tensor, bumped by
  * every in-place op, and backward refuses a saved tensor whose version moved. Here the values
@@ -62,7 +64,10 @@ export function handOut(buffer: Float64Array, savedByNode: boolean): Float64Arra
     constantBuffers.delete(buffer[0]);
     sharedBuffers.add(buffer);
   }
-  if (!valuesAtHandOut.has(buffer)) valuesAtHandOut.set(buffer, savedByNode || sharedBuffers.has(buffer) ? buffer.slice() : null);
+  if (!valuesAtHandOut.has(buffer)) {
+    valuesAtHandOut.set(buffer, savedByNode || sharedBuffers.has(buffer) ? buffer.slice() : null);
+    pinValues(buffer);
+  }
   return buffer;
 }
 

@@ -1,7 +1,8 @@
 import { describeValue } from '../validate.js';
 import { jsKernels } from './js.js';
 import type { Kernels, KernelsName } from './kernels.js';
-import { wasmKernels, wasmSimdSupported } from './wasm/kernels.js';
+import { setArenaSource } from '../tensor/allocation.js';
+import { wasmArena, wasmKernels, wasmSimdSupported } from './wasm/kernels.js';
 
 /*
  * The one place that picks the kernels: WebAssembly SIMD where the engine has it, the JavaScript
@@ -34,6 +35,9 @@ export function kernels(): Kernels {
   active ??= choose(fromEnvironment() ?? (wasmSimdSupported() ? 'wasm' : 'js'));
   return active;
 }
+
+// Large results live where the kernels in use read them: the WebAssembly kernels' memory (wasm/arena.ts), or ordinary arrays.
+setArenaSource(() => (kernels() === wasmKernels ? wasmArena() : null));
 
 /** The name of the kernels in use: 'wasm' or 'js'. */
 export function getKernels(): KernelsName {

@@ -63,7 +63,7 @@ let slabOffset = 0;
 export function zeroedValues(size: number): Float64Array {
   if (size > SLAB_LIMIT) {
     // A reused buffer, zeroed: a pass over memory in cache costs less than a fault per page of new memory.
-    const reused = takeFromPool(size);
+    const reused = takeFromArena(size) ?? takeFromPool(size);
     return noted(reused === undefined ? new Float64Array(size) : reused.fill(0));
   }
   const bytes = size * Float64Array.BYTES_PER_ELEMENT;
@@ -119,6 +119,10 @@ let pooledBytes = 0;
 
 /** Takes back a buffer no one holds any more, for a later result of its size (zeroed first when asked for zeros). */
 export function releaseValues(buffer: Float64Array): void {
+  if (arena?.owns(buffer)) {
+    arena.release(buffer);
+    return;
+  }
   if (buffer.length < POOL_MIN_VALUES || inPool.has(buffer) || pooledBytes + buffer.byteLength > MAX_POOLED_BYTES) return;
   const free = pool.get(buffer.length);
   if (free === undefined) pool.set(buffer.length, [buffer]);
@@ -137,9 +141,9 @@ function takeFromPool(size: number): Float64Array | undefined {
   return reused;
 }
 
-/** The bytes the pool holds now, for a later result of the same size. */
+/** The bytes the pool (and the kernels' arena) hold now, for a later result of the same size. */
 export function pooledMemoryBytes(): number {
-  return pooledBytes;
+  return pooledBytes + (arena?.heldBytes() ?? 0);
 }
 
 /**
@@ -148,11 +152,52 @@ export function pooledMemoryBytes(): number {
  * `torch.cuda.empty_cache()`.
  */
 export function emptyPool(): number {
-  const bytes = pooledBytes;
+  const bytes = pooledBytes + (arena?.empty() ?? 0);
   pool.clear();
   inPool.clear();
   pooledBytes = 0;
   return bytes;
+}
+
+/*
+ * Where the kernels keep values of their own (the WebAssembly kernels' memory, wasm/arena.ts):
+ * large results are taken from there while it has room, so that those kernels read and write
+ * them in place. The backend says whether it has one (`setArenaSource`), on the first large
+ * allocation; buffers the arena made go back to it, whichever kernels are in use by then.
+ */
+export interface ValuesArena {
+  /** `length` values, contents unspecified, or undefined when there is no room; `scoped`: a tidy() is open. */
+  take(length: number, scoped: boolean): Float64Array | undefined;
+  owns(values: Float64Array): boolean;
+  release(values: Float64Array): void;
+  /** `values` was handed out through `.data`: never reuse it. */
+  pin(values: Float64Array): void;
+  /** The bytes of released buffers held for later results. */
+  heldBytes(): number;
+  /** Lets go of those (see emptyPool); returns their bytes. */
+  empty(): number;
+}
+
+/** Asked on every large allocation: the arena to take from now, or null (the JavaScript kernels are in use). */
+let arenaSource: () => ValuesArena | null = () => null;
+/** The arena once there was one: it takes its buffers back even after a switch to other kernels. */
+let arena: ValuesArena | null = null;
+
+export function setArenaSource(source: () => ValuesArena | null): void {
+  arenaSource = source;
+}
+
+function takeFromArena(size: number): Float64Array | undefined {
+  if (size < POOL_MIN_VALUES) return undefined;
+  const current = arenaSource();
+  if (current === null) return undefined;
+  arena = current;
+  return current.take(size, openTidy !== null);
+}
+
+/** `.data` gave `buffer` to someone: if the arena made it, it is never reused (see wasm/arena.ts). */
+export function pinValues(buffer: Float64Array): void {
+  if (arena?.owns(buffer)) arena.pin(buffer);
 }
 
 /**
@@ -210,7 +255,7 @@ const UNZEROED_MIN_VALUES = POOL_MIN_VALUES;
  * which saves a pass over each output; else zeroed values.
  */
 export function uninitializedValues(size: number): Float64Array {
-  const reused = takeFromPool(size);
+  const reused = takeFromArena(size) ?? takeFromPool(size);
   if (reused !== undefined) return noted(reused);
   // Buffer is Node's; a page has none.
   const nodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { batchNormFused, getKernels, grad, randn, setKernels } from 'gradgraph';
+import { batchNormFused, getKernels, grad, randn, setKernels, tidy } from 'gradgraph';
+import { releaseValues } from '../../src/tensor/allocation.js';
 import { jsKernels } from '../../src/backend/js.js';
 import type { Kernels } from '../../src/backend/kernels.js';
-import { BLOCK_VALUES, RESIDENT_VALUES, wasmKernels, wasmSimdSupported } from '../../src/backend/wasm/kernels.js';
+import { BLOCK_VALUES, RESIDENT_VALUES, wasmArena, wasmKernels, wasmSimdSupported } from '../../src/backend/wasm/kernels.js';
 
 /*
  * The WebAssembly kernels against the JavaScript ones, which are the reference: to 1e-12 of the
@@ -53,6 +54,9 @@ function expectAgreement(c: Case): void {
     if (c.spatial === 1) expect(firstDifference(actual, expected), name).toBe(-1);
     else expect(difference(actual, expected), name).toBeLessThan(1e-12);
   }
+  // Large results live in the kernels' memory; given back now, they leave room for the next case
+  // (the collector would give them back only between tests).
+  for (const values of [...Object.values(reference), ...Object.values(fast)]) releaseValues(values);
 }
 
 const values = (length: number, value: fc.Arbitrary<number>) => fc.array(value, { minLength: length, maxLength: length }).map((v) => Float64Array.from(v));
@@ -74,9 +78,40 @@ function seeded(rows: number, channels: number, spatial: number, eps: number, se
   const size = rows * channels * spatial;
   return {
     rows, channels, spatial, eps,
-    x: randn([size], { seed }).storage, g: randn([size], { seed: seed + 1 }).storage,
+    // Copies in ordinary arrays (a large randn lives in the kernels' memory, and goes back to it when the tidy() ends): the kernels copy these.
+    x: tidy(() => randn([size], { seed }).storage.slice()), g: tidy(() => randn([size], { seed: seed + 1 }).storage.slice()),
     gamma: randn([channels], { seed: seed + 2 }).storage, beta: randn([channels], { seed: seed + 3 }).storage,
   };
+}
+
+/**
+ * Agreement with x and g where the kernels keep large tensors' values (arena.ts), read in place
+ * instead of copied; given back after, so that the memory does not fill with them.
+ */
+function expectAgreementInArena(c: Case): void {
+  const arena = wasmArena();
+  const placed = [c.x, c.g].map((values) => {
+    const view = arena.take(values.length);
+    if (view === undefined) throw new Error(`no room in the kernels' memory for ${values.length} values`);
+    view.set(values);
+    return view;
+  });
+  try {
+    expectAgreement({ ...c, x: placed[0], g: placed[1] });
+  } finally {
+    for (const view of placed) arena.release(view);
+  }
+}
+
+/** Takes every free byte of the arena but `spare` values' worth; returns the views, to release. */
+function fillArena(spare: number): Float64Array[] {
+  const arena = wasmArena();
+  arena.empty(); // released views count as room too
+  const taken: Float64Array[] = [];
+  for (const length of [1 << 20, 1 << 14, 1 << 8, 8]) {
+    for (let view = arena.take(length); view !== undefined; view = arena.freeBytes() / 8 > spare + length ? arena.take(length) : undefined) taken.push(view);
+  }
+  return taken;
 }
 
 describe('the WebAssembly SIMD kernels', () => {
@@ -87,12 +122,16 @@ describe('the WebAssembly SIMD kernels', () => {
   });
 
   it('agree with the JavaScript kernels on [N, C] and [N, C, H·W], bit for bit on [N, C]', () => {
-    fc.assert(fc.property(problems, (c) => expectAgreement(c)), { numRuns: 300 });
+    fc.assert(fc.property(problems, (c) => {
+      expectAgreement(c);
+      expectAgreementInArena(c);
+    }), { numRuns: 300 });
   });
 
   it('agree at the shapes the benchmark times, and through odd channel and run widths', () => {
     for (const [rows, channels, spatial] of [[64, 64, 1], [256, 1024, 1], [1024, 256, 1], [3, 5, 1], [4, 3, 7], [2, 1, 9], [5, 2, 2]]) {
       expectAgreement(seeded(rows, channels, spatial, 1e-5));
+      expectAgreementInArena(seeded(rows, channels, spatial, 1e-5));
     }
   });
 
@@ -107,9 +146,39 @@ describe('the WebAssembly SIMD kernels', () => {
     const wideRow = Math.ceil(BLOCK_VALUES * 1.1);
     const rows = Math.ceil(RESIDENT_VALUES / wideRow) + 1;
     expectAgreement(seeded(rows, wideRow, 1, 1e-5, 5));
+    expectAgreementInArena(seeded(rows, wideRow, 1, 1e-5, 5));
     // Runs of odd length, a block a few rows, the last block shorter.
     const channels = 3, spatial = 5001;
     expectAgreement(seeded(Math.ceil(RESIDENT_VALUES / (channels * spatial)) + 3, channels, spatial, 1e-5, 9));
+    expectAgreementInArena(seeded(Math.ceil(RESIDENT_VALUES / (channels * spatial)) + 3, channels, spatial, 1e-5, 9));
+  });
+
+  it('write large results into their memory, where the next kernel reads them in place', () => {
+    const arena = wasmArena();
+    const c = seeded(64, 128, 1, 1e-5, 41);
+    c.x = arena.take(c.x.length)!.fill(0).map((_, i) => Math.sin(i));
+    const forward = wasmKernels.batchNormForward(c.x, c.gamma, c.beta, 1, 1e-5);
+    const backward = wasmKernels.batchNormBackward(forward.output, c.x, c.gamma, forward.moments, 1);
+    // Results come from there while those kernels are the ones in use (GRADGRAPH_KERNELS=js runs the suite on the loops).
+    expect(arena.owns(forward.output)).toBe(getKernels() === 'wasm');
+    expect(arena.owns(backward.x)).toBe(getKernels() === 'wasm');
+    const reference = jsKernels.batchNormForward(c.x, c.gamma, c.beta, 1, 1e-5);
+    expect(firstDifference(forward.output, reference.output)).toBe(-1);
+    expect(firstDifference(backward.x, jsKernels.batchNormBackward(reference.output, c.x, c.gamma, reference.moments, 1).x)).toBe(-1);
+  });
+
+  it('run on the loops when their memory has no room left for a call\'s scratch', () => {
+    // 300,000 channels need more scratch (eight values per channel) than the block kept from call to call.
+    const c = seeded(2, 300_000, 1, 1e-5, 51);
+    const arena = wasmArena();
+    const filler = fillArena(0);
+    expect(arena.take(8 * 300_000)).toBeUndefined();
+    try {
+      expectAgreement(c);
+    } finally {
+      for (const view of filler) arena.release(view);
+      arena.empty();
+    }
   });
 
   it('agree when other kernel calls come between a forward and its backward (the backward then copies x again)', () => {

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { zeroedValues } from '../../src/tensor/allocation.js';
+import { wasmArena } from '../../src/backend/wasm/kernels.js';
 import {
-  DEFAULT_MAX_ALLOCATION_BYTES, Linear, cat, getMaxAllocationBytes, ones, randn, setMaxAllocationBytes, stack, tensor, where, zeros,
+  DEFAULT_MAX_ALLOCATION_BYTES, Linear, cat, getKernels, getMaxAllocationBytes, ones, randn, setKernels, setMaxAllocationBytes, stack, tensor, tidy, where, zeros,
 } from 'gradgraph';
 
 /* Huge shapes are refused before anything is allocated, naming the op, the shape and the bytes. */
@@ -80,5 +81,36 @@ describe('small buffers cut from shared slabs', () => {
     const x = tensor([1, 2, 3, 4], { requiresGrad: true });
     const results = Array.from({ length: 2000 }, (_, i) => x.mul(i));
     results.forEach((r, i) => expect(Array.from(r.data)).toEqual([i, 2 * i, 3 * i, 4 * i]));
+  });
+});
+
+describe('large results in the WebAssembly kernels\' memory', () => {
+  it('live there while those kernels are in use (from the pool\'s smallest size up), in ordinary arrays under the loops', () => {
+    const arena = wasmArena();
+    const wasm = getKernels() === 'wasm';
+    expect(arena.owns(randn([64, 64]).storage)).toBe(wasm);
+    expect(arena.owns(zeros([4096]).storage)).toBe(wasm);
+    expect(arena.owns(randn([63, 64]).storage)).toBe(false);
+    const previous = setKernels('js');
+    try {
+      expect(arena.owns(randn([64, 64]).storage)).toBe(false);
+    } finally {
+      setKernels(previous);
+    }
+  });
+
+  it('come back to it when tidy() ends, and are never reused once handed out through .data', () => {
+    const arena = wasmArena();
+    const before = arena.heldBytes();
+    let handedOut: Float64Array | null = null;
+    tidy(() => {
+      randn([64, 64]).exp();
+      handedOut = randn([64, 64]).data;
+    });
+    const wasm = getKernels() === 'wasm';
+    // randn's result and exp's come back; the one handed out does not.
+    expect(arena.heldBytes() - before).toBe(wasm ? 2 * 4096 * 8 : 0);
+    const next = [randn([64, 64]), randn([64, 64]), randn([64, 64])].map((t) => t.storage);
+    expect(next).not.toContain(handedOut);
   });
 });

@@ -1,40 +1,47 @@
 import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from '../kernels.js';
 import { sweepModuleBytes, type SweepName } from './sweeps.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
+import { jsKernels } from '../js.js';
+import { reserveArena, type Arena } from './arena.js';
 
 /*
- * The WebAssembly SIMD kernels, run on copies: a kernel copies its inputs into one scratch
- * memory, runs its sweeps there, and copies its outputs out (the README's "Kernels" section says
- * why tensors do not live in WebAssembly memory). Every sweep goes through the rows in blocks of
- * about BLOCK_VALUES values, small enough that a block stays in the core's cache between its
- * copy and its sweep: an input is copied in by the first sweep that reads it, block by block
- * just before that sweep reads the block, and an output is copied out block by block just after
- * the sweep wrote it. Up to RESIDENT_VALUES values, an input's copy stays for the kernel's later
- * sweeps; larger inputs (whose copies would not fit in the caches anyway) are copied again for
- * each sweep, which keeps the scratch memory a few MB.
+ * The WebAssembly SIMD kernels. Their memory is also where large tensors' values live (arena.ts):
+ * an array there is read and written in place. Any other array goes through a scratch block of
+ * that memory: a kernel copies such inputs in, runs its sweeps there, and copies such outputs
+ * out. Every sweep goes through the rows in blocks of about BLOCK_VALUES values, small enough
+ * that a block stays in the core's cache between its copy and its sweep: an input is copied in by
+ * the first sweep that reads it, block by block just before that sweep reads the block, and an
+ * output is copied out block by block just after the sweep wrote it. Up to RESIDENT_VALUES
+ * values, an input's copy stays for the kernel's later sweeps; larger inputs (whose copies would
+ * not fit in the caches anyway) are copied again for each sweep, which keeps the scratch block a
+ * few MB.
  */
 
 export const RESIDENT_VALUES = 1 << 20;
 export const BLOCK_VALUES = 1 << 15;
-const PAGE_BYTES = 65_536;
+
+/** What a call on rows of up to BLOCK_VALUES values and up to 8,192 channels needs of the scratch block (see Scratch). */
+const SCRATCH_VALUES = 2 * RESIDENT_VALUES + BLOCK_VALUES + 8 * 8192;
 
 /** The part of the WebAssembly JavaScript API used here (our lib setting leaves out the DOM types that declare it). */
 interface WebAssemblyApi {
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
   validate(bytes: Uint8Array): boolean;
 }
-interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
 
 const webAssembly = (): WebAssemblyApi | undefined => (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
 
 type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number) => void;
 
 interface Instance {
-  readonly memory: WasmMemory;
+  readonly arena: Arena;
   readonly sweeps: Record<SweepName, SweepFunction>;
-  heap: Float64Array;
+  /** The whole memory: the arena's blocks are ranges of it. */
+  readonly heap: Float64Array;
+  /** The block the copies and the per-channel slots go to, kept from call to call. */
+  scratch: Float64Array | null;
 }
 
 let instance: Instance | null = null;
@@ -44,11 +51,18 @@ function getInstance(): Instance {
   if (instance) return instance;
   const api = webAssembly();
   if (!api) throw new Error('wasm kernels: this engine has no WebAssembly; use the js kernels (setKernels)');
-  const memory = new api.Memory({ initial: 1 });
+  const arena = reserveArena(api.Memory);
   const module = new api.Module(sweepModuleBytes());
-  const exports = new api.Instance(module, { env: { memory } }).exports as Record<SweepName, SweepFunction>;
-  instance = { memory, sweeps: exports, heap: new Float64Array(memory.buffer) };
+  const exports = new api.Instance(module, { env: { memory: arena.memory } }).exports as Record<SweepName, SweepFunction>;
+  // The scratch block first, at the bottom, large enough for every call on rows of up to a block:
+  // a loop outside tidy() can fill the rest with dead tensors before the collector gives them back.
+  instance = { arena, sweeps: exports, heap: new Float64Array(arena.buffer), scratch: arena.take(SCRATCH_VALUES) ?? null };
   return instance;
+}
+
+/** The memory the WebAssembly kernels keep tensors' values in (see arena.ts); reserved on first use. */
+export function wasmArena(): Arena {
+  return getInstance().arena;
 }
 
 /** True when this engine runs WebAssembly with SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4). */
@@ -60,20 +74,18 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
-/** The heap, grown to hold `values` float64s; growing replaces the buffer, so the view is taken afresh. */
-function heapFor(values: number): Float64Array {
+/**
+ * A scratch block of at least `values` float64s, where the value at index i of the heap lies at
+ * byte 8i; null when the arena has no room for it (the call then runs on the JavaScript loops).
+ */
+function scratchFor(values: number): Float64Array | null {
   const wasm = getInstance();
-  const bytes = values * 8;
-  if (bytes > wasm.memory.buffer.byteLength) {
-    try {
-      wasm.memory.grow(Math.ceil((bytes - wasm.memory.buffer.byteLength) / PAGE_BYTES));
-    } catch (error) {
-      // Only rows of tens of millions of values get here (a block holds at least one row), on an engine or machine with less room.
-      throw new Error(`wasm kernels: the scratch memory cannot grow to ${bytes} bytes (${(error as Error).message}); rows this wide need the JavaScript kernels: setKernels('js')`);
-    }
-    wasm.heap = new Float64Array(wasm.memory.buffer);
-  }
-  return wasm.heap;
+  if (wasm.scratch !== null && wasm.scratch.length >= values) return wasm.scratch;
+  const larger = wasm.arena.take(values);
+  if (larger === undefined) return null;
+  if (wasm.scratch !== null) wasm.arena.release(wasm.scratch);
+  wasm.scratch = larger;
+  return larger;
 }
 
 const roundUpToPair = (values: number) => values + (values & 1);
@@ -82,15 +94,17 @@ const roundUpToPair = (values: number) => values + (values & 1);
 const MEAN = 0, INV_STD = 1, BETA = 2, A = 3, SCALE = 3, B = 4, D = 5, D_BETA = 6, D_GAMMA = 7;
 const SLOTS = 8;
 const NONE = -1;
+/** The most inputs a kernel call copies (the backward's x and g). */
+const MAX_INPUTS = 2;
 
-let lastSlots: { heap: Float64Array; channels: number; views: readonly Float64Array[] } | null = null;
+let lastSlots: { scratch: Float64Array; channels: number; views: readonly Float64Array[] } | null = null;
 
-/** Views of the per-channel slots, kept from the last call when they still fit (small calls are mostly fixed costs). */
-function slotViews(heap: Float64Array, channelSlot: number, channels: number): readonly Float64Array[] {
-  if (lastSlots?.heap !== heap || lastSlots.channels !== channels) {
+/** Views of the per-channel slots at the scratch block's start, kept from the last call when they still fit (small calls are mostly fixed costs). */
+function slotViews(scratch: Float64Array, channelSlot: number, channels: number): readonly Float64Array[] {
+  if (lastSlots?.scratch !== scratch || lastSlots.channels !== channels) {
     const views: Float64Array[] = [];
-    for (let slot = 0; slot < SLOTS; slot++) views.push(heap.subarray(slot * channelSlot, slot * channelSlot + channels));
-    lastSlots = { heap, channels, views };
+    for (let slot = 0; slot < SLOTS; slot++) views.push(scratch.subarray(slot * channelSlot, slot * channelSlot + channels));
+    lastSlots = { scratch, channels, views };
   }
   return lastSlots.views;
 }
@@ -106,10 +120,11 @@ function slotViews(heap: Float64Array, channelSlot: number, channels: number): r
 let forwardCopy: { x: Float64Array; moments: Moments; channels: number } | null = null;
 
 /**
- * One kernel call's arrays in the scratch memory: the per-channel slots first, then one slot per
- * input stream ([rows, channels, spatial], all of one length; a whole copy when resident, one
- * block otherwise), then one block for an output. The per-channel arithmetic between sweeps
- * works on views of the slots, in place.
+ * One kernel call's arrays in the WebAssembly memory. Arrays the arena holds (arena.ts) are read
+ * and written where they are. The others go through the scratch block: the per-channel slots
+ * first, then one slot per input stream to copy ([rows, channels, spatial], all of one length; a
+ * whole copy when resident, one block otherwise), then one block for an output to copy out. The
+ * per-channel arithmetic between sweeps works on views of the slots, in place.
  */
 class Scratch {
   readonly slots: readonly Float64Array[];
@@ -119,36 +134,56 @@ class Scratch {
   private readonly resident: boolean;
   /** Per input: whether its whole copy is in place (resident inputs, after the first sweep that read them). */
   private readonly copied: boolean[];
+  /** Per input: where it starts in the heap when the arena holds it (it is never copied), else -1. */
+  private readonly inPlace: number[];
+  /** Per input: where its copy starts in the heap, for inputs not in place. */
+  private readonly copyAt: number[];
+  private readonly outputBlockAt: number;
   private readonly channelSlot: number;
-  private readonly streamSlot: number;
   private readonly heap: Float64Array;
 
-  /** `copied`: inputs whose resident copy an earlier call left in place (see forwardCopy). */
-  constructor(private readonly inputs: readonly Float64Array[], private readonly channels: number, private readonly spatial: number, copied: readonly boolean[] = []) {
+  /**
+   * Null when the arena has no room for the scratch block. `copied`: inputs whose resident copy
+   * an earlier call left in place (see forwardCopy).
+   */
+  static make(inputs: readonly Float64Array[], channels: number, spatial: number, copied: readonly boolean[] = []): Scratch | null {
     forwardCopy = null;
-    this.rowValues = channels * spatial;
-    this.rows = inputs[0].length / this.rowValues;
-    this.resident = inputs[0].length <= RESIDENT_VALUES;
-    this.blockRows = Math.min(this.rows, Math.max(1, Math.floor(BLOCK_VALUES / this.rowValues)));
-    this.copied = inputs.map((_, i) => this.resident && copied[i] === true);
-    this.channelSlot = roundUpToPair(channels);
-    this.streamSlot = roundUpToPair((this.resident ? this.rows : this.blockRows) * this.rowValues);
-    this.heap = heapFor(SLOTS * this.channelSlot + inputs.length * this.streamSlot + roundUpToPair(this.blockRows * this.rowValues));
-    this.slots = slotViews(this.heap, this.channelSlot, channels);
+    const wasm = getInstance();
+    const shape = blocking(inputs[0].length, channels * spatial);
+    const channelSlot = roundUpToPair(channels);
+    const streamSlot = roundUpToPair((shape.resident ? shape.rows : shape.blockRows) * shape.rowValues);
+    // Room for two copies whatever this call copies, so that a forward's block fits its backward:
+    // a block that moved would leave the forward's copy of x behind.
+    const before = wasm.scratch;
+    const scratch = scratchFor(SLOTS * channelSlot + MAX_INPUTS * streamSlot + roundUpToPair(shape.blockRows * shape.rowValues));
+    return scratch === null ? null : new Scratch(wasm, scratch, inputs, channels, spatial, scratch === before ? copied : [], streamSlot);
   }
 
-  /** Where input `stream`'s copy starts, in values (for stream 0, a function of the channels only). */
-  private streamAt(stream: number): number {
-    return SLOTS * this.channelSlot + stream * this.streamSlot;
+  private constructor(wasm: Instance, scratch: Float64Array, private readonly inputs: readonly Float64Array[], private readonly channels: number, private readonly spatial: number, copied: readonly boolean[], streamSlot: number) {
+    ({ rowValues: this.rowValues, rows: this.rows, blockRows: this.blockRows, resident: this.resident } = blocking(inputs[0].length, channels * spatial));
+    this.heap = wasm.heap;
+    this.channelSlot = roundUpToPair(channels);
+    const base = scratch.byteOffset / 8;
+    let next = base + SLOTS * this.channelSlot;
+    this.inPlace = inputs.map((input) => (wasm.arena.owns(input) ? input.byteOffset / 8 : -1));
+    this.copyAt = this.inPlace.map((at) => {
+      if (at >= 0) return -1;
+      next += streamSlot;
+      return next - streamSlot;
+    });
+    this.outputBlockAt = next;
+    this.copied = inputs.map((_, i) => this.inPlace[i] >= 0 || (this.resident && copied[i] === true));
+    this.slots = slotViews(scratch, this.channelSlot, channels);
   }
 
   private slotAddress(slot: number): number {
-    return slot === NONE ? 0 : slot * this.channelSlot * 8;
+    return slot === NONE ? 0 : this.slots[slot].byteOffset;
   }
 
-  /** Copies rows [start, end) (in values) of input `stream` in, unless its whole copy is there; returns where they start, in values. */
+  /** Copies rows [start, end) (in values) of input `stream` in, unless its whole copy is there or it is in place; returns where they start, in values. */
   private blockOf(stream: number, start: number, end: number): number {
-    const at = this.streamAt(stream) + (this.resident ? start : 0);
+    if (this.inPlace[stream] >= 0) return this.inPlace[stream] + start;
+    const at = this.copyAt[stream] + (this.resident ? start : 0);
     if (!this.copied[stream]) {
       const input = this.inputs[stream];
       this.heap.set(start === 0 && end === input.length ? input : input.subarray(start, end), at);
@@ -163,8 +198,8 @@ class Scratch {
   sweep(name: SweepName, in0: number, in1: number, output: Float64Array | null, sums: readonly [number, number], p0 = NONE, p1 = NONE, p2 = NONE, p3 = NONE): void {
     const { heap, rowValues } = this;
     for (const slot of sums) if (slot !== NONE) this.slots[slot].fill(0);
-    const outAt = this.streamAt(this.inputs.length);
-    const target0 = output ? outAt * 8 : this.slotAddress(sums[0]), target1 = this.slotAddress(sums[1]);
+    const outputInPlace = output !== null && getInstance().arena.owns(output);
+    const target1 = this.slotAddress(sums[1]);
     const a0 = this.slotAddress(p0), a1 = this.slotAddress(p1), a2 = this.slotAddress(p2), a3 = this.slotAddress(p3);
     const run = getInstance().sweeps[name];
     const blocks = Math.ceil(this.rows / this.blockRows);
@@ -175,8 +210,9 @@ class Scratch {
       const blockRows = Math.min(this.blockRows, this.rows - row);
       const start = row * rowValues, end = start + blockRows * rowValues;
       const in0At = this.blockOf(in0, start, end), in1At = in1 === NONE ? 0 : this.blockOf(in1, start, end);
+      const target0 = output === null ? this.slotAddress(sums[0]) : outputInPlace ? output.byteOffset + start * 8 : this.outputBlockAt * 8;
       run(in0At * 8, in1At * 8, target0, target1, a0, a1, a2, a3, blockRows, this.channels, this.spatial);
-      if (output) output.set(heap.subarray(outAt, outAt + (end - start)), start);
+      if (output && !outputInPlace) output.set(heap.subarray(this.outputBlockAt, this.outputBlockAt + (end - start)), start);
     }
     if (this.resident) {
       this.copied[in0] = true;
@@ -193,24 +229,33 @@ class Scratch {
     invStdFromSquaredDeviations(this.slots[INV_STD], count, eps);
   }
 
-  /** True when input `stream` is in place whole, to be left for a later call. */
+  /** True when input `stream` was copied in whole, to be left for a later call. */
   isResident(stream: number): boolean {
-    return this.copied[stream];
+    return this.copied[stream] && this.inPlace[stream] < 0;
   }
+}
+
+/** How a call over `length` values in rows of `rowValues` goes through them. */
+function blocking(length: number, rowValues: number) {
+  const rows = length / rowValues;
+  return { rowValues, rows, resident: length <= RESIDENT_VALUES, blockRows: Math.min(rows, Math.max(1, Math.floor(BLOCK_VALUES / rowValues))) };
 }
 
 export const wasmKernels: Kernels = {
   name: 'wasm',
 
   channelMoments(x, channels, spatial, eps) {
-    const scratch = new Scratch([x], channels, spatial);
+    const scratch = Scratch.make([x], channels, spatial);
+    if (scratch === null) return jsKernels.channelMoments(x, channels, spatial, eps);
     scratch.moments(0, eps);
     return { mean: scratch.slots[MEAN].slice(), invStd: scratch.slots[INV_STD].slice() };
   },
 
   batchNormForward(x, gamma, beta, spatial, eps) {
+    const scratch = Scratch.make([x], gamma.length, spatial);
+    if (scratch === null) return jsKernels.batchNormForward(x, gamma, beta, spatial, eps);
+    // After the scratch: taking the output may use the arena's last room, which the scratch needs more.
     const out = uninitializedValues(x.length);
-    const scratch = new Scratch([x], gamma.length, spatial);
     const { slots } = scratch;
     scratch.moments(0, eps);
     slots[BETA].set(beta);
@@ -224,10 +269,11 @@ export const wasmKernels: Kernels = {
   batchNormBackward(g, x, gamma, moments, spatial) {
     const channels = gamma.length;
     const { mean, invStd } = moments;
-    const dx = uninitializedValues(x.length);
     const left = forwardCopy;
     // x first, where its forward left it: stream 0 of a call with as many channels.
-    const scratch = new Scratch([x, g], channels, spatial, [left?.moments === moments && left.x === x && left.channels === channels]);
+    const scratch = Scratch.make([x, g], channels, spatial, [left?.moments === moments && left.x === x && left.channels === channels]);
+    if (scratch === null) return jsKernels.batchNormBackward(g, x, gamma, moments, spatial);
+    const dx = uninitializedValues(x.length);
     const { slots } = scratch;
     slots[MEAN].set(mean);
     slots[INV_STD].set(invStd);
