@@ -135,6 +135,13 @@ describe('the WebAssembly SIMD kernels', () => {
     }
   });
 
+  it('agree on [N, C] whatever rows are left over from blocks of four and whether a channel is left over from the pairs', () => {
+    // The sums take four rows at a time along the channel pairs, then the rows left and an odd channel one channel at a time.
+    for (let rows = 1; rows <= 9; rows++) {
+      for (const channels of [1, 2, 3, 8, 9]) expectAgreement(seeded(rows, channels, 1, 1e-5, rows * 10 + channels));
+    }
+  });
+
   it('agree on arrays too large to copy in whole, block by block, and on a row wider than a block', () => {
     const wideRow = Math.ceil(BLOCK_VALUES * 1.1);
     const rows = Math.ceil(RESIDENT_VALUES / wideRow) + 1;

@@ -1,5 +1,5 @@
 import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from '../kernels.js';
-import { ROW_BLOCK_IN_CACHE, ROW_BLOCK_STREAMING, sweepModuleBytes, type SweepName } from './sweeps.js';
+import { sweepModuleBytes, type SweepName } from './sweeps.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 import { jsKernels } from '../js.js';
 import { reserveArena, type Arena } from './arena.js';
@@ -33,7 +33,7 @@ interface WebAssemblyApi {
 
 const webAssembly = (): WebAssemblyApi | undefined => (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
 
-type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number, rowBlock: number) => void;
+type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number) => void;
 
 interface Instance {
   readonly arena: Arena;
@@ -46,7 +46,7 @@ interface Instance {
 
 let instance: Instance | null = null;
 
-/** Compiles the module on first use (synchronously: it is 3.7 kB, under browsers' 4 kB main-thread limit). */
+/** Compiles the module on first use (synchronously: it is under browsers' 4 kB main-thread limit, which tests/backend/wasm holds it to). */
 function getInstance(): Instance {
   if (instance) return instance;
   const api = webAssembly();
@@ -203,9 +203,6 @@ class Scratch {
     const a0 = this.slotAddress(p0), a1 = this.slotAddress(p1), a2 = this.slotAddress(p2), a3 = this.slotAddress(p3);
     const run = getInstance().sweeps[name];
     const blocks = Math.ceil(this.rows / this.blockRows);
-    // Arrays of one block stay in the core's cache from sweep to sweep. (Blocks just copied in are
-    // in cache too, but 16 rows made no difference there at 256x1024 and 1024x256.)
-    const rowBlock = blocks === 1 ? ROW_BLOCK_IN_CACHE : ROW_BLOCK_STREAMING;
     for (let b = 0; b < blocks; b++) {
       // A sweep that stores follows one that summed: it goes through the blocks last first, the
       // ones still in cache from that sweep. (Sums must go in row order, as the loops add.)
@@ -214,7 +211,7 @@ class Scratch {
       const start = row * rowValues, end = start + blockRows * rowValues;
       const in0At = this.blockOf(in0, start, end), in1At = in1 === NONE ? 0 : this.blockOf(in1, start, end);
       const target0 = output === null ? this.slotAddress(sums[0]) : outputInPlace ? output.byteOffset + start * 8 : this.outputBlockAt * 8;
-      run(in0At * 8, in1At * 8, target0, target1, a0, a1, a2, a3, blockRows, this.channels, this.spatial, rowBlock);
+      run(in0At * 8, in1At * 8, target0, target1, a0, a1, a2, a3, blockRows, this.channels, this.spatial);
       if (output && !outputInPlace) output.set(heap.subarray(this.outputBlockAt, this.outputBlockAt + (end - start)), start);
     }
     if (this.resident) {

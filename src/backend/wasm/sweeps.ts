@@ -8,9 +8,8 @@ import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from 
  *
  * - spatial = 1 ([N, C]): the two lanes are two neighbouring channels, so each channel's sum
  *   adds the rows in the same order as the JavaScript loop and the results are bit-identical.
- *   Sums go through the rows in blocks of ROW_BLOCK rows: a channel pair's parameters and sums are
- *   loaded once per block and held in registers down its rows, not loaded and stored again for
- *   every row.
+ *   Sums go through the rows four at a time: a channel pair's parameters and sums are loaded once
+ *   for the four rows, not loaded and stored again for every row.
  * - spatial > 1 ([N, C, H, W]): the lanes walk one channel's run of H·W values, with the
  *   channel's parameters in registers; its sum then rounds in a different order (to ~1e-16).
  *
@@ -53,18 +52,9 @@ export const SWEEPS = [
 export type SweepName = (typeof SWEEPS)[number]['name'];
 type StoringSweep = Extract<Sweep, { readonly store: Expression }>;
 
-/**
- * Rows per block on [N, C] (the caller's choice, by where the data is): a load and a store of the
- * sums spread over this many rows. In cache, 16 rows ran the summing sweeps a third faster than
- * 4 (and the fused kernels at 64x64 4-7% faster); but over 2 MB read from L3 (x's copy,
- * as squaredDeviations and gradientSums read it in a step), 16 rows ran up to 2.2x slower than
- * 4, and 8 up to 1.45x; 2 rows ran 1.2-1.5x slower than 4 in cache and out.
- */
-export const ROW_BLOCK_IN_CACHE = 16, ROW_BLOCK_STREAMING = 4;
-
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
-const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10, ROW_BLOCK = 11;
-const PARAMS = 12;
+const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10;
+const PARAMS = 11;
 
 const LOCALS: number[] = [];
 /** Declares `count` locals of `type` after the parameters; returns their indices. */
@@ -74,9 +64,11 @@ function declare(type: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
 }
 // E is the byte offset of the element(s) at hand in every stream.
-const [E, C, N, VEC_END, QUAD_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, BLOCK_START, BLOCK_BYTES, BLOCK_END] = declare(I32, 11);
-/** A group's locals: its sums, its parameters, and a value to square (it is needed twice on the stack). */
-const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0] });
+const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, BLOCK_ROWS, BLOCK_BYTES, PAIRS_END, ROWS_TO_GO] = declare(I32, 13);
+/** Where the row `index` rows after E's starts, in bytes from E (SECOND_ROW and on: set by the sweep). */
+const ROW_OFFSET = [0, SECOND_ROW, THIRD_ROW, FOURTH_ROW];
+/** A group's locals: its sums, its parameters, a value to square (it is needed twice on the stack), and each stream's value (for sums that read it twice). */
+const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0], stream: declare(type, 2) });
 /** f64x2 locals for two groups side by side along a row (see summingFeaturesCode); f64 for one. */
 const VECTOR_GROUPS = [groupLocals(V128), groupLocals(V128)], SCALAR_GROUPS = [groupLocals(F64)];
 
@@ -86,22 +78,23 @@ const forms = (vector: boolean) => vector
   : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, groups: SCALAR_GROUPS, width: 8 };
 type Form = ReturnType<typeof forms>;
 
-/** Where the values at hand are: `group` widths further along the row from E, in the row at E or the one SECOND_ROW bytes further. */
+/** Where the values at hand are: `group` widths further along the row from E, in the row at E or `row` rows further (ROW_OFFSET). */
 interface Site {
   readonly group: number;
-  readonly row: 0 | 1;
+  readonly row: 0 | 1 | 2 | 3;
 }
 const AT_E: Site = { group: 0, row: 0 };
 
 /** The address of a stream's (or the output's) element in `site`'s row, less the group's offset (the load or store adds it). */
-const addressOf = (base: number, site: Site) => [...op.get(base), ...op.get(E), ...op.i32Add, ...(site.row === 1 ? [...op.get(SECOND_ROW), ...op.i32Add] : [])];
+const addressOf = (base: number, site: Site) => [...op.get(base), ...op.get(E), ...op.i32Add, ...(site.row > 0 ? [...op.get(ROW_OFFSET[site.row]), ...op.i32Add] : [])];
 
-function compile(e: Expression, form: Form, site: Site): number[] {
+/** `stream` gives a stream's value: loaded, unless the caller says otherwise. */
+function compile(e: Expression, form: Form, site: Site, stream = (index: 0 | 1) => [...addressOf(IN[index], site), ...form.load(site.group * form.width)]): number[] {
   const locals = form.groups[site.group];
-  if ('stream' in e) return [...addressOf(IN[e.stream], site), ...form.load(site.group * form.width)];
+  if ('stream' in e) return stream(e.stream);
   if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
-  if ('square' in e) return [...compile(e.square, form, site), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
-  return [...compile(e.a, form, site), ...compile(e.b, form, site), ...form[e.op]];
+  if ('square' in e) return [...compile(e.square, form, site, stream), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
+  return [...compile(e.a, form, site, stream), ...compile(e.b, form, site, stream), ...form[e.op]];
 }
 
 function readsStream(e: Expression, stream: 0 | 1): boolean {
@@ -118,6 +111,13 @@ function parametersOf(e: Expression): number[] {
   return [...parametersOf(e.a), ...parametersOf(e.b)];
 }
 
+function streamsOf(e: Expression): number[] {
+  if ('stream' in e) return [e.stream];
+  if ('parameter' in e) return [];
+  if ('square' in e) return streamsOf(e.square);
+  return [...streamsOf(e.a), ...streamsOf(e.b)];
+}
+
 const expressionsOf = (sweep: Sweep) => ('store' in sweep ? [sweep.store] : sweep.accumulate);
 const usedParameters = (sweep: Sweep) => [...new Set(expressionsOf(sweep).flatMap(parametersOf))];
 const sumsOf = (sweep: Sweep) => ('store' in sweep ? [] : sweep.accumulate.map((_, t) => t));
@@ -132,10 +132,19 @@ function body(sweep: Sweep, form: Form, sites: readonly Site[]): number[] {
     const values = sites.flatMap((site) => [...addressOf(OUT[0], site), ...compile(sweep.store, form, site)]);
     return [...values, ...[...sites].reverse().flatMap((site) => form.store(site.group * form.width))];
   }
-  return sites.flatMap((site) => sweep.accumulate.flatMap((expression, t) => {
-    const acc = form.groups[site.group].acc[t];
-    return [...op.get(acc), ...compile(expression, form, site), ...form.add, ...op.set(acc)];
-  }));
+  // A stream that the sums read twice is loaded once per site and kept in a local: V8 does not
+  // merge two loads of one address (g loaded once: the backward's sums 0.87-0.90x the time).
+  const reads = sweep.accumulate.flatMap(streamsOf);
+  return sites.flatMap((site) => {
+    const locals = form.groups[site.group], loaded = new Set<number>();
+    const stream = (index: 0 | 1) => {
+      if (loaded.has(index)) return op.get(locals.stream[index]);
+      loaded.add(index);
+      const load = [...addressOf(IN[index], site), ...form.load(site.group * form.width)];
+      return reads.indexOf(index) === reads.lastIndexOf(index) ? load : [...load, ...op.tee(locals.stream[index])];
+    };
+    return sweep.accumulate.flatMap((expression, t) => [...op.get(locals.acc[t]), ...compile(expression, form, site, stream), ...form.add, ...op.set(locals.acc[t])]);
+  });
 }
 
 /** `local` += `amount` (a local). */
@@ -242,37 +251,48 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
 }
 
 /**
- * [N, C], a sweep that adds up: for each block of up to ROW_BLOCK rows, for two channel pairs
- * at C side by side (then one pair, then the odd channel), their parameters and sums go into
- * locals, E walks down the block's rows, and the sums go back. Two pairs make two independent
- * chains of additions, so one need not wait for the other's latest sum.
+ * [N, C], a sweep that adds up: blocks of four rows (the last one to four), and in each, first
+ * the channel pairs, four rows in one turn: a pair's parameters and sums go into locals, the four
+ * rows' values are added in row order, and the sums go back; then the channels left (one to three
+ * past the last whole turn; all of them in a last block of fewer than four rows), one at a time
+ * down the block. A sweep reading one stream (Σx, Σ(x − μ)²) takes two pairs side by side in a
+ * turn, two independent chains of adds: 0.86-0.92x the time of one pair. Reading two (Σg,
+ * Σg·(x − μ)), two pairs were no faster, and one keeps the module small.
  */
 function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
-  const channels = (form: Form, groups: 1 | 2) => {
-    const sites: Site[] = groups === 2 ? [AT_E, { group: 1, row: 0 }] : [AT_E];
-    return [
-      ...sites.flatMap((site) => [...loadAtChannel(PARAMETER, form.groups[site.group].parameter, parameters, form, site), ...loadAtChannel(OUT, form.groups[site.group].acc, sums, form, site)]),
-      ...op.get(BLOCK_START), ...op.get(C), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_BYTES), ...op.i32Add, ...op.set(BLOCK_END),
-      ...op.loop, ...body(sweep, form, sites), ...op.get(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(E), ...op.get(BLOCK_END), ...op.i32Ne, ...op.brIf(0), ...op.end,
-      ...sites.flatMap((site) => storeAtChannel(OUT, form.groups[site.group].acc, sums, form, site)),
-      ...advance(C, op.i32(groups * form.width)),
-    ];
-  };
+  /** The parameters and sums of the channel(s) at C into locals, `inner`, the sums back. */
+  const withSums = (form: Form, inner: Bytes, groups = [0]) => [
+    ...groups.flatMap((group) => [...loadAtChannel(PARAMETER, form.groups[group].parameter, parameters, form, { group, row: 0 }), ...loadAtChannel(OUT, form.groups[group].acc, sums, form, { group, row: 0 })]),
+    ...inner,
+    ...groups.flatMap((group) => storeAtChannel(OUT, form.groups[group].acc, sums, form, { group, row: 0 })),
+  ];
+  const vector = forms(true), scalar = forms(false);
+  const groups = new Set(expressionsOf(sweep).flatMap(streamsOf)).size === 1 ? [0, 1] : [0];
   return [
-    ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
-    ...bytesDownTo(QUAD_END, CHANNELS, 4),
-    ...op.i32(0), ...op.set(BLOCK_START),
-    ...op.loop,
-    // This block's rows: ROW_BLOCK, or the rows left when fewer.
-    ...op.get(N), ...op.get(ROW_BLOCK), ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32LtU, ...op.select, ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
-    ...op.i32(0), ...op.set(C),
-    ...until([...op.get(C), ...op.get(QUAD_END), ...op.i32GeU], channels(forms(true), 2)),
-    ...ifBit(CHANNELS, 2, channels(forms(true), 1)),
-    ...ifBit(CHANNELS, 1, channels(forms(false), 1)),
-    ...advance(BLOCK_START, op.get(BLOCK_BYTES)),
-    ...op.get(N), ...op.get(ROW_BLOCK), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
-    ...op.end,
+    ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.tee(ROW_BYTES), ...op.tee(SECOND_ROW),
+    ...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(THIRD_ROW), ...op.get(ROW_BYTES), ...op.i32Add, ...op.set(FOURTH_ROW),
+    ...bytesDownTo(VEC_END, CHANNELS, 2 * groups.length),
+    ...until([...op.get(N), ...op.i32(1), ...op.i32LtS], [
+      ...op.get(N), ...op.i32(4), ...op.get(N), ...op.i32(4), ...op.i32LtS, ...op.select, ...op.tee(BLOCK_ROWS), ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
+      // The pairs only in a block of four rows.
+      ...op.get(VEC_END), ...op.i32(0), ...op.get(BLOCK_ROWS), ...op.i32(4), ...op.i32And, ...op.select, ...op.set(PAIRS_END),
+      ...op.i32(0), ...op.set(C),
+      ...until([...op.get(C), ...op.get(PAIRS_END), ...op.i32GeU], [
+        ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).flatMap((row) => groups.map((group) => ({ group, row })))), groups),
+        ...advance(E, op.i32(16 * groups.length)), ...advance(C, op.i32(16 * groups.length)),
+      ]),
+      ...until([...op.get(C), ...op.get(ROW_BYTES), ...op.i32GeU], [
+        ...withSums(scalar, [
+          ...op.get(BLOCK_ROWS), ...op.set(ROWS_TO_GO),
+          ...repeat(ROWS_TO_GO, [...body(sweep, scalar, [AT_E]), ...advance(E, op.get(ROW_BYTES))]),
+        ]),
+        ...advance(E, [...op.i32(8), ...op.get(BLOCK_BYTES), ...op.i32Sub]), ...advance(C, op.i32(8)),
+      ]),
+      // E is at the end of the block's first row: on to the next block.
+      ...advance(E, [...op.get(BLOCK_BYTES), ...op.get(ROW_BYTES), ...op.i32Sub]),
+      ...op.get(N), ...op.get(BLOCK_ROWS), ...op.i32Sub, ...op.set(N),
+    ]),
   ];
 }
 
@@ -343,7 +363,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
   };
 }
 
-/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial, rowBlock) → (). */
+/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → (). */
 export function sweepModuleBytes(): Uint8Array {
   return encodeModule(SWEEPS.map(sweepFunction));
 }
