@@ -13,7 +13,8 @@ import type { ValuesArena } from '../../tensor/allocation.js';
  *   the next result of its size (the pool's rule, allocation.ts).
  * - collection: a view nobody reached any more is collected, and a FinalizationRegistry gives its
  *   block back. That only happens between tasks, never inside a synchronous loop; a loop outside
- *   tidy() fills the arena with dead views and then runs on ordinary arrays until it yields.
+ *   tidy() fills its share (UNSCOPED_BYTES) with dead views and then runs on ordinary arrays
+ *   until it yields.
  * - never, once `pin`ned: a view handed out through `.data` may have been turned into other views
  *   of its `.buffer` (`new Uint8Array(t.data.buffer, ...)`), which outlive it unseen; reusing its
  *   block would write under them.
@@ -111,15 +112,16 @@ export class Arena implements ValuesArena {
     return values.buffer === this.buffer;
   }
 
-  /** Takes back a view nobody holds, for the next result of its length. */
+  /** Takes back a view nobody holds, for the next result of its length (a view that is not a whole block of `take`'s, none). */
   release(view: Float64Array): void {
-    if (this.pinned.has(view)) return;
+    const block = this.blocks.get(view);
+    if (block === undefined || this.pinned.has(view)) return;
     const free = this.freeViews.get(view.length);
     if (free === undefined) this.freeViews.set(view.length, [view]);
     else if (free.includes(view)) return;
     else free.push(view);
     this.releasedBytes += view.byteLength;
-    this.count(this.blocks.get(view)!, false);
+    this.count(block, false);
   }
 
   /** Never reuses `view`'s block (see above); made outside tidy(), it counts against UNSCOPED_BYTES for good. */

@@ -37,6 +37,7 @@ describe('Arena', () => {
     const view = arena.take(100)!;
     arena.release(view);
     arena.release(view); // given back twice (a backward pass, then its tidy): held once
+    arena.release(view.subarray(10, 20)); // not a block of its own: ignored
     expect(arena.heldBytes()).toBe(800);
     expect(arena.take(99)).not.toBe(view);
     expect(arena.take(100)).toBe(view);
