@@ -119,6 +119,26 @@ function slotViews(scratch: Float64Array, channelSlot: number, channels: number)
  */
 let forwardCopy: { x: Float64Array; moments: Moments; channels: number } | null = null;
 
+/** How a call goes through its rows and where its copies go in the scratch block (see Scratch), in values. */
+interface Layout {
+  readonly rowValues: number;
+  readonly rows: number;
+  /** Rows per block: about BLOCK_VALUES values, at least one row. */
+  readonly blockRows: number;
+  /** Whether an input's copy is whole (up to RESIDENT_VALUES values) or one block. */
+  readonly resident: boolean;
+  readonly channelSlot: number;
+  readonly streamSlot: number;
+}
+
+function layoutOf(length: number, channels: number, spatial: number): Layout {
+  const rowValues = channels * spatial;
+  const rows = length / rowValues;
+  const resident = length <= RESIDENT_VALUES;
+  const blockRows = Math.min(rows, Math.max(1, Math.floor(BLOCK_VALUES / rowValues)));
+  return { rowValues, rows, blockRows, resident, channelSlot: roundUpToPair(channels), streamSlot: roundUpToPair((resident ? rows : blockRows) * rowValues) };
+}
+
 /**
  * One kernel call's arrays in the WebAssembly memory. Arrays the arena holds (arena.ts) are read
  * and written where they are. The others go through the scratch block: the per-channel slots
@@ -128,10 +148,6 @@ let forwardCopy: { x: Float64Array; moments: Moments; channels: number } | null 
  */
 class Scratch {
   readonly slots: readonly Float64Array[];
-  private readonly rowValues: number;
-  private readonly rows: number;
-  private readonly blockRows: number;
-  private readonly resident: boolean;
   /** Per input: whether its whole copy is in place (resident inputs, after the first sweep that read them). */
   private readonly copied: boolean[];
   /** Per input: where it starts in the heap when the arena holds it (it is never copied), else -1. */
@@ -139,8 +155,6 @@ class Scratch {
   /** Per input: where its copy starts in the heap, for inputs not in place. */
   private readonly copyAt: number[];
   private readonly outputBlockAt: number;
-  private readonly channelSlot: number;
-  private readonly heap: Float64Array;
 
   /**
    * Null when the arena has no room for the scratch block. `copied`: inputs whose resident copy
@@ -149,22 +163,20 @@ class Scratch {
   static make(inputs: readonly Float64Array[], channels: number, spatial: number, copied: readonly boolean[] = []): Scratch | null {
     forwardCopy = null;
     const wasm = getInstance();
-    const shape = blocking(inputs[0].length, channels * spatial);
-    const channelSlot = roundUpToPair(channels);
-    const streamSlot = roundUpToPair((shape.resident ? shape.rows : shape.blockRows) * shape.rowValues);
+    const layout = layoutOf(inputs[0].length, channels, spatial);
     // Room for two copies whatever this call copies, so that a forward's block fits its backward:
     // a block that moved would leave the forward's copy of x behind.
     const before = wasm.scratch;
-    const scratch = scratchFor(SLOTS * channelSlot + MAX_INPUTS * streamSlot + roundUpToPair(shape.blockRows * shape.rowValues));
-    return scratch === null ? null : new Scratch(wasm, scratch, inputs, channels, spatial, scratch === before ? copied : [], streamSlot);
+    const scratch = scratchFor(SLOTS * layout.channelSlot + MAX_INPUTS * layout.streamSlot + roundUpToPair(layout.blockRows * layout.rowValues));
+    return scratch === null ? null : new Scratch(wasm, scratch, inputs, channels, spatial, scratch === before ? copied : [], layout);
   }
 
-  private constructor(wasm: Instance, scratch: Float64Array, private readonly inputs: readonly Float64Array[], private readonly channels: number, private readonly spatial: number, copied: readonly boolean[], streamSlot: number) {
-    ({ rowValues: this.rowValues, rows: this.rows, blockRows: this.blockRows, resident: this.resident } = blocking(inputs[0].length, channels * spatial));
-    this.heap = wasm.heap;
-    this.channelSlot = roundUpToPair(channels);
-    const base = scratch.byteOffset / 8;
-    let next = base + SLOTS * this.channelSlot;
+  private constructor(
+    private readonly wasm: Instance, scratch: Float64Array, private readonly inputs: readonly Float64Array[], private readonly channels: number,
+    private readonly spatial: number, copied: readonly boolean[], private readonly layout: Layout,
+  ) {
+    const { channelSlot, streamSlot } = layout;
+    let next = scratch.byteOffset / 8 + SLOTS * channelSlot;
     this.inPlace = inputs.map((input) => (wasm.arena.owns(input) ? input.byteOffset / 8 : -1));
     this.copyAt = this.inPlace.map((at) => {
       if (at >= 0) return -1;
@@ -172,8 +184,8 @@ class Scratch {
       return next - streamSlot;
     });
     this.outputBlockAt = next;
-    this.copied = inputs.map((_, i) => this.inPlace[i] >= 0 || (this.resident && copied[i] === true));
-    this.slots = slotViews(scratch, this.channelSlot, channels);
+    this.copied = inputs.map((_, i) => this.inPlace[i] >= 0 || (layout.resident && copied[i] === true));
+    this.slots = slotViews(scratch, channelSlot, channels);
   }
 
   private slotAddress(slot: number): number {
@@ -183,10 +195,10 @@ class Scratch {
   /** Copies rows [start, end) (in values) of input `stream` in, unless its whole copy is there or it is in place; returns where they start, in values. */
   private blockOf(stream: number, start: number, end: number): number {
     if (this.inPlace[stream] >= 0) return this.inPlace[stream] + start;
-    const at = this.copyAt[stream] + (this.resident ? start : 0);
+    const at = this.copyAt[stream] + (this.layout.resident ? start : 0);
     if (!this.copied[stream]) {
       const input = this.inputs[stream];
-      this.heap.set(start === 0 && end === input.length ? input : input.subarray(start, end), at);
+      this.wasm.heap.set(start === 0 && end === input.length ? input : input.subarray(start, end), at);
     }
     return at;
   }
@@ -196,25 +208,26 @@ class Scratch {
    * p0..p3, adding into the slots in `sums` (zeroed first) or writing `output`.
    */
   sweep(name: SweepName, in0: number, in1: number, output: Float64Array | null, sums: readonly [number, number], p0 = NONE, p1 = NONE, p2 = NONE, p3 = NONE): void {
-    const { heap, rowValues } = this;
+    const { wasm } = this;
+    const { rows, rowValues, blockRows: rowsPerBlock, resident } = this.layout;
     for (const slot of sums) if (slot !== NONE) this.slots[slot].fill(0);
-    const outputInPlace = output !== null && getInstance().arena.owns(output);
+    const outputInPlace = output !== null && wasm.arena.owns(output);
     const target1 = this.slotAddress(sums[1]);
     const a0 = this.slotAddress(p0), a1 = this.slotAddress(p1), a2 = this.slotAddress(p2), a3 = this.slotAddress(p3);
-    const run = getInstance().sweeps[name];
-    const blocks = Math.ceil(this.rows / this.blockRows);
+    const run = wasm.sweeps[name];
+    const blocks = Math.ceil(rows / rowsPerBlock);
     for (let b = 0; b < blocks; b++) {
       // A sweep that stores follows one that summed: it goes through the blocks last first, the
       // ones still in cache from that sweep. (Sums must go in row order, as the loops add.)
-      const row = (output ? blocks - 1 - b : b) * this.blockRows;
-      const blockRows = Math.min(this.blockRows, this.rows - row);
+      const row = (output ? blocks - 1 - b : b) * rowsPerBlock;
+      const blockRows = Math.min(rowsPerBlock, rows - row);
       const start = row * rowValues, end = start + blockRows * rowValues;
       const in0At = this.blockOf(in0, start, end), in1At = in1 === NONE ? 0 : this.blockOf(in1, start, end);
       const target0 = output === null ? this.slotAddress(sums[0]) : outputInPlace ? output.byteOffset + start * 8 : this.outputBlockAt * 8;
       run(in0At * 8, in1At * 8, target0, target1, a0, a1, a2, a3, blockRows, this.channels, this.spatial);
-      if (output && !outputInPlace) output.set(heap.subarray(this.outputBlockAt, this.outputBlockAt + (end - start)), start);
+      if (output && !outputInPlace) output.set(wasm.heap.subarray(this.outputBlockAt, this.outputBlockAt + (end - start)), start);
     }
-    if (this.resident) {
+    if (resident) {
       this.copied[in0] = true;
       if (in1 !== NONE) this.copied[in1] = true;
     }
@@ -233,12 +246,6 @@ class Scratch {
   isResident(stream: number): boolean {
     return this.copied[stream] && this.inPlace[stream] < 0;
   }
-}
-
-/** How a call over `length` values in rows of `rowValues` goes through them. */
-function blocking(length: number, rowValues: number) {
-  const rows = length / rowValues;
-  return { rowValues, rows, resident: length <= RESIDENT_VALUES, blockRows: Math.min(rows, Math.max(1, Math.floor(BLOCK_VALUES / rowValues))) };
 }
 
 export const wasmKernels: Kernels = {
