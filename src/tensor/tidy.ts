@@ -9,7 +9,8 @@ import { describeValue } from '../validate.js';
  * every step of a loop writes its results into fresh memory, a page fault per 4 KiB (fused BN at
  * 4096×1024: 16,386 faults and ~35 ms of a 65 ms step). PyTorch frees a tensor when its last
  * reference goes; TF.js asks for `tf.tidy`. `tidy(fn)` is TF.js's: when fn returns, the tensors
- * it made are released, their buffers go back to the pool (allocation.ts), and the next step's
+ * it made are released, their buffers go back to where they came from (the pool, or the
+ * WebAssembly kernels' memory for the buffers it made; allocation.ts), and the next step's
  * results are written into them.
  *
  * What is kept, so that nothing reachable reads a reused buffer:
