@@ -255,14 +255,20 @@ const PARAMETER_FROM_BLOCK = declare(I32, 4), SUM_FROM_BLOCK = declare(I32, 2);
  * turn, two independent chains of adds: 0.86-0.92x the time of one pair. Reading two (Σg,
  * Σg·(x − μ)), two pairs were no faster, and one keeps the module small.
  *
- * As in storingFeaturesCode, every address is E plus one local: E is the first stream's own
- * address, the second stream is SECOND_FROM_E further, the other rows ROW_OFFSET, and a
- * channel's parameters and sums are at fixed distances from it during a block (its slots less
- * the block's first address).
+ * Every address is one add, as in storingFeaturesCode: E is the first stream's own address in
+ * the block's first row, the second stream is SECOND_FROM_E further, a row's address is the row
+ * before's plus a row (streamAt), and a channel's parameters and sums sit at distances from E
+ * fixed for the block (its slots less the block's first address). Computed from a base, a
+ * channel offset and a row offset, the addresses took more registers than V8 has, and it
+ * reloaded them from the stack every turn: Σg and Σg·(x − μ) now take 0.79-0.89x that time at
+ * 1024×256 and 256×1024, Σx and Σ(x − μ)² 0.95-0.99x (near their bounds: Σx reads at the
+ * cache's speed, and Σ(x − μ)² takes two adds a value, on a core with two adders).
+ * Eight rows a turn (1.01-1.17x) and two (1.06-1.17x) were slower.
  */
 function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
-  const plus = (local: number, offset?: number) => [...op.get(local), ...(offset === undefined ? [] : [...op.get(offset), ...op.i32Add])];
+  /** E + `local`: a channel's slot. */
+  const fromE = (local: number) => [...op.get(E), ...op.get(local), ...op.i32Add];
   /**
    * A stream's element in `site`'s row from `pointer` (the first stream's address in the first
    * row): the row before's address plus a row, kept in ROW_AT for the row's other group and the
@@ -283,11 +289,11 @@ function summingFeaturesCode(sweep: Sweep): number[] {
   /** The parameters and sums of the channel(s) at E into locals, `inner`, the sums back. */
   const withSums = (form: Form, inner: Bytes, groups = [0]) => [
     ...groups.flatMap((group) => [
-      ...parameters.flatMap((k) => [...plus(E, PARAMETER_FROM_BLOCK[k]), ...form.load(group * form.width), ...op.set(form.groups[group].parameter[k])]),
-      ...sums.flatMap((t) => [...plus(E, SUM_FROM_BLOCK[t]), ...form.load(group * form.width), ...op.set(form.groups[group].acc[t])]),
+      ...parameters.flatMap((k) => [...fromE(PARAMETER_FROM_BLOCK[k]), ...form.load(group * form.width), ...op.set(form.groups[group].parameter[k])]),
+      ...sums.flatMap((t) => [...fromE(SUM_FROM_BLOCK[t]), ...form.load(group * form.width), ...op.set(form.groups[group].acc[t])]),
     ]),
     ...inner,
-    ...groups.flatMap((group) => sums.flatMap((t) => [...plus(E, SUM_FROM_BLOCK[t]), ...op.get(form.groups[group].acc[t]), ...form.store(group * form.width)])),
+    ...groups.flatMap((group) => sums.flatMap((t) => [...fromE(SUM_FROM_BLOCK[t]), ...op.get(form.groups[group].acc[t]), ...form.store(group * form.width)])),
   ];
   const vector = forms(true), scalar = forms(false);
   const groups = new Set(expressionsOf(sweep).flatMap(streamsOf)).size === 1 ? [0, 1] : [0];
@@ -307,6 +313,7 @@ function summingFeaturesCode(sweep: Sweep): number[] {
         ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).flatMap((row) => groups.map((group) => ({ group, row }))), streamAt(E)), groups),
         ...advance(E, op.i32(16 * groups.length)),
       ]),
+      // The channels left, DOWN walking each down the block while E stays at its slots' distance.
       ...until([...op.get(E), ...op.get(ROW_END), ...op.i32GeU], [
         ...withSums(scalar, [
           ...op.get(E), ...op.set(DOWN), ...op.get(BLOCK_ROWS), ...op.set(ROWS_TO_GO),
