@@ -124,8 +124,9 @@ const sumsOf = (sweep: Sweep) => ('store' in sweep ? [] : sweep.accumulate.map((
 
 /**
  * The work for the values at `sites`: store them in the output, or add them into the sums'
- * locals. Stores go last, after every site's loads: a store followed by a load whose address
- * is a multiple of 4 KiB away (the next row's, when a row is) would hold the load back.
+ * locals, the sums reading each stream's value at `streamAt` (the address of a site's value, less
+ * its group's offset). Stores go last, after every site's loads: a store followed by a load whose
+ * address is a multiple of 4 KiB away (the next row's, when a row is) would hold the load back.
  */
 function body(sweep: Sweep, form: Form, sites: readonly Site[], streamAt = (index: 0 | 1, site: Site) => addressOf(IN[index], site)): number[] {
   if ('store' in sweep) {
