@@ -124,10 +124,11 @@ const sumsOf = (sweep: Sweep) => ('store' in sweep ? [] : sweep.accumulate.map((
 
 /**
  * The work for the values at `sites`: store them in the output, or add them into the sums'
- * locals. Stores go last, after every site's loads: a store followed by a load whose address
- * is a multiple of 4 KiB away (the next row's, when a row is) would hold the load back.
+ * locals, the sums reading each stream's value at `streamAt` (the address of a site's value, less
+ * its group's offset). Stores go last, after every site's loads: a store followed by a load whose
+ * address is a multiple of 4 KiB away (the next row's, when a row is) would hold the load back.
  */
-function body(sweep: Sweep, form: Form, sites: readonly Site[]): number[] {
+function body(sweep: Sweep, form: Form, sites: readonly Site[], streamAt = (index: 0 | 1, site: Site) => addressOf(IN[index], site)): number[] {
   if ('store' in sweep) {
     const values = sites.flatMap((site) => [...addressOf(OUT[0], site), ...compile(sweep.store, form, site)]);
     return [...values, ...[...sites].reverse().flatMap((site) => form.store(site.group * form.width))];
@@ -140,7 +141,7 @@ function body(sweep: Sweep, form: Form, sites: readonly Site[]): number[] {
     const stream = (index: 0 | 1) => {
       if (loaded.has(index)) return op.get(locals.stream[index]);
       loaded.add(index);
-      const load = [...addressOf(IN[index], site), ...form.load(site.group * form.width)];
+      const load = [...streamAt(index, site), ...form.load(site.group * form.width)];
       return reads.indexOf(index) === reads.lastIndexOf(index) ? load : [...load, ...op.tee(locals.stream[index])];
     };
     return sweep.accumulate.flatMap((expression, t) => [...op.get(locals.acc[t]), ...compile(expression, form, site, stream), ...form.add, ...op.set(locals.acc[t])]);
@@ -167,14 +168,6 @@ function repeat(local: number, inner: Bytes): number[] {
 
 /** `local` = `count` (a local) rounded down to a multiple of `multiple` (a power of two), in bytes of f64. */
 const bytesDownTo = (local: number, count: number, multiple: number) => [...op.get(count), ...op.i32(-multiple), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.set(local)];
-
-/** Per-channel values at C (byte offset) and `site`'s group into `locals`, or `locals` back: each of `indices` between `addresses[i]` + C and `locals[i]`. */
-function loadAtChannel(addresses: readonly number[], locals: readonly number[], indices: readonly number[], form: Form, site: Site): number[] {
-  return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...form.load(site.group * form.width), ...op.set(locals[i])]);
-}
-function storeAtChannel(addresses: readonly number[], locals: readonly number[], indices: readonly number[], form: Form, site: Site): number[] {
-  return indices.flatMap((i) => [...op.get(addresses[i]), ...op.get(C), ...op.i32Add, ...op.get(locals[i]), ...form.store(site.group * form.width)]);
-}
 
 // The storing code's own locals (see storingFeaturesCode).
 const [TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT] = declare(I32, 6);
@@ -250,6 +243,10 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
   ];
 }
 
+// The summing code's own locals (see summingFeaturesCode).
+const [SECOND_FROM_E, ROW_END, DOWN] = declare(I32, 3), ROW_AT = declare(I32, 2);
+const PARAMETER_FROM_BLOCK = declare(I32, 4), SUM_FROM_BLOCK = declare(I32, 2);
+
 /**
  * [N, C], a sweep that adds up: blocks of four rows (the last one to four), and in each, first
  * the channel pairs, four rows in one turn: a pair's parameters and sums go into locals, the four
@@ -258,36 +255,72 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
  * down the block. A sweep reading one stream (Σx, Σ(x − μ)²) takes two pairs side by side in a
  * turn, two independent chains of adds: 0.86-0.92x the time of one pair. Reading two (Σg,
  * Σg·(x − μ)), two pairs were no faster, and one keeps the module small.
+ *
+ * Every address is one add, as in storingFeaturesCode: E is the first stream's own address in
+ * the block's first row, the second stream is SECOND_FROM_E further, a row's address is the row
+ * before's plus a row (streamAt), and a channel's parameters and sums sit at distances from E
+ * fixed for the block (its slots less the block's first address). Computed from a base, a
+ * channel offset and a row offset, the addresses took more registers than V8 has, and it
+ * reloaded them from the stack every turn: Σg and Σg·(x − μ) now take 0.79-0.89x that time at
+ * 1024×256 and 256×1024, Σx and Σ(x − μ)² 0.95-0.99x (near their bounds: Σx reads at the
+ * cache's speed, and Σ(x − μ)² takes two adds a value, on a core with two adders).
+ * Eight rows a turn (1.01-1.17x) and two (1.06-1.17x) were slower.
  */
 function summingFeaturesCode(sweep: Sweep): number[] {
   const parameters = usedParameters(sweep), sums = sumsOf(sweep);
-  /** The parameters and sums of the channel(s) at C into locals, `inner`, the sums back. */
+  /** E + `local`: a channel's slot. */
+  const fromE = (local: number) => [...op.get(E), ...op.get(local), ...op.i32Add];
+  /**
+   * A stream's element in `site`'s row from `pointer` (the first stream's address in the first
+   * row): the row before's address plus a row, kept in ROW_AT for the row's other group and the
+   * next row. V8 then holds the turn in registers (with each row's offset in a local of its own,
+   * the backward's sums 1.04-1.05x the time, some of them reloaded from the stack).
+   */
+  const streamAt = (pointer: number) => {
+    const reached = [-1, -1];
+    return (index: 0 | 1, site: Site) => {
+      if (reached[index] === site.row) return op.get(ROW_AT[index]);
+      if (reached[index] !== site.row - 1) throw new Error(`summingFeaturesCode: sites go down the rows in order, got row ${site.row} after row ${reached[index]}`);
+      reached[index] = site.row;
+      const address = site.row > 0 ? [...op.get(ROW_AT[index]), ...op.get(ROW_BYTES), ...op.i32Add]
+        : index === 1 ? [...op.get(pointer), ...op.get(SECOND_FROM_E), ...op.i32Add] : op.get(pointer);
+      return [...address, ...op.tee(ROW_AT[index])];
+    };
+  };
+  /** The parameters and sums of the channel(s) at E into locals, `inner`, the sums back. */
   const withSums = (form: Form, inner: Bytes, groups = [0]) => [
-    ...groups.flatMap((group) => [...loadAtChannel(PARAMETER, form.groups[group].parameter, parameters, form, { group, row: 0 }), ...loadAtChannel(OUT, form.groups[group].acc, sums, form, { group, row: 0 })]),
+    ...groups.flatMap((group) => [
+      ...parameters.flatMap((k) => [...fromE(PARAMETER_FROM_BLOCK[k]), ...form.load(group * form.width), ...op.set(form.groups[group].parameter[k])]),
+      ...sums.flatMap((t) => [...fromE(SUM_FROM_BLOCK[t]), ...form.load(group * form.width), ...op.set(form.groups[group].acc[t])]),
+    ]),
     ...inner,
-    ...groups.flatMap((group) => storeAtChannel(OUT, form.groups[group].acc, sums, form, { group, row: 0 })),
+    ...groups.flatMap((group) => sums.flatMap((t) => [...fromE(SUM_FROM_BLOCK[t]), ...op.get(form.groups[group].acc[t]), ...form.store(group * form.width)])),
   ];
   const vector = forms(true), scalar = forms(false);
   const groups = new Set(expressionsOf(sweep).flatMap(streamsOf)).size === 1 ? [0, 1] : [0];
   return [
-    ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.tee(ROW_BYTES), ...op.tee(SECOND_ROW),
-    ...op.get(ROW_BYTES), ...op.i32Add, ...op.tee(THIRD_ROW), ...op.get(ROW_BYTES), ...op.i32Add, ...op.set(FOURTH_ROW),
+    ...op.get(CHANNELS), ...op.i32(3), ...op.i32Shl, ...op.set(ROW_BYTES),
     ...bytesDownTo(VEC_END, CHANNELS, 2 * groups.length),
+    ...op.get(IN[1]), ...op.get(IN[0]), ...op.i32Sub, ...op.set(SECOND_FROM_E),
+    ...op.get(IN[0]), ...op.set(E),
     ...until([...op.get(N), ...op.i32(1), ...op.i32LtS], [
       ...op.get(N), ...op.i32(4), ...op.get(N), ...op.i32(4), ...op.i32LtS, ...op.select, ...op.tee(BLOCK_ROWS), ...op.get(ROW_BYTES), ...op.i32Mul, ...op.set(BLOCK_BYTES),
+      ...parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(E), ...op.i32Sub, ...op.set(PARAMETER_FROM_BLOCK[k])]),
+      ...sums.flatMap((t) => [...op.get(OUT[t]), ...op.get(E), ...op.i32Sub, ...op.set(SUM_FROM_BLOCK[t])]),
+      ...op.get(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.set(ROW_END),
       // The pairs only in a block of four rows.
-      ...op.get(VEC_END), ...op.i32(0), ...op.get(BLOCK_ROWS), ...op.i32(4), ...op.i32And, ...op.select, ...op.set(PAIRS_END),
-      ...op.i32(0), ...op.set(C),
-      ...until([...op.get(C), ...op.get(PAIRS_END), ...op.i32GeU], [
-        ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).flatMap((row) => groups.map((group) => ({ group, row })))), groups),
-        ...advance(E, op.i32(16 * groups.length)), ...advance(C, op.i32(16 * groups.length)),
+      ...op.get(E), ...op.get(VEC_END), ...op.i32(0), ...op.get(BLOCK_ROWS), ...op.i32(4), ...op.i32And, ...op.select, ...op.i32Add, ...op.set(PAIRS_END),
+      ...until([...op.get(E), ...op.get(PAIRS_END), ...op.i32GeU], [
+        ...withSums(vector, body(sweep, vector, ([0, 1, 2, 3] as const).flatMap((row) => groups.map((group) => ({ group, row }))), streamAt(E)), groups),
+        ...advance(E, op.i32(16 * groups.length)),
       ]),
-      ...until([...op.get(C), ...op.get(ROW_BYTES), ...op.i32GeU], [
+      // The channels left, DOWN walking each down the block while E stays at its slots' distance.
+      ...until([...op.get(E), ...op.get(ROW_END), ...op.i32GeU], [
         ...withSums(scalar, [
-          ...op.get(BLOCK_ROWS), ...op.set(ROWS_TO_GO),
-          ...repeat(ROWS_TO_GO, [...body(sweep, scalar, [AT_E]), ...advance(E, op.get(ROW_BYTES))]),
+          ...op.get(E), ...op.set(DOWN), ...op.get(BLOCK_ROWS), ...op.set(ROWS_TO_GO),
+          ...repeat(ROWS_TO_GO, [...body(sweep, scalar, [AT_E], streamAt(DOWN)), ...advance(DOWN, op.get(ROW_BYTES))]),
         ]),
-        ...advance(E, [...op.i32(8), ...op.get(BLOCK_BYTES), ...op.i32Sub]), ...advance(C, op.i32(8)),
+        ...advance(E, op.i32(8)),
       ]),
       // E is at the end of the block's first row: on to the next block.
       ...advance(E, [...op.get(BLOCK_BYTES), ...op.get(ROW_BYTES), ...op.i32Sub]),

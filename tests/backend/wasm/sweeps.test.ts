@@ -79,3 +79,61 @@ describe('the storing sweeps', () => {
     }
   });
 });
+
+/*
+ * The summing sweeps on [N, C] run alone too: each channel's sums are the JavaScript loops' (rows
+ * added in row order, onto what the slots held, as the kernels call a sweep block after block of
+ * rows), bit for bit, and nothing but the sums changes. They go in blocks of four rows, the
+ * channel pairs (or two pairs side by side) four rows a turn and the channels left one at a time
+ * down the block, so this checks every width up to three turns and a part and every number of
+ * rows up to three blocks and a part (none too).
+ */
+describe('the summing sweeps', () => {
+  it('add exactly the loops\' sums onto the slots, and write nothing else, at every small width and row count', () => {
+    const most = { rows: 13, channels: 13 };
+    const slot = most.channels + GUARD;
+    // In values: the mean, the two sums between guards, then the two streams.
+    const mean = GUARD, sums = [mean + slot, mean + 2 * slot], first = mean + 3 * slot, second = first + most.rows * most.channels + 1;
+    const end = second + most.rows * most.channels + GUARD;
+    const memory = new wasm.Memory({ initial: Math.ceil((end * 8) / 65_536) + 1 });
+    const sweeps = new wasm.Instance(new wasm.Module(sweepModuleBytes()), { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
+    const heap = new Float64Array(memory.buffer);
+    let seed = 1000;
+    for (let rows = 0; rows <= most.rows; rows++) {
+      for (let channels = 1; channels <= most.channels; channels++) {
+        const size = rows * channels;
+        const x = randn([size], { seed: seed++ }).storage, g = randn([size], { seed: seed++ }).storage;
+        const mu = randn([channels], { seed: seed++ }).storage, start = [0, 1].map(() => randn([channels], { seed: seed++ }).storage);
+        /** The loops of js.ts, onto `start`. */
+        const loops = (add: (c: number, i: number, into: Float64Array[]) => void) => {
+          const into = start.map((values) => values.slice());
+          for (let i = 0; i < size; i++) add(i % channels, i, into);
+          return into;
+        };
+        const cases = [
+          { name: 'channelSum', run: () => sweeps.channelSum(first * 8, 0, sums[0] * 8, 0, 0, 0, 0, 0, rows, channels, 1), count: 1,
+            expected: loops((c, i, [s]) => { s[c] += x[i]; }) },
+          { name: 'squaredDeviations', run: () => sweeps.squaredDeviations(first * 8, 0, sums[0] * 8, 0, mean * 8, 0, 0, 0, rows, channels, 1), count: 1,
+            expected: loops((c, i, [s]) => { const d = x[i] - mu[c]; s[c] += d * d; }) },
+          // gradientSums reads g as its first stream and x as its second, as the kernels call it.
+          { name: 'gradientSums', run: () => sweeps.gradientSums(second * 8, first * 8, sums[0] * 8, sums[1] * 8, mean * 8, 0, 0, 0, rows, channels, 1), count: 2,
+            expected: loops((c, i, [beta, gamma]) => { beta[c] += g[i]; gamma[c] += g[i] * (x[i] - mu[c]); }) },
+        ];
+        for (const { name, run, count, expected } of cases) {
+          heap.fill(SENTINEL, 0, end);
+          heap.set(mu, mean);
+          heap.set(x, first);
+          heap.set(g, second);
+          start.forEach((values, t) => heap.set(values, sums[t]));
+          // All of memory as it should be after: as before, but for the sums.
+          const after = heap.slice(0, end);
+          expected.slice(0, count).forEach((values, t) => after.set(values, sums[t]));
+          run();
+          const differs = after.findIndex((value, i) => !Object.is(heap[i], value));
+          const what = differs < 0 ? '' : differs >= sums[0] && differs < sums[0] + 2 * slot ? `sum ${Math.floor((differs - sums[0]) / slot)} at ${(differs - sums[0]) % slot}` : `value ${differs}`;
+          expect(what, `${name} on [${rows}, ${channels}]: ${heap[differs]} where ${after[differs]} was expected`).toBe('');
+        }
+      }
+    }
+  });
+});
