@@ -181,12 +181,24 @@ const PARAMETER_FROM_E = declare(I32, 4);
 const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 3 ? 2 : 1);
 
 /**
- * [N, C], a sweep that stores: two rows a turn, E walking the first row in steps of one or two
- * channel pairs, each parameter loaded once for both rows. Every address is E plus one local
- * (E is the first stream's own address, and the other streams, the second row and the
- * parameters are at fixed distances from it during a turn), so V8 holds the loop in registers:
- * computing each address from a base and a channel offset ran out of registers and reloaded
- * them from the stack.
+ * Rows a turn of storingFeaturesCode takes: four with two pairs a step (affine: its parameters
+ * loaded once for four rows; 0.83-0.88x the time of two rows at 64×64 and 4096×1024, no faster
+ * at 2 MB arrays, where walking the rows in memory takes most of its time), else two.
+ * inputGradient: a turn's rows of each array lie a row apart, and when a row is a multiple of
+ * 4 KiB they all fall in one set of the L1 cache (12 ways on the machine measured), where four
+ * rows of g, x and the output and its four parameters are 16 lines: four rows ran 1.09-1.17x the
+ * time of two at 256×1024 and 4096×1024 (0.92-1.03x at 1024×256). Affine on two or three
+ * channels: a rare case, left at two rows for the module's size.
+ */
+const storingRows = (groups: 1 | 2): 2 | 4 => (groups === 2 ? 4 : 2);
+
+/**
+ * [N, C], a sweep that stores: two or four rows a turn (storingRows), E walking the first row in
+ * steps of one or two channel pairs, each parameter loaded once for the turn's rows. Every address
+ * is E plus a local or two (E is the first stream's own address, and the other streams, the other
+ * rows and the parameters are at fixed distances from it during a turn), so V8 holds the loop in
+ * registers: computing each address from a base and a channel offset ran out of registers and
+ * reloaded them from the stack.
  *
  * Widths that do not divide into steps are done by overlapping, not by separate code: when C is
  * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...);
@@ -201,10 +213,10 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
   const form = forms(true), stepBytes = groups * form.width;
   const parameters = usedParameters(sweep), readsSecond = readsStream(sweep.store, 1);
   const alongRow = Array.from({ length: groups }, (_, group) => group);
-  const rows = [0, 1];
+  const rows = Array.from({ length: storingRows(groups) }, (_, row) => row);
   /** E + the row's offset + `local` (none: the first stream's address). */
   const at = (row: number, local?: number) => [
-    ...op.get(E), ...(row === 1 ? [...op.get(SECOND_ROW), ...op.i32Add] : []), ...(local === undefined ? [] : [...op.get(local), ...op.i32Add]),
+    ...op.get(E), ...(row > 0 ? [...op.get(ROW_OFFSET[row]), ...op.i32Add] : []), ...(local === undefined ? [] : [...op.get(local), ...op.i32Add]),
   ];
   const value = (e: Expression, row: number, group: number): number[] => {
     if ('stream' in e) return [...at(row, e.stream === 1 ? SECOND_STREAM : undefined), ...form.load(group * form.width)];
@@ -225,10 +237,14 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
     // The first step: the channels left over after whole steps (C mod 2·groups), or a whole step.
     ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.i32(stepBytes),
     ...op.get(CHANNELS), ...op.i32(2 * groups - 1), ...op.i32And, ...op.select, ...op.set(FIRST_STEP),
-    // Turns of two rows; a last odd row goes as a pair of itself (SECOND_ROW = 0, its values stored twice).
+    // Turns of `rows`; in a last turn of fewer, the rows past the last are the last again (row k's
+    // offset is row k − 1's plus a row, or nothing once k ≥ N: its values computed and stored again, equal).
     ...op.get(IN[0]), ...op.set(TURN),
     ...op.loop,
-    ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(1), ...op.i32GtS, ...op.select, ...op.set(SECOND_ROW),
+    ...rows.slice(1).flatMap((k) => [
+      ...(k === 1 ? op.i32(0) : op.get(ROW_OFFSET[k - 1])),
+      ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(k), ...op.i32GtS, ...op.select, ...op.i32Add, ...op.set(ROW_OFFSET[k]),
+    ]),
     ...parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(TURN), ...op.i32Sub, ...op.set(PARAMETER_FROM_E[k])]),
     ...op.get(TURN), ...op.tee(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.i32(stepBytes), ...op.i32Sub, ...op.set(LAST_STEP),
     // Along the turn's first row: FIRST_STEP, then whole steps, the last ending at the row's end.
@@ -237,8 +253,8 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
     ...advance(E, op.get(STEP)), ...op.i32(stepBytes), ...op.set(STEP),
     ...op.get(LAST_STEP), ...op.get(E), ...op.i32GeU, ...op.brIf(0),
     ...op.end,
-    ...advance(TURN, [...op.get(ROW_BYTES), ...op.i32(2), ...op.i32Mul]),
-    ...op.get(N), ...op.i32(2), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
+    ...advance(TURN, [...op.get(ROW_BYTES), ...op.i32(rows.length), ...op.i32Mul]),
+    ...op.get(N), ...op.i32(rows.length), ...op.i32Sub, ...op.tee(N), ...op.i32(0), ...op.i32GtS, ...op.brIf(0),
     ...op.end,
   ];
 }

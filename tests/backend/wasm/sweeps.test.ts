@@ -6,8 +6,9 @@ import { sweepModuleBytes } from '../../../src/backend/wasm/sweeps.js';
  * The storing sweeps run alone, on a memory laid out here: every value of the output equals the
  * JavaScript loops' expression bit for bit, and nothing outside the output changes. On [N, C]
  * they cover widths that do not divide into their steps by overlapping steps (storing some
- * values twice) and an odd last row as a pair of itself, so this checks every small width and
- * row count (none, on [N, C], too).
+ * values twice) and rows in turns of four, the last one to three rows padded with the last row
+ * again (stored twice), so this checks every small width and row count up to two whole turns and
+ * a part (none, on [N, C], too).
  */
 
 /** The part of the WebAssembly API used here (the project's lib setting leaves out the types that declare it). */
@@ -21,6 +22,8 @@ const { WebAssembly: wasm } = globalThis as unknown as {
 
 const GUARD = 8;
 const SENTINEL = -12345.678;
+/** The most rows tried: two turns of four and one more row. */
+const ROWS = 9;
 
 interface Layout { readonly first: number; readonly second: number; readonly out: number; readonly parameters: readonly number[]; readonly end: number }
 
@@ -34,14 +37,14 @@ function layout(size: number, channels: number): Layout {
 
 describe('the storing sweeps', () => {
   it('store exactly the loops\' values, and nothing outside the output, at every small width and row count', () => {
-    const largest = layout(7 * 11 * 3, 11);
+    const largest = layout(ROWS * 11 * 3, 11);
     const memory = new wasm.Memory({ initial: Math.ceil((largest.end * 8) / 65_536) + 1 });
     const sweeps = new wasm.Instance(new wasm.Module(sweepModuleBytes()), { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
     const heap = new Float64Array(memory.buffer);
     let seed = 1;
     for (const spatial of [1, 3]) {
       // runsCode, for [N, C, L], takes at least one row.
-      for (let rows = spatial === 1 ? 0 : 1; rows <= 7; rows++) {
+      for (let rows = spatial === 1 ? 0 : 1; rows <= ROWS; rows++) {
         for (let channels = 1; channels <= 11; channels++) {
           const size = rows * channels * spatial;
           const at = layout(size, channels);
