@@ -63,7 +63,9 @@ function declare(type: number, count: number): number[] {
   for (let i = 0; i < count; i++) LOCALS.push(type);
   return Array.from({ length: count }, (_, i) => first + i);
 }
-// E is the byte offset of the element(s) at hand in every stream.
+// E says where the element(s) at hand are: on [N, C, L] their byte offset in every stream (each
+// stream's base is added to it); on [N, C] the first stream's own address, with the other streams,
+// rows and per-channel slots at fixed distances from it (see storingFeaturesCode, summingFeaturesCode).
 const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, BLOCK_ROWS, BLOCK_BYTES, PAIRS_END, ROWS_TO_GO] = declare(I32, 13);
 /** Where the row `index` rows after E's starts, in bytes from E (SECOND_ROW and on: set by the sweep). */
 const ROW_OFFSET = [0, SECOND_ROW, THIRD_ROW, FOURTH_ROW];
