@@ -2,6 +2,7 @@
  * `npm run bench`: every figure gradgraph's README quotes, measured side by side in one process.
  * Sections: bn, tfjs, chain, gradcheck, mlp, conv, trace, bookkeeping, torch (all by default; name some to run those).
  * `torch` runs every PyTorch comparison, each in a fresh process; torch-bn, torch-mlp, torch-gradcheck and torch-chain run one.
+ * GRADGRAPH_TORCH_MALLOC=reuse runs PyTorch with freed memory kept for reuse (see torch-peer.ts).
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { benchGradcheck } from './gradcheck.js';
 import { benchMlp } from './mlp.js';
 import { loadTensorFlow } from './peer.js';
 import { TORCH_PARTS, benchTorch } from './torch.js';
+import { torchMalloc } from './torch-peer.js';
 import { benchTrace } from './trace.js';
 
 const sections: Record<string, () => void | Promise<void>> = {
@@ -48,6 +50,12 @@ const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in sections));
 if (unknown.length > 0) {
   console.error(`bench: unknown section ${unknown.join(', ')}; the sections are ${Object.keys(sections).join(', ')}`);
+  process.exit(2);
+}
+try {
+  torchMalloc();
+} catch (error) {
+  console.error((error as Error).message.replace(/^benchmark/, 'bench'));
   process.exit(2);
 }
 if (process.env.GRADGRAPH_BENCH_CHILD !== '1') console.log(`gradgraph benchmarks on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} cores), Node ${process.version}`);

@@ -6,7 +6,7 @@ import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntr
 import { backwardTime } from './chain.js';
 import { explicitStep, fusedStep, handStep, problem, type Problem } from './batchnorm.js';
 import { measure, median, ms, pairedRatio, printTable, ratio, type MeasureOptions, type Timing } from './harness.js';
-import { HOW_TO_GET_TORCH, TorchPeer, findTorchPython } from './torch-peer.js';
+import { HOW_TO_GET_TORCH, TorchPeer, findTorchPython, torchEnvironment, torchMalloc } from './torch-peer.js';
 
 /*
  * gradgraph against PyTorch, float64, one thread each side, in one run: each round times our case
@@ -154,8 +154,8 @@ function benchGradcheckAgainstTorch(peer: TorchPeer): void {
 interface ChainMemory { beforeBytes: number; peakBytes: number; backwardMs: number }
 
 /** Runs a chain-memory script in a fresh process (so nothing else is resident) and parses its JSON line. */
-function chainMemory(command: string, args: string[]): ChainMemory {
-  const output = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+function chainMemory(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChainMemory {
+  const output = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20, env });
   return JSON.parse(output.trim().split('\n').pop() ?? '') as ChainMemory;
 }
 
@@ -170,7 +170,7 @@ function benchChainAgainstTorch(peer: TorchPeer): void {
   const memory = { ours: [] as ChainMemory[], theirs: [] as ChainMemory[] };
   for (let run = 0; run < 3; run++) {
     memory.ours.push(chainMemory(process.execPath, ['--import', 'tsx', `${here}chain-memory.ts`, String(MEMORY_CHAIN_LENGTH)]));
-    memory.theirs.push(chainMemory(peer.python, [`${here}torch_chain_memory.py`, String(MEMORY_CHAIN_LENGTH)]));
+    memory.theirs.push(chainMemory(peer.python, [`${here}torch_chain_memory.py`, String(MEMORY_CHAIN_LENGTH)], torchEnvironment()));
   }
   const bytesPerOp = (runs: ChainMemory[]) => median(runs.map((m) => (m.peakBytes - m.beforeBytes) / MEMORY_CHAIN_LENGTH));
   const peakMb = (runs: ChainMemory[]) => median(runs.map((m) => m.peakBytes / 2 ** 20));
@@ -199,7 +199,8 @@ export async function benchTorch(parts: readonly TorchPart[] = TORCH_PARTS): Pro
   try {
     const version = peer.ask({ cmd: 'version' });
     const [one, five, fifteen] = os.loadavg().map((l) => l.toFixed(2));
-    console.log(`\nAgainst PyTorch ${version.torch} (${python}, ${version.threads} thread), float64; load average ${one}, ${five}, ${fifteen}`);
+    const malloc = torchMalloc() === 'default' ? "glibc's malloc as it comes" : "glibc's malloc with freed memory kept for reuse (GRADGRAPH_TORCH_MALLOC=reuse)";
+    console.log(`\nAgainst PyTorch ${version.torch} (${python}, ${version.threads} thread, ${malloc}), float64; load average ${one}, ${five}, ${fifteen}`);
     for (const part of parts) await PARTS[part](peer);
     const [a, b, c] = os.loadavg().map((l) => l.toFixed(2));
     console.log(`load average at the end: ${a}, ${b}, ${c}`);
