@@ -3,6 +3,7 @@ import { backwardPassCount, noGrad, restoringBuffers } from '../autograd/mode.js
 import { postOrder } from '../autograd/traversal.js';
 import { Random } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/tidy.js';
 import { expectFiniteNumber, expectFunction } from '../validate.js';
 import { estimate, estimateEntry, estimateNearX, inGraph, randomDirection, SAFETY, sampleLevels, screenEntry, searchByHalving, settle, type Rounding, type Screening } from './differences.js';
 import { FlatOutputs, Tally } from './tally.js';
@@ -164,7 +165,9 @@ function scaleOf(value: number): number {
  * gradient needs the graph), or unrecorded it gives other values at x.
  */
 function evaluation(fn: CheckedFunction, inputs: readonly Tensor[], flat: FlatOutputs, differentiatesInside: boolean): Pick<Context, 'evaluate' | 'center'> {
-  const recorded = (into?: Float64Array) => flat.values(callChecked('gradcheck', fn, inputs), into);
+  // A call's tensors are dead once their values are copied out, and tidy() hands their buffers
+  // to the next call: thousands of calls otherwise each write into fresh memory.
+  const recorded = (into?: Float64Array) => tidy(() => flat.values(callChecked('gradcheck', fn, inputs), into));
   const center = flat.values();
   if (differentiatesInside) return { evaluate: recorded, center };
   const unrecorded = (into?: Float64Array) => noGrad(() => recorded(into));
@@ -189,7 +192,7 @@ function analyticJacobian(flat: FlatOutputs, xs: readonly Tensor[]): Float64Arra
     const k = position - flat.offsets[output];
     seed[k] = 1;
     try {
-      grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => matrices[i].set(g.storage, position * xs[i].size));
+      tidy(() => grad(flat.tensors, xs, { gradOutputs: seeds, allowUnused: true }).forEach((g, i) => matrices[i].set(g.storage, position * xs[i].size)));
     } finally {
       seed[k] = 0;
     }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defineOp, grad, gradcheck, gradgradcheck, max, randn, tensor, type Tensor } from 'gradgraph';
+import { defineOp, emptyPool, grad, gradcheck, gradgradcheck, max, pooledMemoryBytes, randn, tensor, type Tensor } from 'gradgraph';
 
 /** x^3 with its derivative scaled by `factor` on element `wrongAt` only (factor 1: correct). */
 function cubeWithWrongElement(wrongAt: number, factor: number) {
@@ -84,6 +84,23 @@ describe('gradcheck', () => {
     gradcheck((t: Tensor) => t.tanh(), [x]);
     expect([...x.data]).toEqual(before);
     expect(x.grad).toBeNull();
+  });
+
+  it('gives each call\'s buffers back for the next (tidy), keeping what the function did not make', () => {
+    const x = randn([64, 64], { seed: 10, requiresGrad: true });
+    const scale = randn([64, 64], { seed: 11 });
+    let madeInside: Tensor | null = null;
+    emptyPool();
+    const report = gradcheck((t: Tensor) => {
+      madeInside = t.mul(scale);
+      return madeInside.sum(1);
+    }, [x], { fastMode: true });
+    expect(report.passed).toBe(true);
+    // Its calls' 64×64 results went back to be reused, not to the collector.
+    expect(pooledMemoryBytes()).toBeGreaterThan(0);
+    // What the function made is released (reading it says so); what it closed over is not.
+    expect(() => madeInside!.data).toThrow('was released when the tidy() that made it ended');
+    expect(scale.data[0]).toBe(randn([64, 64], { seed: 11 }).data[0]);
   });
 
   it('reports NaN gradients as failures', () => {
