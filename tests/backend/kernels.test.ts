@@ -168,7 +168,7 @@ describe('the WebAssembly SIMD kernels', () => {
   });
 
   it('run on the loops when their memory has no room left for a call\'s scratch', () => {
-    // 300,000 channels need more scratch (eight values per channel) than the block kept from call to call.
+    // 300,000 channels need more scratch (twelve values per channel) than the block kept from call to call.
     const c = seeded(2, 300_000, 1, 1e-5, 51);
     const arena = wasmArena();
     const filler = fillArena(0);

@@ -1,5 +1,5 @@
 import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from '../kernels.js';
-import { sweepModuleBytes, type SweepName } from './sweeps.js';
+import { layParameters, parameterTableValues, sweepModuleBytes, type SweepName } from './sweeps.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 import { jsKernels } from '../js.js';
 import { reserveArena, type Arena } from './arena.js';
@@ -19,9 +19,6 @@ import { reserveArena, type Arena } from './arena.js';
 
 export const RESIDENT_VALUES = 1 << 20;
 export const BLOCK_VALUES = 1 << 15;
-
-/** What a call on rows of up to BLOCK_VALUES values and up to 8,192 channels needs of the scratch block (see Scratch). */
-const SCRATCH_VALUES = 2 * RESIDENT_VALUES + BLOCK_VALUES + 8 * 8192;
 
 /** The part of the WebAssembly JavaScript API used here (our lib setting leaves out the DOM types that declare it). */
 interface WebAssemblyApi {
@@ -89,6 +86,7 @@ function scratchFor(values: number): Float64Array | null {
 }
 
 const roundUpToPair = (values: number) => values + (values & 1);
+const roundUpToLine = (values: number) => Math.ceil(values / 8) * 8;
 
 // The per-channel arrays a kernel keeps in the scratch memory (one slot each; SCALE shares A's).
 const MEAN = 0, INV_STD = 1, BETA = 2, A = 3, SCALE = 3, B = 4, D = 5, D_BETA = 6, D_GAMMA = 7;
@@ -97,16 +95,30 @@ const NONE = -1;
 /** The most inputs a kernel call copies (the backward's x and g). */
 const MAX_INPUTS = 2;
 
-let lastSlots: { scratch: Float64Array; channels: number; views: readonly Float64Array[] } | null = null;
+/** The slots, then the table a storing sweep reads its parameters from (layParameters), on cache lines as the streams after them. */
+function perChannelValues(channels: number): number {
+  return SLOTS * roundUpToPair(channels) + roundUpToLine(parameterTableValues(channels));
+}
 
-/** Views of the per-channel slots at the scratch block's start, kept from the last call when they still fit (small calls are mostly fixed costs). */
-function slotViews(scratch: Float64Array, channelSlot: number, channels: number): readonly Float64Array[] {
-  if (lastSlots?.scratch !== scratch || lastSlots.channels !== channels) {
-    const views: Float64Array[] = [];
-    for (let slot = 0; slot < SLOTS; slot++) views.push(scratch.subarray(slot * channelSlot, slot * channelSlot + channels));
-    lastSlots = { scratch, channels, views };
+/** What a call on rows of up to BLOCK_VALUES values and up to 8,192 channels needs of the scratch block (see Scratch). */
+const SCRATCH_VALUES = 2 * RESIDENT_VALUES + BLOCK_VALUES + perChannelValues(8192);
+
+interface ChannelViews {
+  readonly slots: readonly Float64Array[];
+  readonly table: Float64Array;
+}
+
+let lastViews: { scratch: Float64Array; channels: number; views: ChannelViews } | null = null;
+
+/** Views of the per-channel slots and the table at the scratch block's start, kept from the last call when they still fit (small calls are mostly fixed costs). */
+function channelViews(scratch: Float64Array, channelSlot: number, channels: number): ChannelViews {
+  if (lastViews?.scratch !== scratch || lastViews.channels !== channels) {
+    const slots: Float64Array[] = [];
+    for (let slot = 0; slot < SLOTS; slot++) slots.push(scratch.subarray(slot * channelSlot, slot * channelSlot + channels));
+    const table = scratch.subarray(SLOTS * channelSlot, SLOTS * channelSlot + parameterTableValues(channels));
+    lastViews = { scratch, channels, views: { slots, table } };
   }
-  return lastSlots.views;
+  return lastViews.views;
 }
 
 /**
@@ -128,6 +140,8 @@ interface Layout {
   /** Whether an input's copy is whole (up to RESIDENT_VALUES values) or one block. */
   readonly resident: boolean;
   readonly channelSlot: number;
+  /** The slots and the table (perChannelValues). */
+  readonly channelValues: number;
   readonly streamSlot: number;
 }
 
@@ -136,18 +150,24 @@ function layoutOf(length: number, channels: number, spatial: number): Layout {
   const rows = length / rowValues;
   const resident = length <= RESIDENT_VALUES;
   const blockRows = Math.min(rows, Math.max(1, Math.floor(BLOCK_VALUES / rowValues)));
-  return { rowValues, rows, blockRows, resident, channelSlot: roundUpToPair(channels), streamSlot: roundUpToPair((resident ? rows : blockRows) * rowValues) };
+  return {
+    rowValues, rows, blockRows, resident,
+    channelSlot: roundUpToPair(channels), channelValues: perChannelValues(channels), streamSlot: roundUpToPair((resident ? rows : blockRows) * rowValues),
+  };
 }
 
 /**
  * One kernel call's arrays in the WebAssembly memory. Arrays the arena holds (arena.ts) are read
  * and written where they are. The others go through the scratch block: the per-channel slots
- * first, then one slot per input stream to copy ([rows, channels, spatial], all of one length; a
- * whole copy when resident, one block otherwise), then one block for an output to copy out. The
- * per-channel arithmetic between sweeps works on views of the slots, in place.
+ * and the parameters' table first, then one slot per input stream to copy ([rows, channels,
+ * spatial], all of one length; a whole copy when resident, one block otherwise), then one block
+ * for an output to copy out. The per-channel arithmetic between sweeps works on views of the
+ * slots, in place; a sweep that reads a table gets its parameters laid out there from the slots.
  */
 class Scratch {
   readonly slots: readonly Float64Array[];
+  /** Where a storing sweep on [N, C] reads its parameters, laid out as its steps read them (layParameters). */
+  private readonly table: Float64Array;
   /** Per input: whether its whole copy is in place (resident inputs, after the first sweep that read them). */
   private readonly copied: boolean[];
   /** Per input: where it starts in the heap when the arena holds it (it is never copied), else -1. */
@@ -167,7 +187,7 @@ class Scratch {
     // Room for two copies whatever this call copies, so that a forward's block fits its backward:
     // a block that moved would leave the forward's copy of x behind.
     const before = wasm.scratch;
-    const scratch = scratchFor(SLOTS * layout.channelSlot + MAX_INPUTS * layout.streamSlot + roundUpToPair(layout.blockRows * layout.rowValues));
+    const scratch = scratchFor(layout.channelValues + MAX_INPUTS * layout.streamSlot + roundUpToPair(layout.blockRows * layout.rowValues));
     return scratch === null ? null : new Scratch(wasm, scratch, inputs, channels, spatial, scratch === before ? copied : [], layout);
   }
 
@@ -175,8 +195,8 @@ class Scratch {
     private readonly wasm: Instance, scratch: Float64Array, private readonly inputs: readonly Float64Array[], private readonly channels: number,
     private readonly spatial: number, copied: readonly boolean[], private readonly layout: Layout,
   ) {
-    const { channelSlot, streamSlot } = layout;
-    let next = scratch.byteOffset / 8 + SLOTS * channelSlot;
+    const { channelSlot, channelValues, streamSlot } = layout;
+    let next = scratch.byteOffset / 8 + channelValues;
     this.inPlace = inputs.map((input) => (wasm.arena.owns(input) ? input.byteOffset / 8 : -1));
     this.copyAt = this.inPlace.map((at) => {
       if (at >= 0) return -1;
@@ -185,7 +205,7 @@ class Scratch {
     });
     this.outputBlockAt = next;
     this.copied = inputs.map((_, i) => this.inPlace[i] >= 0 || (layout.resident && copied[i] === true));
-    this.slots = slotViews(scratch, channelSlot, channels);
+    ({ slots: this.slots, table: this.table } = channelViews(scratch, channelSlot, channels));
   }
 
   private slotAddress(slot: number): number {
@@ -205,7 +225,8 @@ class Scratch {
 
   /**
    * One sweep reading input streams in0 and in1 (NONE for none) with per-channel parameter slots
-   * p0..p3, adding into the slots in `sums` (zeroed first) or writing `output`.
+   * p0..p3 (laid out in the table first where the sweep reads one: layParameters), adding into
+   * the slots in `sums` (zeroed first) or writing `output`.
    */
   sweep(name: SweepName, in0: number, in1: number, output: Float64Array | null, sums: readonly [number, number], p0 = NONE, p1 = NONE, p2 = NONE, p3 = NONE): void {
     const { wasm } = this;
@@ -213,7 +234,8 @@ class Scratch {
     for (const slot of sums) if (slot !== NONE) this.slots[slot].fill(0);
     const outputInPlace = output !== null && wasm.arena.owns(output);
     const target1 = this.slotAddress(sums[1]);
-    const a0 = this.slotAddress(p0), a1 = this.slotAddress(p1), a2 = this.slotAddress(p2), a3 = this.slotAddress(p3);
+    const inTable = output !== null && layParameters(name, [p0, p1, p2, p3].map((slot) => this.slots[slot]), this.channels, this.spatial, this.table);
+    const a0 = inTable ? this.table.byteOffset : this.slotAddress(p0), a1 = this.slotAddress(p1), a2 = this.slotAddress(p2), a3 = this.slotAddress(p3);
     const run = wasm.sweeps[name];
     const blocks = Math.ceil(rows / rowsPerBlock);
     for (let b = 0; b < blocks; b++) {

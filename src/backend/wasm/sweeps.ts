@@ -172,7 +172,7 @@ function repeat(local: number, inner: Bytes): number[] {
 const bytesDownTo = (local: number, count: number, multiple: number) => [...op.get(count), ...op.i32(-multiple), ...op.i32And, ...op.i32(3), ...op.i32Shl, ...op.set(local)];
 
 // The storing code's own locals (see storingFeaturesCode).
-const [TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT] = declare(I32, 6);
+const [TURN, STEP, FIRST_STEP, LAST_STEP, SECOND_STREAM, OUTPUT, PARAMETERS_AT] = declare(I32, 7);
 const PARAMETER_FROM_E = declare(I32, 4);
 
 /**
@@ -185,22 +185,79 @@ const storingGroups = (sweep: Sweep): 1 | 2 => (usedParameters(sweep).length <= 
 /**
  * Rows a turn of storingFeaturesCode takes: four with two pairs a step (affine: its parameters
  * loaded once for four rows; 0.83-0.88x the time of two rows at 64×64 and 4096×1024, no faster
- * at 2 MB arrays, where walking the rows in memory takes most of its time), else two.
+ * at 2 MB arrays, where walking the rows in memory takes most of its time), else three.
  * inputGradient: a turn's rows of each array lie a row apart, and when a row is a multiple of
- * 4 KiB they all fall in one set of the L1 cache (12 ways on the machine measured), where four
- * rows of g, x and the output and its four parameters are 16 lines: four rows ran 1.09-1.17x the
- * time of two at 256×1024 and 4096×1024 (0.92-1.03x at 1024×256). Affine on two or three
- * channels: a rare case, left at two rows for the module's size.
+ * 4 KiB they all fall in one set of the L1 cache (12 ways on the machine measured): three rows
+ * of g, x and the output are 9 lines there, and its parameters' table line one more. Three rows
+ * ran 0.84-0.94x the time of two (with the table: at 1024×256, 256×1024, 64×64 and one block of
+ * each, 128×256 and 32×1024; 1.03x at 4096×1024 in one call); four rows 1.24x at 32×1024, and
+ * the module 4,096 bytes, over its limit. Affine on two or three channels (rare) takes three too.
  */
-const storingRows = (groups: 1 | 2): 2 | 4 => (groups === 2 ? 4 : 2);
+const storingRows = (groups: 1 | 2): 3 | 4 => (groups === 2 ? 4 : 3);
 
 /**
- * [N, C], a sweep that stores: two or four rows a turn (storingRows), E walking the first row in
+ * Whether a storing sweep on [N, C] reads its parameters from a table laid out as its steps read
+ * them (layParameters) rather than from the per-channel arrays: inputGradient, whose step loads
+ * four parameters for three rows, then from one line at one address. The sweep alone took
+ * 0.88-0.93x the time of the same sweep reading the arrays (each parameter at E plus a local of
+ * its own) at 1024×256, 256×1024, 64×64 and one block of the first two, 0.99x at 4096×1024 in
+ * one call; filling the table takes 1.6-3.6 µs a call at 256-1024 channels, 0.2 µs at 64.
+ * Affine loads three for four rows: 0.94-0.98x the time from a table, but with its filling
+ * 0.98-1.01x, and 1.2x at 64×64.
+ */
+const readsTable = (sweep: Sweep) => usedParameters(sweep).length === 4;
+
+/** The parameters a storing sweep's step reads on [N, C], in the order each channel pair's entry in its table holds them. */
+const tableParameters = (sweep: Sweep) => usedParameters(sweep).sort((a, b) => a - b);
+
+/** The most values `layParameters` writes for `channels` channels: the room a caller gives its table. */
+export const parameterTableValues = (channels: number) => 4 * channels + 12;
+
+/**
+ * Lays out a storing sweep's per-channel parameters (`parameters[k]`: parameter k's values) in
+ * `table` as its steps on [N, C] read them (storingFeaturesCode), and returns true; then the
+ * sweep takes the table's address as its first parameter address (p0) and reads no other. The
+ * table has one entry per step, in the order of a row's steps (the first one, at channel 0, may
+ * overlap the second: see storingFeaturesCode), and in an entry each of the step's channel pairs
+ * in turn has its parameters' pairs side by side: [μ c, μ c+1, a c, a c+1, b c, b c+1, d c,
+ * d c+1] for inputGradient, one 64-byte line, loaded from one address. Returns false, writing
+ * nothing, where the sweep reads the per-channel arrays themselves at p0..p3: every other sweep
+ * (readsTable), and on spatial > 1 or one channel (runsCode).
+ */
+export function layParameters(name: SweepName, parameters: readonly Float64Array[], channels: number, spatial: number, table: Float64Array): boolean {
+  const order = TABLE_ORDER[name];
+  if (order === undefined || spatial !== 1 || channels < 2) return false;
+  const step = channels < 4 ? 2 : order.stepChannels, entry = 2 * order.parameters.length;
+  // Parameter by parameter, with no branch in the loops: 0.4x the time of going entry by entry.
+  for (let i = 0; i < order.parameters.length; i++) {
+    const values = parameters[order.parameters[i]];
+    let at = 2 * i;
+    // The first step, at channel 0; then the others, the first of them where the whole steps start.
+    for (let pair = 0; pair < step; pair += 2, at += entry) {
+      table[at] = values[pair];
+      table[at + 1] = values[pair + 1];
+    }
+    for (let pair = channels % step || step; pair < channels; pair += 2, at += entry) {
+      table[at] = values[pair];
+      table[at + 1] = values[pair + 1];
+    }
+  }
+  return true;
+}
+
+/** Per storing sweep: the parameters in its table's order, and the channels of a step on four channels or more. */
+const TABLE_ORDER: Partial<Record<SweepName, { readonly parameters: readonly number[]; readonly stepChannels: number }>> = Object.fromEntries(
+  SWEEPS.filter((sweep) => 'store' in sweep && readsTable(sweep)).map((sweep) => [sweep.name, { parameters: tableParameters(sweep), stepChannels: 2 * storingGroups(sweep) }]),
+);
+
+/**
+ * [N, C], a sweep that stores: three or four rows a turn (storingRows), E walking the first row in
  * steps of one or two channel pairs, each parameter loaded once for the turn's rows. Every address
  * is E plus a local or two (E is the first stream's own address, and the other streams, the other
- * rows and the parameters are at fixed distances from it during a turn), so V8 holds the loop in
- * registers: computing each address from a base and a channel offset ran out of registers and
- * reloaded them from the stack.
+ * rows and the per-channel arrays are at fixed distances from it during a turn), so V8 holds the
+ * loop in registers: computing each address from a base and a channel offset ran out of registers
+ * and reloaded them from the stack. A sweep that reads a table (readsTable) loads a step's
+ * parameters at one address instead, moved on by an entry each step.
  *
  * Widths that do not divide into steps are done by overlapping, not by separate code: when C is
  * not a multiple of a step, the first step of a row is shorter (channels 0..3, then 1..4, ...);
@@ -213,7 +270,7 @@ const storingRows = (groups: 1 | 2): 2 | 4 => (groups === 2 ? 4 : 2);
  */
 function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
   const form = forms(true), stepBytes = groups * form.width;
-  const parameters = usedParameters(sweep), readsSecond = readsStream(sweep.store, 1);
+  const tabled = readsTable(sweep), parameters = tabled ? tableParameters(sweep) : usedParameters(sweep), readsSecond = readsStream(sweep.store, 1);
   const alongRow = Array.from({ length: groups }, (_, group) => group);
   const rows = Array.from({ length: storingRows(groups) }, (_, row) => row);
   /** E + the row's offset + `local` (none: the first stream's address). */
@@ -228,7 +285,10 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
     return [...value(e.a, row, group), ...value(e.b, row, group), ...form[e.op]];
   };
   const step = [
-    ...alongRow.flatMap((group) => parameters.flatMap((k) => [...at(0, PARAMETER_FROM_E[k]), ...form.load(group * form.width), ...op.set(form.groups[group].parameter[k])])),
+    ...alongRow.flatMap((group) => parameters.flatMap((k, i) => [
+      ...(tabled ? [...op.get(PARAMETERS_AT), ...form.load((group * parameters.length + i) * form.width)] : [...at(0, PARAMETER_FROM_E[k]), ...form.load(group * form.width)]),
+      ...op.set(form.groups[group].parameter[k]),
+    ])),
     ...alongRow.flatMap((group) => rows.flatMap((row) => [...at(row, OUTPUT), ...value(sweep.store, row, group)])),
     ...[...alongRow].reverse().flatMap((group) => rows.map(() => form.store(group * form.width)).flat()),
   ];
@@ -247,12 +307,13 @@ function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
       ...(k === 1 ? op.i32(0) : op.get(ROW_OFFSET[k - 1])),
       ...op.get(ROW_BYTES), ...op.i32(0), ...op.get(N), ...op.i32(k), ...op.i32GtS, ...op.select, ...op.i32Add, ...op.set(ROW_OFFSET[k]),
     ]),
-    ...parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(TURN), ...op.i32Sub, ...op.set(PARAMETER_FROM_E[k])]),
+    ...(tabled ? [...op.get(PARAMETER[0]), ...op.set(PARAMETERS_AT)]
+      : parameters.flatMap((k) => [...op.get(PARAMETER[k]), ...op.get(TURN), ...op.i32Sub, ...op.set(PARAMETER_FROM_E[k])])),
     ...op.get(TURN), ...op.tee(E), ...op.get(ROW_BYTES), ...op.i32Add, ...op.i32(stepBytes), ...op.i32Sub, ...op.set(LAST_STEP),
     // Along the turn's first row: FIRST_STEP, then whole steps, the last ending at the row's end.
     ...op.get(FIRST_STEP), ...op.set(STEP),
     ...op.loop, ...step,
-    ...advance(E, op.get(STEP)), ...op.i32(stepBytes), ...op.set(STEP),
+    ...advance(E, op.get(STEP)), ...op.i32(stepBytes), ...op.set(STEP), ...(tabled ? advance(PARAMETERS_AT, op.i32(groups * parameters.length * form.width)) : []),
     ...op.get(LAST_STEP), ...op.get(E), ...op.i32GeU, ...op.brIf(0),
     ...op.end,
     ...advance(TURN, [...op.get(ROW_BYTES), ...op.i32(rows.length), ...op.i32Mul]),
@@ -414,7 +475,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
   };
 }
 
-/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → (). */
+/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → () (p0 a table where layParameters laid one). */
 export function sweepModuleBytes(): Uint8Array {
   return encodeModule(SWEEPS.map(sweepFunction));
 }

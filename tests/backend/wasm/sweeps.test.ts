@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { randn } from 'gradgraph';
-import { sweepModuleBytes } from '../../../src/backend/wasm/sweeps.js';
+import { layParameters, parameterTableValues, sweepModuleBytes } from '../../../src/backend/wasm/sweeps.js';
 
 /*
  * The storing sweeps run alone, on a memory laid out here: every value of the output equals the
  * JavaScript loops' expression bit for bit, and nothing outside the output changes. On [N, C]
- * they cover widths that do not divide into their steps by overlapping steps (storing some
- * values twice) and rows in turns of four, the last one to three rows padded with the last row
+ * (two channels or more) inputGradient reads its parameters from the table layParameters lays
+ * out, which stays within parameterTableValues; elsewhere they read the per-channel arrays. On [N, C] they cover widths that do not divide into their steps by overlapping steps (storing some
+ * values twice) and rows in turns of three or four, a last turn of fewer padded with the last row
  * again (stored twice), so this checks every small width and row count up to two whole turns and
  * a part (none, on [N, C], too).
  */
@@ -22,17 +23,18 @@ const { WebAssembly: wasm } = globalThis as unknown as {
 
 const GUARD = 8;
 const SENTINEL = -12345.678;
-/** The most rows tried: two turns of four and one more row. */
+/** The most rows tried: two turns of four and one more row, three turns of three. */
 const ROWS = 9;
 
-interface Layout { readonly first: number; readonly second: number; readonly out: number; readonly parameters: readonly number[]; readonly end: number }
+interface Layout { readonly first: number; readonly second: number; readonly out: number; readonly parameters: readonly number[]; readonly table: number; readonly end: number }
 
-/** In values: four parameter slots of `channels` (rounded up to pairs), the two input streams, then the output between guard values. */
+/** In values: four parameter slots of `channels` (rounded up to pairs), the table between guard values, the two input streams, then the output between guard values. */
 function layout(size: number, channels: number): Layout {
   const slot = channels + (channels & 1);
   const parameters = [0, 1, 2, 3].map((k) => k * slot);
-  const first = 4 * slot, second = first + size + (size & 1), out = second + size + (size & 1) + GUARD;
-  return { first, second, out, parameters, end: out + size + GUARD };
+  const table = 4 * slot + GUARD, first = table + parameterTableValues(channels) + GUARD;
+  const second = first + size + (size & 1), out = second + size + (size & 1) + GUARD;
+  return { first, second, out, parameters, table, end: out + size + GUARD };
 }
 
 describe('the storing sweeps', () => {
@@ -54,19 +56,28 @@ describe('the storing sweeps', () => {
           heap.set(x, at.first);
           heap.set(g, at.second);
           p.forEach((values, k) => heap.set(values, at.parameters[k]));
-          const [p0, p1, p2, p3] = at.parameters.map((values) => values * 8);
           const channelOf = (i: number) => Math.floor(i / spatial) % channels;
           const cases = [
-            { name: 'affine', run: () => sweeps.affine(at.first * 8, 0, at.out * 8, 0, p0, p1, p2, 0, rows, channels, spatial, 4),
+            { name: 'affine', run: (p0: number, p1: number, p2: number) => sweeps.affine(at.first * 8, 0, at.out * 8, 0, p0, p1, p2, 0, rows, channels, spatial, 4),
               expected: (i: number, c: number) => (x[i] - p[0][c]) * p[1][c] + p[2][c] },
             // inputGradient reads g as its first stream and x as its second, as the kernels call it.
-            { name: 'inputGradient', run: () => sweeps.inputGradient(at.second * 8, at.first * 8, at.out * 8, 0, p0, p1, p2, p3, rows, channels, spatial, 4),
+            { name: 'inputGradient', run: (p0: number, p1: number, p2: number, p3: number) => sweeps.inputGradient(at.second * 8, at.first * 8, at.out * 8, 0, p0, p1, p2, p3, rows, channels, spatial, 4),
               expected: (i: number, c: number) => p[1][c] * g[i] + p[2][c] * (x[i] - p[0][c]) + p[3][c] },
-          ];
+          ] as const;
           for (const { name, run, expected } of cases) {
-            heap.fill(SENTINEL, at.out - GUARD, at.end);
-            run();
             const where = `${name} on [${rows}, ${channels}, ${spatial}]`;
+            heap.fill(SENTINEL, at.table - GUARD, at.first);
+            const table = heap.subarray(at.table, at.table + parameterTableValues(channels));
+            const inTable = layParameters(name, p, channels, spatial, table);
+            // inputGradient reads a table where it steps along a row, on [N, C] with two channels or more; affine reads the arrays.
+            expect(inTable, where).toBe(name === 'inputGradient' && spatial === 1 && channels >= 2);
+            const laid = heap.slice(at.table - GUARD, at.first);
+            for (let i = 1; i <= GUARD; i++) expect([laid[GUARD - i], laid[laid.length - i]], `${where}: the table's guards`).toEqual([SENTINEL, SENTINEL]);
+            if (!inTable) expect(table.every((value) => value === SENTINEL), `${where}: no table`).toBe(true);
+            heap.fill(SENTINEL, at.out - GUARD, at.end);
+            const [p0, p1, p2, p3] = at.parameters.map((values) => values * 8);
+            run(inTable ? at.table * 8 : p0, p1, p2, p3);
+            expect(heap.slice(at.table - GUARD, at.first), `${where}: the table as it was`).toEqual(laid);
             for (let i = 0; i < size; i++) expect(Object.is(heap[at.out + i], expected(i, channelOf(i))), `${where}, value ${i}`).toBe(true);
             for (let i = 1; i <= GUARD; i++) {
               expect(heap[at.out - i], `${where}, ${i} before the output`).toBe(SENTINEL);
@@ -138,5 +149,28 @@ describe('the summing sweeps', () => {
         }
       }
     }
+  });
+});
+
+describe('the parameters\' table', () => {
+  it('holds, for each of inputGradient\'s steps along a row, its channel pair\'s four parameters side by side; the first step overlaps the second on an odd width', () => {
+    const channels = 5;
+    // Parameter k of channel c is 10k + c.
+    const parameters = [0, 1, 2, 3].map((k) => Float64Array.from({ length: channels }, (_, c) => 10 * k + c));
+    const table = new Float64Array(parameterTableValues(channels)).fill(SENTINEL);
+    expect(layParameters('inputGradient', parameters, channels, 1, table)).toBe(true);
+    const entry = (c: number) => [0, 10, 20, 30].flatMap((k) => [k + c, k + c + 1]);
+    // Steps at channels 0, 1 and 3: 0..1, then 1..2 and 3..4.
+    expect([...table.subarray(0, 24)]).toEqual([...entry(0), ...entry(1), ...entry(3)]);
+    expect(table.subarray(24).every((value) => value === SENTINEL)).toBe(true);
+  });
+
+  it('is not laid for affine, on [N, C, L] with L > 1, or for one channel, where the sweeps read the per-channel arrays', () => {
+    const parameters = [0, 1, 2, 3].map(() => new Float64Array(4).fill(1));
+    const table = new Float64Array(parameterTableValues(4)).fill(SENTINEL);
+    expect(layParameters('affine', parameters, 4, 1, table)).toBe(false);
+    expect(layParameters('inputGradient', parameters, 4, 3, table)).toBe(false);
+    expect(layParameters('inputGradient', parameters.map((values) => values.subarray(0, 1)), 1, 1, table)).toBe(false);
+    expect(table.every((value) => value === SENTINEL)).toBe(true);
   });
 });
