@@ -20,9 +20,10 @@ export const HOW_TO_GET_TORCH = 'PyTorch is not importable by /usr/bin/python3 o
  * in the heap for the next step. By default glibc gives each large tensor (≥ 32 MiB, and below
  * that until its dynamic threshold has moved, which depends on the process's history) fresh
  * pages from the system, a fault per 4 KiB on every step: PyTorch's fused BN at 1024×256 took
- * 0.40 ms in some processes and 1.0–1.3 ms in others (400,000 faults against 40,000 in 4 s), and
- * at 4096×1024 41–45 ms, against 13–16 ms with `reuse`. PyTorch's performance guide suggests
- * jemalloc or tcmalloc for the same reason; `reuse` is the same effect with Debian's glibc.
+ * 0.42 ms in one process and 1.0–1.3 ms in three others (45,000 page faults in 4 s against
+ * 408,000–456,000), and at 4096×1024 41–46 ms, against 13–16 ms with `reuse`. PyTorch's
+ * performance guide suggests jemalloc or tcmalloc for the same reason; `reuse` is the same
+ * effect with Debian's glibc (see the README's Speed section).
  */
 export const TORCH_MALLOC: Readonly<Record<string, Record<string, string>>> = {
   default: {},
