@@ -103,6 +103,19 @@ describe('gradcheck', () => {
     expect(scale.data[0]).toBe(randn([64, 64], { seed: 11 }).data[0]);
   });
 
+  it('gives back nothing of an input that the function returns a view of', () => {
+    const x = randn([64, 64], { seed: 12, requiresGrad: true });
+    const before = Float64Array.from(x.storage);
+    emptyPool();
+    expect(gradcheck((t: Tensor) => t.reshape([4096]), [x], { fastMode: true }).passed).toBe(true);
+    expect(gradcheck((t: Tensor) => t.reshape([64, 64]).transpose(), [x], { fastMode: true }).passed).toBe(true);
+    expect(gradgradcheck((t: Tensor) => t.reshape([4096]).mul(t.reshape([4096])).sum(), [x], { fastMode: true }).passed).toBe(true);
+    // x's buffer was not released with the views: results made now land elsewhere, and x is as it was.
+    const made = Array.from({ length: 8 }, (_, k) => randn([64, 64], { seed: 20 + k })).flatMap((t) => [t, t.mul(3)]);
+    expect(made.some((t) => t.storage.buffer === x.storage.buffer && t.storage.byteOffset === x.storage.byteOffset)).toBe(false);
+    expect(x.storage.every((v, i) => Object.is(v, before[i]))).toBe(true);
+  });
+
   it('reports NaN gradients as failures', () => {
     const x = tensor([0, 1], { requiresGrad: true, name: 'x' });
     const report = gradcheck((t: Tensor) => t.sqrt(), [x]);
