@@ -31,6 +31,22 @@ export const jsKernels: Kernels = {
   name: 'js',
   channelMoments,
 
+  channelSums(x, channels, squared) {
+    const sums = uninitializedValues(channels).fill(0);
+    if (squared) {
+      for (let i = 0, c = 0; i < x.length; i++) {
+        sums[c] += x[i] * x[i];
+        if (++c === channels) c = 0;
+      }
+    } else {
+      for (let i = 0, c = 0; i < x.length; i++) {
+        sums[c] += x[i];
+        if (++c === channels) c = 0;
+      }
+    }
+    return sums;
+  },
+
   batchNormForward(x, gamma, beta, spatial, eps) {
     const channels = gamma.length;
     const moments = channelMoments(x, channels, spatial, eps);

@@ -23,6 +23,11 @@ export interface Kernels {
   /** Per-channel mean and inverse standard deviation, in two passes (the second over x − μ). */
   channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments;
   /**
+   * Σx (or Σx², `squared`) per channel of x read as [rows, channels], starting from 0 and adding
+   * the rows in order: the sums over a tensor's leading axes (BN's mean over the batch).
+   */
+  channelSums(x: Float64Array, channels: number, squared: boolean): Float64Array;
+  /**
    * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
    * batch norm, with the moments it used, for the backward.
    */

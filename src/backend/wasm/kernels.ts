@@ -280,6 +280,21 @@ export const wasmKernels: Kernels = {
     return { mean: scratch.slots[MEAN].slice(), invStd: scratch.slots[INV_STD].slice() };
   },
 
+  channelSums(x, channels, squared) {
+    const scratch = Scratch.make([x], channels, 1);
+    if (scratch === null) return jsKernels.channelSums(x, channels, squared);
+    // Σx² as the sweep of Σ(x − μ)² at μ = 0: x − 0 is x exactly (−0 too), so the same products in the same order.
+    if (squared) {
+      scratch.slots[BETA].fill(0);
+      scratch.sweep('squaredDeviations', 0, NONE, null, [MEAN, NONE], BETA);
+    } else {
+      scratch.sweep('channelSum', 0, NONE, null, [MEAN, NONE]);
+    }
+    const sums = uninitializedValues(channels);
+    sums.set(scratch.slots[MEAN]);
+    return sums;
+  },
+
   batchNormForward(x, gamma, beta, spatial, eps) {
     const scratch = Scratch.make([x], gamma.length, spatial);
     if (scratch === null) return jsKernels.batchNormForward(x, gamma, beta, spatial, eps);

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { mean, meanSquare, randn, setKernels, sum, tensor, type Tensor } from 'gradgraph';
+
+/* Sums over the leading axes of large tensors go to the kernels in use (src/ops/reduce.ts): the same bits as the loops. */
+
+function withKernels<T>(name: 'js' | 'wasm', fn: () => T): T {
+  const previous = setKernels(name);
+  try {
+    return fn();
+  } finally {
+    setKernels(previous);
+  }
+}
+
+const sameBits = (a: Tensor, b: Tensor) => a.storage.length === b.storage.length && a.storage.every((v, i) => Object.is(v, b.storage[i]));
+
+describe('sums over the leading axes', () => {
+  it('give the loops\' bits on the WebAssembly kernels: sum, mean and meanSquare, one or two leading axes, odd widths', () => {
+    for (const shape of [[256, 64], [4096, 3], [9, 1001], [5, 7, 123], [2, 4096]]) {
+      const x = randn(shape, { seed: shape[0] });
+      // Values that round when added, of both signs and several scales, and a signed zero.
+      x.storage[1] = -0;
+      for (let i = 0; i < x.size; i += 7) x.storage[i] *= 1e8;
+      for (const [name, reduce] of [['sum', sum], ['mean', mean], ['meanSquare', meanSquare]] as const) {
+        for (const axes of shape.length > 2 ? [[0], [0, 1]] : [[0]]) {
+          const fast = withKernels('wasm', () => reduce(x, axes));
+          const loop = withKernels('js', () => reduce(x, axes));
+          expect(sameBits(fast, loop), `${name} over ${axes} of [${shape}]`).toBe(true);
+          expect(fast.shape).toEqual(loop.shape);
+        }
+      }
+    }
+  });
+
+  it('add the rows in order, from 0: a column of −0 sums to +0, as the loop adds it', () => {
+    const x = tensor(new Float64Array(8192).fill(-0), { shape: [4096, 2] });
+    const fast = withKernels('wasm', () => sum(x, 0));
+    expect(Object.is(fast.storage[0], 0)).toBe(true);
+    expect(sameBits(fast, withKernels('js', () => sum(x, 0)))).toBe(true);
+  });
+});
