@@ -47,6 +47,16 @@ export const jsKernels: Kernels = {
     return sums;
   },
 
+  channelAffine(x, shift, scale, offset) {
+    const channels = shift.length;
+    const out = uninitializedValues(x.length);
+    for (let i = 0, c = 0; i < x.length; i++) {
+      out[i] = (x[i] - shift[c]) * scale[c] + offset[c];
+      if (++c === channels) c = 0;
+    }
+    return out;
+  },
+
   batchNormForward(x, gamma, beta, spatial, eps) {
     const channels = gamma.length;
     const moments = channelMoments(x, channels, spatial, eps);

@@ -28,6 +28,12 @@ export interface Kernels {
    */
   channelSums(x: Float64Array, channels: number, squared: boolean): Float64Array;
   /**
+   * (x − shift)·scale + offset per channel of x read as [rows, channels]: fused BN's affine
+   * store, and x + row, x − row and x·row with the other two parameters 0, 1 or −0 (see
+   * src/ops/row-affine.ts).
+   */
+  channelAffine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array): Float64Array;
+  /**
    * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
    * batch norm, with the moments it used, for the backward.
    */

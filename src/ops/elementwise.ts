@@ -5,6 +5,7 @@ import { broadcastShapes, sameShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
 import { broadcastPattern, compileBinary, compileRowGradients, compileUnary, type BinaryKernel } from './kernels.js';
 import { erf as erfOf } from './erf.js';
+import { rowAffine, type RowOp } from './row-affine.js';
 import { where } from './select.js';
 
 /*
@@ -24,7 +25,8 @@ type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor, shape: Shap
 /** Both gradients at once where a faster path applies (see `bothInOnePass`), else null. */
 type BothGradients = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor, Tensor] | null;
 
-function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient, formula: GradientFormula<undefined>, both?: BothGradients) {
+/** `row`: a full-size a and a row b go through the kernels (see row-affine.ts). */
+function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient, formula: GradientFormula<undefined>, both?: BothGradients, row?: RowOp) {
   const kernel = compileBinary(expression);
   const op: OpDefinition = {
     name,
@@ -33,7 +35,8 @@ function binaryOp(name: string, expression: string, label: string, gradA: Binary
     formula,
     forward([a, b]) {
       const shape = broadcastShapes(name, a.shape, b.shape);
-      return { data: kernel(a.storage, a.shape, b.storage, b.shape, shape, name), shape };
+      const viaRow = row === undefined ? null : rowAffine(row, a.storage, a.shape, b.storage, b.shape, shape);
+      return { data: viaRow ?? kernel(a.storage, a.shape, b.storage, b.shape, shape, name), shape };
     },
     backward({ inputs: [a, b], output, needsInputGrad }, g) {
       const fused = both !== undefined && needsInputGrad[0] && needsInputGrad[1] ? both(g, a, b, output) : null;
@@ -148,14 +151,14 @@ function negate(t: Tensor): Tensor {
 }
 
 export const add = binaryOp('add', 'x + y', '+', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => unbroadcast(g, shape),
-  ({ grad, sum }) => [`${sum[0]}${grad}`, `${sum[1]}${grad}`]);
+  ({ grad, sum }) => [`${sum[0]}${grad}`, `${sum[1]}${grad}`], undefined, 'add');
 export const sub = binaryOp('sub', 'x - y', '−', (g, _a, _b, _out, shape) => unbroadcast(g, shape), (g, _a, _b, _out, shape) => negate(unbroadcast(g, shape)),
-  ({ grad, sum }) => [`${sum[0]}${grad}`, `−${sum[1]}${grad}`]);
+  ({ grad, sum }) => [`${sum[0]}${grad}`, `−${sum[1]}${grad}`], undefined, 'sub');
 export const mul = binaryOp('mul', 'x * y', '×',
   (g, _a, b, _out, shape) => unbroadcastProduct(g, b, shape),
   (g, a, _b, _out, shape) => unbroadcastProduct(g, a, shape),
   ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} · ${b}`, `${sum[1]}${grad} · ${a}`],
-  productBothInOnePass);
+  productBothInOnePass, 'mul');
 export const div = binaryOp('div', 'x / y', '÷',
   (g, _a, b, _out, shape) => unbroadcast(g.div(b), shape),
   (g, _a, b, out, shape) => unbroadcastProduct(g, out, shape).div(b).neg(),

@@ -295,6 +295,19 @@ export const wasmKernels: Kernels = {
     return sums;
   },
 
+  channelAffine(x, shift, scale, offset) {
+    const channels = shift.length;
+    const scratch = Scratch.make([x], channels, 1);
+    if (scratch === null) return jsKernels.channelAffine(x, shift, scale, offset);
+    const out = uninitializedValues(x.length);
+    const { slots } = scratch;
+    slots[MEAN].set(shift);
+    slots[SCALE].set(scale);
+    slots[BETA].set(offset);
+    scratch.sweep('affine', 0, NONE, out, [NONE, NONE], MEAN, SCALE, BETA);
+    return out;
+  },
+
   batchNormForward(x, gamma, beta, spatial, eps) {
     const scratch = Scratch.make([x], gamma.length, spatial);
     if (scratch === null) return jsKernels.batchNormForward(x, gamma, beta, spatial, eps);

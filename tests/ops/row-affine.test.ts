@@ -1,0 +1,57 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { add, mul, randn, setKernels, sub, tensor, type Tensor } from 'gradgraph';
+
+/* x + row, x − row and x·row through the kernels' affine store (src/ops/row-affine.ts): the loop's bits, special values included. */
+
+function withKernels<T>(name: 'js' | 'wasm', fn: () => T): T {
+  const previous = setKernels(name);
+  try {
+    return fn();
+  } finally {
+    setKernels(previous);
+  }
+}
+
+const sameBits = (a: Tensor, b: Tensor) => a.storage.length === b.storage.length && a.storage.every((v, i) => Object.is(v, b.storage[i]));
+
+const SPECIAL = [0, -0, 1, -1, 0.1, -2.5e-300, 1e300, -1e300, Infinity, -Infinity, NaN, 3e-320];
+
+const OPS = [['add', add], ['sub', sub], ['mul', mul]] as const;
+
+function expectLoopBits(x: Tensor, row: Tensor): void {
+  for (const [name, op] of OPS) {
+    for (const [a, b] of [[x, row], [row, x]]) {
+      const fast = withKernels('wasm', () => op(a, b));
+      const loop = withKernels('js', () => op(a, b));
+      expect(fast.shape, name).toEqual(loop.shape);
+      expect(sameBits(fast, loop), `${name}([${a.shape}], [${b.shape}])`).toBe(true);
+    }
+  }
+}
+
+describe('a row against a full-size tensor', () => {
+  it('gives the loop\'s bits for special values: signed zeros (−0 stays −0), infinities, NaN, subnormals', () => {
+    const channels = 12, rows = 512;
+    const x = tensor(Float64Array.from({ length: rows * channels }, (_, i) => SPECIAL[(i * 7 + (i >> 4)) % SPECIAL.length]), { shape: [rows, channels] });
+    const row = tensor(Float64Array.from(SPECIAL), { shape: [channels] });
+    expectLoopBits(x, row);
+    // x − row where both are −0 and +0: −0 − (+0) is −0.
+    const zeros = tensor(new Float64Array(8192).fill(-0), { shape: [4096, 2] });
+    const fast = withKernels('wasm', () => sub(zeros, tensor(new Float64Array(2), { shape: [2] })));
+    expect(Object.is(fast.storage[0], -0)).toBe(true);
+  });
+
+  it('gives the loop\'s bits on random shapes: [N, C] with [C] and [1, C], [N, H, C] with [C] and [H, C]', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 2, max: 300 }), fc.integer({ min: 0, max: 1e6 }), (rows, channels, seed) => {
+      const x = randn([Math.ceil(4096 / channels) + rows, channels], { seed });
+      expectLoopBits(x, randn([channels], { seed: seed + 1 }));
+      expectLoopBits(x, randn([1, channels], { seed: seed + 2 }));
+      const x3 = randn([rows + 1, 2, channels], { seed: seed + 3 });
+      if (x3.size >= 4096) {
+        expectLoopBits(x3, randn([channels], { seed: seed + 4 }));
+        expectLoopBits(x3, randn([2, channels], { seed: seed + 5 }));
+      }
+    }), { numRuns: 40 });
+  });
+});
