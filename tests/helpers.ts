@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Tensor } from 'gradgraph';
+import { Tensor, setKernels, type KernelsName } from 'gradgraph';
 
 /** A shape with 0 to `maxRank` axes of size 1 to `maxSize`. */
 export const shapeArb = (maxRank = 3, maxSize = 4) => fc.array(fc.integer({ min: 1, max: maxSize }), { maxLength: maxRank });
@@ -62,3 +62,16 @@ export function characterDevice(dir: string, name: string, minor: number, system
   const path = join(dir, name);
   return spawnSync('mknod', [path, 'c', '1', String(minor)]).status === 0 ? path : system;
 }
+
+/** `fn` run on the kernels named (setKernels), the previous ones restored after. */
+export function withKernels<T>(name: KernelsName, fn: () => T): T {
+  const previous = setKernels(name);
+  try {
+    return fn();
+  } finally {
+    setKernels(previous);
+  }
+}
+
+/** The same values to the bit, NaN and −0 included. */
+export const sameBits = (a: Tensor, b: Tensor) => a.storage.length === b.storage.length && a.storage.every((v, i) => Object.is(v, b.storage[i]));

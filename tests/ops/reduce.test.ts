@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mean, meanSquare, randn, setKernels, sum, tensor, type Tensor } from 'gradgraph';
+import { mean, meanSquare, randn, sum, tensor } from 'gradgraph';
+import { sameBits, withKernels } from '../helpers.js';
 
 /* Sums over the leading axes of large tensors go to the kernels in use (src/ops/reduce.ts): the same bits as the loops. */
-
-function withKernels<T>(name: 'js' | 'wasm', fn: () => T): T {
-  const previous = setKernels(name);
-  try {
-    return fn();
-  } finally {
-    setKernels(previous);
-  }
-}
-
-const sameBits = (a: Tensor, b: Tensor) => a.storage.length === b.storage.length && a.storage.every((v, i) => Object.is(v, b.storage[i]));
 
 describe('sums over the leading axes', () => {
   it('give the loops\' bits on the WebAssembly kernels: sum, mean and meanSquare, one or two leading axes, odd widths', () => {

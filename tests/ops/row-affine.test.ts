@@ -1,19 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, mul, randn, setKernels, sub, tensor, type Tensor } from 'gradgraph';
+import { add, mul, randn, sub, tensor, type Tensor } from 'gradgraph';
+import { sameBits, withKernels } from '../helpers.js';
 
 /* x + row, x − row and x·row through the kernels' affine store (src/ops/row-affine.ts): the loop's bits, special values included. */
-
-function withKernels<T>(name: 'js' | 'wasm', fn: () => T): T {
-  const previous = setKernels(name);
-  try {
-    return fn();
-  } finally {
-    setKernels(previous);
-  }
-}
-
-const sameBits = (a: Tensor, b: Tensor) => a.storage.length === b.storage.length && a.storage.every((v, i) => Object.is(v, b.storage[i]));
 
 const SPECIAL = [0, -0, 1, -1, 0.1, -2.5e-300, 1e300, -1e300, Infinity, -Infinity, NaN, 3e-320];
 
