@@ -99,13 +99,6 @@ function compile(e: Expression, form: Form, site: Site, stream = (index: 0 | 1) 
   return [...compile(e.a, form, site, stream), ...compile(e.b, form, site, stream), ...form[e.op]];
 }
 
-function readsStream(e: Expression, stream: 0 | 1): boolean {
-  if ('stream' in e) return e.stream === stream;
-  if ('parameter' in e) return false;
-  if ('square' in e) return readsStream(e.square, stream);
-  return readsStream(e.a, stream) || readsStream(e.b, stream);
-}
-
 function parametersOf(e: Expression): number[] {
   if ('stream' in e) return [];
   if ('parameter' in e) return [e.parameter];
@@ -270,26 +263,22 @@ const TABLE_ORDER: Partial<Record<SweepName, { readonly parameters: readonly num
  */
 function storingFeaturesCode(sweep: StoringSweep, groups: 1 | 2): number[] {
   const form = forms(true), stepBytes = groups * form.width;
-  const tabled = readsTable(sweep), parameters = tabled ? tableParameters(sweep) : usedParameters(sweep), readsSecond = readsStream(sweep.store, 1);
+  const tabled = readsTable(sweep), parameters = tabled ? tableParameters(sweep) : usedParameters(sweep), readsSecond = streamsOf(sweep.store).includes(1);
   const alongRow = Array.from({ length: groups }, (_, group) => group);
-  const rows = Array.from({ length: storingRows(groups) }, (_, row) => row);
+  const rows = Array.from({ length: storingRows(groups) }, (_, row) => row as Site['row']);
   /** E + the row's offset + `local` (none: the first stream's address). */
   const at = (row: number, local?: number) => [
     ...op.get(E), ...(row > 0 ? [...op.get(ROW_OFFSET[row]), ...op.i32Add] : []), ...(local === undefined ? [] : [...op.get(local), ...op.i32Add]),
   ];
-  const value = (e: Expression, row: number, group: number): number[] => {
-    if ('stream' in e) return [...at(row, e.stream === 1 ? SECOND_STREAM : undefined), ...form.load(group * form.width)];
-    const locals = form.groups[group];
-    if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
-    if ('square' in e) return [...value(e.square, row, group), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
-    return [...value(e.a, row, group), ...value(e.b, row, group), ...form[e.op]];
-  };
+  /** The stored expression in `row` of `group`, its streams loaded from E (see `at`). */
+  const value = (row: Site['row'], group: number) =>
+    compile(sweep.store, form, { group, row }, (stream) => [...at(row, stream === 1 ? SECOND_STREAM : undefined), ...form.load(group * form.width)]);
   const step = [
     ...alongRow.flatMap((group) => parameters.flatMap((k, i) => [
       ...(tabled ? [...op.get(PARAMETERS_AT), ...form.load((group * parameters.length + i) * form.width)] : [...at(0, PARAMETER_FROM_E[k]), ...form.load(group * form.width)]),
       ...op.set(form.groups[group].parameter[k]),
     ])),
-    ...alongRow.flatMap((group) => rows.flatMap((row) => [...at(row, OUTPUT), ...value(sweep.store, row, group)])),
+    ...alongRow.flatMap((group) => rows.flatMap((row) => [...at(row, OUTPUT), ...value(row, group)])),
     ...[...alongRow].reverse().flatMap((group) => rows.map(() => form.store(group * form.width)).flat()),
   ];
   return [
