@@ -10,20 +10,41 @@ import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFr
  * inner loop has one iteration).
  */
 
-function channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments {
-  const count = x.length / channels;
-  const mean = new Float64Array(channels);
-  const squares = new Float64Array(channels);
+/** Σx per channel, added into `sums`. */
+function channelSumsInto(x: Float64Array, channels: number, spatial: number, sums: Float64Array): Float64Array {
   for (let i = 0, c = 0, k = 0; i < x.length; i++) {
-    mean[c] += x[i];
+    sums[c] += x[i];
     if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
   }
-  meanFromSums(mean, count);
+  return sums;
+}
+
+/** Σ(x − centre)² per channel, added into `squares`. */
+function squaredDeviationsInto(x: Float64Array, centre: Float64Array, spatial: number, squares: Float64Array): Float64Array {
+  const channels = centre.length;
   for (let i = 0, c = 0, k = 0; i < x.length; i++) {
-    const d = x[i] - mean[c];
+    const d = x[i] - centre[c];
     squares[c] += d * d;
     if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
   }
+  return squares;
+}
+
+/** (x − shift)·scale + offset per channel. */
+function affine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array, spatial: number): Float64Array {
+  const channels = shift.length;
+  const out = uninitializedValues(x.length);
+  for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+    out[i] = (x[i] - shift[c]) * scale[c] + offset[c];
+    if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+  }
+  return out;
+}
+
+function channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments {
+  const count = x.length / channels;
+  const mean = meanFromSums(channelSumsInto(x, channels, spatial, new Float64Array(channels)), count);
+  const squares = squaredDeviationsInto(x, mean, spatial, new Float64Array(channels));
   return { mean, invStd: invStdFromSquaredDeviations(squares, count, eps) };
 }
 
@@ -33,41 +54,18 @@ export const jsKernels: Kernels = {
 
   channelSums(x, channels, squared) {
     const sums = uninitializedValues(channels).fill(0);
-    if (squared) {
-      for (let i = 0, c = 0; i < x.length; i++) {
-        sums[c] += x[i] * x[i];
-        if (++c === channels) c = 0;
-      }
-    } else {
-      for (let i = 0, c = 0; i < x.length; i++) {
-        sums[c] += x[i];
-        if (++c === channels) c = 0;
-      }
-    }
-    return sums;
+    // Σx² as Σ(x − 0)², as the WebAssembly kernels take it: x − 0 is x, −0 included.
+    return squared ? squaredDeviationsInto(x, new Float64Array(channels), 1, sums) : channelSumsInto(x, channels, 1, sums);
   },
 
-  channelAffine(x, shift, scale, offset) {
-    const channels = shift.length;
-    const out = uninitializedValues(x.length);
-    for (let i = 0, c = 0; i < x.length; i++) {
-      out[i] = (x[i] - shift[c]) * scale[c] + offset[c];
-      if (++c === channels) c = 0;
-    }
-    return out;
-  },
+  channelAffine: (x, shift, scale, offset) => affine(x, shift, scale, offset, 1),
 
   batchNormForward(x, gamma, beta, spatial, eps) {
     const channels = gamma.length;
     const moments = channelMoments(x, channels, spatial, eps);
     const { mean, invStd } = moments;
     const scale = forwardScale(gamma, invStd, new Float64Array(channels));
-    const out = uninitializedValues(x.length);
-    for (let i = 0, c = 0, k = 0; i < x.length; i++) {
-      out[i] = (x[i] - mean[c]) * scale[c] + beta[c];
-      if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
-    }
-    return { output: out, moments };
+    return { output: affine(x, mean, scale, beta, spatial), moments };
   },
 
   batchNormBackward(g, x, gamma, { mean, invStd }, spatial) {
