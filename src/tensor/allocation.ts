@@ -63,7 +63,7 @@ let slabOffset = 0;
 export function zeroedValues(size: number): Float64Array {
   if (size > SLAB_LIMIT) {
     // A reused buffer, zeroed: a pass over memory in cache costs less than a fault per page of new memory.
-    const reused = takeFromArena(size) ?? takeFromPool(size);
+    const reused = reusedValues(size);
     return noted(reused === undefined ? new Float64Array(size) : reused.fill(0));
   }
   const bytes = size * Float64Array.BYTES_PER_ELEMENT;
@@ -187,6 +187,11 @@ export function setArenaSource(source: () => ValuesArena | null): void {
   arenaSource = source;
 }
 
+/** A buffer of `size` values to reuse: from the kernels' memory while it has room, else from the pool; undefined when neither has one. */
+function reusedValues(size: number): Float64Array | undefined {
+  return takeFromArena(size) ?? takeFromPool(size);
+}
+
 function takeFromArena(size: number): Float64Array | undefined {
   if (size < POOL_MIN_VALUES) return undefined;
   const current = arenaSource();
@@ -255,7 +260,7 @@ const UNZEROED_MIN_VALUES = POOL_MIN_VALUES;
  * which saves a pass over each output; else zeroed values.
  */
 export function uninitializedValues(size: number): Float64Array {
-  const reused = takeFromArena(size) ?? takeFromPool(size);
+  const reused = reusedValues(size);
   if (reused !== undefined) return noted(reused);
   // Buffer is Node's; a page has none.
   const nodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
