@@ -39,6 +39,18 @@ export function kernels(): Kernels {
 // Large results live where the kernels in use read them: the WebAssembly kernels' memory (wasm/arena.ts), or ordinary arrays.
 setArenaSource(() => (kernels() === wasmKernels ? wasmArena() : null));
 
+/** Below this many values a call to the WebAssembly kernels costs more than it saves. */
+const SIMD_CALL_MIN_VALUES = 4096;
+
+/**
+ * Whether an op's pass over `values` values should go to the kernels: only when they are the
+ * WebAssembly ones (the JavaScript kernels are no faster than the op's own compiled loop) and
+ * the pass is large enough to pay for the call.
+ */
+export function worthSimdKernels(values: number): boolean {
+  return values >= SIMD_CALL_MIN_VALUES && kernels() === wasmKernels;
+}
+
 /** The name of the kernels in use: 'wasm' or 'js'. */
 export function getKernels(): KernelsName {
   return kernels().name;

@@ -5,7 +5,7 @@ import { broadcastTo } from './broadcast.js';
 import { checkOptions, expectBoolean } from '../validate.js';
 import { addRowProductsInto, addRowsInto, broadcastPattern, compileBinary, compileReduce, type BinaryKernel, type ReduceKernel } from './kernels.js';
 import { gradientToAddInto } from '../autograd/gradient-buffers.js';
-import { kernels } from '../backend/index.js';
+import { kernels, worthSimdKernels } from '../backend/index.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
@@ -24,9 +24,6 @@ export interface ReduceAttrs {
   readonly count: number;
 }
 
-/** Below this many values a kernel call's fixed cost outweighs its speed. */
-const LEADING_SUMS_MIN_VALUES = 4096;
-
 /**
  * `kernel` (a sum, or a sum of squares) except over the leading axes of a large input with more
  * than one output, where the kernels in use add it up (a SIMD sweep on WebAssembly: BN's mean
@@ -37,7 +34,7 @@ function leadingSums(kernel: ReduceKernel, squared: boolean): ReduceKernel {
   return (input, shape, axes) => {
     const leading = axes.length > 0 && axes.every((axis, i) => axis === i);
     const channels = sizeOf(shape.slice(axes.length));
-    if (!leading || channels < 2 || input.length < LEADING_SUMS_MIN_VALUES || kernels().name === 'js') return kernel(input, shape, axes);
+    if (!leading || channels < 2 || !worthSimdKernels(input.length)) return kernel(input, shape, axes);
     return kernels().channelSums(input, channels, squared);
   };
 }

@@ -1,4 +1,4 @@
-import { kernels } from '../backend/index.js';
+import { kernels, worthSimdKernels } from '../backend/index.js';
 import { sameShape, type Shape } from '../tensor/shape.js';
 import { broadcastPattern } from './kernels.js';
 
@@ -15,12 +15,9 @@ import { broadcastPattern } from './kernels.js';
 
 export type RowOp = 'add' | 'sub' | 'mul';
 
-/** Below this many values a kernel call's fixed cost outweighs its speed. */
-const ROW_AFFINE_MIN_VALUES = 4096;
-
 /** a op b through the kernels when b is a row repeating along a full-size a, else null. */
 export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape): Float64Array | null {
-  if (a.length < ROW_AFFINE_MIN_VALUES || kernels().name === 'js' || !sameShape(aShape, outShape) || broadcastPattern(bShape, outShape) !== 'row') return null;
+  if (!worthSimdKernels(a.length) || !sameShape(aShape, outShape) || broadcastPattern(bShape, outShape) !== 'row') return null;
   const filled = (value: number) => new Float64Array(b.length).fill(value);
   const [shift, scale, offset] = op === 'sub' ? [b, filled(1), filled(-0)] : op === 'mul' ? [filled(0), b, filled(-0)] : [filled(0), filled(1), b];
   return kernels().channelAffine(a, shift, scale, offset);
