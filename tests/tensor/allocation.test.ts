@@ -3,8 +3,9 @@ import fc from 'fast-check';
 import { zeroedValues } from '../../src/tensor/allocation.js';
 import { wasmArena } from '../../src/backend/wasm/kernels.js';
 import { UNSCOPED_BYTES } from '../../src/backend/wasm/arena.js';
+import { withKernels } from '../helpers.js';
 import {
-  DEFAULT_MAX_ALLOCATION_BYTES, Linear, cat, getKernels, getMaxAllocationBytes, ones, randn, setKernels, setMaxAllocationBytes, stack, tensor, tidy, where, zeros,
+  DEFAULT_MAX_ALLOCATION_BYTES, Linear, cat, getKernels, getMaxAllocationBytes, ones, randn, setMaxAllocationBytes, stack, tensor, tidy, where, zeros,
 } from 'gradgraph';
 
 /* Huge shapes are refused before anything is allocated, naming the op, the shape and the bytes. */
@@ -92,12 +93,7 @@ describe('large results in the WebAssembly kernels\' memory', () => {
     expect(arena.owns(randn([64, 64]).storage)).toBe(wasm);
     expect(arena.owns(zeros([4096]).storage)).toBe(wasm);
     expect(arena.owns(randn([63, 64]).storage)).toBe(false);
-    const previous = setKernels('js');
-    try {
-      expect(arena.owns(randn([64, 64]).storage)).toBe(false);
-    } finally {
-      setKernels(previous);
-    }
+    expect(withKernels('js', () => arena.owns(randn([64, 64]).storage))).toBe(false);
   });
 
   it('outside tidy() take at most UNSCOPED_BYTES of it; inside one, what is left', () => {
