@@ -34,6 +34,11 @@ export interface Kernels {
    */
   channelAffine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array): Float64Array;
   /**
+   * Σ p·q per channel of p and q read as [rows, channels], starting from 0 and adding the rows in
+   * order: the row operand's gradient of a product (Σ g·x over the batch; see row-affine.ts).
+   */
+  channelProductSums(p: Float64Array, q: Float64Array, channels: number): Float64Array;
+  /**
    * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
    * batch norm, with the moments it used, for the backward.
    */

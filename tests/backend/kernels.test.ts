@@ -32,14 +32,15 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
   // So does the affine store, with parameters of that width made from γ and β.
   const across = (v: Float64Array) => Float64Array.from({ length: channels * spatial }, (_, i) => v[i % v.length]);
   const affine = kernels.channelAffine(x, across(beta), across(gamma), across(g.subarray(0, channels)));
-  return { mean, invStd, forwardMean: forward.moments.mean, forwardInvStd: forward.moments.invStd, y: forward.output, dx: d.x, dGamma: d.gamma, dBeta: d.beta, sums, squares, affine };
+  const productSums = kernels.channelProductSums(g, x, channels * spatial);
+  return { mean, invStd, forwardMean: forward.moments.mean, forwardInvStd: forward.moments.invStd, y: forward.output, dx: d.x, dGamma: d.gamma, dBeta: d.beta, sums, squares, affine, productSums };
 }
 
 /**
  * Outputs that are bit for bit the reference's on every layout: the sums over the leading axis
  * add the rows in order on both, and the affine store is elementwise.
  */
-const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine']);
+const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine', 'productSums']);
 
 /** The first index where a and b differ in any bit (NaN only equals NaN), or -1. */
 function firstDifference(a: Float64Array, b: Float64Array): number {
