@@ -40,6 +40,22 @@ function productSumsInto(p: Float64Array, q: Float64Array, sums: Float64Array): 
   return sums;
 }
 
+/** target += x·row (x null: target += row) per channel of [rows, channels], in place. */
+function addInto(target: Float64Array, row: Float64Array, x: Float64Array | null): void {
+  const channels = row.length;
+  if (x === null) {
+    for (let i = 0, c = 0; i < target.length; i++) {
+      target[i] += row[c];
+      if (++c === channels) c = 0;
+    }
+    return;
+  }
+  for (let i = 0, c = 0; i < target.length; i++) {
+    target[i] += x[i] * row[c];
+    if (++c === channels) c = 0;
+  }
+}
+
 /** (x − shift)·scale + offset per channel. */
 function affine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array, spatial: number): Float64Array {
   const channels = shift.length;
@@ -71,6 +87,8 @@ export const jsKernels: Kernels = {
   channelAffine: (x, shift, scale, offset) => affine(x, shift, scale, offset, 1),
 
   channelProductSums: (p, q, channels) => productSumsInto(p, q, uninitializedValues(channels).fill(0)),
+
+  channelAddInto: addInto,
 
   batchNormForward(x, gamma, beta, spatial, eps) {
     const channels = gamma.length;

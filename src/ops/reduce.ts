@@ -3,7 +3,8 @@ import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxes, normalizeAxis, reducedShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastTo } from './broadcast.js';
 import { checkOptions, expectBoolean } from '../validate.js';
-import { addRowProductsInto, addRowsInto, broadcastPattern, compileBinary, compileReduce, type BinaryKernel, type ReduceKernel } from './kernels.js';
+import { broadcastPattern, compileBinary, compileReduce, type BinaryKernel, type ReduceKernel } from './kernels.js';
+import { addRowInto } from './row-affine.js';
 import { gradientToAddInto } from '../autograd/gradient-buffers.js';
 import { sumKernel, sumOfSquaresKernel } from './sums.js';
 
@@ -99,7 +100,7 @@ export const mean = reduction('mean', averaged(sumKernel), {
     const share = withKeptDims(byNumber(g, attrs.count, divideKernel, (t, c) => t.div(c)), x.shape, attrs);
     const soFar = broadcastPattern(share.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
     if (soFar === null) return [broadcastTo(share, x.shape)];
-    addRowsInto(soFar.storage, share.storage);
+    addRowInto(soFar.storage, share.storage);
     return [soFar];
   },
 });
@@ -117,7 +118,7 @@ export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), 
     const slope = withKeptDims(byNumber(g, 2 / attrs.count, multiplyKernel, (t, c) => t.mul(c)), x.shape, attrs);
     const soFar = broadcastPattern(slope.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
     if (soFar === null) return [x.mul(slope)];
-    addRowProductsInto(soFar.storage, x.storage, slope.storage);
+    addRowInto(soFar.storage, slope.storage, x.storage);
     return [soFar];
   },
 });

@@ -1,6 +1,6 @@
 import { kernels, worthSimdKernels } from '../backend/index.js';
 import { sameShape, type Shape } from '../tensor/shape.js';
-import { broadcastPattern, type RowGradientKernel } from './kernels.js';
+import { addRowProductsInto, addRowsInto, broadcastPattern, type RowGradientKernel } from './kernels.js';
 
 /*
  * x + row, x − row and x·row, with x full-size and a row repeating along it (BN's statistics and
@@ -34,4 +34,14 @@ export function rowProductGradients(loop: RowGradientKernel): RowGradientKernel 
     const simd = kernels();
     return { full: simd.channelAffine(g, new Float64Array(row.length), row, new Float64Array(row.length).fill(-0)), sums: simd.channelProductSums(g, q, row.length) };
   };
+}
+
+/**
+ * target += x·row, or target += row without x, in place (a gradient added into the gradient so
+ * far): through the kernels where they are worth it, else the loops; the same bits either way.
+ */
+export function addRowInto(target: Float64Array, row: Float64Array, x?: Float64Array): void {
+  if (worthSimdKernels(target.length)) kernels().channelAddInto(target, row, x ?? null);
+  else if (x === undefined) addRowsInto(target, row);
+  else addRowProductsInto(target, x, row);
 }

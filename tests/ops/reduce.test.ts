@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { add, grad, mean, meanSquare, randn, sum, sumTo, tensor, variance } from 'gradgraph';
+import { add, batchNorm, grad, mean, meanSquare, randn, sum, sumTo, tensor, variance } from 'gradgraph';
 import { sameBits, withKernels } from '../helpers.js';
 
 /* Sums over the leading axes of large tensors go to the kernels in use (src/ops/sums.ts): the same bits as the loops. */
@@ -43,6 +43,18 @@ describe('sums over the leading axes', () => {
     for (const [name, run] of Object.entries(cases)) {
       const fast = withKernels('wasm', run), loop = withKernels('js', run);
       fast.forEach((t, i) => expect(sameBits(t, loop[i]), `${name} [${i}]`).toBe(true));
+    }
+  });
+
+  it('give the loops\' bits where mean and meanSquare add their gradient in place into x\'s so far (explicit BN), a row of whole steps or not', () => {
+    for (const shape of [[512, 24], [300, 20], [700, 10], [4096, 3]]) {
+      const x = randn(shape, { seed: shape[1], requiresGrad: true });
+      const gamma = randn([shape[1]], { seed: 2, requiresGrad: true }), beta = randn([shape[1]], { seed: 3, requiresGrad: true });
+      const g = randn(shape, { seed: 4 });
+      for (let i = 0; i < g.size; i += 11) g.storage[i] = i % 2 ? -0 : 1e8 * g.storage[i];
+      const run = () => grad(batchNorm(x, gamma, beta), [x, gamma, beta], { gradOutputs: [g] });
+      const fast = withKernels('wasm', run), loop = withKernels('js', run);
+      fast.forEach((t, i) => expect(sameBits(t, loop[i]), `gradient ${i} at [${shape}]`).toBe(true));
     }
   });
 });

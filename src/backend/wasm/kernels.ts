@@ -307,6 +307,28 @@ export const wasmKernels: Kernels = {
     return sums;
   },
 
+  channelAddInto(target, row, x) {
+    const channels = row.length;
+    // In place only where a row is whole steps of its sweep (see storingFeaturesCode): a
+    // narrower first step would overlap the next and add that channel's row twice.
+    const scratch = channels % 4 === 0 ? Scratch.make(x === null ? [target] : [target, x], channels, 1) : null;
+    if (scratch === null) return jsKernels.channelAddInto(target, row, x);
+    const { slots } = scratch;
+    slots[MEAN].fill(0);
+    if (x === null) {
+      // (t − 0)·1 + row: t·1 is t, so t + row.
+      slots[SCALE].fill(1);
+      slots[BETA].set(row);
+      scratch.sweep('affine', 0, NONE, target, [NONE, NONE], MEAN, SCALE, BETA);
+    } else {
+      // 1·t + row·(x − 0) + (−0): t + x·row to the bit (products commute; adding −0 changes nothing).
+      slots[A].fill(1);
+      slots[B].set(row);
+      slots[D].fill(-0);
+      scratch.sweep('inputGradient', 0, 1, target, [NONE, NONE], MEAN, A, B, D);
+    }
+  },
+
   channelAffine(x, shift, scale, offset) {
     const channels = shift.length;
     const scratch = Scratch.make([x], channels, 1);
