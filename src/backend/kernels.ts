@@ -33,6 +33,8 @@ export interface Kernels {
    * src/ops/row-affine.ts).
    */
   channelAffine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array): Float64Array;
+  /** x / divisor per channel of x read as [rows, divisor.length]: x / row (BN's (x − μ) / σ), JavaScript's `/` to the bit. */
+  channelQuotient(x: Float64Array, divisor: Float64Array): Float64Array;
   /**
    * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
    * batch norm, with the moments it used, for the backward.
