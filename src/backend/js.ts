@@ -30,6 +30,16 @@ function squaredDeviationsInto(x: Float64Array, centre: Float64Array, spatial: n
   return squares;
 }
 
+/** Σ p·q per channel of [rows, channels], added into `sums`. */
+function productSumsInto(p: Float64Array, q: Float64Array, sums: Float64Array): Float64Array {
+  const channels = sums.length;
+  for (let i = 0, c = 0; i < p.length; i++) {
+    sums[c] += p[i] * q[i];
+    if (++c === channels) c = 0;
+  }
+  return sums;
+}
+
 /** (x − shift)·scale + offset per channel. */
 function affine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array, spatial: number): Float64Array {
   const channels = shift.length;
@@ -59,6 +69,8 @@ export const jsKernels: Kernels = {
   },
 
   channelAffine: (x, shift, scale, offset) => affine(x, shift, scale, offset, 1),
+
+  channelProductSums: (p, q, channels) => productSumsInto(p, q, uninitializedValues(channels).fill(0)),
 
   channelQuotient(x, divisor) {
     const channels = divisor.length;

@@ -36,6 +36,11 @@ export interface Kernels {
   /** x / divisor per channel of x read as [rows, divisor.length]: x / row (BN's (x − μ) / σ), JavaScript's `/` to the bit. */
   channelQuotient(x: Float64Array, divisor: Float64Array): Float64Array;
   /**
+   * Σ p·q per channel of p and q read as [rows, channels], starting from 0 and adding the rows in
+   * order: the row operand's gradient of a product (Σ g·x over the batch; see row-affine.ts).
+   */
+  channelProductSums(p: Float64Array, q: Float64Array, channels: number): Float64Array;
+  /**
    * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
    * batch norm, with the moments it used, for the backward.
    */

@@ -1,15 +1,14 @@
 import { applyOp, opsOnlyWrap, type OpDefinition } from '../autograd/op.js';
 import { expectTensor, Tensor } from '../tensor/tensor.js';
 import { assertValidShape, broadcastAxes, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
-import { addRowSumsOfProducts, broadcastCopy, broadcastPattern, compileReduce } from './kernels.js';
+import { addRowSumsOfProducts, broadcastCopy, broadcastPattern } from './kernels.js';
+import { sumKernel } from './sums.js';
 
 /*
  * broadcastTo and sumTo are each other's gradient. `unbroadcast` is the one place that sums a
  * broadcast gradient back to an input's shape; every broadcasting op calls it (or, for a
  * product, `unbroadcastProduct`, which skips the full-size intermediate).
  */
-
-const sumKernel = compileReduce('0', 'acc + x');
 
 const broadcastToOp: OpDefinition<{ shape: Shape }> = {
   name: 'broadcastTo',

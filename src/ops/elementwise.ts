@@ -5,7 +5,7 @@ import { broadcastShapes, sameShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
 import { broadcastPattern, compileBinary, compileRowGradients, compileUnary, type BinaryKernel } from './kernels.js';
 import { erf as erfOf } from './erf.js';
-import { rowAffine, type RowOp } from './row-affine.js';
+import { rowAffine, rowProductGradients, type RowOp } from './row-affine.js';
 import { where } from './select.js';
 
 /*
@@ -120,7 +120,7 @@ function rowOperand(a: Tensor, b: Tensor, out: Shape): number {
  * products, the same values bit for bit as the two ops of the general path, which read g twice.
  * Only when nothing is recorded: a recorded (createGraph) backward must be made of ops.
  */
-const productRows = compileRowGradients('x * y');
+const productRows = rowProductGradients(compileRowGradients('x * y'));
 const quotientRows = compileRowGradients('x / y');
 
 /** a·b: ∂a = g·b and ∂b = Σ g·a, whichever of the two is the row. */

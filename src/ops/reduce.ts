@@ -5,7 +5,7 @@ import { broadcastTo } from './broadcast.js';
 import { checkOptions, expectBoolean } from '../validate.js';
 import { addRowProductsInto, addRowsInto, broadcastPattern, compileBinary, compileReduce, type BinaryKernel, type ReduceKernel } from './kernels.js';
 import { gradientToAddInto } from '../autograd/gradient-buffers.js';
-import { kernels, worthSimdKernels } from '../backend/index.js';
+import { sumKernel, sumOfSquaresKernel } from './sums.js';
 
 /*
  * Reductions over `axis` (a number, a list, negative allowed; all axes when omitted), with
@@ -24,23 +24,6 @@ export interface ReduceAttrs {
   readonly count: number;
 }
 
-/**
- * `kernel` (a sum, or a sum of squares) except over the leading axes of a large input with more
- * than one output, where the kernels in use add it up (a SIMD sweep on WebAssembly: BN's mean
- * over the batch, 0.3× the time of the loop at 256×1024). Both start from 0 and add the rows in
- * order, so the results are the same to the bit (tested).
- */
-function leadingSums(kernel: ReduceKernel, squared: boolean): ReduceKernel {
-  return (input, shape, axes) => {
-    const leading = axes.length > 0 && axes.every((axis, i) => axis === i);
-    const channels = sizeOf(shape.slice(axes.length));
-    if (!leading || channels < 2 || !worthSimdKernels(input.length)) return kernel(input, shape, axes);
-    return kernels().channelSums(input, channels, squared);
-  };
-}
-
-const sumKernel = leadingSums(compileReduce('0', 'acc + x'), false);
-const sumOfSquaresKernel = leadingSums(compileReduce('0', 'acc + x * x'), true);
 // Written so a NaN, once met, stays: `x > NaN` is false and `x !== x` only holds for NaN.
 const maxKernel = compileReduce('-Infinity', 'x > acc || x !== x ? (acc !== acc ? acc : x) : acc');
 const minKernel = compileReduce('Infinity', 'x < acc || x !== x ? (acc !== acc ? acc : x) : acc');

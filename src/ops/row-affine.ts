@@ -1,6 +1,6 @@
 import { kernels, worthSimdKernels } from '../backend/index.js';
 import { sameShape, type Shape } from '../tensor/shape.js';
-import { broadcastPattern } from './kernels.js';
+import { broadcastPattern, type RowGradientKernel } from './kernels.js';
 
 /*
  * x + row, x − row, x·row and x / row, with x full-size and a row repeating along it (BN's
@@ -24,4 +24,17 @@ export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64A
   const filled = (value: number) => new Float64Array(b.length).fill(value);
   const [shift, scale, offset] = op === 'sub' ? [b, filled(1), filled(-0)] : op === 'mul' ? [filled(0), b, filled(-0)] : [filled(0), filled(1), b];
   return kernels().channelAffine(a, shift, scale, offset);
+}
+
+/**
+ * mul's two gradients where a full-size operand q meets a row (BN's γ·x̂) through the kernels:
+ * g·row as the affine store, (g − 0)·row + (−0), and Σ g·q (channelProductSums), two SIMD
+ * sweeps in place of `loop`'s one pass in JavaScript, with its bits. Elsewhere, `loop`.
+ */
+export function rowProductGradients(loop: RowGradientKernel): RowGradientKernel {
+  return (g, row, q) => {
+    if (!worthSimdKernels(g.length)) return loop(g, row, q);
+    const simd = kernels();
+    return { full: simd.channelAffine(g, new Float64Array(row.length), row, new Float64Array(row.length).fill(-0)), sums: simd.channelProductSums(g, q, row.length) };
+  };
 }

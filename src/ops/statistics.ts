@@ -3,6 +3,7 @@ import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { reducedShape } from '../tensor/shape.js';
 import { expectFiniteNumber } from '../validate.js';
 import { compileBinary, compileReduce } from './kernels.js';
+import { sumKernel } from './sums.js';
 import { reductionCall, withKeptDims, type ReduceAttrs, type ReduceOptions } from './reduce.js';
 
 /*
@@ -10,7 +11,6 @@ import { reductionCall, withKeptDims, type ReduceAttrs, type ReduceOptions } fro
  * beside it, written with tensor ops so it can be differentiated again.
  */
 
-const sumKernel = compileReduce('0', 'acc + x');
 const maxKernel = compileReduce('-Infinity', 'x > acc ? x : acc');
 const squaredDeviationKernel = compileBinary('(x - y) * (x - y)');
 const subtractKernel = compileBinary('x - y');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mean, meanSquare, randn, sum, tensor } from 'gradgraph';
+import { add, grad, mean, meanSquare, randn, sum, sumTo, tensor, variance } from 'gradgraph';
 import { sameBits, withKernels } from '../helpers.js';
 
-/* Sums over the leading axes of large tensors go to the kernels in use (src/ops/reduce.ts): the same bits as the loops. */
+/* Sums over the leading axes of large tensors go to the kernels in use (src/ops/sums.ts): the same bits as the loops. */
 
 describe('sums over the leading axes', () => {
   it('give the loops\' bits on the WebAssembly kernels: sum, mean and meanSquare, one or two leading axes, odd widths', () => {
@@ -27,5 +27,22 @@ describe('sums over the leading axes', () => {
     const fast = withKernels('wasm', () => sum(x, 0));
     expect(Object.is(fast.storage[0], 0)).toBe(true);
     expect(sameBits(fast, withKernels('js', () => sum(x, 0)))).toBe(true);
+  });
+
+  it('give the loops\' bits wherever an op sums: sumTo, a row operand\'s gradient summed back, the variance', () => {
+    const x = randn([512, 24], { seed: 5, requiresGrad: true });
+    x.storage[3] = -0;
+    for (let i = 0; i < x.size; i += 5) x.storage[i] *= 1e8;
+    const row = randn([24], { seed: 6, requiresGrad: true });
+    const g = randn([512, 24], { seed: 7 });
+    const cases = {
+      sumTo: () => [sumTo(x, [1, 24])],
+      'add\'s gradients': () => grad(add(x, row), [x, row], { gradOutputs: [g] }),
+      variance: () => [variance(x, 0)],
+    };
+    for (const [name, run] of Object.entries(cases)) {
+      const fast = withKernels('wasm', run), loop = withKernels('js', run);
+      fast.forEach((t, i) => expect(sameBits(t, loop[i]), `${name} [${i}]`).toBe(true));
+    }
   });
 });

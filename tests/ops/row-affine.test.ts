@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, div, mul, randn, sub, tensor, type Tensor } from 'gradgraph';
+import { add, div, grad, mul, randn, sub, tensor, type Tensor } from 'gradgraph';
 import { sameBits, withKernels } from '../helpers.js';
 
 /* x + row, x − row and x·row through the kernels' affine store, x / row through their quotient (src/ops/row-affine.ts): the loop's bits, special values included. */
@@ -43,5 +43,34 @@ describe('a row against a full-size tensor', () => {
         expectLoopBits(x3, randn([2, channels], { seed: seed + 5 }));
       }
     }), { numRuns: 40 });
+  });
+});
+
+describe('mul\'s gradients where a row meets a full-size tensor', () => {
+  /** Both gradients of x·row and row·x, on the kernels and on the loop, bit for bit. */
+  function expectGradientBits(x: Tensor, row: Tensor, g: Tensor): void {
+    for (const [a, b] of [[x, row], [row, x]]) {
+      const run = () => grad(mul(a, b), [a, b], { gradOutputs: [g] });
+      const fast = withKernels('wasm', run), loop = withKernels('js', run);
+      fast.forEach((t, i) => expect(sameBits(t, loop[i]), `gradient ${i} of [${a.shape}]·[${b.shape}]`).toBe(true));
+    }
+  }
+
+  it('give the loop\'s bits for special values in g, x and the row', () => {
+    const channels = 12, rows = 512;
+    const special = (seed: number) => Float64Array.from({ length: rows * channels }, (_, i) => SPECIAL[(i * seed + (i >> 4)) % SPECIAL.length]);
+    const x = tensor(special(7), { shape: [rows, channels], requiresGrad: true });
+    const row = tensor(Float64Array.from(SPECIAL), { shape: [channels], requiresGrad: true });
+    expectGradientBits(x, row, tensor(special(5), { shape: [rows, channels] }));
+  });
+
+  it('give the loop\'s bits on random shapes: [N, C] with [C], [N, H, C] with [H, C]', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 1e6 }), (rows, channels, seed) => {
+      const shape = [Math.ceil(4096 / channels) + rows, channels];
+      const x = randn(shape, { seed, requiresGrad: true });
+      expectGradientBits(x, randn([channels], { seed: seed + 1, requiresGrad: true }), randn(shape, { seed: seed + 2 }));
+      const x3 = randn([rows + 1, 2, channels], { seed: seed + 3, requiresGrad: true });
+      if (x3.size >= 4096) expectGradientBits(x3, randn([2, channels], { seed: seed + 4, requiresGrad: true }), randn(x3.shape, { seed: seed + 5 }));
+    }), { numRuns: 30 });
   });
 });

@@ -296,6 +296,18 @@ export const wasmKernels: Kernels = {
     return sums;
   },
 
+  channelProductSums(p, q, channels) {
+    const scratch = Scratch.make([p, q], channels, 1);
+    if (scratch === null) return jsKernels.channelProductSums(p, q, channels);
+    // Σ p·(q − μ), the backward's sweep, at μ = 0: q − 0 is q exactly (−0 too), so the same
+    // products added in the same order (Σp comes beside them, at no cost on a pass bound by memory).
+    scratch.slots[MEAN].fill(0);
+    scratch.sweep('gradientSums', 0, 1, null, [D_BETA, D_GAMMA], MEAN);
+    const sums = uninitializedValues(channels);
+    sums.set(scratch.slots[D_GAMMA]);
+    return sums;
+  },
+
   channelAffine(x, shift, scale, offset) {
     const channels = shift.length;
     const scratch = Scratch.make([x], channels, 1);
