@@ -90,6 +90,16 @@ export const jsKernels: Kernels = {
 
   channelAddInto: addInto,
 
+  channelQuotient(x, divisor) {
+    const channels = divisor.length;
+    const out = uninitializedValues(x.length);
+    for (let i = 0, c = 0; i < x.length; i++) {
+      out[i] = x[i] / divisor[c];
+      if (++c === channels) c = 0;
+    }
+    return out;
+  },
+
   batchNormForward(x, gamma, beta, spatial, eps) {
     const channels = gamma.length;
     const moments = channelMoments(x, channels, spatial, eps);

@@ -33,6 +33,8 @@ export interface Kernels {
    * src/ops/row-affine.ts).
    */
   channelAffine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array): Float64Array;
+  /** x / divisor per channel of x read as [rows, divisor.length]: x / row (BN's (x − μ) / σ), JavaScript's `/` to the bit. */
+  channelQuotient(x: Float64Array, divisor: Float64Array): Float64Array;
   /**
    * Σ p·q per channel of p and q read as [rows, channels], starting from 0 and adding the rows in
    * order: the row operand's gradient of a product (Σ g·x over the batch; see row-affine.ts).

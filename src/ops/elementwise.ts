@@ -163,7 +163,7 @@ export const div = binaryOp('div', 'x / y', '÷',
   (g, _a, b, _out, shape) => unbroadcast(g.div(b), shape),
   (g, _a, b, out, shape) => unbroadcastProduct(g, out, shape).div(b).neg(),
   ({ inputs: [a, b], grad, sum }) => [`${sum[0]}${grad} / ${b}`, `−${sum[1]}${grad} · ${a} / ${b}²`],
-  quotientBothInOnePass);
+  quotientBothInOnePass, 'div');
 // As PyTorch (pow_backward_self, pow_backward_exponent): where b = 0 the base's gradient is 0,
 // though b·a^(b−1) is 0·∞ at a = 0; where a = 0 and b ≥ 0 the exponent's gradient is 0, though
 // aᵇ·log(a) is 0·(−∞) or 1·(−∞) there. The first also makes the second derivative of x¹ at 0 be 0.

@@ -3,21 +3,24 @@ import { sameShape, type Shape } from '../tensor/shape.js';
 import { addRowProductsInto, addRowsInto, broadcastPattern, type RowGradientKernel } from './kernels.js';
 
 /*
- * x + row, x − row and x·row, with x full-size and a row repeating along it (BN's statistics and
- * parameters against a batch), as the kernels' per-channel affine store (x − shift)·scale +
- * offset, the other two parameters chosen so that every result is the op's to the bit:
+ * x + row, x − row, x·row and x / row, with x full-size and a row repeating along it (BN's
+ * statistics and parameters against a batch). The first three as the kernels' per-channel affine
+ * store (x − shift)·scale + offset, the other two parameters chosen so that every result is the
+ * op's to the bit:
  *   x − row = (x − row)·1 + (−0)    t·1 is t, and t + (−0) is t for every t, −0 and NaN included;
  *   x·row   = (x − 0)·row + (−0)    x − 0 is x, −0 included;
  *   x + row = (x − 0)·1 + row.
- * (With +0 for −0, a −0 result would come out +0.) On WebAssembly that is one SIMD sweep; on the
- * JavaScript kernels, and for the other patterns, the op's own compiled loop runs.
+ * (With +0 for −0, a −0 result would come out +0.) x / row cannot be one of these (x·(1/row) rounds
+ * differently), so it goes to the kernels' per-channel quotient. On WebAssembly each is one SIMD
+ * sweep; on the JavaScript kernels, and for the other patterns, the op's own compiled loop runs.
  */
 
-export type RowOp = 'add' | 'sub' | 'mul';
+export type RowOp = 'add' | 'sub' | 'mul' | 'div';
 
 /** a op b through the kernels when b is a row repeating along a full-size a, else null. */
 export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape): Float64Array | null {
   if (!worthSimdKernels(a.length) || !sameShape(aShape, outShape) || broadcastPattern(bShape, outShape) !== 'row') return null;
+  if (op === 'div') return kernels().channelQuotient(a, b);
   const filled = (value: number) => new Float64Array(b.length).fill(value);
   const [shift, scale, offset] = op === 'sub' ? [b, filled(1), filled(-0)] : op === 'mul' ? [filled(0), b, filled(-0)] : [filled(0), filled(1), b];
   return kernels().channelAffine(a, shift, scale, offset);

@@ -7,14 +7,15 @@ import { CHROMIUM, bundleForPage, launchChromium } from '../chromium.js';
 
 /*
  * The WebAssembly kernels in a page: gradgraph bundled for the browser picks them by default,
- * compiles them on the page's main thread, and they agree with the JavaScript loops there too.
+ * compiles both their modules on the page's main thread, and they agree with the JavaScript loops
+ * there too: fused batch norm (the first module) and a full-size tensor divided by a row (the second).
  */
 
 const work = mkdtempSync(join(tmpdir(), 'gradgraph-kernels-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
-  it('run fused batch norm on WebAssembly SIMD by default, bit for bit as the JavaScript loops', async () => {
+  it('run fused batch norm and x / row on WebAssembly SIMD by default, bit for bit as the JavaScript loops', async () => {
     const entry = join(work, 'entry.ts');
     writeFileSync(entry, `
       import { batchNormFused, getKernels, grad, randn, setKernels } from 'gradgraph';
@@ -25,11 +26,13 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
         const y = batchNormFused(x, gamma, beta);
         return [y, ...grad(y, [x, gamma, beta], { gradOutputs: [randn(shape, { seed: 4 })] })].map((t) => Array.from(t.data));
       };
+      // 8,192 values: enough for the kernels (worthSimdKernels).
+      const quotient = () => Array.from(randn([128, 64], { seed: 5 }).div(randn([64], { seed: 6 })).data);
       const shapes = [[64, 33], [8, 3, 5, 5]];
       const chosen = getKernels();
-      const fast = shapes.map(step);
+      const fast = shapes.map(step), fastQuotient = quotient();
       setKernels('js');
-      const reference = shapes.map(step);
+      const reference = shapes.map(step), referenceQuotient = quotient();
       let worst = 0;
       fast.forEach((tensors, s) => tensors.forEach((values, t) => values.forEach((v, i) => {
         worst = Math.max(worst, Math.abs(v - reference[s][t][i]) / Math.max(1, Math.abs(reference[s][t][i])));
@@ -37,6 +40,7 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       document.body.dataset.kernels = chosen;
       document.body.dataset.worst = String(worst);
       document.body.dataset.identical2d = String(fast[0].every((values, t) => values.every((v, i) => Object.is(v, reference[0][t][i]))));
+      document.body.dataset.identicalQuotient = String(fastQuotient.every((v, i) => Object.is(v, referenceQuotient[i])));
     `);
     const script = await bundleForPage(entry);
     const file = join(work, 'kernels.html');
@@ -52,6 +56,7 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       const body = page.locator('body');
       expect(await body.getAttribute('data-kernels')).toBe('wasm');
       expect(await body.getAttribute('data-identical2d')).toBe('true');
+      expect(await body.getAttribute('data-identical-quotient')).toBe('true');
       expect(Number(await body.getAttribute('data-worst'))).toBeLessThan(1e-12);
     } finally {
       await browser.close();

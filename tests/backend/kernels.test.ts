@@ -33,6 +33,10 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
   const across = (v: Float64Array) => Float64Array.from({ length: channels * spatial }, (_, i) => v[i % v.length]);
   const affine = kernels.channelAffine(x, across(beta), across(gamma), across(g.subarray(0, channels)));
   const productSums = kernels.channelProductSums(g, x, channels * spatial);
+  // And the quotient, by divisors from x's first values, the first two made 0 and −0 (x / ±0 is ±∞, or NaN where x is 0).
+  const divisor = across(x.subarray(0, channels));
+  divisor.set([0, -0].slice(0, divisor.length));
+  const quotient = kernels.channelQuotient(x, divisor);
   // Added in place into a copy of g, in the kernels' memory when x is there (then written in place, not through a copy).
   const added = [null, x].map((factor) => {
     const target = wasmArena().owns(x) ? wasmArena().take(g.length)! : new Float64Array(g.length);
@@ -42,15 +46,15 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
   });
   return {
     mean, invStd, forwardMean: forward.moments.mean, forwardInvStd: forward.moments.invStd, y: forward.output, dx: d.x, dGamma: d.gamma, dBeta: d.beta,
-    sums, squares, affine, productSums, addedRows: added[0], addedProducts: added[1],
+    sums, squares, affine, productSums, quotient, addedRows: added[0], addedProducts: added[1],
   };
 }
 
 /**
  * Outputs that are bit for bit the reference's on every layout: the sums over the leading axis
- * add the rows in order on both, and the affine store and the adds in place are elementwise.
+ * add the rows in order on both, and the affine store, the quotient and the adds in place are elementwise.
  */
-const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine', 'productSums', 'addedRows', 'addedProducts']);
+const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine', 'productSums', 'quotient', 'addedRows', 'addedProducts']);
 
 /** The first index where a and b differ in any bit (NaN only equals NaN), or -1. */
 function firstDifference(a: Float64Array, b: Float64Array): number {

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, grad, mul, randn, sub, tensor, type Tensor } from 'gradgraph';
+import { add, div, grad, mul, randn, sub, tensor, type Tensor } from 'gradgraph';
 import { sameBits, withKernels } from '../helpers.js';
 
-/* x + row, x − row and x·row through the kernels' affine store (src/ops/row-affine.ts): the loop's bits, special values included. */
+/* x + row, x − row and x·row through the kernels' affine store, x / row through their quotient (src/ops/row-affine.ts): the loop's bits, special values included. */
 
 const SPECIAL = [0, -0, 1, -1, 0.1, -2.5e-300, 1e300, -1e300, Infinity, -Infinity, NaN, 3e-320];
 
-const OPS = [['add', add], ['sub', sub], ['mul', mul]] as const;
+const OPS = [['add', add], ['sub', sub], ['mul', mul], ['div', div]] as const;
 
 function expectLoopBits(x: Tensor, row: Tensor): void {
   for (const [name, op] of OPS) {
@@ -21,7 +21,7 @@ function expectLoopBits(x: Tensor, row: Tensor): void {
 }
 
 describe('a row against a full-size tensor', () => {
-  it('gives the loop\'s bits for special values: signed zeros (−0 stays −0), infinities, NaN, subnormals', () => {
+  it('gives the loop\'s bits for special values: signed zeros (−0 stays −0), infinities, NaN, subnormals, ±0 divisors', () => {
     const channels = 12, rows = 512;
     const x = tensor(Float64Array.from({ length: rows * channels }, (_, i) => SPECIAL[(i * 7 + (i >> 4)) % SPECIAL.length]), { shape: [rows, channels] });
     const row = tensor(Float64Array.from(SPECIAL), { shape: [channels] });

@@ -63,12 +63,12 @@ export const op = {
   // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.
   // `offset` bytes are added to the address on the stack: a neighbour along the row costs no i32.add.
   f64Load: (offset = 0) => [0x2b, 3, ...unsigned(offset)], f64Store: (offset = 0) => [0x39, 3, ...unsigned(offset)],
-  f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2],
+  f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2], f64Div: [0xa3],
   v128Load: (offset = 0) => [0xfd, ...unsigned(0x00), 3, ...unsigned(offset)], v128Store: (offset = 0) => [0xfd, ...unsigned(0x0b), 3, ...unsigned(offset)],
   v128Zero: [0xfd, ...unsigned(0x0c), ...new Array<number>(16).fill(0)],
   f64x2Splat: [0xfd, ...unsigned(0x14)],
   f64x2Lane: (lane: number) => [0xfd, ...unsigned(0x21), lane],
-  f64x2Add: [0xfd, ...unsigned(0xf0)], f64x2Sub: [0xfd, ...unsigned(0xf1)], f64x2Mul: [0xfd, ...unsigned(0xf2)],
+  f64x2Add: [0xfd, ...unsigned(0xf0)], f64x2Sub: [0xfd, ...unsigned(0xf1)], f64x2Mul: [0xfd, ...unsigned(0xf2)], f64x2Div: [0xfd, ...unsigned(0xf3)],
 } as const;
 
 export interface FunctionSpec {

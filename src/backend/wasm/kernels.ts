@@ -1,5 +1,5 @@
 import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from '../kernels.js';
-import { layParameters, parameterTableValues, sweepModuleBytes, type SweepName } from './sweeps.js';
+import { layParameters, parameterTableValues, sweepModulesBytes, type SweepName } from './sweeps.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 import { jsKernels } from '../js.js';
 import { reserveArena, type Arena } from './arena.js';
@@ -43,14 +43,14 @@ interface Instance {
 
 let instance: Instance | null = null;
 
-/** Compiles the module on first use (synchronously: it is under browsers' 4 kB main-thread limit, which tests/backend/wasm holds it to). */
+/** Compiles the modules on first use (synchronously: each is under browsers' 4 kB main-thread limit, which tests/backend/wasm holds them to). */
 function getInstance(): Instance {
   if (instance) return instance;
   const api = webAssembly();
   if (!api) throw new Error('wasm kernels: this engine has no WebAssembly; use the js kernels (setKernels)');
   const arena = reserveArena(api.Memory);
-  const module = new api.Module(sweepModuleBytes());
-  const exports = new api.Instance(module, { env: { memory: arena.memory } }).exports as Record<SweepName, SweepFunction>;
+  const imports = { env: { memory: arena.memory } };
+  const exports = Object.assign({}, ...sweepModulesBytes().map((bytes) => new api.Instance(new api.Module(bytes), imports).exports)) as Record<SweepName, SweepFunction>;
   // The scratch block first, at the bottom, large enough for every call on rows of up to a block:
   // a loop outside tidy() can fill the rest with dead tensors before the collector gives them back.
   instance = { arena, sweeps: exports, heap: new Float64Array(arena.buffer), scratch: arena.take(SCRATCH_VALUES) ?? null };
@@ -65,7 +65,8 @@ export function wasmArena(): Arena {
 /** True when this engine runs WebAssembly with SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4). */
 export function wasmSimdSupported(): boolean {
   try {
-    return webAssembly()?.validate(sweepModuleBytes()) === true;
+    const api = webAssembly();
+    return api !== undefined && sweepModulesBytes().every((bytes) => api.validate(bytes));
   } catch {
     return false;
   }
@@ -88,8 +89,8 @@ function scratchFor(values: number): Float64Array | null {
 const roundUpToPair = (values: number) => values + (values & 1);
 const roundUpToLine = (values: number) => Math.ceil(values / 8) * 8;
 
-// The per-channel arrays a kernel keeps in the scratch memory (one slot each; SCALE shares A's).
-const MEAN = 0, INV_STD = 1, BETA = 2, A = 3, SCALE = 3, B = 4, D = 5, D_BETA = 6, D_GAMMA = 7;
+// The per-channel arrays a kernel keeps in the scratch memory (one slot each; SCALE shares A's, DIVISOR MEAN's).
+const MEAN = 0, DIVISOR = 0, INV_STD = 1, BETA = 2, A = 3, SCALE = 3, B = 4, D = 5, D_BETA = 6, D_GAMMA = 7;
 const SLOTS = 8;
 const NONE = -1;
 /** The most inputs a kernel call copies (the backward's x and g). */
@@ -339,6 +340,15 @@ export const wasmKernels: Kernels = {
     slots[SCALE].set(scale);
     slots[BETA].set(offset);
     scratch.sweep('affine', 0, NONE, out, [NONE, NONE], MEAN, SCALE, BETA);
+    return out;
+  },
+
+  channelQuotient(x, divisor) {
+    const scratch = Scratch.make([x], divisor.length, 1);
+    if (scratch === null) return jsKernels.channelQuotient(x, divisor);
+    const out = uninitializedValues(x.length);
+    scratch.slots[DIVISOR].set(divisor);
+    scratch.sweep('quotient', 0, NONE, out, [NONE, NONE], DIVISOR);
     return out;
   },
 

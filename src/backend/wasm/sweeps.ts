@@ -1,7 +1,7 @@
 import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from './encoding.js';
 
 /*
- * The batch-norm kernels as "sweeps": one pass over x, read as [rows, channels, spatial], that
+ * The kernels as "sweeps": one pass over x, read as [rows, channels, spatial], that
  * either stores an elementwise expression or adds expressions into per-channel sums. Each sweep
  * is written once as an expression tree and compiled twice, for f64x2 (two values per
  * instruction) and for the odd value at the end of a row or run:
@@ -21,7 +21,7 @@ import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from 
 export type Expression =
   | { readonly stream: 0 | 1 }
   | { readonly parameter: 0 | 1 | 2 | 3 }
-  | { readonly op: 'add' | 'sub' | 'mul'; readonly a: Expression; readonly b: Expression }
+  | { readonly op: 'add' | 'sub' | 'mul' | 'div'; readonly a: Expression; readonly b: Expression }
   | { readonly square: Expression };
 
 export type Sweep =
@@ -33,6 +33,7 @@ const p = (index: 0 | 1 | 2 | 3) => ({ parameter: index }) as const;
 const add = (a: Expression, b: Expression) => ({ op: 'add', a, b }) as const;
 const sub = (a: Expression, b: Expression) => ({ op: 'sub', a, b }) as const;
 const mul = (a: Expression, b: Expression) => ({ op: 'mul', a, b }) as const;
+const div = (a: Expression, b: Expression) => ({ op: 'div', a, b }) as const;
 const square = (a: Expression) => ({ square: a }) as const;
 
 /** The five passes of fused batch norm (see js.ts for the same loops in JavaScript). */
@@ -49,7 +50,20 @@ export const SWEEPS = [
   { name: 'inputGradient', store: add(add(mul(p(1), first), mul(p(2), sub(second, p(0)))), p(3)) },
 ] as const satisfies readonly Sweep[];
 
-export type SweepName = (typeof SWEEPS)[number]['name'];
+/** x / row (BN's (x − μ) / σ): x·(1/σ) rounds differently from x / σ, so the affine store cannot stand in for it. */
+export const QUOTIENT_SWEEPS = [
+  // x / d, with the divisor d as parameter 0.
+  { name: 'quotient', store: div(first, p(0)) },
+] as const satisfies readonly Sweep[];
+
+/**
+ * The sweeps by module, each compiled to a module of its own on one memory: a module must stay
+ * under 4 kB, the most Chromium compiles synchronously on a page's main thread, and the five
+ * passes of batch norm alone take 4,020 bytes.
+ */
+const MODULES: readonly (readonly Sweep[])[] = [SWEEPS, QUOTIENT_SWEEPS];
+
+export type SweepName = (typeof SWEEPS | typeof QUOTIENT_SWEEPS)[number]['name'];
 type StoringSweep = Extract<Sweep, { readonly store: Expression }>;
 
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
@@ -76,8 +90,8 @@ const VECTOR_GROUPS = [groupLocals(V128), groupLocals(V128)], SCALAR_GROUPS = [g
 
 /** Code for f64x2 (two values) or for one f64; a sweep's parameters and sums are always in locals. */
 const forms = (vector: boolean) => vector
-  ? { load: op.v128Load, store: op.v128Store, add: op.f64x2Add, sub: op.f64x2Sub, mul: op.f64x2Mul, groups: VECTOR_GROUPS, width: 16 }
-  : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, groups: SCALAR_GROUPS, width: 8 };
+  ? { load: op.v128Load, store: op.v128Store, add: op.f64x2Add, sub: op.f64x2Sub, mul: op.f64x2Mul, div: op.f64x2Div, groups: VECTOR_GROUPS, width: 16 }
+  : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, div: op.f64Div, groups: SCALAR_GROUPS, width: 8 };
 type Form = ReturnType<typeof forms>;
 
 /** Where the values at hand are: `group` widths further along the row from E, in the row at E or `row` rows further (ROW_OFFSET). */
@@ -240,7 +254,7 @@ export function layParameters(name: SweepName, parameters: readonly Float64Array
 
 /** Per storing sweep: the parameters in its table's order, and the channels of a step on four channels or more. */
 const TABLE_ORDER: Partial<Record<SweepName, { readonly parameters: readonly number[]; readonly stepChannels: number }>> = Object.fromEntries(
-  SWEEPS.filter((sweep) => 'store' in sweep && readsTable(sweep)).map((sweep) => [sweep.name, { parameters: tableParameters(sweep), stepChannels: 2 * storingGroups(sweep) }]),
+  MODULES.flat().filter((sweep) => 'store' in sweep && readsTable(sweep)).map((sweep) => [sweep.name, { parameters: tableParameters(sweep), stepChannels: 2 * storingGroups(sweep) }]),
 );
 
 /**
@@ -464,7 +478,7 @@ function sweepFunction(sweep: Sweep): FunctionSpec {
   };
 }
 
-/** The kernels' module: one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → () (p0 a table where layParameters laid one). */
-export function sweepModuleBytes(): Uint8Array {
-  return encodeModule(SWEEPS.map(sweepFunction));
+/** The kernels' modules (MODULES): one export per sweep, each (in0, in1, out0, out1, p0..p3, rows, channels, spatial) → () (p0 a table where layParameters laid one). */
+export function sweepModulesBytes(): Uint8Array[] {
+  return MODULES.map((sweeps) => encodeModule(sweeps.map(sweepFunction)));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randn } from 'gradgraph';
-import { layParameters, parameterTableValues, sweepModuleBytes } from '../../../src/backend/wasm/sweeps.js';
+import { layParameters, parameterTableValues, sweepModulesBytes } from '../../../src/backend/wasm/sweeps.js';
 
 /*
  * The storing sweeps run alone, on a memory laid out here: every value of the output equals the
@@ -20,6 +20,11 @@ const { WebAssembly: wasm } = globalThis as unknown as {
     Instance: new (module: object, imports: object) => { exports: object };
   };
 };
+
+/** Every module's sweeps by name, on `memory`, as the kernels instantiate them (one instance per module, one memory). */
+function sweepsOn(memory: object): Record<string, (...args: number[]) => void> {
+  return Object.assign({}, ...sweepModulesBytes().map((bytes) => new wasm.Instance(new wasm.Module(bytes), { env: { memory } }).exports));
+}
 
 const GUARD = 8;
 const SENTINEL = -12345.678;
@@ -41,7 +46,7 @@ describe('the storing sweeps', () => {
   it('store exactly the loops\' values, and nothing outside the output, at every small width and row count', () => {
     const largest = layout(ROWS * 11 * 3, 11);
     const memory = new wasm.Memory({ initial: Math.ceil((largest.end * 8) / 65_536) + 1 });
-    const sweeps = new wasm.Instance(new wasm.Module(sweepModuleBytes()), { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
+    const sweeps = sweepsOn(memory);
     const heap = new Float64Array(memory.buffer);
     let seed = 1;
     for (const spatial of [1, 3]) {
@@ -63,6 +68,9 @@ describe('the storing sweeps', () => {
             // inputGradient reads g as its first stream and x as its second, as the kernels call it.
             { name: 'inputGradient', run: (p0: number, p1: number, p2: number, p3: number) => sweeps.inputGradient(at.second * 8, at.first * 8, at.out * 8, 0, p0, p1, p2, p3, rows, channels, spatial, 4),
               expected: (i: number, c: number) => p[1][c] * g[i] + p[2][c] * (x[i] - p[0][c]) + p[3][c] },
+            // From the second module.
+            { name: 'quotient', run: (p0: number) => sweeps.quotient(at.first * 8, 0, at.out * 8, 0, p0, 0, 0, 0, rows, channels, spatial),
+              expected: (i: number, c: number) => x[i] / p[0][c] },
           ] as const;
           for (const { name, run, expected } of cases) {
             const where = `${name} on [${rows}, ${channels}, ${spatial}]`;
@@ -110,7 +118,7 @@ describe('the summing sweeps', () => {
     const mean = GUARD, sums = [mean + slot, mean + 2 * slot], first = mean + 3 * slot, second = first + most.rows * most.channels + 1;
     const end = second + most.rows * most.channels + GUARD;
     const memory = new wasm.Memory({ initial: Math.ceil((end * 8) / 65_536) + 1 });
-    const sweeps = new wasm.Instance(new wasm.Module(sweepModuleBytes()), { env: { memory } }).exports as Record<string, (...args: number[]) => void>;
+    const sweeps = sweepsOn(memory);
     const heap = new Float64Array(memory.buffer);
     let seed = 1000;
     for (let rows = 0; rows <= most.rows; rows++) {
