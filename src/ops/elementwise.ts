@@ -5,7 +5,7 @@ import { broadcastShapes, sameShape, type Shape } from '../tensor/shape.js';
 import { unbroadcast, unbroadcastProduct } from './broadcast.js';
 import { broadcastPattern, compileBinary, compileRowGradients, compileUnary, type BinaryKernel } from './kernels.js';
 import { erf as erfOf } from './erf.js';
-import { rowAffine, rowProductGradients, type RowOp } from './row-affine.js';
+import { rowAffine, rowGradients, type RowOp } from './row-affine.js';
 import { where } from './select.js';
 
 /*
@@ -117,11 +117,12 @@ function rowOperand(a: Tensor, b: Tensor, out: Shape): number {
 /*
  * mul's and div's two gradients in one pass over g where a full-size operand meets one repeated
  * along the rows (BN's γ and σ): the full operand's g·row (g / row) and the row operand's sum of
- * products, the same values bit for bit as the two ops of the general path, which read g twice.
- * Only when nothing is recorded: a recorded (createGraph) backward must be made of ops.
+ * products, the same values bit for bit as the two ops of the general path, which read g twice
+ * (on large tensors two SIMD sweeps instead: rowGradients). Only when nothing is recorded: a
+ * recorded (createGraph) backward must be made of ops.
  */
-const productRows = rowProductGradients(compileRowGradients('x * y'));
-const quotientRows = compileRowGradients('x / y');
+const productRows = rowGradients('mul', compileRowGradients('x * y'));
+const quotientRows = rowGradients('div', compileRowGradients('x / y'));
 
 /** a·b: ∂a = g·b and ∂b = Σ g·a, whichever of the two is the row. */
 function productBothInOnePass(g: Tensor, a: Tensor, b: Tensor, out: Tensor): [Tensor, Tensor] | null {

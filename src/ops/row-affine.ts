@@ -27,15 +27,17 @@ export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64A
 }
 
 /**
- * mul's two gradients where a full-size operand q meets a row (BN's γ·x̂) through the kernels:
- * g·row as the affine store, (g − 0)·row + (−0), and Σ g·q (channelProductSums), two SIMD
- * sweeps in place of `loop`'s one pass in JavaScript, with its bits. Elsewhere, `loop`.
+ * mul's or div's two gradients where a full-size operand meets a row (BN's γ·x̂ and x̂ = (x − μ)/σ)
+ * through the kernels: g·row (as the affine store, (g − 0)·row + (−0)) or g / row, and Σ g·q
+ * (channelProductSums), two SIMD sweeps in place of `loop`'s one pass in JavaScript, with its
+ * bits. Elsewhere, `loop`.
  */
-export function rowProductGradients(loop: RowGradientKernel): RowGradientKernel {
+export function rowGradients(op: 'mul' | 'div', loop: RowGradientKernel): RowGradientKernel {
   return (g, row, q) => {
     if (!worthSimdKernels(g.length)) return loop(g, row, q);
     const simd = kernels();
-    return { full: simd.channelAffine(g, new Float64Array(row.length), row, new Float64Array(row.length).fill(-0)), sums: simd.channelProductSums(g, q, row.length) };
+    const full = op === 'div' ? simd.channelQuotient(g, row) : simd.channelAffine(g, new Float64Array(row.length), row, new Float64Array(row.length).fill(-0));
+    return { full, sums: simd.channelProductSums(g, q, row.length) };
   };
 }
 

@@ -46,13 +46,15 @@ describe('a row against a full-size tensor', () => {
   });
 });
 
-describe('mul\'s gradients where a row meets a full-size tensor', () => {
-  /** Both gradients of x·row and row·x, on the kernels and on the loop, bit for bit. */
+describe('mul\'s and div\'s gradients where a row meets a full-size tensor', () => {
+  /** Both gradients of x·row, row·x, x / row and row / x, on the kernels and on the loop, bit for bit. */
   function expectGradientBits(x: Tensor, row: Tensor, g: Tensor): void {
-    for (const [a, b] of [[x, row], [row, x]]) {
-      const run = () => grad(mul(a, b), [a, b], { gradOutputs: [g] });
-      const fast = withKernels('wasm', run), loop = withKernels('js', run);
-      fast.forEach((t, i) => expect(sameBits(t, loop[i]), `gradient ${i} of [${a.shape}]·[${b.shape}]`).toBe(true));
+    for (const [name, op] of [['mul', mul], ['div', div]] as const) {
+      for (const [a, b] of [[x, row], [row, x]]) {
+        const run = () => grad(op(a, b), [a, b], { gradOutputs: [g] });
+        const fast = withKernels('wasm', run), loop = withKernels('js', run);
+        fast.forEach((t, i) => expect(sameBits(t, loop[i]), `gradient ${i} of ${name}([${a.shape}], [${b.shape}])`).toBe(true));
+      }
     }
   }
 
