@@ -3,10 +3,11 @@ import { sameShape, type Shape } from '../tensor/shape.js';
 import { addRowProductsInto, addRowsInto, broadcastPattern, type RowGradientKernel } from './kernels.js';
 
 /*
- * x + row, x − row, x·row and x / row, with x full-size and a row repeating along it (BN's
- * statistics and parameters against a batch). The first three as the kernels' per-channel affine
- * store (x − shift)·scale + offset, the other two parameters chosen so that every result is the
- * op's to the bit:
+ * Passes over a full-size x with a row repeating along it (BN's statistics and parameters against
+ * a batch) that go to the kernels: the ops x + row, x − row, x·row and x / row (rowAffine), mul's
+ * and div's gradients against a row (rowGradients), and a gradient added in place (addRowInto).
+ * x + row, x − row and x·row go as the kernels' per-channel affine store (x − shift)·scale +
+ * offset, the other two parameters chosen so that every result is the op's to the bit:
  *   x − row = (x − row)·1 + (−0)    t·1 is t, and t + (−0) is t for every t, −0 and NaN included;
  *   x·row   = (x − 0)·row + (−0)    x − 0 is x, −0 included;
  *   x + row = (x − 0)·1 + row.
