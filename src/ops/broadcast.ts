@@ -1,7 +1,8 @@
 import { applyOp, opsOnlyWrap, type OpDefinition } from '../autograd/op.js';
 import { expectTensor, Tensor } from '../tensor/tensor.js';
 import { assertValidShape, broadcastAxes, broadcastsTo, formatShape, reducedShape, sameShape, sizeOf, type Shape } from '../tensor/shape.js';
-import { addRowSumsOfProducts, broadcastCopy, broadcastPattern } from './kernels.js';
+import { addBlockSumsOfProducts, addRowSumsOfProducts, blockRun, broadcastCopy, broadcastPattern } from './kernels.js';
+import { uninitializedValues } from '../tensor/allocation.js';
 import { sumKernel } from './sums.js';
 
 /*
@@ -81,15 +82,19 @@ const sumOfProductsOp: OpDefinition<{ shape: Shape }> = {
   label: 'Σ p·q',
   formula: ({ inputs: [p, q], grad }) => [`${grad} · ${q}`, `${grad} · ${p}`],
   forward([p, q], { shape }) {
-    // Rows (BN's γ and σ gradients over the batch): one pass, no N×D product in between.
+    // Rows and blocks (BN's γ and σ gradients over the batch, on [N, C] and [N, C, H, W]): one
+    // pass, no full-size product in between; each sum adds its products in input order, as
+    // summing the product would.
     const pd = p.storage;
     const qd = q.storage;
-    if (broadcastPattern(shape, p.shape) === 'row') {
+    const pattern = broadcastPattern(shape, p.shape);
+    if (pattern === 'row' || pattern === 'block') {
       const out = new Float64Array(sizeOf(shape));
-      addRowSumsOfProducts(out, pd, qd);
+      if (pattern === 'row') addRowSumsOfProducts(out, pd, qd);
+      else addBlockSumsOfProducts(out, pd, qd, blockRun(shape, p.shape));
       return { data: out, shape };
     }
-    const product = new Float64Array(pd.length);
+    const product = uninitializedValues(pd.length);
     for (let i = 0; i < product.length; i++) product[i] = pd[i] * qd[i];
     return sumToData(product, p.shape, shape);
   },

@@ -71,8 +71,12 @@ export function compileUnary(expression: string): UnaryKernel {
   };`)(uninitializedValues) as UnaryKernel;
 }
 
-/** How `shape` repeats inside `outShape`, when it does so in one of the cheap patterns. */
-export type BroadcastPattern = 'full' | 'scalar' | 'row' | 'column' | 'general';
+/**
+ * How `shape` repeats inside `outShape`, when it does so in one of the cheap patterns: `block`
+ * when its non-1 axes are a block in the middle of out's (BN's [C, 1, 1] against [N, C, H, W]),
+ * so that each value repeats in a run of `blockRun` values and the whole cycles along the leading axes.
+ */
+export type BroadcastPattern = 'full' | 'scalar' | 'row' | 'column' | 'block' | 'general';
 
 export function broadcastPattern(shape: Shape, outShape: Shape): BroadcastPattern {
   const size = sizeOf(shape);
@@ -89,7 +93,14 @@ export function broadcastPattern(shape: Shape, outShape: Shape): BroadcastPatter
   if (last === shape.length) return 'row';
   // `column`: the non-1 axes are the leading axes of out, so each value repeats `out/size` times in a run.
   if (first + offset === 0) return 'column';
-  return 'general';
+  return 'block';
+}
+
+/** For a `block` pattern: how many values in a row each of `shape`'s values covers (the product of out's axes after its block). */
+export function blockRun(shape: Shape, outShape: Shape): number {
+  let last = shape.length;
+  while (last > 0 && shape[last - 1] === 1) last--;
+  return sizeOf(outShape.slice(last + outShape.length - shape.length));
 }
 
 /** The variable names the expression uses: `x` from a, `y` from b. */
@@ -120,12 +131,21 @@ export function compileBinary(expression: string): BinaryKernel {
           let i = start;
           ${run('end', ...repeated)}
         }`,
+      // Runs as for a column, the whole cycle of them repeated along the leading axes.
+      block: `const length = blockRun(${small}Shape, outShape);
+        for (let start = 0; start < n;) {
+          for (let j = 0; j < ${small}.length; j++, start += length) {
+            const v = ${small}[j], end = start + length;
+            let i = start;
+            ${run('end', ...repeated)}
+          }
+        }`,
     };
     const [pa, pb] = full === 'a' ? ['full', pattern] : [pattern, 'full'];
     return `if (pa === '${pa}' && pb === '${pb}') { ${loops[pattern]} return out; }`;
   };
-  const fastPaths = ['scalar', 'row', 'column'].flatMap((pattern) => [fastPath('a', 'b', pattern), fastPath('b', 'a', pattern)]).join('\n    ');
-  const factory = new Function('pattern', 'broadcastStrides', 'sizeOf', 'allocateUninitialized', `return function binaryKernel(a, aShape, b, bShape, outShape, op) {
+  const fastPaths = ['scalar', 'row', 'column', 'block'].flatMap((pattern) => [fastPath('a', 'b', pattern), fastPath('b', 'a', pattern)]).join('\n    ');
+  const factory = new Function('pattern', 'blockRun', 'broadcastStrides', 'sizeOf', 'allocateUninitialized', `return function binaryKernel(a, aShape, b, bShape, outShape, op) {
     const out = allocateUninitialized(op, outShape);
     const n = out.length;
     const pa = pattern(aShape, outShape), pb = pattern(bShape, outShape);
@@ -154,7 +174,7 @@ export function compileBinary(expression: string): BinaryKernel {
     }
     return out;
   };`);
-  return factory(broadcastPattern, broadcastStrides, sizeOf, allocateUninitialized) as BinaryKernel;
+  return factory(broadcastPattern, blockRun, broadcastStrides, sizeOf, allocateUninitialized) as BinaryKernel;
 }
 
 /**
@@ -202,6 +222,17 @@ export const addRowProductsInto = compileRowPass<[target: Float64Array, x: Float
 export const addRowSumsOfProducts = compileRowPass<[sums: Float64Array, p: Float64Array, q: Float64Array]>(['sums', 'p', 'q'], 'p.length', 'sums.length',
   { load: 'let sum = sums[j];', step: (i) => `sum += p[${i}] * q[${i}];`, store: 'sums[j] = sum;' });
 
+/** sums += Σ p · q over each sum's runs of `run` values (sums a `block` of p's shape: see broadcastPattern), in input order. */
+export function addBlockSumsOfProducts(sums: Float64Array, p: Float64Array, q: Float64Array, run: number): void {
+  for (let i = 0; i < p.length;) {
+    for (let o = 0; o < sums.length; o++) {
+      let sum = sums[o];
+      for (const end = i + run; i < end; i++) sum += p[i] * q[i];
+      sums[o] = sum;
+    }
+  }
+}
+
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
 export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape, op: string): Float64Array {
   const pattern = broadcastPattern(shape, outShape);
@@ -221,6 +252,11 @@ export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape
     case 'column': {
       const run = n / input.length;
       for (let j = 0; j < input.length; j++) out.fill(input[j], j * run, (j + 1) * run);
+      break;
+    }
+    case 'block': {
+      const run = blockRun(shape, outShape);
+      for (let start = 0; start < n;) for (let j = 0; j < input.length; j++, start += run) out.fill(input[j], start, start + run);
       break;
     }
   }
@@ -258,6 +294,24 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
         let acc = out[o];
         for (const end = i + block; i < end; i++) { const x = input[i]; ${fold} }
         out[o] = acc;
+      }
+      return out;
+    }
+    // The kept axes one block in the middle (BN over [N, C, H, W] keeps C): each output's run of
+    // values, one run per step along the leading axes, so each output adds its values in input order.
+    let firstKept = 0;
+    while (axes.includes(firstKept)) firstKept++;
+    let lastKept = nd;
+    while (axes.includes(lastKept - 1)) lastKept--;
+    if (axes.length === nd - (lastKept - firstKept)) {
+      let run = 1;
+      for (let axis = lastKept; axis < nd; axis++) run *= shape[axis];
+      for (let i = 0; i < n;) {
+        for (let o = 0; o < outSize; o++) {
+          let acc = out[o];
+          for (const end = i + run; i < end; i++) { const x = input[i]; ${fold} }
+          out[o] = acc;
+        }
       }
       return out;
     }

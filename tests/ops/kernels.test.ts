@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addRowProductsInto, addRowSumsOfProducts, addRowsInto, broadcastCopy, broadcastPattern, compileBinary, compileReduce, compileRowGradients } from '../../src/ops/kernels.js';
+import { addBlockSumsOfProducts, addRowProductsInto, addRowSumsOfProducts, addRowsInto, blockRun, broadcastCopy, broadcastPattern, compileBinary, compileReduce, compileRowGradients } from '../../src/ops/kernels.js';
 import { broadcastShapes, reducedShape, type Shape } from '../../src/tensor/shape.js';
 import { allIndices, broadcastableTo, broadcastPairArb, broadcastRead, shapeArb, valuesFor } from '../helpers.js';
 
@@ -45,7 +45,11 @@ describe('compileBinary', () => {
     ['row', [5], [4, 5]],
     ['column', [4, 1], [4, 5]],
     ['column', [2, 3, 1, 1], [2, 3, 4, 5]],
-    ['general', [1, 3, 1], [2, 3, 4]],
+    ['block', [1, 3, 1], [2, 3, 4]],
+    ['block', [3, 1, 1], [2, 3, 4, 5]],
+    ['block', [3, 4, 1], [2, 3, 4, 5]],
+    ['general', [2, 1, 4], [2, 3, 4]],
+    ['general', [3, 1, 5], [2, 3, 4, 5]],
   ] as const)('classifies %s: %j in %j', (pattern, shape, out) => {
     expect(broadcastPattern(shape, out)).toBe(pattern);
     // And each pattern computes the same as the general path would.
@@ -84,6 +88,35 @@ describe('compileReduce', () => {
         });
         const got = [...sum(data, shape, axes)];
         got.forEach((value, i) => expect(value).toBeCloseTo(expected[i], 12));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('compileReduce over every axis but a block in the middle (BN over [N, C, H, W])', () => {
+  const sum = compileReduce('0', 'acc + x');
+  it('adds each output\'s values in input order: the same bits as the odometer walk', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 3, maxLength: 5 }), fc.integer(), fc.integer({ min: 1, max: 3 }), (shape, seed, keptLength) => {
+        // Keep one block of axes strictly inside: at least one reduced axis before and after it.
+        const first = 1, last = Math.min(shape.length - 1, first + keptLength);
+        const axes = shape.map((_, i) => i).filter((i) => i < first || i >= last);
+        // Values of many scales, so that the order of the additions shows in the bits.
+        const data = valuesFor(shape, seed, (v) => v * 10 ** ((Math.abs(seed) + Math.round(v * 1000)) % 17 - 8));
+        const outShape = reducedShape(shape, axes, true);
+        const expected = new Float64Array(outShape.reduce((p, d) => p * d, 1));
+        allIndices(shape).forEach((index, flat) => {
+          const position = index.reduce((acc, v, axis) => acc * outShape[axis] + (axes.includes(axis) ? 0 : v), 0);
+          expected[position] += data[flat];
+        });
+        expect(sum(data, shape, axes)).toEqual(expected);
+        // The sums of products over such a block: the same bits as the products summed so.
+        const q = valuesFor(shape, seed + 1);
+        const products = data.map((v, i) => v * q[i]);
+        const sums = new Float64Array(expected.length);
+        addBlockSumsOfProducts(sums, data, q, blockRun(outShape, shape));
+        expect(sums).toEqual(sum(products, shape, axes));
       }),
       { numRuns: 300 },
     );
