@@ -84,18 +84,18 @@ export const jsKernels: Kernels = {
     return squared ? squaredDeviationsInto(x, new Float64Array(channels), 1, sums) : channelSumsInto(x, channels, 1, sums);
   },
 
-  channelAffine: (x, shift, scale, offset) => affine(x, shift, scale, offset, 1),
+  channelAffine: (x, shift, scale, offset, spatial = 1) => affine(x, shift, scale, offset, spatial),
 
   channelProductSums: (p, q, channels) => productSumsInto(p, q, uninitializedValues(channels).fill(0)),
 
   channelAddInto: addInto,
 
-  channelQuotient(x, divisor) {
+  channelQuotient(x, divisor, spatial = 1) {
     const channels = divisor.length;
     const out = uninitializedValues(x.length);
-    for (let i = 0, c = 0; i < x.length; i++) {
+    for (let i = 0, c = 0, k = 0; i < x.length; i++) {
       out[i] = x[i] / divisor[c];
-      if (++c === channels) c = 0;
+      if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
     }
     return out;
   },

@@ -28,13 +28,13 @@ export interface Kernels {
    */
   channelSums(x: Float64Array, channels: number, squared: boolean): Float64Array;
   /**
-   * (x − shift)·scale + offset per channel of x read as [rows, channels]: fused BN's affine
-   * store, and x + row, x − row and x·row with the other two parameters 0, 1 or −0 (see
+   * (x − shift)·scale + offset per channel of x read as [rows, channels, spatial]: fused BN's
+   * affine store, and x + row, x − row and x·row with the other two parameters 0, 1 or −0 (see
    * src/ops/row-affine.ts).
    */
-  channelAffine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array): Float64Array;
-  /** x / divisor per channel of x read as [rows, divisor.length]: x / row (BN's (x − μ) / σ), JavaScript's `/` to the bit. */
-  channelQuotient(x: Float64Array, divisor: Float64Array): Float64Array;
+  channelAffine(x: Float64Array, shift: Float64Array, scale: Float64Array, offset: Float64Array, spatial?: number): Float64Array;
+  /** x / divisor per channel of x read as [rows, divisor.length, spatial]: x / row (BN's (x − μ) / σ), JavaScript's `/` to the bit. */
+  channelQuotient(x: Float64Array, divisor: Float64Array, spatial?: number): Float64Array;
   /**
    * Σ p·q per channel of p and q read as [rows, channels], starting from 0 and adding the rows in
    * order: the row operand's gradient of a product (Σ g·x over the batch; see row-affine.ts).

@@ -1,6 +1,6 @@
 import { kernels, worthSimdKernels } from '../backend/index.js';
 import { sameShape, type Shape } from '../tensor/shape.js';
-import { addRowProductsInto, addRowsInto, broadcastPattern, type RowGradientKernel } from './kernels.js';
+import { addRowProductsInto, addRowsInto, blockRun, broadcastPattern, type RowGradientKernel } from './kernels.js';
 
 /*
  * Passes over a full-size x with a row repeating along it (BN's statistics and parameters against
@@ -33,13 +33,20 @@ const constantRow = (() => {
   };
 })();
 
-/** a op b through the kernels when b is a row repeating along a full-size a, else null. */
+/**
+ * a op b through the kernels when b repeats along a full-size a, as a row ([C] against [N, C]) or
+ * a block whose values each cover a run ([C, 1, 1] against [N, C, H, W]: the kernels' spatial
+ * runs), else null.
+ */
 export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape): Float64Array | null {
-  if (!worthSimdKernels(a.length) || !sameShape(aShape, outShape) || broadcastPattern(bShape, outShape) !== 'row') return null;
-  if (op === 'div') return kernels().channelQuotient(a, b);
+  if (!worthSimdKernels(a.length) || !sameShape(aShape, outShape)) return null;
+  const pattern = broadcastPattern(bShape, outShape);
+  if (pattern !== 'row' && pattern !== 'block') return null;
+  const spatial = pattern === 'row' ? 1 : blockRun(bShape, outShape);
+  if (op === 'div') return kernels().channelQuotient(a, b, spatial);
   const filled = (value: 0 | 1 | -0) => constantRow(value, b.length);
   const [shift, scale, offset] = op === 'sub' ? [b, filled(1), filled(-0)] : op === 'mul' ? [filled(0), b, filled(-0)] : [filled(0), filled(1), b];
-  return kernels().channelAffine(a, shift, scale, offset);
+  return kernels().channelAffine(a, shift, scale, offset, spatial);
 }
 
 /**

@@ -37,6 +37,9 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
   const divisor = across(x.subarray(0, channels));
   divisor.set([0, -0].slice(0, divisor.length));
   const quotient = kernels.channelQuotient(x, divisor);
+  // Both also per channel of [rows, channels, spatial], each parameter over a channel's run.
+  const affineRuns = kernels.channelAffine(x, beta, gamma, g.subarray(0, channels), spatial);
+  const quotientRuns = kernels.channelQuotient(x, divisor.subarray(0, channels), spatial);
   // Added in place into a copy of g, in the kernels' memory when x is there (then written in place, not through a copy).
   const added = [null, x].map((factor) => {
     const target = wasmArena().owns(x) ? wasmArena().take(g.length)! : new Float64Array(g.length);
@@ -46,7 +49,7 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
   });
   return {
     mean, invStd, forwardMean: forward.moments.mean, forwardInvStd: forward.moments.invStd, y: forward.output, dx: d.x, dGamma: d.gamma, dBeta: d.beta,
-    sums, squares, affine, productSums, quotient, addedRows: added[0], addedProducts: added[1],
+    sums, squares, affine, productSums, quotient, affineRuns, quotientRuns, addedRows: added[0], addedProducts: added[1],
   };
 }
 
@@ -54,7 +57,7 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
  * Outputs that are bit for bit the reference's on every layout: the sums over the leading axis
  * add the rows in order on both, and the affine store, the quotient and the adds in place are elementwise.
  */
-const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine', 'productSums', 'quotient', 'addedRows', 'addedProducts']);
+const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine', 'productSums', 'quotient', 'affineRuns', 'quotientRuns', 'addedRows', 'addedProducts']);
 
 /** The first index where a and b differ in any bit (NaN only equals NaN), or -1. */
 function firstDifference(a: Float64Array, b: Float64Array): number {

@@ -46,6 +46,21 @@ describe('a row against a full-size tensor', () => {
   });
 });
 
+describe('a block against a full-size tensor ([C, 1, 1] against [N, C, H, W]: the kernels\' runs)', () => {
+  it('gives the loop\'s bits on random shapes, special values included', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 1e6 }), (h, channels, w, seed) => {
+      const rows = Math.ceil(4096 / (channels * h * w)) + (seed % 3);
+      const x = randn([rows, channels, h, w], { seed });
+      for (let i = 0; i < x.size; i += 13) x.storage[i] = SPECIAL[(i + seed) % SPECIAL.length];
+      const perChannel = randn([channels, 1, 1], { seed: seed + 1 });
+      perChannel.storage[0] = SPECIAL[seed % SPECIAL.length];
+      expectLoopBits(x, perChannel);
+      expectLoopBits(x, randn([1, channels, 1, 1], { seed: seed + 2 }));
+      expectLoopBits(x, randn([channels, h, 1], { seed: seed + 3 }));
+    }), { numRuns: 40 });
+  });
+});
+
 describe('mul\'s and div\'s gradients where a row meets a full-size tensor', () => {
   /** Both gradients of x·row, row·x, x / row and row / x, on the kernels and on the loop, bit for bit. */
   function expectGradientBits(x: Tensor, row: Tensor, g: Tensor): void {

@@ -330,10 +330,10 @@ export const wasmKernels: Kernels = {
     }
   },
 
-  channelAffine(x, shift, scale, offset) {
+  channelAffine(x, shift, scale, offset, spatial = 1) {
     const channels = shift.length;
-    const scratch = Scratch.make([x], channels, 1);
-    if (scratch === null) return jsKernels.channelAffine(x, shift, scale, offset);
+    const scratch = Scratch.make([x], channels, spatial);
+    if (scratch === null) return jsKernels.channelAffine(x, shift, scale, offset, spatial);
     const out = uninitializedValues(x.length);
     const { slots } = scratch;
     slots[MEAN].set(shift);
@@ -343,9 +343,9 @@ export const wasmKernels: Kernels = {
     return out;
   },
 
-  channelQuotient(x, divisor) {
-    const scratch = Scratch.make([x], divisor.length, 1);
-    if (scratch === null) return jsKernels.channelQuotient(x, divisor);
+  channelQuotient(x, divisor, spatial = 1) {
+    const scratch = Scratch.make([x], divisor.length, spatial);
+    if (scratch === null) return jsKernels.channelQuotient(x, divisor, spatial);
     const out = uninitializedValues(x.length);
     scratch.slots[DIVISOR].set(divisor);
     scratch.sweep('quotient', 0, NONE, out, [NONE, NONE], DIVISOR);
