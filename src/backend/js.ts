@@ -40,19 +40,12 @@ function productSumsInto(p: Float64Array, q: Float64Array, sums: Float64Array): 
   return sums;
 }
 
-/** target += x·row (x null: target += row) per channel of [rows, channels], in place. */
-function addInto(target: Float64Array, row: Float64Array, x: Float64Array | null): void {
+/** target += x·row (x null: target += row) per channel of [rows, channels, spatial], in place. */
+function addInto(target: Float64Array, row: Float64Array, x: Float64Array | null, spatial = 1): void {
   const channels = row.length;
-  if (x === null) {
-    for (let i = 0, c = 0; i < target.length; i++) {
-      target[i] += row[c];
-      if (++c === channels) c = 0;
-    }
-    return;
-  }
-  for (let i = 0, c = 0; i < target.length; i++) {
-    target[i] += x[i] * row[c];
-    if (++c === channels) c = 0;
+  for (let i = 0, c = 0, k = 0; i < target.length; i++) {
+    target[i] += x === null ? row[c] : x[i] * row[c];
+    if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
   }
 }
 

@@ -41,11 +41,11 @@ export interface Kernels {
    */
   channelProductSums(p: Float64Array, q: Float64Array, channels: number): Float64Array;
   /**
-   * target += x·row, or target += row when x is null, in place, with row repeating along target
-   * read as [rows, row.length]: a gradient added into the gradient so far (BN's mean and
+   * target += x·row, or target += row when x is null, in place, per channel of target read as
+   * [rows, row.length, spatial]: a gradient added into the gradient so far (BN's mean and
    * variance steps; see gradientToAddInto).
    */
-  channelAddInto(target: Float64Array, row: Float64Array, x: Float64Array | null): void;
+  channelAddInto(target: Float64Array, row: Float64Array, x: Float64Array | null, spatial?: number): void;
   /**
    * y = (x − μ) · γ/σ + β, with μ and σ the batch's (biased variance): the forward of fused
    * batch norm, with the moments it used, for the backward.

@@ -3,8 +3,8 @@ import { Tensor, type TensorLike } from '../tensor/tensor.js';
 import { formatShape, normalizeAxes, normalizeAxis, reducedShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { broadcastTo } from './broadcast.js';
 import { checkOptions, expectBoolean } from '../validate.js';
-import { broadcastPattern, compileBinary, compileReduce, type BinaryKernel, type ReduceKernel } from './kernels.js';
-import { addRowInto } from './row-affine.js';
+import { compileBinary, compileReduce, type BinaryKernel, type ReduceKernel } from './kernels.js';
+import { addRowInto, repeatedRun } from './row-affine.js';
 import { gradientToAddInto } from '../autograd/gradient-buffers.js';
 import { sumKernel, sumOfSquaresKernel } from './sums.js';
 
@@ -98,9 +98,10 @@ export const mean = reduction('mean', averaged(sumKernel), {
   backward: (ctx, g) => {
     const { inputs: [x], attrs } = ctx;
     const share = withKeptDims(byNumber(g, attrs.count, divideKernel, (t, c) => t.div(c)), x.shape, attrs);
-    const soFar = broadcastPattern(share.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
-    if (soFar === null) return [broadcastTo(share, x.shape)];
-    addRowInto(soFar.storage, share.storage);
+    const run = repeatedRun(share.shape, x.shape);
+    const soFar = run === null ? null : gradientToAddInto(ctx, 0);
+    if (soFar === null || run === null) return [broadcastTo(share, x.shape)];
+    addRowInto(soFar.storage, share.storage, undefined, run);
     return [soFar];
   },
 });
@@ -116,9 +117,10 @@ export const meanSquare = reduction('meanSquare', averaged(sumOfSquaresKernel), 
   backward: (ctx, g) => {
     const { inputs: [x], attrs } = ctx;
     const slope = withKeptDims(byNumber(g, 2 / attrs.count, multiplyKernel, (t, c) => t.mul(c)), x.shape, attrs);
-    const soFar = broadcastPattern(slope.shape, x.shape) === 'row' ? gradientToAddInto(ctx, 0) : null;
-    if (soFar === null) return [x.mul(slope)];
-    addRowInto(soFar.storage, slope.storage, x.storage);
+    const run = repeatedRun(slope.shape, x.shape);
+    const soFar = run === null ? null : gradientToAddInto(ctx, 0);
+    if (soFar === null || run === null) return [x.mul(slope)];
+    addRowInto(soFar.storage, slope.storage, x.storage, run);
     return [soFar];
   },
 });

@@ -1,6 +1,6 @@
 import { kernels, worthSimdKernels } from '../backend/index.js';
 import { sameShape, type Shape } from '../tensor/shape.js';
-import { addRowProductsInto, addRowsInto, blockRun, broadcastPattern, type RowGradientKernel } from './kernels.js';
+import { addBlockInto, addRowProductsInto, addRowsInto, blockRun, broadcastPattern, type RowGradientKernel } from './kernels.js';
 
 /*
  * Passes over a full-size x with a row repeating along it (BN's statistics and parameters against
@@ -40,9 +40,8 @@ const constantRow = (() => {
  */
 export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape): Float64Array | null {
   if (!worthSimdKernels(a.length) || !sameShape(aShape, outShape)) return null;
-  const pattern = broadcastPattern(bShape, outShape);
-  if (pattern !== 'row' && pattern !== 'block') return null;
-  const spatial = pattern === 'row' ? 1 : blockRun(bShape, outShape);
+  const spatial = repeatedRun(bShape, outShape);
+  if (spatial === null) return null;
   if (op === 'div') return kernels().channelQuotient(a, b, spatial);
   const filled = (value: 0 | 1 | -0) => constantRow(value, b.length);
   const [shift, scale, offset] = op === 'sub' ? [b, filled(1), filled(-0)] : op === 'mul' ? [filled(0), b, filled(-0)] : [filled(0), filled(1), b];
@@ -65,11 +64,22 @@ export function rowGradients(op: 'mul' | 'div', loop: RowGradientKernel): RowGra
 }
 
 /**
- * target += x·row, or target += row without x, in place (a gradient added into the gradient so
- * far): through the kernels where they are worth it, else the loops; the same bits either way.
+ * How `small` repeats along `full` when the kernels can take it: as a row (1) or as a block of
+ * runs (their length), else null.
  */
-export function addRowInto(target: Float64Array, row: Float64Array, x?: Float64Array): void {
-  if (worthSimdKernels(target.length)) kernels().channelAddInto(target, row, x ?? null);
+export function repeatedRun(small: Shape, full: Shape): number | null {
+  const pattern = broadcastPattern(small, full);
+  return pattern === 'row' ? 1 : pattern === 'block' ? blockRun(small, full) : null;
+}
+
+/**
+ * target += x·row, or target += row without x, in place (a gradient added into the gradient so
+ * far), with each of row's values over a run of `run` values (repeatedRun): through the kernels
+ * where they are worth it, else the loops; the same bits either way.
+ */
+export function addRowInto(target: Float64Array, row: Float64Array, x?: Float64Array, run = 1): void {
+  if (worthSimdKernels(target.length)) kernels().channelAddInto(target, row, x ?? null, run);
+  else if (run > 1) addBlockInto(target, row, x ?? null, run);
   else if (x === undefined) addRowsInto(target, row);
   else addRowProductsInto(target, x, row);
 }

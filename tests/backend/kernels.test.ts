@@ -41,15 +41,17 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
   const affineRuns = kernels.channelAffine(x, beta, gamma, g.subarray(0, channels), spatial);
   const quotientRuns = kernels.channelQuotient(x, divisor.subarray(0, channels), spatial);
   // Added in place into a copy of g, in the kernels' memory when x is there (then written in place, not through a copy).
-  const added = [null, x].map((factor) => {
+  // Rows across channels·spatial, then each channel's value over its run.
+  const added = [[null, 1], [x, 1], [null, spatial], [x, spatial]].map(([factor, run]) => {
     const target = wasmArena().owns(x) ? wasmArena().take(g.length)! : new Float64Array(g.length);
     target.set(g);
-    kernels.channelAddInto(target, across(gamma), factor);
+    kernels.channelAddInto(target, run === 1 ? across(gamma) : gamma, factor as Float64Array | null, run as number);
     return target;
   });
   return {
     mean, invStd, forwardMean: forward.moments.mean, forwardInvStd: forward.moments.invStd, y: forward.output, dx: d.x, dGamma: d.gamma, dBeta: d.beta,
-    sums, squares, affine, productSums, quotient, affineRuns, quotientRuns, addedRows: added[0], addedProducts: added[1],
+    sums, squares, affine, productSums, quotient, affineRuns, quotientRuns,
+    addedRows: added[0], addedProducts: added[1], addedRowsRuns: added[2], addedProductsRuns: added[3],
   };
 }
 
@@ -57,7 +59,7 @@ function outputs(kernels: Kernels, { x, g, gamma, beta, channels, spatial, eps }
  * Outputs that are bit for bit the reference's on every layout: the sums over the leading axis
  * add the rows in order on both, and the affine store, the quotient and the adds in place are elementwise.
  */
-const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine', 'productSums', 'quotient', 'affineRuns', 'quotientRuns', 'addedRows', 'addedProducts']);
+const ALWAYS_BIT_FOR_BIT = new Set(['sums', 'squares', 'affine', 'productSums', 'quotient', 'affineRuns', 'quotientRuns', 'addedRows', 'addedProducts', 'addedRowsRuns', 'addedProductsRuns']);
 
 /** The first index where a and b differ in any bit (NaN only equals NaN), or -1. */
 function firstDifference(a: Float64Array, b: Float64Array): number {

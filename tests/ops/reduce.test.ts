@@ -46,15 +46,22 @@ describe('sums over the leading axes', () => {
     }
   });
 
+  /** Explicit BN's three gradients on the WebAssembly kernels and on the loops, bit for bit, with −0 and large values in g. */
+  function expectExplicitBatchNormBits(shape: number[]): void {
+    const x = randn(shape, { seed: shape[1], requiresGrad: true });
+    const gamma = randn([shape[1]], { seed: 2, requiresGrad: true }), beta = randn([shape[1]], { seed: 3, requiresGrad: true });
+    const g = randn(shape, { seed: 4 });
+    for (let i = 0; i < g.size; i += 11) g.storage[i] = i % 2 ? -0 : 1e8 * g.storage[i];
+    const run = () => grad(batchNorm(x, gamma, beta), [x, gamma, beta], { gradOutputs: [g] });
+    const fast = withKernels('wasm', run), loop = withKernels('js', run);
+    fast.forEach((t, i) => expect(sameBits(t, loop[i]), `gradient ${i} at [${shape}]`).toBe(true));
+  }
+
   it('give the loops\' bits where mean and meanSquare add their gradient in place into x\'s so far (explicit BN), a row of whole steps or not', () => {
-    for (const shape of [[512, 24], [300, 20], [700, 10], [4096, 3]]) {
-      const x = randn(shape, { seed: shape[1], requiresGrad: true });
-      const gamma = randn([shape[1]], { seed: 2, requiresGrad: true }), beta = randn([shape[1]], { seed: 3, requiresGrad: true });
-      const g = randn(shape, { seed: 4 });
-      for (let i = 0; i < g.size; i += 11) g.storage[i] = i % 2 ? -0 : 1e8 * g.storage[i];
-      const run = () => grad(batchNorm(x, gamma, beta), [x, gamma, beta], { gradOutputs: [g] });
-      const fast = withKernels('wasm', run), loop = withKernels('js', run);
-      fast.forEach((t, i) => expect(sameBits(t, loop[i]), `gradient ${i} at [${shape}]`).toBe(true));
-    }
+    for (const shape of [[512, 24], [300, 20], [700, 10], [4096, 3]]) expectExplicitBatchNormBits(shape);
+  });
+
+  it('give the loops\' bits on [N, C, H, W] too, where each channel\'s value is added over its run, large and small', () => {
+    for (const shape of [[16, 6, 7, 9], [4, 3, 5, 5], [2, 10, 33, 1], [3, 1, 40, 40]]) expectExplicitBatchNormBits(shape);
   });
 });

@@ -308,12 +308,13 @@ export const wasmKernels: Kernels = {
     return sums;
   },
 
-  channelAddInto(target, row, x) {
+  channelAddInto(target, row, x, spatial = 1) {
     const channels = row.length;
-    // In place only where a row is whole steps of its sweep (see storingFeaturesCode): a
-    // narrower first step would overlap the next and add that channel's row twice.
-    const scratch = channels % 4 === 0 ? Scratch.make(x === null ? [target] : [target, x], channels, 1) : null;
-    if (scratch === null) return jsKernels.channelAddInto(target, row, x);
+    // In place only where each value is stored once: along runs (spatial > 1), or where a row is
+    // whole steps of its sweep (see storingFeaturesCode): a narrower first step would overlap the
+    // next and add that channel's row twice.
+    const scratch = spatial > 1 || channels % 4 === 0 ? Scratch.make(x === null ? [target] : [target, x], channels, spatial) : null;
+    if (scratch === null) return jsKernels.channelAddInto(target, row, x, spatial);
     const { slots } = scratch;
     slots[MEAN].fill(0);
     if (x === null) {
