@@ -233,12 +233,27 @@ export function addBlockInto(target: Float64Array, row: Float64Array, x: Float64
   }
 }
 
-/** sums += Σ p · q over each sum's runs of `run` values (sums a `block` of p's shape: see broadcastPattern), in input order. */
+/**
+ * sums += Σ p · q over each sum's runs of `run` values (sums a `block` of p's shape: see
+ * broadcastPattern), in input order; four sums' runs side by side, as compileReduce's block path.
+ */
 export function addBlockSumsOfProducts(sums: Float64Array, p: Float64Array, q: Float64Array, run: number): void {
-  for (let i = 0; i < p.length;) {
-    for (let o = 0; o < sums.length; o++) {
+  const m = sums.length;
+  for (let i = 0; i < p.length; i += m * run) {
+    let o = 0;
+    for (; o + 4 <= m; o += 4) {
+      let sum0 = sums[o], sum1 = sums[o + 1], sum2 = sums[o + 2], sum3 = sums[o + 3];
+      for (let k = i + o * run, end = k + run; k < end; k++) {
+        sum0 += p[k] * q[k];
+        sum1 += p[k + run] * q[k + run];
+        sum2 += p[k + 2 * run] * q[k + 2 * run];
+        sum3 += p[k + 3 * run] * q[k + 3 * run];
+      }
+      sums[o] = sum0; sums[o + 1] = sum1; sums[o + 2] = sum2; sums[o + 3] = sum3;
+    }
+    for (; o < m; o++) {
       let sum = sums[o];
-      for (const end = i + run; i < end; i++) sum += p[i] * q[i];
+      for (let k = i + o * run, end = k + run; k < end; k++) sum += p[k] * q[k];
       sums[o] = sum;
     }
   }
@@ -309,7 +324,9 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
       return out;
     }
     // The kept axes one block in the middle (BN over [N, C, H, W] keeps C): each output's run of
-    // values, one run per step along the leading axes, so each output adds its values in input order.
+    // values, one run per step along the leading axes, so each output adds its values in input
+    // order. Four outputs' runs are walked side by side: four independent chains of adds, where
+    // one chain waits on each add.
     let firstKept = 0;
     while (axes.includes(firstKept)) firstKept++;
     let lastKept = nd;
@@ -317,10 +334,18 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     if (axes.length === nd - (lastKept - firstKept)) {
       let run = 1;
       for (let axis = lastKept; axis < nd; axis++) run *= shape[axis];
-      for (let i = 0; i < n;) {
-        for (let o = 0; o < outSize; o++) {
+      for (let i = 0; i < n; i += outSize * run) {
+        let o = 0;
+        for (; o + 4 <= outSize; o += 4) {
+          let acc0 = out[o], acc1 = out[o + 1], acc2 = out[o + 2], acc3 = out[o + 3];
+          for (let k = i + o * run, end = k + run; k < end; k++) {
+            ${[0, 1, 2, 3].map((r) => `{ let acc = acc${r}; const x = input[k + ${r} * run]; ${fold} acc${r} = acc; }`).join(' ')}
+          }
+          out[o] = acc0; out[o + 1] = acc1; out[o + 2] = acc2; out[o + 3] = acc3;
+        }
+        for (; o < outSize; o++) {
           let acc = out[o];
-          for (const end = i + run; i < end; i++) { const x = input[i]; ${fold} }
+          for (let k = i + o * run, end = k + run; k < end; k++) { const x = input[k]; ${fold} }
           out[o] = acc;
         }
       }
