@@ -293,8 +293,10 @@ const NO_DATA = new Float64Array(1);
 
 /**
  * Reductions over a set of axes. `combine` folds `x` into `acc`. The fast paths cover reducing
- * everything, the leading axes (BN's mean over the batch) and the trailing axes; the general
- * path walks the input with an odometer and output strides that are 0 on reduced axes.
+ * everything, the leading axes (BN's mean over the batch), and every axis but one block of kept
+ * ones (the trailing axes, BN over [N, C, H, W]); the general path walks the input with an
+ * odometer and output strides that are 0 on reduced axes. Each output folds its values in input
+ * order on every path.
  */
 export type ReduceKernel = (input: Float64Array, shape: Shape, axes: readonly number[]) => Float64Array;
 
@@ -308,25 +310,15 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     if (outSize === 0) return out;
     if (n === 0) return out;
     const leading = axes.every((axis, i) => axis === i);
-    const trailing = axes.every((axis, i) => axis === nd - axes.length + i);
     if (leading) {
       // Each output's sum in input order, as before; eight rows per turn (see rowWalk).
       ${rowWalk('outSize', { load: 'let acc = out[j];', step: (i) => `const x = input[${i}]; ${fold}`, store: 'out[j] = acc;' })}
       return out;
     }
-    if (trailing) {
-      const block = n / outSize;
-      for (let o = 0, i = 0; o < outSize; o++) {
-        let acc = out[o];
-        for (const end = i + block; i < end; i++) { const x = input[i]; ${fold} }
-        out[o] = acc;
-      }
-      return out;
-    }
-    // The kept axes one block in the middle (BN over [N, C, H, W] keeps C): each output's run of
-    // values, one run per step along the leading axes, so each output adds its values in input
-    // order. Four outputs' runs are walked side by side: four independent chains of adds, where
-    // one chain waits on each add.
+    // The kept axes one block, leading (LayerNorm's mean over the trailing axes) or in the middle
+    // (BN over [N, C, H, W] keeps C): each output's run of values, one run per step along the
+    // leading axes, so each output adds its values in input order. Four outputs' runs are walked
+    // side by side: four independent chains of adds, where one chain waits on each add.
     let firstKept = 0;
     while (axes.includes(firstKept)) firstKept++;
     let lastKept = nd;

@@ -94,13 +94,13 @@ describe('compileReduce', () => {
   });
 });
 
-describe('compileReduce over every axis but a block in the middle (BN over [N, C, H, W])', () => {
+describe('compileReduce over every axis but a block, leading or in the middle (LayerNorm over the trailing axes, BN over [N, C, H, W])', () => {
   const sum = compileReduce('0', 'acc + x');
   it('adds each output\'s values in input order: the same bits as the odometer walk', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 3, maxLength: 5 }), fc.integer(), fc.integer({ min: 1, max: 3 }), (shape, seed, keptLength) => {
-        // Keep one block of axes strictly inside: at least one reduced axis before and after it.
-        const first = 1, last = Math.min(shape.length - 1, first + keptLength);
+      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 3, maxLength: 5 }), fc.integer(), fc.integer({ min: 1, max: 3 }), fc.boolean(), (shape, seed, keptLength, inside) => {
+        // Keep one block of axes, with at least one reduced axis after it, and one before it when `inside`.
+        const first = inside ? 1 : 0, last = Math.min(shape.length - 1, first + keptLength);
         const axes = shape.map((_, i) => i).filter((i) => i < first || i >= last);
         // Values of many scales, so that the order of the additions shows in the bits.
         const data = valuesFor(shape, seed, (v) => v * 10 ** ((Math.abs(seed) + Math.round(v * 1000)) % 17 - 8));
