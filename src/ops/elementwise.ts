@@ -25,7 +25,7 @@ type BinaryGradient = (g: Tensor, a: Tensor, b: Tensor, out: Tensor, shape: Shap
 /** Both gradients at once where a faster path applies (see `bothInOnePass`), else null. */
 type BothGradients = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor, Tensor] | null;
 
-/** `row`: a full-size a and a row b go through the kernels (see row-affine.ts). */
+/** `row`: a full-size a and a b repeating along it (a row, or a block of runs) go through the kernels (see row-affine.ts). */
 function binaryOp(name: string, expression: string, label: string, gradA: BinaryGradient, gradB: BinaryGradient, formula: GradientFormula<undefined>, both?: BothGradients, row?: RowOp) {
   const kernel = compileBinary(expression);
   const op: OpDefinition = {

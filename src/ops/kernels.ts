@@ -222,17 +222,6 @@ export const addRowProductsInto = compileRowPass<[target: Float64Array, x: Float
 export const addRowSumsOfProducts = compileRowPass<[sums: Float64Array, p: Float64Array, q: Float64Array]>(['sums', 'p', 'q'], 'p.length', 'sums.length',
   { load: 'let sum = sums[j];', step: (i) => `sum += p[${i}] * q[${i}];`, store: 'sums[j] = sum;' });
 
-/** target += x·row (x null: target += row) with each of row's values over a run of `run` values (a `block`: see broadcastPattern), in place. */
-export function addBlockInto(target: Float64Array, row: Float64Array, x: Float64Array | null, run: number): void {
-  for (let i = 0; i < target.length;) {
-    for (let j = 0; j < row.length; j++) {
-      const v = row[j];
-      if (x === null) for (const end = i + run; i < end; i++) target[i] += v;
-      else for (const end = i + run; i < end; i++) target[i] += x[i] * v;
-    }
-  }
-}
-
 /**
  * sums += Σ p · q over each sum's runs of `run` values (sums a `block` of p's shape: see
  * broadcastPattern), in input order; four sums' runs side by side, as compileReduce's block path.

@@ -1,6 +1,6 @@
 import { kernels, worthSimdKernels } from '../backend/index.js';
 import { sameShape, type Shape } from '../tensor/shape.js';
-import { addBlockInto, addRowProductsInto, addRowsInto, blockRun, broadcastPattern, type RowGradientKernel } from './kernels.js';
+import { addRowProductsInto, addRowsInto, blockRun, broadcastPattern, type RowGradientKernel } from './kernels.js';
 
 /*
  * Passes over a full-size x with a row repeating along it (BN's statistics and parameters against
@@ -41,7 +41,11 @@ const constantRow = (() => {
 export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64Array, bShape: Shape, outShape: Shape): Float64Array | null {
   if (!worthSimdKernels(a.length) || !sameShape(aShape, outShape)) return null;
   const spatial = repeatedRun(bShape, outShape);
-  if (spatial === null) return null;
+  return spatial === null ? null : onKernels(op, a, b, spatial);
+}
+
+/** a op b on the kernels in use, each of b's values over a run of `spatial` values of a, with the op's bits (see above). */
+function onKernels(op: RowOp, a: Float64Array, b: Float64Array, spatial: number): Float64Array {
   if (op === 'div') return kernels().channelQuotient(a, b, spatial);
   const filled = (value: 0 | 1 | -0) => constantRow(value, b.length);
   const [shift, scale, offset] = op === 'sub' ? [b, filled(1), filled(-0)] : op === 'mul' ? [filled(0), b, filled(-0)] : [filled(0), filled(1), b];
@@ -50,16 +54,14 @@ export function rowAffine(op: RowOp, a: Float64Array, aShape: Shape, b: Float64A
 
 /**
  * mul's or div's two gradients where a full-size operand meets a row (BN's γ·x̂ and x̂ = (x − μ)/σ)
- * through the kernels: g·row (as the affine store, (g − 0)·row + (−0)) or g / row, and Σ g·q
+ * through the kernels: g·row or g / row as the ops take it (onKernels), and Σ g·q
  * (channelProductSums), two SIMD sweeps in place of `loop`'s one pass in JavaScript, with its
  * bits. Elsewhere, `loop`.
  */
 export function rowGradients(op: 'mul' | 'div', loop: RowGradientKernel): RowGradientKernel {
   return (g, row, q) => {
     if (!worthSimdKernels(g.length)) return loop(g, row, q);
-    const simd = kernels();
-    const full = op === 'div' ? simd.channelQuotient(g, row) : simd.channelAffine(g, constantRow(0, row.length), row, constantRow(-0, row.length));
-    return { full, sums: simd.channelProductSums(g, q, row.length) };
+    return { full: onKernels(op, g, row, 1), sums: kernels().channelProductSums(g, q, row.length) };
   };
 }
 
@@ -74,12 +76,12 @@ export function repeatedRun(small: Shape, full: Shape): number | null {
 
 /**
  * target += x·row, or target += row without x, in place (a gradient added into the gradient so
- * far), with each of row's values over a run of `run` values (repeatedRun): through the kernels
- * where they are worth it, else the loops; the same bits either way.
+ * far), with each of row's values over a run of `run` values (repeatedRun): a row below the
+ * kernels' threshold takes the ops' compiled row walks; everything else the kernels in use, whose
+ * JavaScript loop also walks runs. The same bits either way.
  */
 export function addRowInto(target: Float64Array, row: Float64Array, x?: Float64Array, run = 1): void {
-  if (worthSimdKernels(target.length)) kernels().channelAddInto(target, row, x ?? null, run);
-  else if (run > 1) addBlockInto(target, row, x ?? null, run);
+  if (run > 1 || worthSimdKernels(target.length)) kernels().channelAddInto(target, row, x ?? null, run);
   else if (x === undefined) addRowsInto(target, row);
   else addRowProductsInto(target, x, row);
 }

@@ -243,6 +243,23 @@ describe('the WebAssembly SIMD kernels', () => {
   });
 });
 
+describe('the JavaScript kernels, the reference', () => {
+  it('add a row or a block of runs in place as adding it spread out, or its product with x, would (channelAddInto)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 6 }), fc.integer(), (rows, channels, spatial, seed) => {
+      const size = rows * channels * spatial;
+      const target = tidy(() => randn([size], { seed }).storage.slice()), x = tidy(() => randn([size], { seed: seed + 1 }).storage.slice());
+      const row = randn([channels], { seed: seed + 2 }).storage;
+      // row's value at i: channel (i / spatial) mod channels.
+      const spread = (i: number) => row[Math.floor(i / spatial) % channels];
+      const plusRow = target.slice(), plusProducts = target.slice();
+      jsKernels.channelAddInto(plusRow, row, null, spatial);
+      jsKernels.channelAddInto(plusProducts, row, x, spatial);
+      expect(plusRow).toEqual(target.map((v, i) => v + spread(i)));
+      expect(plusProducts).toEqual(target.map((v, i) => v + x[i] * spread(i)));
+    }), { numRuns: 200 });
+  });
+});
+
 describe('choosing the kernels', () => {
   it('setKernels switches every kernel call and returns the previous choice', () => {
     const x = randn([6, 4], { seed: 3, requiresGrad: true }), gamma = randn([4], { seed: 4, requiresGrad: true }), beta = randn([4], { seed: 5, requiresGrad: true });
