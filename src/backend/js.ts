@@ -1,5 +1,5 @@
 import { uninitializedValues } from '../tensor/allocation.js';
-import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from './kernels.js';
+import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type Moments } from './kernels.js';
 
 /*
  * The kernels as plain loops over Float64Array: the reference the WebAssembly kernels are tested
@@ -60,11 +60,24 @@ function affine(x: Float64Array, shift: Float64Array, scale: Float64Array, offse
   return out;
 }
 
+/** Σx and Σx² per channel, added into `sums` and `squares`, in one pass. */
+function powerSumsInto(x: Float64Array, channels: number, spatial: number, sums: Float64Array, squares: Float64Array): void {
+  for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+    const v = x[i];
+    sums[c] += v;
+    squares[c] += v * v;
+    if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+  }
+}
+
 function channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments {
   const count = x.length / channels;
-  const mean = meanFromSums(channelSumsInto(x, channels, spatial, new Float64Array(channels)), count);
-  const squares = squaredDeviationsInto(x, mean, spatial, new Float64Array(channels));
-  return { mean, invStd: invStdFromSquaredDeviations(squares, count, eps) };
+  const mean = new Float64Array(channels), variance = new Float64Array(channels);
+  powerSumsInto(x, channels, spatial, mean, variance);
+  if (momentsFromPowerSums(mean, variance, count)) {
+    varianceFromSquaredDeviations(variance, squaredDeviationsInto(x, mean, spatial, new Float64Array(channels)), count);
+  }
+  return { mean, invStd: invStdFromVariance(variance, eps) };
 }
 
 export const jsKernels: Kernels = {

@@ -20,7 +20,10 @@ export interface BatchNormGradients {
 /** x is read as [batch, channels, spatial] row-major (see ChannelLayout), spatial = 1 for [N, C]. */
 export interface Kernels {
   readonly name: KernelsName;
-  /** Per-channel mean and inverse standard deviation, in two passes (the second over x − μ). */
+  /**
+   * Per-channel mean and inverse standard deviation: from Σx and Σx² in one pass where that is
+   * accurate, else from a second pass over x − μ (momentsFromPowerSums).
+   */
   channelMoments(x: Float64Array, channels: number, spatial: number, eps: number): Moments;
   /**
    * Σx (or Σx², `squared`) per channel of x read as [rows, channels], starting from 0 and adding
@@ -69,14 +72,48 @@ export function meanFromSums(sums: Float64Array, count: number): Float64Array {
   return sums;
 }
 
-/** Σ(x − μ)² per channel → 1/σ, in place. */
-export function invStdFromSquaredDeviations(squares: Float64Array, count: number, eps: number): Float64Array {
-  // A constant channel at eps = 0: 1/σ is taken as 0, as PyTorch's kernel does (see guardZeroVariance).
-  for (let c = 0; c < squares.length; c++) {
-    const varianceEps = squares[c] / count + eps;
-    squares[c] = varianceEps === 0 ? 0 : 1 / Math.sqrt(varianceEps);
+/**
+ * The smallest mean square whose one-pass variance is kept: 2⁻⁹⁶⁹ (2⁵³ times the smallest normal
+ * number), above which squares that fell to subnormals carry errors under 2⁻¹⁰⁶ of it.
+ */
+const SMALLEST_MEAN_SQUARE = 2 ** -969;
+
+/**
+ * Σx (in `sums`) and Σx² (in `squares`) per channel → μ and σ² = Σx²/n − μ², in place, from one
+ * pass over x. That difference cancels as μ² nears the mean square Σx²/n; σ² is kept only where
+ * it is at least a quarter of the mean square (at most two bits lost to cancellation, so within a
+ * few roundings of the two-pass Σ(x − μ)²/n) and the squares were far from underflow. Elsewhere
+ * (and where x held NaN or ±∞, or x² overflowed) σ² is left NaN, and the function returns true:
+ * the caller then sums Σ(x − μ)² for those channels (varianceFromSquaredDeviations). μ is Σx/n,
+ * as in the two-pass form: the sums add the same values in the same order.
+ */
+export function momentsFromPowerSums(sums: Float64Array, squares: Float64Array, count: number): boolean {
+  let twoPass = false;
+  for (let c = 0; c < sums.length; c++) {
+    const mean = sums[c] / count, meanSquare = squares[c] / count;
+    const variance = meanSquare - mean * mean;
+    sums[c] = mean;
+    const kept = variance >= 0.25 * meanSquare && meanSquare >= SMALLEST_MEAN_SQUARE;
+    squares[c] = kept ? variance : NaN;
+    twoPass ||= !kept;
   }
-  return squares;
+  return twoPass;
+}
+
+/** Where `variance` is NaN (momentsFromPowerSums): σ² = Σ(x − μ)²/n, from `deviations`, in place. */
+export function varianceFromSquaredDeviations(variance: Float64Array, deviations: Float64Array, count: number): Float64Array {
+  for (let c = 0; c < variance.length; c++) if (Number.isNaN(variance[c])) variance[c] = deviations[c] / count;
+  return variance;
+}
+
+/** σ² per channel → 1/√(σ² + ε), in place. */
+export function invStdFromVariance(variance: Float64Array, eps: number): Float64Array {
+  // A constant channel at eps = 0: 1/σ is taken as 0, as PyTorch's kernel does (see guardZeroVariance).
+  for (let c = 0; c < variance.length; c++) {
+    const varianceEps = variance[c] + eps;
+    variance[c] = varianceEps === 0 ? 0 : 1 / Math.sqrt(varianceEps);
+  }
+  return variance;
 }
 
 /** γ/σ per channel, into `scale`: the forward's one multiplier. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { batchNormFused, getKernels, grad, randn, setKernels, tidy } from 'gradgraph';
 import { releaseValues } from '../../src/tensor/allocation.js';
 import { jsKernels } from '../../src/backend/js.js';
-import type { Kernels } from '../../src/backend/kernels.js';
+import { momentsFromPowerSums, type Kernels } from '../../src/backend/kernels.js';
 import { BLOCK_VALUES, RESIDENT_VALUES, wasmArena, wasmKernels, wasmSimdSupported } from '../../src/backend/wasm/kernels.js';
 
 /*
@@ -98,9 +98,15 @@ const problems = fc
   .chain(({ rows, channels, spatial, eps }) => {
     const size = rows * channels * spatial;
     const value = eps === 0 ? fc.integer({ min: -3, max: 3 }) : fc.double({ min: -10, max: 10, noNaN: true });
+    // Channels away from the origin as well as near it: their moments come from the second pass
+    // (momentsFromPowerSums). Only on [N, C], compared bit for bit: on [N, C, L] the WebAssembly
+    // lanes add a run in another order, μ's last bit is then off by up to ulp(offset), and over
+    // a small spread that is more than the 1e-12 allowed there (the next tests take those).
+    const offsets = values(channels, spatial === 1 ? fc.constantFrom(0, 0, 7, -1e3) : fc.constant(0));
     return fc.record({
       rows: fc.constant(rows), channels: fc.constant(channels), spatial: fc.constant(spatial), eps: fc.constant(eps),
-      x: values(size, value), g: values(size, fc.double({ min: -10, max: 10, noNaN: true })),
+      x: fc.tuple(values(size, value), offsets).map(([x, offset]) => x.map((v, i) => v + offset[Math.floor(i / spatial) % channels])),
+      g: values(size, fc.double({ min: -10, max: 10, noNaN: true })),
       gamma: values(channels, fc.double({ min: -3, max: 3, noNaN: true })), beta: values(channels, fc.double({ min: -3, max: 3, noNaN: true })),
     });
   });
@@ -240,6 +246,91 @@ describe('the WebAssembly SIMD kernels', () => {
       expect(output[0]).toBe(c.beta[0]);
       expect(wasmKernels.batchNormBackward(c.g, c.x, c.gamma, moments, spatial).x.every(Number.isFinite)).toBe(true);
     }
+  });
+});
+
+/** μ and 1/σ per channel as the textbook's two passes take them: Σx/n, then Σ(x − μ)²/n, rows in order. */
+function twoPassMoments(x: Float64Array, channels: number, spatial: number, eps: number): { mean: Float64Array; invStd: Float64Array } {
+  const count = x.length / channels, channelOf = (i: number) => Math.floor(i / spatial) % channels;
+  const mean = new Float64Array(channels), squares = new Float64Array(channels);
+  x.forEach((v, i) => { mean[channelOf(i)] += v; });
+  for (let c = 0; c < channels; c++) mean[c] /= count;
+  x.forEach((v, i) => { const d = v - mean[channelOf(i)]; squares[channelOf(i)] += d * d; });
+  const invStd = squares.map((s) => (s / count + eps === 0 ? 0 : 1 / Math.sqrt(s / count + eps)));
+  return { mean, invStd };
+}
+
+describe('the moments, from Σx and Σx² in one pass where that is accurate', () => {
+  const kernelSets = [jsKernels, wasmKernels];
+
+  it('keep the one-pass variance where μ² < 3σ², within a few roundings of the two passes\'', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 40 }), fc.integer({ min: 1, max: 6 }), fc.integer(), (rows, channels, seed) => {
+      const x = tidy(() => randn([rows, channels], { seed }).storage.slice());
+      const sums = new Float64Array(channels), squares = new Float64Array(channels);
+      x.forEach((v, i) => { sums[i % channels] += v; squares[i % channels] += v * v; });
+      momentsFromPowerSums(sums, squares, rows);
+      const twoPass = twoPassMoments(x, channels, 1, 0);
+      // μ²/σ² against the bound of 3 (σ² ≥ a quarter of the mean square σ² + μ²), away from it by more than rounding.
+      twoPass.mean.forEach((mean, c) => {
+        const ratio = (mean * twoPass.invStd[c]) ** 2;
+        if (Math.abs(ratio - 3) > 1e-9) expect(Number.isNaN(squares[c]), `channel ${c}, μ²/σ² = ${ratio}`).toBe(ratio > 3);
+      });
+      for (const kernels of kernelSets) {
+        const { mean, invStd } = kernels.channelMoments(x, channels, 1, 0);
+        expect(firstDifference(mean, twoPass.mean), kernels.name).toBe(-1);
+        invStd.forEach((v, c) => expect(Math.abs(v - twoPass.invStd[c]) / twoPass.invStd[c], `${kernels.name} channel ${c}`).toBeLessThan(1e-14));
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('take the two passes\' bits for every channel whose mean square is mostly its mean\'s, or whose values are not finite, overflow or underflow', () => {
+    const rows = 12, spatial = 3;
+    // One channel per case, each a different way for Σx²/n − μ² to go wrong.
+    const channels = [
+      (v: number) => 1e6 + v, // μ² ≫ σ²: every digit of σ² cancels in one pass
+      (v: number) => 2 + v, // μ² = 4σ² or so: past the two bits allowed
+      (v: number) => (v > 1 ? NaN : v),
+      (v: number) => (v > 1 ? Infinity : v),
+      (v: number) => (v > 1 ? -Infinity : v - 1e300),
+      (v: number) => 1e200 * v, // x² overflows
+      (v: number) => 3e-160 * v, // x² falls to subnormals, with a few bits left
+      (v: number) => 5e-324 * Math.round(v * 4), // subnormal x
+      () => 3, // constant: σ² = 0
+    ];
+    const noise = tidy(() => randn([rows * channels.length * spatial], { seed: 77 }).storage.slice());
+    const x = noise.map((v, i) => channels[Math.floor(i / spatial) % channels.length](v));
+    for (const eps of [0, 1e-5]) {
+      const twoPass = twoPassMoments(x, channels.length, spatial, eps);
+      for (const kernels of kernelSets) {
+        const { mean, invStd } = kernels.channelMoments(x, channels.length, spatial, eps);
+        const forward = kernels.batchNormForward(x, new Float64Array(channels.length).fill(1), new Float64Array(channels.length), spatial, eps).moments;
+        // On [N, C, L] the WebAssembly lanes add a run's values in another order (μ to its last
+        // bit or so, and σ² moves by only the square of that); on the JavaScript loops, bit for bit.
+        if (kernels === jsKernels) {
+          expect(firstDifference(mean, twoPass.mean), 'mean').toBe(-1);
+          expect(firstDifference(invStd, twoPass.invStd), `1/σ at eps ${eps}`).toBe(-1);
+        } else {
+          invStd.forEach((v, c) => expect(Object.is(v, twoPass.invStd[c]) || Math.abs(v - twoPass.invStd[c]) <= 1e-12 * Math.abs(v), `wasm 1/σ of channel ${c} at eps ${eps}: ${v}, ${twoPass.invStd[c]}`).toBe(true));
+        }
+        expect(firstDifference(forward.invStd, invStd), `${kernels.name}: the forward's 1/σ is channelMoments'`).toBe(-1);
+      }
+      const onColumns = (kernels: Kernels) => kernels.channelMoments(x, channels.length * spatial, 1, eps);
+      const columns = twoPassMoments(x, channels.length * spatial, 1, eps);
+      // Column by column ([N, C·L]) both kernels add the rows in order: both have the two passes' bits.
+      for (const kernels of kernelSets) expect(firstDifference(onColumns(kernels).invStd, columns.invStd), `${kernels.name} on [N, C·L]`).toBe(-1);
+    }
+  });
+
+  it('mark a channel for the second pass where the one pass lost more than two bits, and only there', () => {
+    // Two values, μ = 1.5 and mean square 3: σ² = 3 − 2.25 = 0.75, exactly a quarter of the mean square (μ² = 3σ²).
+    const sums = Float64Array.of(3, 3), squares = Float64Array.of(6, 6 - 2e-6);
+    // The second channel's mean square is a hair smaller, so σ² is a hair under a quarter of it.
+    expect(momentsFromPowerSums(sums, squares, 2)).toBe(true);
+    expect(sums).toEqual(Float64Array.of(1.5, 1.5));
+    expect(squares[0]).toBe(0.75);
+    expect(squares[1]).toBeNaN();
+    const centred = Float64Array.of(3), centredSquares = Float64Array.of(6);
+    expect(momentsFromPowerSums(centred, centredSquares, 2)).toBe(false);
   });
 });
 

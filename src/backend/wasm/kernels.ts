@@ -1,4 +1,4 @@
-import { forwardScale, gradientCoefficients, invStdFromSquaredDeviations, meanFromSums, type Kernels, type Moments } from '../kernels.js';
+import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type Moments } from '../kernels.js';
 import { layParameters, parameterTableValues, sweepModulesBytes, type SweepName } from './sweeps.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 import { jsKernels } from '../js.js';
@@ -256,13 +256,20 @@ class Scratch {
     }
   }
 
-  /** Mean and 1/σ per channel of input `stream` into the MEAN and INV_STD slots, in two sweeps (the second over x − μ), as the JavaScript kernel does. */
+  /**
+   * Mean and 1/σ per channel of input `stream` into the MEAN and INV_STD slots, as the JavaScript
+   * kernel takes them: Σx and Σx² in one sweep, and Σ(x − μ)² in a second where those lose too
+   * much to cancellation (momentsFromPowerSums), into the B slot, free until the forward's affine.
+   */
   moments(stream: number, eps: number): void {
     const count = this.inputs[stream].length / this.channels;
-    this.sweep('channelSum', stream, NONE, null, [MEAN, NONE]);
-    meanFromSums(this.slots[MEAN], count);
-    this.sweep('squaredDeviations', stream, NONE, null, [INV_STD, NONE], MEAN);
-    invStdFromSquaredDeviations(this.slots[INV_STD], count, eps);
+    const { slots } = this;
+    this.sweep('powerSums', stream, NONE, null, [MEAN, INV_STD]);
+    if (momentsFromPowerSums(slots[MEAN], slots[INV_STD], count)) {
+      this.sweep('squaredDeviations', stream, NONE, null, [B, NONE], MEAN);
+      varianceFromSquaredDeviations(slots[INV_STD], slots[B], count);
+    }
+    invStdFromVariance(slots[INV_STD], eps);
   }
 
   /** True when input `stream` was copied in whole, to be left for a later call. */

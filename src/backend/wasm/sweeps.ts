@@ -54,6 +54,8 @@ export const SWEEPS = [
 export const QUOTIENT_SWEEPS = [
   // x / d, with the divisor d as parameter 0.
   { name: 'quotient', store: div(first, p(0)) },
+  // Σ x and Σ x², per channel: the moments in one pass where that is accurate (see momentsFromPowerSums).
+  { name: 'powerSums', accumulate: [first, square(first)] },
 ] as const satisfies readonly Sweep[];
 
 /**

@@ -137,6 +137,8 @@ describe('the summing sweeps', () => {
             expected: loops((c, i, [s]) => { s[c] += x[i]; }) },
           { name: 'squaredDeviations', run: () => sweeps.squaredDeviations(first * 8, 0, sums[0] * 8, 0, mean * 8, 0, 0, 0, rows, channels, 1), count: 1,
             expected: loops((c, i, [s]) => { const d = x[i] - mu[c]; s[c] += d * d; }) },
+          { name: 'powerSums', run: () => sweeps.powerSums(first * 8, 0, sums[0] * 8, sums[1] * 8, 0, 0, 0, 0, rows, channels, 1), count: 2,
+            expected: loops((c, i, [sum, squares]) => { sum[c] += x[i]; squares[c] += x[i] * x[i]; }) },
           // gradientSums reads g as its first stream and x as its second, as the kernels call it.
           { name: 'gradientSums', run: () => sweeps.gradientSums(second * 8, first * 8, sums[0] * 8, sums[1] * 8, mean * 8, 0, 0, 0, rows, channels, 1), count: 2,
             expected: loops((c, i, [beta, gamma]) => { beta[c] += g[i]; gamma[c] += g[i] * (x[i] - mu[c]); }) },
