@@ -66,12 +66,6 @@ export interface Kernels {
 
 export type KernelsName = 'js' | 'wasm';
 
-/** Σx per channel → μ, in place. */
-export function meanFromSums(sums: Float64Array, count: number): Float64Array {
-  for (let c = 0; c < sums.length; c++) sums[c] /= count;
-  return sums;
-}
-
 /**
  * The smallest mean square whose one-pass variance is kept: 2⁻⁹⁶⁹ (2⁵³ times the smallest normal
  * number), above which squares that fell to subnormals carry errors under 2⁻¹⁰⁶ of it.
@@ -127,10 +121,14 @@ export function forwardScale(gamma: Float64Array, invStd: Float64Array, scale: F
  * dβ = Σ g and Σ g·(x − μ), which becomes dγ (scaled by 1/σ) in place.
  */
 export function gradientCoefficients(dBeta: Float64Array, dGamma: Float64Array, gamma: Float64Array, invStd: Float64Array, count: number, a: Float64Array, b: Float64Array, d: Float64Array): void {
+  // Each value in a local: stores into one array could alias loads from another, so V8 would
+  // load every value again after each store, and one channel's chain of multiplies and divides
+  // could not overlap the next's (1.4x the time at 1024 channels).
   for (let c = 0; c < invStd.length; c++) {
-    dGamma[c] *= invStd[c];
-    a[c] = gamma[c] * invStd[c];
-    b[c] = -a[c] * invStd[c] * dGamma[c] / count;
-    d[c] = -a[c] * dBeta[c] / count;
+    const s = invStd[c], scale = gamma[c] * s, gammaSum = dGamma[c] * s;
+    dGamma[c] = gammaSum;
+    a[c] = scale;
+    b[c] = -scale * s * gammaSum / count;
+    d[c] = -scale * dBeta[c] / count;
   }
 }
