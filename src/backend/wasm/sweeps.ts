@@ -36,7 +36,11 @@ const mul = (a: Expression, b: Expression) => ({ op: 'mul', a, b }) as const;
 const div = (a: Expression, b: Expression) => ({ op: 'div', a, b }) as const;
 const square = (a: Expression) => ({ square: a }) as const;
 
-/** The five passes of fused batch norm (see js.ts for the same loops in JavaScript). */
+/**
+ * Fused batch norm's passes and the explicit graph's sums (see js.ts for the same loops in
+ * JavaScript): Σx and Σ(x − μ)² (at μ = 0, Σx²) for sums over leading axes, and for the
+ * forward's channels whose one pass loses too much; the forward's store; the backward's two.
+ */
 export const SWEEPS = [
   // Σ x, per channel.
   { name: 'channelSum', accumulate: [first] },
@@ -50,22 +54,23 @@ export const SWEEPS = [
   { name: 'inputGradient', store: add(add(mul(p(1), first), mul(p(2), sub(second, p(0)))), p(3)) },
 ] as const satisfies readonly Sweep[];
 
-/** x / row (BN's (x − μ) / σ): x·(1/σ) rounds differently from x / σ, so the affine store cannot stand in for it. */
-export const QUOTIENT_SWEEPS = [
-  // x / d, with the divisor d as parameter 0.
+/** The sweeps of the second module: the first has no room left (MODULES). */
+export const MORE_SWEEPS = [
+  // x / d, with the divisor d as parameter 0: x / row (BN's (x − μ) / σ), where x·(1/σ) would
+  // round differently from x / σ, so the affine store cannot stand in for it.
   { name: 'quotient', store: div(first, p(0)) },
-  // Σ x and Σ x², per channel: the moments in one pass where that is accurate (see momentsFromPowerSums).
+  // Σ x and Σ x², per channel: the forward's moments in one pass where that is accurate (see momentsFromPowerSums).
   { name: 'powerSums', accumulate: [first, square(first)] },
 ] as const satisfies readonly Sweep[];
 
 /**
  * The sweeps by module, each compiled to a module of its own on one memory: a module must stay
- * under 4 kB, the most Chromium compiles synchronously on a page's main thread, and the five
- * passes of batch norm alone take 4,020 bytes.
+ * under 4 kB, the most Chromium compiles synchronously on a page's main thread, and the first
+ * five sweeps alone take 4,020 bytes.
  */
-const MODULES: readonly (readonly Sweep[])[] = [SWEEPS, QUOTIENT_SWEEPS];
+const MODULES: readonly (readonly Sweep[])[] = [SWEEPS, MORE_SWEEPS];
 
-export type SweepName = (typeof SWEEPS | typeof QUOTIENT_SWEEPS)[number]['name'];
+export type SweepName = (typeof SWEEPS | typeof MORE_SWEEPS)[number]['name'];
 type StoringSweep = Extract<Sweep, { readonly store: Expression }>;
 
 // The parameters every sweep function takes, all i32: byte addresses, then counts.
