@@ -1,7 +1,7 @@
 import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type MatrixOperand, type Moments } from '../kernels.js';
 import { layParameters, parameterTableValues, sweepModulesBytes, type SweepName } from './sweeps.js';
 import { productModuleBytes } from './products.js';
-import { POOL_MIN_VALUES, uninitializedValues } from '../../tensor/allocation.js';
+import { uninitializedValues } from '../../tensor/allocation.js';
 import { jsKernels } from '../js.js';
 import { reserveArena, type Arena } from './arena.js';
 
@@ -43,8 +43,8 @@ interface Instance {
   readonly heap: Float64Array;
   /** The block the copies and the per-channel slots go to, kept from call to call. */
   scratch: Float64Array | null;
-  /** Where a product's operands that live elsewhere are copied (COPIED_MATRIX_VALUES each): a block of its own, so a product leaves the scratch block (and forwardCopy) alone. */
-  readonly productOperands: Float64Array | null;
+  /** Where a product's matrices that live elsewhere are copied (COPIED_MATRIX_VALUES each): a block of its own, so a product leaves the scratch block (and forwardCopy) alone. */
+  readonly productCopies: Float64Array | null;
 }
 
 let instance: Instance | null = null;
@@ -60,8 +60,8 @@ function getInstance(): Instance {
   // The scratch blocks first, at the bottom, large enough for every call on rows of up to a block:
   // a loop outside tidy() can fill the rest with dead tensors before the collector gives them back.
   const scratch = arena.take(SCRATCH_VALUES) ?? null;
-  const productOperands = arena.take(2 * COPIED_MATRIX_VALUES) ?? null;
-  instance = { arena, sweeps: exports, matrixProduct: exports.matrixProduct, heap: new Float64Array(arena.buffer), scratch, productOperands };
+  const productCopies = arena.take(3 * COPIED_MATRIX_VALUES) ?? null;
+  instance = { arena, sweeps: exports, matrixProduct: exports.matrixProduct, heap: new Float64Array(arena.buffer), scratch, productCopies };
   return instance;
 }
 
@@ -292,38 +292,41 @@ class Scratch {
 }
 
 /**
- * A product's operand matrices of at most this many values are copied into the kernels' memory;
- * larger ones run on WebAssembly only where they live there already. Tensors this small never
- * do (allocation.ts takes them elsewhere), and a copy of at most 32 KB costs little beside the
- * product's multiplies when the other dimension is more than a few.
+ * A product's matrices (A, B and out) that live outside the kernels' memory are copied in (and
+ * out) when they have at most this many values: 128 KB each, so the copies stay in a core's L2
+ * cache while the product reads them. Results outside tidy() soon find the memory's share for
+ * them full (arena.ts: UNSCOPED_BYTES) and take ordinary arrays, so most products of a loop
+ * outside tidy() meet those: a convolution's per image (B 9×784, out 8×784) fits.
  */
-const COPIED_MATRIX_VALUES = POOL_MIN_VALUES;
+const COPIED_MATRIX_VALUES = 1 << 14;
 
-/** Where `values` values of `operand` lie in the kernels' memory, in bytes (copied to `slot` of the operands' block when small); -1 when they do not. */
-function operandAddress(wasm: Instance, operand: MatrixOperand, values: number, slot: 0 | 1): number {
-  if (wasm.arena.owns(operand.data)) return operand.data.byteOffset + 8 * operand.offset;
-  if (values > COPIED_MATRIX_VALUES || wasm.productOperands === null) return -1;
-  const at = wasm.productOperands.byteOffset / 8 + slot * COPIED_MATRIX_VALUES;
-  wasm.heap.set(operand.data.subarray(operand.offset, operand.offset + values), at);
+/** Where `values` values of `data` from `offset` lie in the kernels' memory, in bytes: in place, or copied to `slot` of the copies' block. */
+function matrixAddress(wasm: Instance, data: Float64Array, offset: number, values: number, slot: 0 | 1 | 2): number {
+  if (wasm.arena.owns(data)) return data.byteOffset + 8 * offset;
+  const at = wasm.productCopies!.byteOffset / 8 + slot * COPIED_MATRIX_VALUES;
+  wasm.heap.set(data.subarray(offset, offset + values), at);
   return 8 * at;
 }
 
 /**
  * Kernels.matmulInto on the WebAssembly product (products.ts), where the loops would scale rows
- * of B (n > 1, B as stored: not dot products), `out` lives in the kernels' memory, and so does
- * each operand, or it is small enough to copy (COPIED_MATRIX_VALUES); true when it ran. The
- * same sums as the loops, bit for bit, whatever the sizes, so this takes any product it can.
+ * of B (n > 1, B as stored: not dot products) and each of A, B and out lives in the kernels'
+ * memory or is small enough to copy (COPIED_MATRIX_VALUES); true when it ran. The same sums as
+ * the loops, bit for bit, whatever the sizes, so this takes any product it can.
  */
 export function productOnWasm(a: MatrixOperand, b: MatrixOperand, m: number, k: number, n: number, out: Float64Array, outOffset: number): boolean {
   // B transposed with one shared axis is stored as it is read: the loops take that as plain too.
   if (n < 2 || k < 1 || (b.transposed && k !== 1)) return false;
   const wasm = getInstance();
-  if (!wasm.arena.owns(out)) return false;
-  const aAt = operandAddress(wasm, a, m * k, 0), bAt = operandAddress(wasm, b, k * n, 1);
-  if (aAt < 0 || bAt < 0) return false;
+  const copyable = wasm.productCopies === null ? 0 : COPIED_MATRIX_VALUES;
+  const reachable = (data: Float64Array, values: number) => values <= copyable || wasm.arena.owns(data);
+  if (!reachable(a.data, m * k) || !reachable(b.data, k * n) || !reachable(out, m * n)) return false;
+  const aAt = matrixAddress(wasm, a.data, a.offset, m * k, 0), bAt = matrixAddress(wasm, b.data, b.offset, k * n, 1);
+  const outAt = matrixAddress(wasm, out, outOffset, m * n, 2);
   // A[i, p]: stored m×k, or k×m when transposed (with m or k 1, the same addresses either way).
   const [rowBytes, stepBytes] = a.transposed ? [8, 8 * m] : [8 * k, 8];
-  wasm.matrixProduct(aAt, bAt, out.byteOffset + 8 * outOffset, m, k, n, rowBytes, stepBytes);
+  wasm.matrixProduct(aAt, bAt, outAt, m, k, n, rowBytes, stepBytes);
+  if (!wasm.arena.owns(out)) out.set(wasm.heap.subarray(outAt / 8, outAt / 8 + m * n), outOffset);
   return true;
 }
 

@@ -9,8 +9,8 @@ import { productModuleBytes } from '../../../src/backend/wasm/products.js';
  * The WebAssembly product (products.ts) against the loops it stands in for (matmul-loops.ts),
  * bit for bit: every element of out, NaN and −0 included, and nothing of out outside its matrix.
  * Its tiles are two rows by eight columns, then two columns, then one, and a last odd row alone,
- * so shapes up to 40 cover every remainder; the operands sit at offsets inside larger buffers,
- * in the kernels' memory (read in place) or not (copied in).
+ * so shapes up to 40 cover every remainder; the operands and out sit at offsets inside larger
+ * buffers, in the kernels' memory (read and written in place) or not (copied in, and out).
  */
 
 /** Values that round interestingly: signed zeros, NaN, infinities, subnormals, values near overflow, ordinary ones. */
@@ -62,15 +62,15 @@ describe('the WebAssembly matrix product', () => {
     expect(productModuleBytes().length).toBeLessThan(4096);
   });
 
-  it('adds into out exactly the loops\' values, A as stored or transposed, at every shape up to 40, in the kernels\' memory or copied in', () => {
+  it('adds into out exactly the loops\' values, A as stored or transposed, at every shape up to 40, in the kernels\' memory or copied', () => {
     const problems = fc.record({ m: dimension, k: dimension, n: fc.integer({ min: 2, max: 40 }) }).chain(({ m, k, n }) => fc.record({
       m: fc.constant(m), k: fc.constant(k), n: fc.constant(n), transposed: fc.boolean(),
       a: fc.array(value, { minLength: m * k, maxLength: m * k }), b: fc.array(value, { minLength: k * n, maxLength: k * n }),
       out: fc.array(value, { minLength: m * n, maxLength: m * n }),
-      offsets: fc.tuple(fc.nat(9), fc.nat(9), fc.nat(9)), inArena: fc.tuple(fc.boolean(), fc.boolean()),
+      offsets: fc.tuple(fc.nat(9), fc.nat(9), fc.nat(9)), inArena: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()),
     }));
     fc.assert(fc.property(problems, ({ m, k, n, transposed, a, b, out, offsets, inArena }) => {
-      const aBuffer = placed(a, offsets[0], inArena[0]), bBuffer = placed(b, offsets[1], inArena[1]), outBuffer = placed(out, offsets[2], true);
+      const aBuffer = placed(a, offsets[0], inArena[0]), bBuffer = placed(b, offsets[1], inArena[1]), outBuffer = placed(out, offsets[2], inArena[2]);
       try {
         const result = compare({
           a: { data: aBuffer, offset: offsets[0], transposed }, b: { data: bBuffer, offset: offsets[1], transposed: false },
@@ -105,16 +105,18 @@ describe('the WebAssembly matrix product', () => {
     }
   });
 
-  it('leaves to the loops a product whose out is an ordinary array, or whose large operand is', () => {
-    const m = 8, k = 9, n = 784;
+  it('leaves to the loops a product with a matrix too large to copy (over 16,384 values) outside the kernels\' memory', () => {
+    const m = 8, k = 9, n = 2500;
     const weight = placed(Array.from({ length: m * k }, (_, i) => i / 7), 0, false);
     const columns = (inArena: boolean) => placed(Array.from({ length: k * n }, (_, i) => Math.sin(i)), 0, inArena);
     const onArena = columns(true), ordinary = columns(false);
     const out = placed(new Array<number>(m * n).fill(0), 0, true);
     try {
       const a = { data: weight, offset: 0, transposed: false };
+      // B 9×2500, out 8×2500: each over the copies' room.
       expect(productOnWasm(a, { data: ordinary, offset: 0, transposed: false }, m, k, n, out, 0)).toBe(false);
       expect(productOnWasm(a, { data: onArena, offset: 0, transposed: false }, m, k, n, new Float64Array(m * n), 0)).toBe(false);
+      expect(compare({ a, b: { data: onArena, offset: 0, transposed: false }, m, k, n, out, outOffset: 0 })).toEqual({ ran: true, difference: -1 });
     } finally {
       release(onArena, out);
     }
@@ -128,7 +130,7 @@ describe('the WebAssembly matrix product', () => {
       { m: 1568, k: 64, n: 10, transposed: true },
     ];
     shapes.forEach(({ m, k, n, transposed }, s) => {
-      const a = placed(Array.from({ length: m * k }, (_, i) => Math.sin(i + s)), 5, m * k > 4096);
+      const a = placed(Array.from({ length: m * k }, (_, i) => Math.sin(i + s)), 5, m * k > 16_384);
       const b = placed(Array.from({ length: k * n }, (_, i) => Math.cos(3 * i + s)), 6, true);
       const out = placed(Array.from({ length: m * n }, (_, i) => i % 3), 7, true);
       try {
