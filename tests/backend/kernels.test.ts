@@ -289,7 +289,7 @@ describe('the moments, from Σx and Σx² in one pass where that is accurate', (
     // One channel per case, each a different way for Σx²/n − μ² to go wrong.
     const channels = [
       (v: number) => 1e6 + v, // μ² ≫ σ²: every digit of σ² cancels in one pass
-      (v: number) => 2 + v, // μ² = 4σ² or so: past the two bits allowed
+      (v: number) => 3 + v, // μ² ≈ 9σ²: past the two bits allowed (μ² ≤ 3σ²)
       (v: number) => (v > 1 ? NaN : v),
       (v: number) => (v > 1 ? Infinity : v),
       (v: number) => (v > 1 ? -Infinity : v - 1e300),
