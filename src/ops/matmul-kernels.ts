@@ -1,8 +1,6 @@
 import { kernels } from '../backend/index.js';
 import type { MatrixOperand } from '../backend/kernels.js';
 
-export type { MatrixOperand };
-
 /**
  * Adds op(A) · op(B) to the m×n matrix at `outOffset` of `out` (zeros for a plain product),
  * op(A) being m×k and op(B) k×n; a transposed A is stored k×m, a transposed B n×k. On the kernels
