@@ -293,10 +293,11 @@ class Scratch {
 
 /**
  * A product's matrices (A, B and out) that live outside the kernels' memory are copied in (and
- * out) when they have at most this many values: 128 KB each, so the copies stay in a core's L2
- * cache while the product reads them. Results outside tidy() soon find the memory's share for
- * them full (arena.ts: UNSCOPED_BYTES) and take ordinary arrays, so most products of a loop
- * outside tidy() meet those: a convolution's per image (B 9×784, out 8×784) fits.
+ * out) up to this many values at a time: 128 KB each, so the copies stay in a core's L2 cache
+ * while the product reads them. Results outside tidy() soon find the memory's share for them
+ * full (arena.ts: UNSCOPED_BYTES) and take ordinary arrays, so most products of a loop outside
+ * tidy() meet those: a convolution's per image (B 9×784, out 8×784) fits whole; a linear layer's
+ * input (64×1568) goes a block at a time.
  */
 const COPIED_MATRIX_VALUES = 1 << 14;
 
@@ -308,11 +309,19 @@ function matrixAddress(wasm: Instance, data: Float64Array, offset: number, value
   return 8 * at;
 }
 
+/** Copies out's values back from where matrixAddress put them, unless it is in place. */
+function copyBack(wasm: Instance, out: Float64Array, offset: number, values: number, at: number): void {
+  if (!wasm.arena.owns(out)) out.set(wasm.heap.subarray(at / 8, at / 8 + values), offset);
+}
+
 /**
  * Kernels.matmulInto on the WebAssembly product (products.ts), where the loops would scale rows
- * of B (n > 1, B as stored: not dot products) and each of A, B and out lives in the kernels'
- * memory or is small enough to copy (COPIED_MATRIX_VALUES); true when it ran. The same sums as
- * the loops, bit for bit, whatever the sizes, so this takes any product it can.
+ * of B (n > 1, B as stored: not dot products); true when it ran. Matrices from elsewhere are
+ * copied (COPIED_MATRIX_VALUES), a large one in blocks that are runs of its memory: rows of A
+ * and out where A is stored m×k, with all of B; steps of p (rows of the stored A and of B) where
+ * A is stored k×m, with all of out, which carries each element's running value from one block
+ * to the next, so every element still adds its p in ascending order. The same sums as the
+ * loops, bit for bit, whatever the sizes, so this takes any product it can.
  */
 export function productOnWasm(a: MatrixOperand, b: MatrixOperand, m: number, k: number, n: number, out: Float64Array, outOffset: number): boolean {
   // B transposed with one shared axis is stored as it is read: the loops take that as plain too.
@@ -320,14 +329,31 @@ export function productOnWasm(a: MatrixOperand, b: MatrixOperand, m: number, k: 
   const wasm = getInstance();
   // No block for copies (no room at the start): only matrices in place (matrixAddress copies nothing then).
   const copyable = wasm.productCopies === null ? 0 : COPIED_MATRIX_VALUES;
-  const reachable = (data: Float64Array, values: number) => values <= copyable || wasm.arena.owns(data);
-  if (!reachable(a.data, m * k) || !reachable(b.data, k * n) || !reachable(out, m * n)) return false;
-  const aAt = matrixAddress(wasm, a.data, a.offset, m * k, 0), bAt = matrixAddress(wasm, b.data, b.offset, k * n, 1);
+  /** How many runs of `run` values of `data` fit a copy: all of them in place. */
+  const runsAtOnce = (data: Float64Array, run: number) => (wasm.arena.owns(data) ? Infinity : Math.floor(copyable / run));
+  // As the loops: a matrix with one row or one column is the same run of values either way round.
+  if (!a.transposed || m === 1 || k === 1) {
+    const rows = Math.min(m, runsAtOnce(a.data, k), runsAtOnce(out, n));
+    if (rows < 1 || runsAtOnce(b.data, k * n) < 1) return false;
+    const bAt = matrixAddress(wasm, b.data, b.offset, k * n, 1);
+    for (let i = 0; i < m; i += rows) {
+      const block = Math.min(rows, m - i);
+      const aAt = matrixAddress(wasm, a.data, a.offset + i * k, block * k, 0), outAt = matrixAddress(wasm, out, outOffset + i * n, block * n, 2);
+      wasm.matrixProduct(aAt, bAt, outAt, block, k, n, 8 * k, 8);
+      copyBack(wasm, out, outOffset + i * n, block * n, outAt);
+    }
+    return true;
+  }
+  const steps = Math.min(k, runsAtOnce(a.data, m), runsAtOnce(b.data, n));
+  if (steps < 1 || runsAtOnce(out, m * n) < 1) return false;
   const outAt = matrixAddress(wasm, out, outOffset, m * n, 2);
-  // A[i, p]: stored m×k, or k×m when transposed (with m or k 1, the same addresses either way).
-  const [rowBytes, stepBytes] = a.transposed ? [8, 8 * m] : [8 * k, 8];
-  wasm.matrixProduct(aAt, bAt, outAt, m, k, n, rowBytes, stepBytes);
-  if (!wasm.arena.owns(out)) out.set(wasm.heap.subarray(outAt / 8, outAt / 8 + m * n), outOffset);
+  for (let p = 0; p < k; p += steps) {
+    const block = Math.min(steps, k - p);
+    const aAt = matrixAddress(wasm, a.data, a.offset + p * m, block * m, 0), bAt = matrixAddress(wasm, b.data, b.offset + p * n, block * n, 1);
+    // A[i, p] of the stored k×m at p·m + i.
+    wasm.matrixProduct(aAt, bAt, outAt, m, block, n, 8, 8 * m);
+  }
+  copyBack(wasm, out, outOffset, m * n, outAt);
   return true;
 }
 

@@ -105,20 +105,23 @@ describe('the WebAssembly matrix product', () => {
     }
   });
 
-  it('leaves to the loops a product with a matrix too large to copy (over 16,384 values) outside the kernels\' memory', () => {
-    const m = 8, k = 9, n = 2500;
-    const weight = placed(Array.from({ length: m * k }, (_, i) => i / 7), 0, false);
-    const columns = (inArena: boolean) => placed(Array.from({ length: k * n }, (_, i) => Math.sin(i)), 0, inArena);
-    const onArena = columns(true), ordinary = columns(false);
-    const out = placed(new Array<number>(m * n).fill(0), 0, true);
-    try {
-      const a = { data: weight, offset: 0, transposed: false };
-      // B 9×2500, out 8×2500: each over the copies' room.
-      expect(productOnWasm(a, { data: ordinary, offset: 0, transposed: false }, m, k, n, out, 0)).toBe(false);
-      expect(productOnWasm(a, { data: onArena, offset: 0, transposed: false }, m, k, n, new Float64Array(m * n), 0)).toBe(false);
-      expect(compare({ a, b: { data: onArena, offset: 0, transposed: false }, m, k, n, out, outOffset: 0 })).toEqual({ ran: true, difference: -1 });
-    } finally {
-      release(onArena, out);
+  it('copies a large matrix from elsewhere a block at a time, bit for bit, and leaves to the loops a product no block fits', () => {
+    const ordinary = (length: number, seed: number) => placed(Array.from({ length }, (_, i) => Math.sin(seed + i * 0.37)), 2, false);
+    const product = (m: number, k: number, n: number, transposed: boolean) => ({
+      a: { data: ordinary(m * k, 1), offset: 2, transposed }, b: { data: ordinary(k * n, 2), offset: 2, transposed: false },
+      m, k, n, out: ordinary(m * n, 3), outOffset: 2,
+    });
+    // A linear layer's forward (A 64×1568 in blocks of 10 rows, out 64×10) and its ∂W (the stored
+    // A 64×1568 in blocks of 10 steps, out 1568×10 whole); 37 rows of 1,000 in blocks of 16, 16, 5.
+    for (const [m, k, n, transposed] of [[64, 1568, 10, false], [1568, 64, 10, true], [37, 1000, 3, false], [1000, 37, 3, true]] as const) {
+      expect(compare(product(m, k, n, transposed)), `${m}×${k}×${n}`).toEqual({ ran: true, difference: -1 });
+    }
+    // No block fits: B whole (plain), out whole (transposed), a row of A or of the stored A.
+    for (const [m, k, n, transposed] of [[8, 9, 2500, false], [8, 9, 2500, true], [2, 20_000, 2, false], [20_000, 2, 2, true]] as const) {
+      const result = compare(product(m, k, n, transposed));
+      expect(result.ran, `${m}×${k}×${n}`).toBe(false);
+      // Declined, out is untouched: the loops' result differs from it (where the product adds anything but zeros).
+      expect(result.difference, `${m}×${k}×${n}`).not.toBe(-1);
     }
   });
 
