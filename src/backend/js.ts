@@ -1,4 +1,5 @@
 import { uninitializedValues } from '../tensor/allocation.js';
+import { matmulLoops } from './matmul-loops.js';
 import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type Moments } from './kernels.js';
 
 /*
@@ -132,4 +133,6 @@ export const jsKernels: Kernels = {
     }
     return { x: dx, gamma: dGamma, beta: dBeta };
   },
+
+  matmulInto: matmulLoops,
 };

@@ -17,6 +17,13 @@ export interface BatchNormGradients {
   readonly beta: Float64Array;
 }
 
+/** Where a matrix starts in its buffer and whether to read it transposed. */
+export interface MatrixOperand {
+  readonly data: Float64Array;
+  readonly offset: number;
+  readonly transposed: boolean;
+}
+
 /** x is read as [batch, channels, spatial] row-major (see ChannelLayout), spatial = 1 for [N, C]. */
 export interface Kernels {
   readonly name: KernelsName;
@@ -62,6 +69,13 @@ export interface Kernels {
    * in place before any backward runs).
    */
   batchNormBackward(g: Float64Array, x: Float64Array, gamma: Float64Array, moments: Moments, spatial: number): BatchNormGradients;
+  /**
+   * Adds op(A) · op(B) to the m×n matrix at `outOffset` of `out` (zeros for a plain product),
+   * op(A) being m×k and op(B) k×n; a transposed A is stored k×m, a transposed B n×k. Each element
+   * of out gets A[i, p]·B[p, j] added for p in ascending order, as the loops do
+   * (matmul-loops.ts), wherever the products are not dot products (B transposed, or n = 1).
+   */
+  matmulInto(a: MatrixOperand, b: MatrixOperand, m: number, k: number, n: number, out: Float64Array, outOffset: number): void;
 }
 
 export type KernelsName = 'js' | 'wasm';

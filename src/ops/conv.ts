@@ -1,4 +1,5 @@
 import { applyOp, toTensor, type OpDefinition } from '../autograd/op.js';
+import { allocate } from '../tensor/allocation.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { formatShape } from '../tensor/shape.js';
 import { checkOptions, describeList, describeValue } from '../validate.js';
@@ -98,14 +99,18 @@ function movePatches(image: Float64Array, columns: Float64Array, planes: number,
   }
 }
 
-export function unfoldKernel(x: Float64Array, images: number, channels: number, geometry: PatchGeometry): Float64Array {
-  const columns = new Float64Array(images * channels * geometry.kernel[0] * geometry.kernel[1] * geometry.output[0] * geometry.output[1]);
+/**
+ * The columns [images, channels·kH·kW, L], for `op`. Taken as any op's result (allocate): large
+ * ones then live in the WebAssembly kernels' memory, where the product conv2d runs reads them in place.
+ */
+export function unfoldKernel(op: string, x: Float64Array, images: number, channels: number, geometry: PatchGeometry): Float64Array {
+  const columns = allocate(op, [images, channels * geometry.kernel[0] * geometry.kernel[1], geometry.output[0] * geometry.output[1]]);
   movePatches(x, columns, images * channels, geometry, false);
   return columns;
 }
 
 function foldKernel(columns: Float64Array, images: number, channels: number, geometry: PatchGeometry): Float64Array {
-  const image = new Float64Array(images * channels * geometry.input[0] * geometry.input[1]);
+  const image = allocate('fold', [images, channels, ...geometry.input]);
   movePatches(image, columns, images * channels, geometry, true);
   return image;
 }
@@ -118,7 +123,7 @@ const unfoldOp: OpDefinition<PatchGeometry> = {
   label: ({ kernel }) => `unfold ${kernel[0]}×${kernel[1]}`,
   forward([x], geometry) {
     const [N, C] = x.shape;
-    return { data: unfoldKernel(x.storage, N, C, geometry), shape: [N, C * kernelArea(geometry), geometry.output[0] * geometry.output[1]] };
+    return { data: unfoldKernel('unfold', x.storage, N, C, geometry), shape: [N, C * kernelArea(geometry), geometry.output[0] * geometry.output[1]] };
   },
   backward: ({ attrs }, g) => [foldPatches(g, attrs)],
   formula: ({ grad }) => [`fold(${grad})`],

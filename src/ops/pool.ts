@@ -116,7 +116,7 @@ const avgPoolOp: OpDefinition<PatchGeometry> = {
   forward([x], geometry) {
     const [N, C] = x.shape;
     const area = geometry.kernel[0] * geometry.kernel[1], positions = geometry.output[0] * geometry.output[1];
-    const columns = unfoldKernel(x.storage, N * C, 1, geometry);
+    const columns = unfoldKernel('avgPool2d', x.storage, N * C, 1, geometry);
     const out = new Float64Array(N * C * positions);
     for (let plane = 0; plane < N * C; plane++) {
       for (let k = 0; k < area; k++) {

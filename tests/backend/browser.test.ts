@@ -7,18 +7,19 @@ import { CHROMIUM, bundleForPage, launchChromium } from '../chromium.js';
 
 /*
  * The WebAssembly kernels in a page: gradgraph bundled for the browser picks them by default,
- * compiles both their modules on the page's main thread, and they agree with the JavaScript loops
- * there too: fused batch norm (the first module) and a full-size tensor divided by a row (the second).
+ * compiles all their modules on the page's main thread, and they agree with the JavaScript loops
+ * there too: fused batch norm (the first module), a full-size tensor divided by a row (the
+ * second), and a convolution's matrix products (the third).
  */
 
 const work = mkdtempSync(join(tmpdir(), 'gradgraph-kernels-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
-  it('run fused batch norm and x / row on WebAssembly SIMD by default, bit for bit as the JavaScript loops', async () => {
+  it('run fused batch norm, x / row and conv2d\'s products on WebAssembly SIMD by default, bit for bit as the JavaScript loops', async () => {
     const entry = join(work, 'entry.ts');
     writeFileSync(entry, `
-      import { batchNormFused, getKernels, grad, randn, setKernels } from 'gradgraph';
+      import { batchNormFused, conv2d, getKernels, grad, randn, setKernels, tidy } from 'gradgraph';
       const step = (shape) => {
         const x = randn(shape, { seed: 1, requiresGrad: true });
         const gamma = randn([shape[1]], { seed: 2, requiresGrad: true });
@@ -28,11 +29,17 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       };
       // 8,192 values: enough for the kernels (worthSimdKernels).
       const quotient = () => Array.from(randn([128, 64], { seed: 5 }).div(randn([64], { seed: 6 })).data);
+      // Its columns and output in the kernels' memory, where the products run on WebAssembly.
+      const convolution = () => tidy(() => {
+        const x = randn([16, 1, 28, 28], { seed: 7 }), weight = randn([8, 1, 3, 3], { seed: 8, requiresGrad: true });
+        const y = conv2d(x, weight, null, { padding: 1 });
+        return [y, ...grad(y, [weight], { gradOutputs: [randn(y.shape, { seed: 9 })] })].map((t) => Array.from(t.data));
+      });
       const shapes = [[64, 33], [8, 3, 5, 5]];
       const chosen = getKernels();
-      const fast = shapes.map(step), fastQuotient = quotient();
+      const fast = shapes.map(step), fastQuotient = quotient(), fastConvolution = convolution();
       setKernels('js');
-      const reference = shapes.map(step), referenceQuotient = quotient();
+      const reference = shapes.map(step), referenceQuotient = quotient(), referenceConvolution = convolution();
       let worst = 0;
       fast.forEach((tensors, s) => tensors.forEach((values, t) => values.forEach((v, i) => {
         worst = Math.max(worst, Math.abs(v - reference[s][t][i]) / Math.max(1, Math.abs(reference[s][t][i])));
@@ -41,6 +48,7 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       document.body.dataset.worst = String(worst);
       document.body.dataset.identical2d = String(fast[0].every((values, t) => values.every((v, i) => Object.is(v, reference[0][t][i]))));
       document.body.dataset.identicalQuotient = String(fastQuotient.every((v, i) => Object.is(v, referenceQuotient[i])));
+      document.body.dataset.identicalConvolution = String(fastConvolution.every((values, t) => values.every((v, i) => Object.is(v, referenceConvolution[t][i]))));
     `);
     const script = await bundleForPage(entry);
     const file = join(work, 'kernels.html');
@@ -57,6 +65,7 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       expect(await body.getAttribute('data-kernels')).toBe('wasm');
       expect(await body.getAttribute('data-identical2d')).toBe('true');
       expect(await body.getAttribute('data-identical-quotient')).toBe('true');
+      expect(await body.getAttribute('data-identical-convolution')).toBe('true');
       expect(Number(await body.getAttribute('data-worst'))).toBeLessThan(1e-12);
     } finally {
       await browser.close();

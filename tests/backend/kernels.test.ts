@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { batchNormFused, getKernels, grad, randn, setKernels, tidy } from 'gradgraph';
+import { batchNormFused, conv2d, getKernels, grad, matmul, randn, setKernels, tidy } from 'gradgraph';
 import { releaseValues } from '../../src/tensor/allocation.js';
 import { jsKernels } from '../../src/backend/js.js';
 import { momentsFromPowerSums, type Kernels } from '../../src/backend/kernels.js';
-import { BLOCK_VALUES, RESIDENT_VALUES, wasmArena, wasmKernels, wasmSimdSupported } from '../../src/backend/wasm/kernels.js';
+import { BLOCK_VALUES, RESIDENT_VALUES, productOnWasm, wasmArena, wasmKernels, wasmSimdSupported } from '../../src/backend/wasm/kernels.js';
+import { withKernels } from '../helpers.js';
 
 /*
  * The WebAssembly kernels against the JavaScript ones, which are the reference: to 1e-12 of the
@@ -348,6 +349,48 @@ describe('the JavaScript kernels, the reference', () => {
       expect(plusRow).toEqual(target.map((v, i) => v + spread(i)));
       expect(plusProducts).toEqual(target.map((v, i) => v + x[i] * spread(i)));
     }), { numRuns: 200 });
+  });
+});
+
+describe('matrix products on the WebAssembly kernels', () => {
+  it('leave a forward\'s copy of x where its backward reads it, when a product runs between them', () => {
+    // x in an ordinary array: the forward leaves its copy in the scratch block (forwardCopy) for the backward.
+    const c = seeded(64, 96, 1, 1e-5, 61);
+    // Operands as large as the product copies (4,096 values each, into the kernels' memory), so
+    // that a product writing over the scratch block would overwrite that copy of x.
+    const a = tidy(() => randn([64, 64], { seed: 62 }).storage.slice()), b = tidy(() => randn([64, 64], { seed: 63 }).storage.slice());
+    const run = (kernels: Kernels) => {
+      const forward = kernels.batchNormForward(c.x, c.gamma, c.beta, 1, 1e-5);
+      const out = wasmArena().take(64 * 64)!.fill(0);
+      kernels.matmulInto({ data: a, offset: 0, transposed: false }, { data: b, offset: 0, transposed: false }, 64, 64, 64, out, 0);
+      const backward = kernels.batchNormBackward(c.g, c.x, c.gamma, forward.moments, 1);
+      return [forward.output, out, backward.x, backward.gamma, backward.beta];
+    };
+    const reference = run(jsKernels), fast = run(wasmKernels);
+    fast.forEach((values, i) => expect(firstDifference(values, reference[i]), String(i)).toBe(-1));
+    // The product did run on WebAssembly there.
+    const out = wasmArena().take(64 * 64)!;
+    expect(productOnWasm({ data: a, offset: 0, transposed: false }, { data: b, offset: 0, transposed: false }, 64, 64, 64, out, 0)).toBe(true);
+    for (const values of [...reference, ...fast, out]) releaseValues(values);
+  });
+
+  it('give conv2d and a matmul after fused batch norm the JavaScript kernels\' values and gradients, bit for bit', () => {
+    const convStep = () => tidy(() => {
+      const x = randn([16, 2, 14, 14], { seed: 71, requiresGrad: true }), weight = randn([8, 2, 3, 3], { seed: 72, requiresGrad: true });
+      const y = conv2d(x, weight, null, { padding: 1 });
+      return [y, ...grad(y, [x, weight], { gradOutputs: [randn(y.shape, { seed: 73 })] })].map((t) => t.storage.slice());
+    });
+    // [N, C] batch norm, bit for bit on both kernels, then a product on its output (8,192 values, in the kernels' memory).
+    const normalizedProduct = () => tidy(() => {
+      const x = randn([128, 64], { seed: 74, requiresGrad: true }), gamma = randn([64], { seed: 75, requiresGrad: true });
+      const beta = randn([64], { seed: 76, requiresGrad: true }), w = randn([64, 48], { seed: 77, requiresGrad: true });
+      const y = matmul(batchNormFused(x, gamma, beta), w);
+      return [y, ...grad(y, [x, gamma, beta, w], { gradOutputs: [randn(y.shape, { seed: 78 })] })].map((t) => t.storage.slice());
+    });
+    for (const step of [convStep, normalizedProduct]) {
+      const reference = withKernels('js', step), fast = withKernels('wasm', step);
+      fast.forEach((values, i) => expect(firstDifference(values, reference[i]), `${step.name} ${i}`).toBe(-1));
+    }
   });
 });
 

@@ -71,6 +71,33 @@ export const op = {
   f64x2Add: [0xfd, ...unsigned(0xf0)], f64x2Sub: [0xfd, ...unsigned(0xf1)], f64x2Mul: [0xfd, ...unsigned(0xf2)], f64x2Div: [0xfd, ...unsigned(0xf3)],
 } as const;
 
+/** `local` += `amount` (code that leaves an i32). */
+export const advance = (local: number, amount: Bytes) => [...op.get(local), ...amount, ...op.i32Add, ...op.set(local)];
+
+/** block { loop { if (exit) break; inner; continue } } */
+export function until(exit: Bytes, inner: Bytes): number[] {
+  return [...op.block, ...op.loop, ...exit, ...op.brIf(1), ...inner, ...op.br(0), ...op.end, ...op.end];
+}
+
+/** Loop `inner` `local` times (at least once), counting `local` down. */
+export function repeat(local: number, inner: Bytes): number[] {
+  return [...op.loop, ...inner, ...op.get(local), ...op.i32(1), ...op.i32Sub, ...op.tee(local), ...op.brIf(0), ...op.end];
+}
+
+/**
+ * The locals of a function with `params` parameters: `declare(type, count)` declares `count` more
+ * of `type` and returns their indices; `locals` lists their types, for its FunctionSpec.
+ */
+export function localsAfter(params: number): { locals: number[]; declare: (type: number, count: number) => number[] } {
+  const locals: number[] = [];
+  const declare = (type: number, count: number) => {
+    const first = params + locals.length;
+    for (let i = 0; i < count; i++) locals.push(type);
+    return Array.from({ length: count }, (_, i) => first + i);
+  };
+  return { locals, declare };
+}
+
 export interface FunctionSpec {
   readonly name: string;
   readonly params: number;

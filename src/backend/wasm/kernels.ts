@@ -1,5 +1,6 @@
-import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type Moments } from '../kernels.js';
+import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type MatrixOperand, type Moments } from '../kernels.js';
 import { layParameters, parameterTableValues, sweepModulesBytes, type SweepName } from './sweeps.js';
+import { productModuleBytes } from './products.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 import { jsKernels } from '../js.js';
 import { reserveArena, type Arena } from './arena.js';
@@ -31,14 +32,19 @@ interface WebAssemblyApi {
 const webAssembly = (): WebAssemblyApi | undefined => (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
 
 type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number) => void;
+/** products.ts: out += op(A) · B, A[i, p] at a + i·aRowBytes + p·aStepBytes. */
+type ProductFunction = (a: number, b: number, out: number, m: number, k: number, n: number, aRowBytes: number, aStepBytes: number) => void;
 
 interface Instance {
   readonly arena: Arena;
   readonly sweeps: Record<SweepName, SweepFunction>;
+  readonly matrixProduct: ProductFunction;
   /** The whole memory: the arena's blocks are ranges of it. */
   readonly heap: Float64Array;
   /** The block the copies and the per-channel slots go to, kept from call to call. */
   scratch: Float64Array | null;
+  /** Where a product's matrices that live elsewhere are copied (COPIED_MATRIX_VALUES each): a block of its own, so a product leaves the scratch block (and forwardCopy) alone. */
+  readonly productCopies: Float64Array | null;
 }
 
 let instance: Instance | null = null;
@@ -50,11 +56,18 @@ function getInstance(): Instance {
   if (!api) throw new Error('wasm kernels: this engine has no WebAssembly; use the js kernels (setKernels)');
   const arena = reserveArena(api.Memory);
   const imports = { env: { memory: arena.memory } };
-  const exports = Object.assign({}, ...sweepModulesBytes().map((bytes) => new api.Instance(new api.Module(bytes), imports).exports)) as Record<SweepName, SweepFunction>;
-  // The scratch block first, at the bottom, large enough for every call on rows of up to a block:
+  const exports = Object.assign({}, ...kernelModulesBytes().map((bytes) => new api.Instance(new api.Module(bytes), imports).exports)) as Record<SweepName, SweepFunction> & { matrixProduct: ProductFunction };
+  // The scratch blocks first, at the bottom, large enough for every call on rows of up to a block:
   // a loop outside tidy() can fill the rest with dead tensors before the collector gives them back.
-  instance = { arena, sweeps: exports, heap: new Float64Array(arena.buffer), scratch: arena.take(SCRATCH_VALUES) ?? null };
+  const scratch = arena.take(SCRATCH_VALUES) ?? null;
+  const productCopies = arena.take(3 * COPIED_MATRIX_VALUES) ?? null;
+  instance = { arena, sweeps: exports, matrixProduct: exports.matrixProduct, heap: new Float64Array(arena.buffer), scratch, productCopies };
   return instance;
+}
+
+/** Every module the kernels compile, all on one memory: the sweeps' (sweeps.ts), then the product's (products.ts). */
+export function kernelModulesBytes(): Uint8Array[] {
+  return [...sweepModulesBytes(), productModuleBytes()];
 }
 
 /** The memory the WebAssembly kernels keep tensors' values in (see arena.ts); reserved on first use. */
@@ -66,7 +79,7 @@ export function wasmArena(): Arena {
 export function wasmSimdSupported(): boolean {
   try {
     const api = webAssembly();
-    return api !== undefined && sweepModulesBytes().every((bytes) => api.validate(bytes));
+    return api !== undefined && kernelModulesBytes().every((bytes) => api.validate(bytes));
   } catch {
     return false;
   }
@@ -278,6 +291,79 @@ class Scratch {
   }
 }
 
+/**
+ * A product's matrices (A, B and out) that live outside the kernels' memory are copied in (and
+ * out) up to this many values at a time: 128 KB each, so the copies stay in a core's L2 cache
+ * while the product reads them. Results outside tidy() soon find the memory's share for them
+ * full (arena.ts: UNSCOPED_BYTES) and take ordinary arrays, so most products of a loop outside
+ * tidy() meet those: a convolution's per image (B 9×784, out 8×784) fits whole; a linear layer's
+ * input (64×1568) goes a block at a time.
+ */
+const COPIED_MATRIX_VALUES = 1 << 14;
+
+/** Where `values` values of `data` from `offset` lie in the kernels' memory, in bytes: in place, or copied to `slot` of the copies' block. */
+function matrixAddress(wasm: Instance, data: Float64Array, offset: number, values: number, slot: 0 | 1 | 2): number {
+  if (wasm.arena.owns(data)) return data.byteOffset + 8 * offset;
+  const at = wasm.productCopies!.byteOffset / 8 + slot * COPIED_MATRIX_VALUES;
+  wasm.heap.set(data.subarray(offset, offset + values), at);
+  return 8 * at;
+}
+
+/** Copies out's values back from where matrixAddress put them, unless it is in place. */
+function copyBack(wasm: Instance, out: Float64Array, offset: number, values: number, at: number): void {
+  if (!wasm.arena.owns(out)) out.set(wasm.heap.subarray(at / 8, at / 8 + values), offset);
+}
+
+/**
+ * Kernels.matmulInto on the WebAssembly product (products.ts), where the loops would scale rows
+ * of B (n > 1, B as stored: not dot products); true when it ran. Matrices from elsewhere are
+ * copied (COPIED_MATRIX_VALUES), a large one in blocks that are runs of its memory: rows of A
+ * and out where A is stored m×k, with all of B; steps of p (rows of the stored A and of B) where
+ * A is stored k×m, with all of out, which carries each element's running value from one block
+ * to the next, so every element still adds its p in ascending order. The same sums as the
+ * loops, bit for bit, whatever the sizes, so this takes any product it can.
+ */
+export function productOnWasm(a: MatrixOperand, b: MatrixOperand, m: number, k: number, n: number, out: Float64Array, outOffset: number): boolean {
+  // B transposed with one shared axis is stored as it is read: the loops take that as plain too.
+  if (n < 2 || k < 1 || (b.transposed && k !== 1)) return false;
+  const wasm = getInstance();
+  // No block for copies (no room at the start): only matrices in place (matrixAddress copies nothing then).
+  const copyable = wasm.productCopies === null ? 0 : COPIED_MATRIX_VALUES;
+  /** How many runs of `run` values of `data` fit a copy: all of them in place. */
+  const runsAtOnce = (data: Float64Array, run: number) => (wasm.arena.owns(data) ? Infinity : Math.floor(copyable / run));
+  // As the loops: a matrix with one row or one column is the same run of values either way round.
+  if (!a.transposed || m === 1 || k === 1) {
+    const rows = Math.min(m, runsAtOnce(a.data, k), runsAtOnce(out, n));
+    if (rows < 1 || runsAtOnce(b.data, k * n) < 1) return false;
+    const bAt = matrixAddress(wasm, b.data, b.offset, k * n, 1);
+    for (let i = 0; i < m; i += rows) {
+      const block = Math.min(rows, m - i);
+      const aAt = matrixAddress(wasm, a.data, a.offset + i * k, block * k, 0), outAt = matrixAddress(wasm, out, outOffset + i * n, block * n, 2);
+      wasm.matrixProduct(aAt, bAt, outAt, block, k, n, 8 * k, 8);
+      copyBack(wasm, out, outOffset + i * n, block * n, outAt);
+    }
+    return true;
+  }
+  const steps = Math.min(k, runsAtOnce(a.data, m), runsAtOnce(b.data, n));
+  if (steps < 1 || runsAtOnce(out, m * n) < 1) return false;
+  const outAt = matrixAddress(wasm, out, outOffset, m * n, 2);
+  for (let p = 0; p < k; p += steps) {
+    const block = Math.min(steps, k - p);
+    const aAt = matrixAddress(wasm, a.data, a.offset + p * m, block * m, 0), bAt = matrixAddress(wasm, b.data, b.offset + p * n, block * n, 1);
+    // A[i, p] of the stored k×m at p·m + i.
+    wasm.matrixProduct(aAt, bAt, outAt, m, block, n, 8, 8 * m);
+  }
+  copyBack(wasm, out, outOffset, m * n, outAt);
+  return true;
+}
+
+/**
+ * Below this many multiplies the loops finish before a call to WebAssembly (and its copies)
+ * would: with A, B and out copied, 6×6×6 took 2.2x the loops' time, 8×8×8 1.2x, 10×10×10 0.7x
+ * (with out in place, 6×6×6 0.6x).
+ */
+const PRODUCT_MIN_MULTIPLIES = 1024;
+
 export const wasmKernels: Kernels = {
   name: 'wasm',
 
@@ -390,5 +476,9 @@ export const wasmKernels: Kernels = {
     gradientCoefficients(slots[D_BETA], slots[D_GAMMA], gamma, invStd, x.length / channels, slots[A], slots[B], slots[D]);
     scratch.sweep('inputGradient', 1, 0, dx, [NONE, NONE], MEAN, A, B, D);
     return { x: dx, gamma: slots[D_GAMMA].slice(), beta: slots[D_BETA].slice() };
+  },
+
+  matmulInto(a, b, m, k, n, out, outOffset) {
+    if (m * k * n < PRODUCT_MIN_MULTIPLIES || !productOnWasm(a, b, m, k, n, out, outOffset)) jsKernels.matmulInto(a, b, m, k, n, out, outOffset);
   },
 };

@@ -1,4 +1,4 @@
-import { F64, I32, V128, encodeModule, op, type Bytes, type FunctionSpec } from './encoding.js';
+import { F64, I32, V128, advance, encodeModule, localsAfter, op, repeat, until, type Bytes, type FunctionSpec } from './encoding.js';
 
 /*
  * The kernels as "sweeps": one pass over x, read as [rows, channels, spatial], that
@@ -77,13 +77,7 @@ type StoringSweep = Extract<Sweep, { readonly store: Expression }>;
 const IN = [0, 1], OUT = [2, 3], PARAMETER = [4, 5, 6, 7], ROWS = 8, CHANNELS = 9, SPATIAL = 10;
 const PARAMS = 11;
 
-const LOCALS: number[] = [];
-/** Declares `count` locals of `type` after the parameters; returns their indices. */
-function declare(type: number, count: number): number[] {
-  const first = PARAMS + LOCALS.length;
-  for (let i = 0; i < count; i++) LOCALS.push(type);
-  return Array.from({ length: count }, (_, i) => first + i);
-}
+const { locals: LOCALS, declare } = localsAfter(PARAMS);
 // E says where the element(s) at hand are: on [N, C, L] their byte offset in every stream (each
 // stream's base is added to it); on [N, C] the first stream's own address, with the other streams,
 // rows and per-channel slots at fixed distances from it (see storingFeaturesCode, summingFeaturesCode).
@@ -164,22 +158,9 @@ function body(sweep: Sweep, form: Form, sites: readonly Site[], streamAt = (inde
   });
 }
 
-/** `local` += `amount` (a local). */
-const advance = (local: number, amount: Bytes) => [...op.get(local), ...amount, ...op.i32Add, ...op.set(local)];
-
-/** block { loop { if (exit) break; inner; continue } } */
-function until(exit: Bytes, inner: Bytes): number[] {
-  return [...op.block, ...op.loop, ...exit, ...op.brIf(1), ...inner, ...op.br(0), ...op.end, ...op.end];
-}
-
 /** Run `inner` if the count in `local` has `bit` set. */
 function ifBit(local: number, bit: number, inner: Bytes): number[] {
   return [...op.get(local), ...op.i32(bit), ...op.i32And, ...op.if, ...inner, ...op.end];
-}
-
-/** Loop `inner` `local` times (at least once), counting `local` down. */
-function repeat(local: number, inner: Bytes): number[] {
-  return [...op.loop, ...inner, ...op.get(local), ...op.i32(1), ...op.i32Sub, ...op.tee(local), ...op.brIf(0), ...op.end];
 }
 
 /** `local` = `count` (a local) rounded down to a multiple of `multiple` (a power of two), in bytes of f64. */

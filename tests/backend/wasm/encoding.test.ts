@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signed, unsigned } from '../../../src/backend/wasm/encoding.js';
-import { wasmSimdSupported } from '../../../src/backend/wasm/kernels.js';
-import { sweepModulesBytes } from '../../../src/backend/wasm/sweeps.js';
+import { kernelModulesBytes, wasmSimdSupported } from '../../../src/backend/wasm/kernels.js';
 
 describe('the WebAssembly encoder', () => {
   it('writes LEB128 as the spec\'s examples', () => {
@@ -17,9 +16,9 @@ describe('the WebAssembly encoder', () => {
   it('makes valid modules, each small enough for a browser to compile synchronously on its main thread (4 kB in Chromium)', () => {
     // wasmSimdSupported validates exactly these bytes.
     expect(wasmSimdSupported()).toBe(true);
-    const modules = sweepModulesBytes();
-    // The batch-norm passes, then the quotient.
-    expect(modules).toHaveLength(2);
+    const modules = kernelModulesBytes();
+    // The batch-norm passes, then the quotient and the one-pass moments, then the matrix product.
+    expect(modules).toHaveLength(3);
     modules.forEach((bytes, i) => expect(bytes.length, `module ${i}`).toBeLessThan(4096));
   });
 });
