@@ -3,7 +3,7 @@ import { allocate } from '../tensor/allocation.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { formatShape } from '../tensor/shape.js';
 import { checkOptions, describeList, describeValue } from '../validate.js';
-import { swapLastTwo } from './shape.js';
+import { gradientProduct } from './matmul.js';
 
 /*
  * Convolution through im2col. `unfold` copies every kernel-sized patch of x into a column
@@ -195,8 +195,9 @@ const conv2dOp: OpDefinition<ConvAttrs> = {
     const [N] = x.shape;
     const perGroup = g.reshape([N, groups, weight.shape[0] / groups, -1]);
     return [
-      needsInputGrad[0] ? foldPatches(swapLastTwo(groupedWeight(weight, groups)).matmul(perGroup).reshape([N, x.shape[1] * kernelArea(geometry), -1]), geometry) : null,
-      needsInputGrad[1] ? perGroup.matmul(swapLastTwo(groupedColumns(x, attrs))).sum(0).reshape(weight.shape) : null,
+      // The transposes read in place unless the backward is recorded (gradientProduct): ∂W's is the whole of x's patches.
+      needsInputGrad[0] ? foldPatches(gradientProduct(groupedWeight(weight, groups), true, perGroup, false).reshape([N, x.shape[1] * kernelArea(geometry), -1]), geometry) : null,
+      needsInputGrad[1] ? gradientProduct(perGroup, false, groupedColumns(x, attrs), true).sum(0).reshape(weight.shape) : null,
       bias !== undefined && needsInputGrad[2] ? g.sum([0, 2, 3]) : null,
     ];
   },

@@ -39,7 +39,15 @@ export function batchedProduct(a: Tensor, transposeA: boolean, b: Tensor, transp
   return { data: out, shape };
 }
 
-const asTensor = ({ data, shape }: RawTensor) => new Tensor(data, shape);
+/**
+ * op(a) @ op(b) for a gradient. Recorded (createGraph), the transposes are nodes of their own, so
+ * the result can be differentiated again; otherwise they are read in place (batchedProduct).
+ */
+export function gradientProduct(a: Tensor, transposeA: boolean, b: Tensor, transposeB: boolean): Tensor {
+  if (isGradEnabled()) return (transposeA ? swapLastTwo(a) : a).matmul(transposeB ? swapLastTwo(b) : b);
+  const { data, shape } = batchedProduct(a, transposeA, b, transposeB);
+  return new Tensor(data, shape);
+}
 
 const matmulOp: OpDefinition = {
   name: 'matmul',
@@ -47,14 +55,10 @@ const matmulOp: OpDefinition = {
   inputNames: ['a', 'b'],
   formula: ({ inputs: [a, b], grad }) => [`${grad} @ ${b}ᵀ`, `${a}ᵀ @ ${grad}`],
   forward: ([a, b]) => batchedProduct(a, false, b, false),
-  backward({ inputs: [a, b], needsInputGrad }, g) {
-    // Recorded (createGraph), the transposes are nodes of their own, so they can be differentiated again.
-    const recorded = isGradEnabled();
-    return [
-      needsInputGrad[0] ? unbroadcast(recorded ? g.matmul(swapLastTwo(b)) : asTensor(batchedProduct(g, false, b, true)), a.shape) : null,
-      needsInputGrad[1] ? unbroadcast(recorded ? swapLastTwo(a).matmul(g) : asTensor(batchedProduct(a, true, g, false)), b.shape) : null,
-    ];
-  },
+  backward: ({ inputs: [a, b], needsInputGrad }, g) => [
+    needsInputGrad[0] ? unbroadcast(gradientProduct(g, false, b, true), a.shape) : null,
+    needsInputGrad[1] ? unbroadcast(gradientProduct(a, true, g, false), b.shape) : null,
+  ],
 };
 
 /**

@@ -353,25 +353,28 @@ describe('the JavaScript kernels, the reference', () => {
 });
 
 describe('matrix products on the WebAssembly kernels', () => {
-  it('leave a forward\'s copy of x where its backward reads it, when a product runs between them', () => {
+  it('leave a forward\'s copy of x where its backward reads it, when a product or a dot product runs between them', () => {
     // x in an ordinary array: the forward leaves its copy in the scratch block (forwardCopy) for the backward.
     const c = seeded(64, 96, 1, 1e-5, 61);
     // Operands as large as the product copies (4,096 values each, into the kernels' memory), so
     // that a product writing over the scratch block would overwrite that copy of x.
     const a = tidy(() => randn([64, 64], { seed: 62 }).storage.slice()), b = tidy(() => randn([64, 64], { seed: 63 }).storage.slice());
-    const run = (kernels: Kernels) => {
-      const forward = kernels.batchNormForward(c.x, c.gamma, c.beta, 1, 1e-5);
-      const out = wasmArena().take(64 * 64)!.fill(0);
-      kernels.matmulInto({ data: a, offset: 0, transposed: false }, { data: b, offset: 0, transposed: false }, 64, 64, 64, out, 0);
-      const backward = kernels.batchNormBackward(c.g, c.x, c.gamma, forward.moments, 1);
-      return [forward.output, out, backward.x, backward.gamma, backward.beta];
-    };
-    const reference = run(jsKernels), fast = run(wasmKernels);
-    fast.forEach((values, i) => expect(firstDifference(values, reference[i]), String(i)).toBe(-1));
-    // The product did run on WebAssembly there.
-    const out = wasmArena().take(64 * 64)!;
-    expect(productOnWasm({ data: a, offset: 0, transposed: false }, { data: b, offset: 0, transposed: false }, 64, 64, 64, out, 0)).toBe(true);
-    for (const values of [...reference, ...fast, out]) releaseValues(values);
+    // B as stored (products.ts), or transposed: a dot product per element (dots.ts).
+    for (const bTransposed of [false, true]) {
+      const run = (kernels: Kernels) => {
+        const forward = kernels.batchNormForward(c.x, c.gamma, c.beta, 1, 1e-5);
+        const out = wasmArena().take(64 * 64)!.fill(0);
+        kernels.matmulInto({ data: a, offset: 0, transposed: false }, { data: b, offset: 0, transposed: bTransposed }, 64, 64, 64, out, 0);
+        const backward = kernels.batchNormBackward(c.g, c.x, c.gamma, forward.moments, 1);
+        return [forward.output, out, backward.x, backward.gamma, backward.beta];
+      };
+      const reference = run(jsKernels), fast = run(wasmKernels);
+      fast.forEach((values, i) => expect(firstDifference(values, reference[i]), `${i}, B${bTransposed ? 'ᵀ' : ''}`).toBe(-1));
+      // The product did run on WebAssembly there.
+      const out = wasmArena().take(64 * 64)!;
+      expect(productOnWasm({ data: a, offset: 0, transposed: false }, { data: b, offset: 0, transposed: bTransposed }, 64, 64, 64, out, 0)).toBe(true);
+      for (const values of [...reference, ...fast, out]) releaseValues(values);
+    }
   });
 
   it('give conv2d and a matmul after fused batch norm the JavaScript kernels\' values and gradients, bit for bit', () => {

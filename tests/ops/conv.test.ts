@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import 'gradgraph/vitest';
-import { conv2d, fold, randn, unfold, type Conv2dOptions, type Tensor } from 'gradgraph';
+import { conv2d, fold, grad, randn, tidy, unfold, type Conv2dOptions, type Tensor } from 'gradgraph';
 import { casesNamed, expectMatchesPyTorch } from '../fixtures/nets-fixtures.js';
-import { leaf } from '../helpers.js';
+import { leaf, withKernels } from '../helpers.js';
 
 describe('conv2d', () => {
   it.each(casesNamed('conv2d').map((c) => [c.name, c] as const))('matches PyTorch: %s', (_name, c) => {
@@ -47,6 +47,46 @@ describe('conv2d', () => {
       expect(fn).toPassGradcheck(inputs);
       expect(fn).toPassGradgradcheck(inputs);
     }), { numRuns: 12 });
+  });
+
+  // Images large enough that the backward's products run on WebAssembly (∂x: Wᵀ read in place;
+  // ∂W: a dot product per element, the patches read transposed in place).
+  const largeGeometry = fc.record({
+    n: fc.integer({ min: 1, max: 3 }),
+    groups: fc.integer({ min: 1, max: 2 }),
+    perGroupIn: fc.integer({ min: 1, max: 3 }),
+    perGroupOut: fc.integer({ min: 1, max: 5 }),
+    kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    stride: fc.integer({ min: 1, max: 2 }),
+    size: fc.tuple(fc.integer({ min: 6, max: 19 }), fc.integer({ min: 6, max: 19 })),
+    seed: fc.integer(),
+  });
+
+  type LargeGeometry = typeof largeGeometry extends fc.Arbitrary<infer T> ? T : never;
+
+  /** conv2d's output and its gradients for x and weight, not recorded unless `createGraph`. */
+  const convGradients = (g: LargeGeometry, createGraph: boolean) => tidy(() => {
+    const x = randn([g.n, g.groups * g.perGroupIn, ...g.size], { seed: g.seed, requiresGrad: true });
+    const w = randn([g.groups * g.perGroupOut, g.perGroupIn, ...g.kernel], { seed: g.seed + 1, requiresGrad: true });
+    const y = conv2d(x, w, null, { stride: g.stride, padding: 1, groups: g.groups });
+    return [y, ...grad(y, [x, w], { gradOutputs: [randn(y.shape, { seed: g.seed + 2 })], createGraph })].map((t) => t.storage.slice());
+  });
+
+  it('gives on the WebAssembly kernels the JavaScript kernels\' output and gradients, bit for bit', () => {
+    fc.assert(fc.property(largeGeometry, (g) => {
+      const reference = withKernels('js', () => convGradients(g, false)), fast = withKernels('wasm', () => convGradients(g, false));
+      fast.forEach((values, i) => expect(values.findIndex((v, j) => !Object.is(v, reference[i][j])), ['y', '∂x', '∂W'][i]).toBe(-1));
+    }), { numRuns: 25 });
+  });
+
+  it('reads the transposes in place when the backward is not recorded: ∂x to the bit, ∂W summed in another order, to rounding', () => {
+    fc.assert(fc.property(largeGeometry, (g) => {
+      const [, dxRecorded, dwRecorded] = convGradients(g, true), [, dx, dw] = convGradients(g, false);
+      expect(dx.findIndex((v, j) => !Object.is(v, dxRecorded[j]))).toBe(-1);
+      // ∂W: four running sums (a dot product) against one; the difference is rounding, a few ulps of the sum of magnitudes.
+      const scale = dwRecorded.reduce((largest, v) => Math.max(largest, Math.abs(v)), 1);
+      dw.forEach((v, j) => expect(Math.abs(v - dwRecorded[j])).toBeLessThan(1e-12 * scale));
+    }), { numRuns: 25 });
   });
 
   it('is one node labelled with its kernel and stride', () => {

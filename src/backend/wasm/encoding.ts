@@ -58,6 +58,7 @@ export const op = {
   tee: (local: number) => [0x22, ...unsigned(local)],
   i32: (value: number) => [0x41, ...signed(value)],
   i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32And: [0x71], i32Shl: [0x74], i32GeU: [0x4f], i32LtU: [0x49], i32LtS: [0x48], i32GtS: [0x4a], i32Ne: [0x47],
+  i32Eqz: [0x45], i32ShrU: [0x76],
   select: [0x1b],
   i32Or: [0x72],
   // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.

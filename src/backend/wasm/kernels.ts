@@ -1,6 +1,7 @@
 import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type MatrixOperand, type Moments } from '../kernels.js';
 import { layParameters, parameterTableValues, sweepModulesBytes, type SweepName } from './sweeps.js';
 import { productModuleBytes } from './products.js';
+import { dotModuleBytes } from './dots.js';
 import { uninitializedValues } from '../../tensor/allocation.js';
 import { jsKernels } from '../js.js';
 import { reserveArena, type Arena } from './arena.js';
@@ -34,11 +35,14 @@ const webAssembly = (): WebAssemblyApi | undefined => (globalThis as { WebAssemb
 type SweepFunction = (in0: number, in1: number, out0: number, out1: number, p0: number, p1: number, p2: number, p3: number, rows: number, channels: number, spatial: number) => void;
 /** products.ts: out += op(A) · B, A[i, p] at a + i·aRowBytes + p·aStepBytes. */
 type ProductFunction = (a: number, b: number, out: number, m: number, k: number, n: number, aRowBytes: number, aStepBytes: number) => void;
+/** dots.ts: out += A · Bᵀ, A stored m×k and B n×k. */
+type DotsFunction = (a: number, b: number, out: number, m: number, k: number, n: number) => void;
 
 interface Instance {
   readonly arena: Arena;
   readonly sweeps: Record<SweepName, SweepFunction>;
   readonly matrixProduct: ProductFunction;
+  readonly dotProducts: DotsFunction;
   /** The whole memory: the arena's blocks are ranges of it. */
   readonly heap: Float64Array;
   /** The block the copies and the per-channel slots go to, kept from call to call. */
@@ -56,18 +60,18 @@ function getInstance(): Instance {
   if (!api) throw new Error('wasm kernels: this engine has no WebAssembly; use the js kernels (setKernels)');
   const arena = reserveArena(api.Memory);
   const imports = { env: { memory: arena.memory } };
-  const exports = Object.assign({}, ...kernelModulesBytes().map((bytes) => new api.Instance(new api.Module(bytes), imports).exports)) as Record<SweepName, SweepFunction> & { matrixProduct: ProductFunction };
+  const exports = Object.assign({}, ...kernelModulesBytes().map((bytes) => new api.Instance(new api.Module(bytes), imports).exports)) as Record<SweepName, SweepFunction> & { matrixProduct: ProductFunction; dotProducts: DotsFunction };
   // The scratch blocks first, at the bottom, large enough for every call on rows of up to a block:
   // a loop outside tidy() can fill the rest with dead tensors before the collector gives them back.
   const scratch = arena.take(SCRATCH_VALUES) ?? null;
   const productCopies = arena.take(3 * COPIED_MATRIX_VALUES) ?? null;
-  instance = { arena, sweeps: exports, matrixProduct: exports.matrixProduct, heap: new Float64Array(arena.buffer), scratch, productCopies };
+  instance = { arena, sweeps: exports, matrixProduct: exports.matrixProduct, dotProducts: exports.dotProducts, heap: new Float64Array(arena.buffer), scratch, productCopies };
   return instance;
 }
 
-/** Every module the kernels compile, all on one memory: the sweeps' (sweeps.ts), then the product's (products.ts). */
+/** Every module the kernels compile, all on one memory: the sweeps' (sweeps.ts), then the products' (products.ts, dots.ts). */
 export function kernelModulesBytes(): Uint8Array[] {
-  return [...sweepModulesBytes(), productModuleBytes()];
+  return [...sweepModulesBytes(), productModuleBytes(), dotModuleBytes()];
 }
 
 /** The memory the WebAssembly kernels keep tensors' values in (see arena.ts); reserved on first use. */
@@ -315,31 +319,36 @@ function copyBack(wasm: Instance, out: Float64Array, offset: number, values: num
 }
 
 /**
- * Kernels.matmulInto on the WebAssembly product (products.ts), where the loops would scale rows
- * of B (n > 1, B as stored: not dot products); true when it ran. Matrices from elsewhere are
- * copied (COPIED_MATRIX_VALUES), a large one in blocks that are runs of its memory: rows of A
- * and out where A is stored m×k, with all of B; steps of p (rows of the stored A and of B) where
- * A is stored k×m, with all of out, which carries each element's running value from one block
- * to the next, so every element still adds its p in ascending order. The same sums as the
- * loops, bit for bit, whatever the sizes, so this takes any product it can.
+ * Kernels.matmulInto on WebAssembly, where the loops would scale rows of B (products.ts: B as
+ * stored, n > 1) or take a dot product per element (dots.ts: A as stored, B transposed or one
+ * column); true when it ran. Both transposed (rare) and A transposed into one column stay on the
+ * loops. Matrices from elsewhere are copied (COPIED_MATRIX_VALUES), a large one in blocks that
+ * are runs of its memory: rows of A and out where A is stored m×k, with all of B; steps of p
+ * (rows of the stored A and of B) where A is stored k×m, with all of out, which carries each
+ * element's running value from one block to the next, so every element still adds its p in
+ * ascending order. The same sums as the loops, bit for bit, whatever the sizes, so this takes
+ * any product it can.
  */
 export function productOnWasm(a: MatrixOperand, b: MatrixOperand, m: number, k: number, n: number, out: Float64Array, outOffset: number): boolean {
-  // B transposed with one shared axis is stored as it is read: the loops take that as plain too.
-  if (n < 2 || k < 1 || (b.transposed && k !== 1)) return false;
+  // As the loops: a matrix with one row or one column is the same run of values either way round.
+  const ta = a.transposed && m !== 1 && k !== 1, tb = b.transposed && k !== 1 && n !== 1;
+  // The loops' dot products: B's rows (n×k) against A's, B of one column being one such row.
+  const dots = !ta && (tb || n === 1);
+  if (k < 1 || (ta && (tb || n === 1))) return false;
   const wasm = getInstance();
   // No block for copies (no room at the start): only matrices in place (matrixAddress copies nothing then).
   const copyable = wasm.productCopies === null ? 0 : COPIED_MATRIX_VALUES;
   /** How many runs of `run` values of `data` fit a copy: all of them in place. */
   const runsAtOnce = (data: Float64Array, run: number) => (wasm.arena.owns(data) ? Infinity : Math.floor(copyable / run));
-  // As the loops: a matrix with one row or one column is the same run of values either way round.
-  if (!a.transposed || m === 1 || k === 1) {
+  if (!ta) {
     const rows = Math.min(m, runsAtOnce(a.data, k), runsAtOnce(out, n));
     if (rows < 1 || runsAtOnce(b.data, k * n) < 1) return false;
     const bAt = matrixAddress(wasm, b.data, b.offset, k * n, 1);
     for (let i = 0; i < m; i += rows) {
       const block = Math.min(rows, m - i);
       const aAt = matrixAddress(wasm, a.data, a.offset + i * k, block * k, 0), outAt = matrixAddress(wasm, out, outOffset + i * n, block * n, 2);
-      wasm.matrixProduct(aAt, bAt, outAt, block, k, n, 8 * k, 8);
+      if (dots) wasm.dotProducts(aAt, bAt, outAt, block, k, n);
+      else wasm.matrixProduct(aAt, bAt, outAt, block, k, n, 8 * k, 8);
       copyBack(wasm, out, outOffset + i * n, block * n, outAt);
     }
     return true;
@@ -360,7 +369,8 @@ export function productOnWasm(a: MatrixOperand, b: MatrixOperand, m: number, k: 
 /**
  * Below this many multiplies the loops finish before a call to WebAssembly (and its copies)
  * would: with A, B and out copied, 6×6×6 took 2.2x the loops' time, 8×8×8 1.2x, 10×10×10 0.7x
- * (with out in place, 6×6×6 0.6x).
+ * (with out in place, 6×6×6 0.6x). The dot products (dots.ts) break even about there too: all
+ * copied, 6×6×6 2.6–3.1x, 10×10×10 1.2–1.3x, 8×8×16 0.6–1.1x.
  */
 const PRODUCT_MIN_MULTIPLIES = 1024;
 

@@ -17,8 +17,8 @@ describe('the WebAssembly encoder', () => {
     // wasmSimdSupported validates exactly these bytes.
     expect(wasmSimdSupported()).toBe(true);
     const modules = kernelModulesBytes();
-    // The batch-norm passes, then the quotient and the one-pass moments, then the matrix product.
-    expect(modules).toHaveLength(3);
+    // The batch-norm passes, then the quotient and the one-pass moments, then the matrix product, then the dot products.
+    expect(modules).toHaveLength(4);
     modules.forEach((bytes, i) => expect(bytes.length, `module ${i}`).toBeLessThan(4096));
   });
 });
