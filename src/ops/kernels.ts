@@ -61,6 +61,29 @@ const rowWalk = (m: string, { load = '', step, store = '' }: RowSteps) => {
     }`;
 };
 
+/**
+ * The walk over n values (`n` and `run` in scope) in which each of `m` sums (in `sums`) covers a
+ * run of `run` values, the m runs cycling along the leading axes (a 'block': see
+ * broadcastPattern): four sums' runs side by side, four independent chains of adds where one
+ * chain waits on each add, then one at a time. Each sum still adds its values in input order.
+ * `fold(k)` folds the value at k into `acc`.
+ */
+const blockWalk = (m: string, sums: string, fold: (k: string) => string) => `for (let i = 0; i < n; i += ${m} * run) {
+        let o = 0;
+        for (; o + 4 <= ${m}; o += 4) {
+          let acc0 = ${sums}[o], acc1 = ${sums}[o + 1], acc2 = ${sums}[o + 2], acc3 = ${sums}[o + 3];
+          for (let k = i + o * run, end = k + run; k < end; k++) {
+            ${[0, 1, 2, 3].map((r) => `{ let acc = acc${r}; ${fold(`k + ${r} * run`)} acc${r} = acc; }`).join(' ')}
+          }
+          ${sums}[o] = acc0; ${sums}[o + 1] = acc1; ${sums}[o + 2] = acc2; ${sums}[o + 3] = acc3;
+        }
+        for (; o < ${m}; o++) {
+          let acc = ${sums}[o];
+          for (let k = i + o * run, end = k + run; k < end; k++) { ${fold('k')} }
+          ${sums}[o] = acc;
+        }
+      }`;
+
 export function compileUnary(expression: string): UnaryKernel {
   const step = (k: number) => `{ const x = input[${plus('i', k)}]; out[${plus('i', k)}] = ${expression}; }`;
   return new Function('uninitializedValues', `return function unaryKernel(input) {
@@ -224,29 +247,10 @@ export const addRowSumsOfProducts = compileRowPass<[sums: Float64Array, p: Float
 
 /**
  * sums += Σ p · q over each sum's runs of `run` values (sums a `block` of p's shape: see
- * broadcastPattern), in input order; four sums' runs side by side, as compileReduce's block path.
+ * broadcastPattern), in input order, as compileReduce's block path (blockWalk).
  */
-export function addBlockSumsOfProducts(sums: Float64Array, p: Float64Array, q: Float64Array, run: number): void {
-  const m = sums.length;
-  for (let i = 0; i < p.length; i += m * run) {
-    let o = 0;
-    for (; o + 4 <= m; o += 4) {
-      let sum0 = sums[o], sum1 = sums[o + 1], sum2 = sums[o + 2], sum3 = sums[o + 3];
-      for (let k = i + o * run, end = k + run; k < end; k++) {
-        sum0 += p[k] * q[k];
-        sum1 += p[k + run] * q[k + run];
-        sum2 += p[k + 2 * run] * q[k + 2 * run];
-        sum3 += p[k + 3 * run] * q[k + 3 * run];
-      }
-      sums[o] = sum0; sums[o + 1] = sum1; sums[o + 2] = sum2; sums[o + 3] = sum3;
-    }
-    for (; o < m; o++) {
-      let sum = sums[o];
-      for (let k = i + o * run, end = k + run; k < end; k++) sum += p[k] * q[k];
-      sums[o] = sum;
-    }
-  }
-}
+export const addBlockSumsOfProducts = new Function('sums', 'p', 'q', 'run', `const n = p.length, m = sums.length;
+  ${blockWalk('m', 'sums', (k) => `acc = acc + p[${k}] * q[${k}];`)}`) as (sums: Float64Array, p: Float64Array, q: Float64Array, run: number) => void;
 
 /** Copies `input` broadcast to `outShape`: block copies for rows, fills for columns and scalars. `op` names the caller if the result is too large. */
 export function broadcastCopy(input: Float64Array, shape: Shape, outShape: Shape, op: string): Float64Array {
@@ -306,8 +310,7 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     }
     // The kept axes one block, leading (LayerNorm's mean over the trailing axes) or in the middle
     // (BN over [N, C, H, W] keeps C): each output's run of values, one run per step along the
-    // leading axes, so each output adds its values in input order. Four outputs' runs are walked
-    // side by side: four independent chains of adds, where one chain waits on each add.
+    // leading axes (blockWalk), so each output adds its values in input order.
     let firstKept = 0;
     while (axes.includes(firstKept)) firstKept++;
     let lastKept = nd;
@@ -315,21 +318,7 @@ export function compileReduce(initial: string, combine: string): ReduceKernel {
     if (axes.length === nd - (lastKept - firstKept)) {
       let run = 1;
       for (let axis = lastKept; axis < nd; axis++) run *= shape[axis];
-      for (let i = 0; i < n; i += outSize * run) {
-        let o = 0;
-        for (; o + 4 <= outSize; o += 4) {
-          let acc0 = out[o], acc1 = out[o + 1], acc2 = out[o + 2], acc3 = out[o + 3];
-          for (let k = i + o * run, end = k + run; k < end; k++) {
-            ${[0, 1, 2, 3].map((r) => `{ let acc = acc${r}; const x = input[k + ${r} * run]; ${fold} acc${r} = acc; }`).join(' ')}
-          }
-          out[o] = acc0; out[o + 1] = acc1; out[o + 2] = acc2; out[o + 3] = acc3;
-        }
-        for (; o < outSize; o++) {
-          let acc = out[o];
-          for (let k = i + o * run, end = k + run; k < end; k++) { const x = input[k]; ${fold} }
-          out[o] = acc;
-        }
-      }
+      ${blockWalk('outSize', 'out', (k) => `const x = input[${k}]; ${fold}`)}
       return out;
     }
     const outStrides = new Array(nd).fill(0);
