@@ -11,11 +11,12 @@ import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowe
  * inner loop has one iteration).
  */
 
-/** Σx per channel, added into `sums`. */
-function channelSumsInto(x: Float64Array, channels: number, spatial: number, sums: Float64Array): Float64Array {
-  for (let i = 0, c = 0, k = 0; i < x.length; i++) {
+/** Σx per channel of [rows, sums.length], added into `sums`. */
+function channelSumsInto(x: Float64Array, sums: Float64Array): Float64Array {
+  const channels = sums.length;
+  for (let i = 0, c = 0; i < x.length; i++) {
     sums[c] += x[i];
-    if (++k === spatial) { k = 0; if (++c === channels) c = 0; }
+    if (++c === channels) c = 0;
   }
   return sums;
 }
@@ -88,7 +89,7 @@ export const jsKernels: Kernels = {
   channelSums(x, channels, squared) {
     const sums = uninitializedValues(channels).fill(0);
     // Σx² as Σ(x − 0)², as the WebAssembly kernels take it: x − 0 is x, −0 included.
-    return squared ? squaredDeviationsInto(x, new Float64Array(channels), 1, sums) : channelSumsInto(x, channels, 1, sums);
+    return squared ? squaredDeviationsInto(x, new Float64Array(channels), 1, sums) : channelSumsInto(x, sums);
   },
 
   channelAffine: (x, shift, scale, offset, spatial = 1) => affine(x, shift, scale, offset, spatial),
