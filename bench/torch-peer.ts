@@ -116,6 +116,11 @@ export class TorchPeer {
     return this.ask({ cmd: 'time', id, repeat }).ms as number;
   }
 
+  /** Runs case `id` `repeat` times in a row in the peer, each run timed on its own; returns their milliseconds. */
+  steps(id: number, repeat: number): number[] {
+    return this.ask({ cmd: 'steps', id, repeat }).ms as number[];
+  }
+
   close(): void {
     this.child.kill();
     closeSync(this.toPeer);

@@ -21,12 +21,18 @@ const MEMORY_CHAIN_LENGTH = 400_000;
 const verdict = (met: boolean) => (met ? 'met' : 'not met');
 
 /**
- * Rounds, and runs per sample (see `repeat` in harness.ts): samples of a few milliseconds each
- * side, and a second of warm-up per case, so that both sides are timed in a loop's steady state.
+ * Rounds, and runs per sample (see `repeat` in harness.ts): samples of a millisecond or more each
+ * side (about ten at the middle shapes), and a second of warm-up per case, so that both sides are
+ * timed in a loop's steady state. At the middle shapes (2 MB per tensor) a step right after the
+ * other side's turn finds its tensors gone from the caches, and the next steps take a while to
+ * get them back (`npm run bench -- torch-steps`): at 256×1024, fused BN in tidy() took 787, 354,
+ * 287 and 280 µs for its first four steps after PyTorch's turn and 272–277 from the eighth on,
+ * PyTorch's own 704, 491, 464, 439 and 404–415. Samples of 4 steps, used until 2026-11-22, timed
+ * mostly that recovery.
  */
 function plan(elements: number) {
   if (elements <= 10_000) return { rounds: 40, repeat: 50, warmupMs: 1000 };
-  if (elements <= 300_000) return { rounds: 20, repeat: 4, warmupMs: 1000 };
+  if (elements <= 300_000) return { rounds: 12, repeat: 32, warmupMs: 1000 };
   return { rounds: 6, repeat: 1, warmupMs: 1000 };
 }
 
@@ -184,7 +190,48 @@ function benchChainAgainstTorch(peer: TorchPeer): void {
   ]);
 }
 
-const PARTS = { bn: benchBatchNormAgainstTorch, mlp: benchMlpAgainstTorch, gradcheck: benchGradcheckAgainstTorch, chain: benchChainAgainstTorch };
+/** The steps of a sample whose times the steps part shows (1-based), out of RECOVERY_STEPS. */
+const RECOVERY_SHOWN = [1, 2, 3, 4, 8, 16, 32];
+const RECOVERY_STEPS = 32;
+
+/**
+ * Fused BN in tidy() at the middle shapes, each step of a 32-step sample timed on its own, right
+ * after the other side's 32 steps: the figures behind the samples' length (see `plan`).
+ */
+async function benchStepsAgainstTorch(peer: TorchPeer): Promise<void> {
+  const rows = [['case', 'side', ...RECOVERY_SHOWN.map((k) => `step ${k} µs`), 'mean of 1–4', 'mean of 1–32']];
+  const µs = (value: number) => (value * 1000).toFixed(0);
+  for (const [n, d] of SHAPES.slice(1, 3)) {
+    const p = problem(n, d);
+    const id = sendProblem(peer, 'fused', p);
+    assertPeerAgrees(peer, id, p, 'F.batch_norm');
+    await settle();
+    const step = () => tidy(() => { fusedStep(p); });
+    for (const warm of [() => step(), () => peer.time(id, 50)]) {
+      const t0 = performance.now();
+      while (performance.now() - t0 < 1000) warm();
+    }
+    const ours = Array.from({ length: RECOVERY_STEPS }, () => [] as number[]);
+    const theirs = Array.from({ length: RECOVERY_STEPS }, () => [] as number[]);
+    for (let round = 0; round < 20; round++) {
+      peer.steps(id, RECOVERY_STEPS).forEach((time, k) => theirs[k].push(time));
+      for (let k = 0; k < RECOVERY_STEPS; k++) {
+        const t0 = performance.now();
+        step();
+        ours[k].push(performance.now() - t0);
+      }
+    }
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const [oursBySteps, theirsBySteps] = [ours, theirs].map((side) => side.map(median));
+    const sideRow = (side: string, bySteps: number[]) => [`fused in tidy(), ${n}×${d}`, side, ...RECOVERY_SHOWN.map((k) => µs(bySteps[k - 1])), µs(mean(bySteps.slice(0, 4))), µs(mean(bySteps))];
+    rows.push(sideRow('gradgraph', oursBySteps), sideRow('PyTorch', theirsBySteps));
+    rows.push(['', 'ours / theirs', ...RECOVERY_SHOWN.map(() => ''), ratio(mean(oursBySteps.slice(0, 4)) / mean(theirsBySteps.slice(0, 4))), ratio(mean(oursBySteps) / mean(theirsBySteps))]);
+    peer.ask({ cmd: 'drop', id });
+  }
+  printTable('Each step of a 32-step sample right after the other side\'s 32 steps (medians over 20 rounds)', rows);
+}
+
+const PARTS = { bn: benchBatchNormAgainstTorch, mlp: benchMlpAgainstTorch, gradcheck: benchGradcheckAgainstTorch, chain: benchChainAgainstTorch, steps: benchStepsAgainstTorch };
 export type TorchPart = keyof typeof PARTS;
 export const TORCH_PARTS = Object.keys(PARTS) as TorchPart[];
 

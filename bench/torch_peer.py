@@ -123,6 +123,16 @@ def main():
                 elapsed = time.perf_counter() - t0
                 # The chain case times its own backward, leaving out building the chain.
                 answer = {"ms": (backward_seconds if kind == "chain" else elapsed) / repeat * 1000}
+            elif req["cmd"] == "steps":
+                # Each run timed on its own: how a sample's steps recover after the other side's turn.
+                _, run = cases[req["id"]]
+                times = []
+                for _ in range(req["repeat"]):
+                    t0 = time.perf_counter()
+                    result = run()
+                    del result
+                    times.append((time.perf_counter() - t0) * 1000)
+                answer = {"ms": times}
             elif req["cmd"] == "result":
                 _, run = cases[req["id"]]
                 for i, t in enumerate(run()):
