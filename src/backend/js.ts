@@ -1,6 +1,6 @@
 import { uninitializedValues } from '../tensor/allocation.js';
 import { matmulLoops } from './matmul-loops.js';
-import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type Moments } from './kernels.js';
+import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, sameLength, varianceFromSquaredDeviations, type Kernels, type Moments } from './kernels.js';
 
 /*
  * The kernels as plain loops over Float64Array: the reference the WebAssembly kernels are tested
@@ -136,4 +136,20 @@ export const jsKernels: Kernels = {
   },
 
   matmulInto: matmulLoops,
+
+  relu(x) {
+    const out = uninitializedValues(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      out[i] = v < 0 ? 0 : v;
+    }
+    return out;
+  },
+
+  reluGradient(g, x) {
+    sameLength('reluGradient', g, x);
+    const out = uninitializedValues(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = g[i] * (x[i] <= 0 ? 0 : 1);
+    return out;
+  },
 };

@@ -76,6 +76,13 @@ export interface Kernels {
    * (matmul-loops.ts), wherever the products are not dot products (B transposed, or n = 1).
    */
   matmulInto(a: MatrixOperand, b: MatrixOperand, m: number, k: number, n: number, out: Float64Array, outOffset: number): void;
+  /** `x < 0 ? 0 : x` per element: relu's forward, NaN and −0 kept as they are. */
+  relu(x: Float64Array): Float64Array;
+  /**
+   * `g * (x <= 0 ? 0 : 1)` per element, g and x of one length: relu's gradient, g·0 where x ≤ 0
+   * (−0 for a negative g, NaN for g = ±∞ or NaN), g where x is NaN, as PyTorch's threshold_backward.
+   */
+  reluGradient(g: Float64Array, x: Float64Array): Float64Array;
 }
 
 export type KernelsName = 'js' | 'wasm';
@@ -122,6 +129,11 @@ export function invStdFromVariance(variance: Float64Array, eps: number): Float64
     variance[c] = varianceEps === 0 ? 0 : 1 / Math.sqrt(varianceEps);
   }
   return variance;
+}
+
+/** Throws unless `g` and `x` have one length: a kernel reading them side by side would read past the shorter. */
+export function sameLength(kernel: string, g: Float64Array, x: Float64Array): void {
+  if (g.length !== x.length) throw new Error(`${kernel}: g and x must have one length, got ${g.length} and ${x.length}`);
 }
 
 /** γ/σ per channel, into `scale`: the forward's one multiplier. */

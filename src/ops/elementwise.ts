@@ -1,4 +1,5 @@
 import { isGradEnabled } from '../autograd/mode.js';
+import { kernels, worthSimdKernels } from '../backend/index.js';
 import { applyOp, opsOnlyWrap, type GradientFormula, type OpDefinition } from '../autograd/op.js';
 import { Tensor, zeros, type TensorLike } from '../tensor/tensor.js';
 import { broadcastShapes, sameShape, type Shape } from '../tensor/shape.js';
@@ -55,9 +56,14 @@ type UnaryGradient = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
 /** A unary op's formula: the right-hand side of ∂L/∂x, from x, the output and the gradient arriving. */
 type UnaryFormula = (names: { x: string; plainX: string; out: string; g: string }) => string;
 
-/** `expression` is compiled into the loop; a function (for what has no one-line form, like erf) is called per element. */
-function unaryOp(name: string, expression: string | ((x: number) => number), gradX: UnaryGradient, formula: UnaryFormula, label = name) {
-  const kernel = typeof expression === 'string' ? compileUnary(expression) : (data: Float64Array) => data.map(expression);
+/**
+ * `expression` is compiled into the loop; a function (for what has no one-line form, like erf) is
+ * called per element. `onKernels`, the same values to the bit from the kernels in use, takes a
+ * large input instead where those are WebAssembly's (worthSimdKernels).
+ */
+function unaryOp(name: string, expression: string | ((x: number) => number), gradX: UnaryGradient, formula: UnaryFormula, label = name, onKernels?: (x: Float64Array) => Float64Array) {
+  const loop = typeof expression === 'string' ? compileUnary(expression) : (data: Float64Array) => data.map(expression);
+  const kernel = onKernels === undefined ? loop : (data: Float64Array) => (worthSimdKernels(data.length) ? onKernels(data) : loop(data));
   const op: OpDefinition = {
     name,
     label,
@@ -82,17 +88,21 @@ export function constantMask(expression: string) {
 /**
  * g · mask(x), the mask a constant from x's values (`constantMask`). Recorded (createGraph) it
  * is `g.mul(mask)`, so it can be differentiated again; otherwise one loop, the same products
- * without the mask's buffer.
+ * without the mask's buffer, or `onKernels` (as unaryOp's) on a large g of x's shape.
  */
-function timesMask(expression: string) {
+function timesMask(expression: string, onKernels?: (g: Float64Array, x: Float64Array) => Float64Array) {
   const mask = constantMask(expression);
   const product = compileBinary(`y * (${expression})`);
-  return (g: Tensor, x: Tensor): Tensor =>
-    isGradEnabled() ? g.mul(mask(x)) : new Tensor(product(x.storage, x.shape, g.storage, g.shape, g.shape, 'mul'), g.shape);
+  return (g: Tensor, x: Tensor): Tensor => {
+    if (isGradEnabled()) return g.mul(mask(x));
+    const viaKernels = onKernels !== undefined && worthSimdKernels(g.storage.length) && sameShape(g.shape, x.shape);
+    return new Tensor(viaKernels ? onKernels(g.storage, x.storage) : product(x.storage, x.shape, g.storage, g.shape, g.shape, 'mul'), g.shape);
+  };
 }
 const timesSign = timesMask('x > 0 ? 1 : x < 0 ? -1 : 0');
 // PyTorch's threshold_backward, where(x <= 0, 0, g): at NaN the gradient passes, as at x > 0.
-const timesStep = timesMask('x <= 0 ? 0 : 1');
+// Relu's gradient (Kernels.reluGradient computes the same products).
+const timesStep = timesMask('x <= 0 ? 0 : 1', (g, x) => kernels().reluGradient(g, x));
 /** 1 where x is 0, else 0: a constant mask for `zeroWhere`. */
 export const isZero = constantMask('x === 0 ? 1 : 0');
 const baseZeroExponentNonNegative = compileBinary('x === 0 && y >= 0 ? 1 : 0');
@@ -178,7 +188,7 @@ export const pow = binaryOp('pow', 'Math.pow(x, y)', 'pow',
   ({ inputs: [a, b], plain, output, grad, sum }) => [`${sum[0]}${grad} · ${b} · ${a}^(${plain.inputs[1]} − 1)`, `${sum[1]}${grad} · ${output} · log ${a}`]);
 
 // `x < 0 ? 0 : x` rather than `x > 0 ? x : 0` so that relu(NaN) is NaN, not a silent 0.
-export const relu = unaryOp('relu', 'x < 0 ? 0 : x', timesStep, ({ g, plainX }) => `${g} · [${plainX} > 0]`);
+export const relu = unaryOp('relu', 'x < 0 ? 0 : x', timesStep, ({ g, plainX }) => `${g} · [${plainX} > 0]`, 'relu', (x) => kernels().relu(x));
 export const neg = unaryOp('neg', '-x', (g) => g.neg(), ({ g }) => `−${g}`, '−x');
 export const sqrt = unaryOp('sqrt', 'Math.sqrt(x)',
   (g, _x, out) => (opsOnlyWrap() ? new Tensor(halfQuotient(g.storage, g.shape, out.storage, out.shape, g.shape, 'sqrt'), g.shape) : g.div(out.mul(2))),

@@ -44,6 +44,13 @@ function name(text: string): number[] {
   return [...unsigned(bytes.length), ...bytes];
 }
 
+/** A float64's eight bytes, little-endian, as f64.const and v128.const take it. */
+function f64Bytes(value: number): number[] {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, value, true);
+  return [...new Uint8Array(view.buffer)];
+}
+
 export const I32 = 0x7f;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
@@ -64,12 +71,18 @@ export const op = {
   // Alignment 3 (8 bytes) for f64; v128 accesses say 8 bytes too: rows of odd width start at 8-byte boundaries.
   // `offset` bytes are added to the address on the stack: a neighbour along the row costs no i32.add.
   f64Load: (offset = 0) => [0x2b, 3, ...unsigned(offset)], f64Store: (offset = 0) => [0x39, 3, ...unsigned(offset)],
-  f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2], f64Div: [0xa3],
+  f64Add: [0xa0], f64Sub: [0xa1], f64Mul: [0xa2], f64Div: [0xa3], f64Lt: [0x63], f64Le: [0x65],
+  f64Const: (value: number) => [0x44, ...f64Bytes(value)],
   v128Load: (offset = 0) => [0xfd, ...unsigned(0x00), 3, ...unsigned(offset)], v128Store: (offset = 0) => [0xfd, ...unsigned(0x0b), 3, ...unsigned(offset)],
   v128Zero: [0xfd, ...unsigned(0x0c), ...new Array<number>(16).fill(0)],
   f64x2Splat: [0xfd, ...unsigned(0x14)],
   f64x2Lane: (lane: number) => [0xfd, ...unsigned(0x21), lane],
   f64x2Add: [0xfd, ...unsigned(0xf0)], f64x2Sub: [0xfd, ...unsigned(0xf1)], f64x2Mul: [0xfd, ...unsigned(0xf2)], f64x2Div: [0xfd, ...unsigned(0xf3)],
+  /** Both lanes `value`. */
+  f64x2Const: (value: number) => [0xfd, ...unsigned(0x0c), ...f64Bytes(value), ...f64Bytes(value)],
+  f64x2Le: [0xfd, ...unsigned(0x4b)], v128Andnot: [0xfd, ...unsigned(0x4f)],
+  /** a < b ? b : a, lane by lane (the spec's pseudo-maximum: a wherever either is NaN, and at ±0 against ±0). */
+  f64x2Pmax: [0xfd, ...unsigned(0xf7)],
 } as const;
 
 /** `local` += `amount` (code that leaves an i32). */

@@ -1,4 +1,4 @@
-import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, varianceFromSquaredDeviations, type Kernels, type MatrixOperand, type Moments } from '../kernels.js';
+import { forwardScale, gradientCoefficients, invStdFromVariance, momentsFromPowerSums, sameLength, varianceFromSquaredDeviations, type Kernels, type MatrixOperand, type Moments } from '../kernels.js';
 import { layParameters, parameterTableValues, sweepModulesBytes, type SweepName } from './sweeps.js';
 import { productModuleBytes } from './products.js';
 import { dotModuleBytes } from './dots.js';
@@ -303,7 +303,7 @@ class Scratch {
  * tidy() meet those: a convolution's per image (B 9×784, out 8×784) fits whole; a linear layer's
  * input (64×1568) goes a block at a time.
  */
-const COPIED_MATRIX_VALUES = 1 << 14;
+export const COPIED_MATRIX_VALUES = 1 << 14;
 
 /** Where `values` values of `data` from `offset` lie in the kernels' memory, in bytes: in place, or copied to `slot` of the copies' block. */
 function matrixAddress(wasm: Instance, data: Float64Array, offset: number, values: number, slot: 0 | 1 | 2): number {
@@ -491,4 +491,36 @@ export const wasmKernels: Kernels = {
   matmulInto(a, b, m, k, n, out, outOffset) {
     if (m * k * n < PRODUCT_MIN_MULTIPLIES || !productOnWasm(a, b, m, k, n, out, outOffset)) jsKernels.matmulInto(a, b, m, k, n, out, outOffset);
   },
+
+  relu: (x) => elementwiseSweep('relu', [x]) ?? jsKernels.relu(x),
+
+  reluGradient(g, x) {
+    sameLength('reluGradient', g, x);
+    return elementwiseSweep('reluGradient', [g, x]) ?? jsKernels.reluGradient(g, x);
+  },
 };
+
+/**
+ * An elementwise sweep of `inputs` (of one length) into a new array; null when there is no block
+ * to copy through. Arrays the arena holds are read and written in place, in one call; others go
+ * through the products' copy blocks COPIED_MATRIX_VALUES values at a time (128 kB each, in the
+ * core's cache between copy and sweep), not through the scratch block: a BN forward's copy of x
+ * left there for its backward (forwardCopy) then survives the relu between the two.
+ */
+function elementwiseSweep(name: 'relu' | 'reluGradient', inputs: readonly Float64Array[]): Float64Array | null {
+  const wasm = getInstance();
+  if (wasm.productCopies === null) return null;
+  const length = inputs[0].length;
+  const out = uninitializedValues(length);
+  const inPlace = [...inputs, out].every((array) => wasm.arena.owns(array));
+  const chunk = inPlace ? length : COPIED_MATRIX_VALUES;
+  const outBlock = wasm.productCopies.byteOffset + 2 * 8 * COPIED_MATRIX_VALUES;
+  for (let start = 0; start < length; start += chunk) {
+    const values = Math.min(chunk, length - start);
+    const [in0, in1 = 0] = inputs.map((input, slot) => matrixAddress(wasm, input, start, values, slot as 0 | 1));
+    const outAt = wasm.arena.owns(out) ? out.byteOffset + 8 * start : outBlock;
+    wasm.sweeps[name](in0, in1, outAt, 0, 0, 0, 0, 0, values, 1, 1);
+    copyBack(wasm, out, start, values, outAt);
+  }
+  return out;
+}

@@ -17,12 +17,20 @@ import { F64, I32, V128, advance, encodeModule, localsAfter, op, repeat, until, 
  * elementwise result is bit-identical whenever its per-channel parameters are.
  */
 
-/** A value per element: a stream (0 = first, 1 = second input), a per-channel parameter, arithmetic on them, or a value squared (computed once). */
+/**
+ * A value per element: a stream (0 = first, 1 = second input), a per-channel parameter, a
+ * constant, arithmetic on them, a value squared (computed once), `floored < floor ? floor :
+ * floored` (f64x2.pmax: `floored` itself wherever the comparison fails, NaN and −0 against 0
+ * included), or `step <= 0 ? 0 : 1` (1 at NaN).
+ */
 export type Expression =
   | { readonly stream: 0 | 1 }
   | { readonly parameter: 0 | 1 | 2 | 3 }
+  | { readonly constant: number }
   | { readonly op: 'add' | 'sub' | 'mul' | 'div'; readonly a: Expression; readonly b: Expression }
-  | { readonly square: Expression };
+  | { readonly square: Expression }
+  | { readonly floored: Expression; readonly floor: Expression }
+  | { readonly step: Expression };
 
 export type Sweep =
   | { readonly name: string; readonly store: Expression }
@@ -35,6 +43,9 @@ const sub = (a: Expression, b: Expression) => ({ op: 'sub', a, b }) as const;
 const mul = (a: Expression, b: Expression) => ({ op: 'mul', a, b }) as const;
 const div = (a: Expression, b: Expression) => ({ op: 'div', a, b }) as const;
 const square = (a: Expression) => ({ square: a }) as const;
+const constant = (value: number) => ({ constant: value }) as const;
+const floored = (a: Expression, floor: Expression) => ({ floored: a, floor }) as const;
+const step = (a: Expression) => ({ step: a }) as const;
 
 /**
  * Fused batch norm's passes and the explicit graph's sums (see js.ts for the same loops in
@@ -61,6 +72,11 @@ export const MORE_SWEEPS = [
   { name: 'quotient', store: div(first, p(0)) },
   // Σ x and Σ x², per channel: the forward's moments in one pass where that is accurate (see momentsFromPowerSums).
   { name: 'powerSums', accumulate: [first, square(first)] },
+  // x < 0 ? 0 : x: relu, the loop's expression (its `<` is pmax's, so NaN and −0 stay as they are).
+  { name: 'relu', store: floored(first, constant(0)) },
+  // g · (x <= 0 ? 0 : 1), with g the first stream and x the second: relu's gradient, g·0 at x ≤ 0
+  // (−0 for a negative g, NaN for ±∞), g itself at NaN.
+  { name: 'reluGradient', store: mul(first, step(second)) },
 ] as const satisfies readonly Sweep[];
 
 /**
@@ -84,15 +100,31 @@ const { locals: LOCALS, declare } = localsAfter(PARAMS);
 const [E, C, N, VEC_END, CHANNEL_END, ROW_BYTES, SECOND_ROW, THIRD_ROW, FOURTH_ROW, BLOCK_ROWS, BLOCK_BYTES, PAIRS_END, ROWS_TO_GO] = declare(I32, 13);
 /** Where the row `index` rows after E's starts, in bytes from E (SECOND_ROW and on: set by the sweep). */
 const ROW_OFFSET = [0, SECOND_ROW, THIRD_ROW, FOURTH_ROW];
-/** A group's locals: its sums, its parameters, a value to square (it is needed twice on the stack), and each stream's value (for sums that read it twice). */
-const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), squared: declare(type, 1)[0], stream: declare(type, 2) });
+/** A group's locals: its sums, its parameters, a value needed twice on the stack (to square, or to compare and keep), and each stream's value (for sums that read it twice). */
+const groupLocals = (type: number) => ({ acc: declare(type, 2), parameter: declare(type, 4), twice: declare(type, 1)[0], stream: declare(type, 2) });
 /** f64x2 locals for two groups side by side along a row (see summingFeaturesCode); f64 for one. */
 const VECTOR_GROUPS = [groupLocals(V128), groupLocals(V128)], SCALAR_GROUPS = [groupLocals(F64)];
 
-/** Code for f64x2 (two values) or for one f64; a sweep's parameters and sums are always in locals. */
+/**
+ * Code for f64x2 (two values) or for one f64; a sweep's parameters and sums are always in locals.
+ * `floored` and `step` take the code of their operands: a value, and a floor in a local of its own
+ * where it is needed twice (the scalar form selects, as the loop's `?:` does).
+ */
 const forms = (vector: boolean) => vector
-  ? { load: op.v128Load, store: op.v128Store, add: op.f64x2Add, sub: op.f64x2Sub, mul: op.f64x2Mul, div: op.f64x2Div, groups: VECTOR_GROUPS, width: 16 }
-  : { load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, div: op.f64Div, groups: SCALAR_GROUPS, width: 8 };
+  ? {
+    load: op.v128Load, store: op.v128Store, add: op.f64x2Add, sub: op.f64x2Sub, mul: op.f64x2Mul, div: op.f64x2Div, groups: VECTOR_GROUPS, width: 16,
+    constant: op.f64x2Const,
+    floored: (value: Bytes, floor: Bytes, _held: number) => [...value, ...floor, ...op.f64x2Pmax],
+    // 1.0 with its bits cleared where value <= 0 (an all-ones lane), leaving +0.
+    step: (value: Bytes) => [...op.f64x2Const(1), ...value, ...op.v128Zero, ...op.f64x2Le, ...op.v128Andnot],
+  }
+  : {
+    load: op.f64Load, store: op.f64Store, add: op.f64Add, sub: op.f64Sub, mul: op.f64Mul, div: op.f64Div, groups: SCALAR_GROUPS, width: 8,
+    constant: op.f64Const,
+    // select(floor, value, value < floor).
+    floored: (value: Bytes, floor: Bytes, held: number) => [...floor, ...value, ...op.tee(held), ...op.get(held), ...floor, ...op.f64Lt, ...op.select],
+    step: (value: Bytes) => [...op.f64Const(0), ...op.f64Const(1), ...value, ...op.f64Const(0), ...op.f64Le, ...op.select],
+  };
 type Form = ReturnType<typeof forms>;
 
 /** Where the values at hand are: `group` widths further along the row from E, in the row at E or `row` rows further (ROW_OFFSET). */
@@ -110,23 +142,26 @@ function compile(e: Expression, form: Form, site: Site, stream = (index: 0 | 1) 
   const locals = form.groups[site.group];
   if ('stream' in e) return stream(e.stream);
   if ('parameter' in e) return op.get(locals.parameter[e.parameter]);
-  if ('square' in e) return [...compile(e.square, form, site, stream), ...op.tee(locals.squared), ...op.get(locals.squared), ...form.mul];
-  return [...compile(e.a, form, site, stream), ...compile(e.b, form, site, stream), ...form[e.op]];
+  if ('constant' in e) return form.constant(e.constant);
+  const operand = (inner: Expression) => compile(inner, form, site, stream);
+  if ('square' in e) return [...operand(e.square), ...op.tee(locals.twice), ...op.get(locals.twice), ...form.mul];
+  if ('floored' in e) return form.floored(operand(e.floored), operand(e.floor), locals.twice);
+  if ('step' in e) return form.step(operand(e.step));
+  return [...operand(e.a), ...operand(e.b), ...form[e.op]];
 }
 
-function parametersOf(e: Expression): number[] {
-  if ('stream' in e) return [];
-  if ('parameter' in e) return [e.parameter];
-  if ('square' in e) return parametersOf(e.square);
-  return [...parametersOf(e.a), ...parametersOf(e.b)];
+/** The expressions `e` is computed from. */
+function operandsOf(e: Expression): Expression[] {
+  if ('op' in e) return [e.a, e.b];
+  if ('square' in e) return [e.square];
+  if ('floored' in e) return [e.floored, e.floor];
+  if ('step' in e) return [e.step];
+  return [];
 }
 
-function streamsOf(e: Expression): number[] {
-  if ('stream' in e) return [e.stream];
-  if ('parameter' in e) return [];
-  if ('square' in e) return streamsOf(e.square);
-  return [...streamsOf(e.a), ...streamsOf(e.b)];
-}
+const parametersOf = (e: Expression): number[] => ('parameter' in e ? [e.parameter] : operandsOf(e).flatMap(parametersOf));
+
+const streamsOf = (e: Expression): number[] => ('stream' in e ? [e.stream] : operandsOf(e).flatMap(streamsOf));
 
 const expressionsOf = (sweep: Sweep) => ('store' in sweep ? [sweep.store] : sweep.accumulate);
 const usedParameters = (sweep: Sweep) => [...new Set(expressionsOf(sweep).flatMap(parametersOf))];
@@ -454,14 +489,25 @@ function byRuns(sweep: Sweep): number[] {
   return [...oneChannel, ...op.if, ...op.get(SPATIAL), ...op.get(ROWS), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.set(N), ...op.end, ...notFeatures, ...oneChannel, ...op.i32Or];
 }
 
+/**
+ * Whether a sweep's values do not depend on the channels: one that stores and reads no
+ * parameter (relu and its gradient). It takes [N, C, L] as one run of N·C·L values, and its
+ * module holds only runsCode (the [N, C] code for two storing sweeps would not fit in 4 kB).
+ */
+const elementwise = (sweep: Sweep) => 'store' in sweep && usedParameters(sweep).length === 0;
+
 function sweepFunction(sweep: Sweep): FunctionSpec {
+  const oneRun = [...op.get(ROWS), ...op.get(CHANNELS), ...op.i32Mul, ...op.get(SPATIAL), ...op.i32Mul, ...op.set(SPATIAL), ...op.i32(1), ...op.tee(N), ...op.set(CHANNELS)];
   return {
     name: sweep.name,
     params: PARAMS,
     locals: LOCALS,
     body: [
-      ...op.i32(0), ...op.set(E), ...op.get(ROWS), ...op.set(N),
-      ...byRuns(sweep), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
+      ...op.i32(0), ...op.set(E),
+      ...(elementwise(sweep) ? [...oneRun, ...runsCode(sweep)] : [
+        ...op.get(ROWS), ...op.set(N),
+        ...byRuns(sweep), ...op.if, ...runsCode(sweep), ...op.else, ...('store' in sweep ? storingCode(sweep) : summingFeaturesCode(sweep)), ...op.end,
+      ]),
     ],
   };
 }

@@ -71,6 +71,11 @@ describe('the storing sweeps', () => {
             // From the second module.
             { name: 'quotient', run: (p0: number) => sweeps.quotient(at.first * 8, 0, at.out * 8, 0, p0, 0, 0, 0, rows, channels, spatial),
               expected: (i: number, c: number) => x[i] / p[0][c] },
+            // Elementwise: every layout as one run of its values.
+            { name: 'relu', run: () => sweeps.relu(at.first * 8, 0, at.out * 8, 0, 0, 0, 0, 0, rows, channels, spatial),
+              expected: (i: number) => (x[i] < 0 ? 0 : x[i]) },
+            { name: 'reluGradient', run: () => sweeps.reluGradient(at.second * 8, at.first * 8, at.out * 8, 0, 0, 0, 0, 0, rows, channels, spatial),
+              expected: (i: number) => g[i] * (x[i] <= 0 ? 0 : 1) },
           ] as const;
           for (const { name, run, expected } of cases) {
             const where = `${name} on [${rows}, ${channels}, ${spatial}]`;
