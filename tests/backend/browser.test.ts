@@ -8,15 +8,15 @@ import { CHROMIUM, bundleForPage, launchChromium } from '../chromium.js';
 /*
  * The WebAssembly kernels in a page: gradgraph bundled for the browser picks them by default,
  * compiles all their modules on the page's main thread, and they agree with the JavaScript loops
- * there too: fused batch norm (the first module), a full-size tensor divided by a row (the
- * second), and a convolution's matrix products (the third).
+ * there too: fused batch norm (the first module), a full-size tensor divided by a row and relu
+ * forward and backward (the second), and a convolution's matrix products (the third).
  */
 
 const work = mkdtempSync(join(tmpdir(), 'gradgraph-kernels-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
-  it('run fused batch norm, x / row and conv2d\'s products on WebAssembly SIMD by default, bit for bit as the JavaScript loops', async () => {
+  it('run fused batch norm, x / row, relu and conv2d\'s products on WebAssembly SIMD by default, bit for bit as the JavaScript loops', async () => {
     const entry = join(work, 'entry.ts');
     writeFileSync(entry, `
       import { batchNormFused, conv2d, getKernels, grad, randn, setKernels, tidy } from 'gradgraph';
@@ -35,11 +35,17 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
         const y = conv2d(x, weight, null, { padding: 1 });
         return [y, ...grad(y, [weight], { gradOutputs: [randn(y.shape, { seed: 9 })] })].map((t) => Array.from(t.data));
       });
+      // 8,192 values of either sign.
+      const rectified = () => tidy(() => {
+        const x = randn([64, 128], { seed: 10, requiresGrad: true });
+        const y = x.relu();
+        return [y, ...grad(y, [x], { gradOutputs: [randn(y.shape, { seed: 12 })] })].map((t) => Array.from(t.data));
+      });
       const shapes = [[64, 33], [8, 3, 5, 5]];
       const chosen = getKernels();
-      const fast = shapes.map(step), fastQuotient = quotient(), fastConvolution = convolution();
+      const fast = shapes.map(step), fastQuotient = quotient(), fastConvolution = convolution(), fastRelu = rectified();
       setKernels('js');
-      const reference = shapes.map(step), referenceQuotient = quotient(), referenceConvolution = convolution();
+      const reference = shapes.map(step), referenceQuotient = quotient(), referenceConvolution = convolution(), referenceRelu = rectified();
       let worst = 0;
       fast.forEach((tensors, s) => tensors.forEach((values, t) => values.forEach((v, i) => {
         worst = Math.max(worst, Math.abs(v - reference[s][t][i]) / Math.max(1, Math.abs(reference[s][t][i])));
@@ -49,6 +55,7 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       document.body.dataset.identical2d = String(fast[0].every((values, t) => values.every((v, i) => Object.is(v, reference[0][t][i]))));
       document.body.dataset.identicalQuotient = String(fastQuotient.every((v, i) => Object.is(v, referenceQuotient[i])));
       document.body.dataset.identicalConvolution = String(fastConvolution.every((values, t) => values.every((v, i) => Object.is(v, referenceConvolution[t][i]))));
+      document.body.dataset.identicalRelu = String(fastRelu.every((values, t) => values.every((v, i) => Object.is(v, referenceRelu[t][i]))));
     `);
     const script = await bundleForPage(entry);
     const file = join(work, 'kernels.html');
@@ -66,6 +73,7 @@ describe.skipIf(CHROMIUM === null)('the kernels in Chromium', () => {
       expect(await body.getAttribute('data-identical2d')).toBe('true');
       expect(await body.getAttribute('data-identical-quotient')).toBe('true');
       expect(await body.getAttribute('data-identical-convolution')).toBe('true');
+      expect(await body.getAttribute('data-identical-relu')).toBe('true');
       expect(Number(await body.getAttribute('data-worst'))).toBeLessThan(1e-12);
     } finally {
       await browser.close();

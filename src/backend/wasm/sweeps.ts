@@ -107,8 +107,8 @@ const VECTOR_GROUPS = [groupLocals(V128), groupLocals(V128)], SCALAR_GROUPS = [g
 
 /**
  * Code for f64x2 (two values) or for one f64; a sweep's parameters and sums are always in locals.
- * `floored` and `step` take the code of their operands: a value, and a floor in a local of its own
- * where it is needed twice (the scalar form selects, as the loop's `?:` does).
+ * `floored` and `step` take their operands' code; the scalar forms select, as the loop's `?:`
+ * does, `floored` holding its value in a local (`held`) to compare it and keep it.
  */
 const forms = (vector: boolean) => vector
   ? {
