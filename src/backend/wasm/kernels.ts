@@ -502,10 +502,11 @@ export const wasmKernels: Kernels = {
 
 /**
  * An elementwise sweep of `inputs` (of one length) into a new array; null when there is no block
- * to copy through. Arrays the arena holds are read and written in place, in one call; others go
- * through the products' copy blocks COPIED_MATRIX_VALUES values at a time (128 kB each, in the
- * core's cache between copy and sweep), not through the scratch block: a BN forward's copy of x
- * left there for its backward (forwardCopy) then survives the relu between the two.
+ * to copy through. When the arena holds the inputs and the output, one call reads and writes them
+ * in place. Otherwise the sweep goes COPIED_MATRIX_VALUES values at a time (128 kB an array, in
+ * the core's cache between copy and sweep), arrays from elsewhere copied through the products'
+ * copy blocks, not the scratch block: a BN forward's copy of x left there for its backward
+ * (forwardCopy) then outlives the relu between the two.
  */
 function elementwiseSweep(name: 'relu' | 'reluGradient', inputs: readonly Float64Array[]): Float64Array | null {
   const wasm = getInstance();
