@@ -62,6 +62,9 @@ const maxPoolBackwardOp: OpDefinition<PickAttrs> = {
   name: 'maxPool2dBackward',
   inputNames: ['g'],
   label: 'max pool ∂',
+  // Added into zeros, where windows overlap. Where they do not, writing each window's values
+  // (g at the pick, 0 beside it) took 0.2–0.4 ms over [64, 8, 28, 28], zeroing a reused buffer
+  // and adding 0.08–0.10; in fresh memory either takes 1.2–2.3 (a page fault per 4 KiB).
   forward([g], { picked, source }) {
     const out = allocate('maxPool2dBackward', source), gradients = g.storage;
     for (let i = 0; i < picked.length; i++) out[picked[i]] += gradients[i];
