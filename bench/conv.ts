@@ -7,6 +7,27 @@ import { measure, ms, printTable } from './harness.js';
  * MaxPool2d(2) → Linear(1568, 10) with the explicit and the fused BN.
  */
 
+/** Labels for a batch of `batch` images: 0, 1, ..., 9, 0, 1, ... */
+export const cnnLabels = (batch: number) => tensor(Array.from({ length: batch }, (_, i) => i % 10));
+
+/**
+ * A training step (SGD, lr 0.01, cross-entropy) of Conv2d(1, 8, 3, padding 1) → BatchNorm2d →
+ * ReLU → MaxPool2d(2) → Flatten → Linear(1568, 10) on `images` [N, 1, 28, 28]: the model of the
+ * conv section and of the PyTorch comparison (bench/torch_peer.py's cnn case).
+ */
+export function cnnStep(fused: boolean, images: Tensor): () => void {
+  const labels = cnnLabels(images.shape[0]);
+  const model = new Sequential([
+    new Conv2d(1, 8, 3, { padding: 1, seed: 1 }), new BatchNorm2d(8, { fused }), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(8 * 14 * 14, 10, { seed: 2 }),
+  ]);
+  const optimizer = new SGD(model.parameters(), { lr: 0.01 });
+  return () => {
+    optimizer.zeroGrad();
+    crossEntropy(model.call(images), labels).backward();
+    optimizer.step();
+  };
+}
+
 export function benchConv(): void {
   const batch = 64;
   const images = randn([batch, 1, 28, 28], { seed: 1 });
@@ -22,21 +43,9 @@ export function benchConv(): void {
     { name: 'maxPool2d', run: forwardBackward(() => maxPool2d(features, 2)) },
   ], { rounds: 30, warmup: 3 });
 
-  const labels = tensor(Array.from({ length: batch }, (_, i) => i % 10));
-  const network = (fused: boolean) => new Sequential([
-    new Conv2d(1, 8, 3, { padding: 1, seed: 1 }), new BatchNorm2d(8, { fused }), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(8 * 14 * 14, 10, { seed: 2 }),
-  ]);
-  const step = (model: Sequential) => {
-    const optimizer = new SGD(model.parameters(), { lr: 0.01 });
-    return () => {
-      optimizer.zeroGrad();
-      crossEntropy(model.call(images), labels).backward();
-      optimizer.step();
-    };
-  };
   const [explicit, fused] = measure([
-    { name: 'explicit BN', run: step(network(false)) },
-    { name: 'fused BN', run: step(network(true)) },
+    { name: 'explicit BN', run: cnnStep(false, images) },
+    { name: 'fused BN', run: cnnStep(true, images) },
   ], { rounds: 20, warmup: 3 });
   printTable(`Convolution, pooling and CNN training steps (batches of ${batch} 28×28 images, float64)`, [
     ['case', 'ms', 'images per second'],

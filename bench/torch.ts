@@ -4,6 +4,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntropyWithLogits, emptyPool, grad, gradcheck, maxPool2d, randn, tidy, twoMoons, type Tensor } from '../src/index.js';
 import { backwardTime } from './chain.js';
+import { cnnStep } from './conv.js';
 import { explicitStep, fusedStep, handStep, problem, type Problem } from './batchnorm.js';
 import { measure, median, ms, pairedRatio, printTable, ratio, type MeasureOptions, type Timing } from './harness.js';
 import { HOW_TO_GET_TORCH, TorchPeer, findTorchPython, torchEnvironment, torchMalloc } from './torch-peer.js';
@@ -140,6 +141,28 @@ async function benchMlpAgainstTorch(peer: TorchPeer): Promise<void> {
   ]);
 }
 
+/**
+ * The conv section's CNN training step (fused BN) against PyTorch's same model: no target in
+ * issue #12, shown so that the ops around BN in a CNN are measured against PyTorch too.
+ */
+async function benchCnnAgainstTorch(peer: TorchPeer): Promise<void> {
+  const batch = 64;
+  const images = randn([batch, 1, 28, 28], { seed: 1 });
+  const id = peer.setup('cnn', { n: batch, lr: 0.01, files: { x: peer.file(images.storage) } });
+  const step = cnnStep(true, images);
+  // About a tenth of a second a sample each side.
+  const steady = { rounds: 12, repeat: 8, warmupMs: 1000 };
+  const [ours, theirs] = await againstPeer(peer, id, step, steady);
+  const [oursTidy, theirsTidy] = await againstPeer(peer, id, () => tidy(step), steady);
+  const row = (label: string, a: Timing, b: Timing) =>
+    [label, ms(a.medianMs), ms(b.medianMs), (1000 * batch / a.medianMs).toFixed(0), (1000 * batch / b.medianMs).toFixed(0), ratio(pairedRatio(b, a))];
+  printTable(`CNN training step against PyTorch (Conv2d(1,8,3) → BatchNorm2d (fused) → ReLU → MaxPool2d(2) → Linear(1568,10), batch ${batch} of 28×28, SGD, float64; samples of 8 steps; no target)`, [
+    ['', 'gradgraph ms', 'PyTorch ms', 'gradgraph images/s', 'PyTorch images/s', 'ours / theirs (images/s)'],
+    row('step as written', ours, theirs),
+    row('step in tidy()', oursTidy, theirsTidy),
+  ]);
+}
+
 function benchGradcheckAgainstTorch(peer: TorchPeer): void {
   const p = problem(64, 64);
   const id = sendProblem(peer, 'gradcheck', p);
@@ -254,7 +277,7 @@ async function benchStepsAgainstTorch(peer: TorchPeer): Promise<void> {
   printTable('Each step of a 32-step sample right after the other side\'s 32 steps (medians over 20 rounds)', rows);
 }
 
-const PARTS = { bn: benchBatchNormAgainstTorch, mlp: benchMlpAgainstTorch, gradcheck: benchGradcheckAgainstTorch, chain: benchChainAgainstTorch, steps: benchStepsAgainstTorch, pool: benchMaxPoolAgainstTorch };
+const PARTS = { bn: benchBatchNormAgainstTorch, mlp: benchMlpAgainstTorch, gradcheck: benchGradcheckAgainstTorch, chain: benchChainAgainstTorch, steps: benchStepsAgainstTorch, cnn: benchCnnAgainstTorch, pool: benchMaxPoolAgainstTorch };
 export type TorchPart = keyof typeof PARTS;
 export const TORCH_PARTS = Object.keys(PARTS) as TorchPart[];
 

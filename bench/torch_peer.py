@@ -49,6 +49,17 @@ def bn_case(forward):
     return setup
 
 
+def training_step(optimizer, loss):
+    """One step of training: gradients zeroed, `loss()` computed and differentiated, the optimizer stepped."""
+    def step():
+        optimizer.zero_grad()
+        value = loss()
+        value.backward()
+        optimizer.step()
+        return (value.detach(),)
+    return step
+
+
 def mlp_case(req):
     n = req["n"]
     x = read(req["files"]["x"], (n, 2))
@@ -56,14 +67,19 @@ def mlp_case(req):
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.BatchNorm1d(64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
     optimizer = torch.optim.Adam(model.parameters(), lr=req["lr"])
+    return training_step(optimizer, lambda: F.binary_cross_entropy_with_logits(model(x), y))
 
-    def step():
-        optimizer.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return (loss.detach(),)
-    return step
+
+def cnn_case(req):
+    """bench/conv.ts's cnnStep: Conv2d → BatchNorm2d → ReLU → MaxPool2d(2) → Linear, SGD, cross-entropy."""
+    n = req["n"]
+    x = read(req["files"]["x"], (n, 1, 28, 28))
+    labels = torch.arange(n) % 10
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(8 * 14 * 14, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=req["lr"])
+    return training_step(optimizer, lambda: F.cross_entropy(model(x), labels))
 
 
 def gradcheck_case(req):
@@ -103,7 +119,7 @@ def max_pool_case(req):
     return lambda: torch.autograd.grad(F.max_pool2d(x, req["kernel"]), (x,), g)
 
 
-SETUPS = {"fused": bn_case(fused_bn), "explicit": bn_case(explicit_bn), "mlp": mlp_case,
+SETUPS = {"fused": bn_case(fused_bn), "explicit": bn_case(explicit_bn), "mlp": mlp_case, "cnn": cnn_case,
           "gradcheck": gradcheck_case, "chain": chain_case, "maxPool": max_pool_case}
 
 

@@ -118,6 +118,29 @@ describe('unfold and fold', () => {
     expect(Array.from(columns.data.slice(0, 9))).toEqual([0, 0, 0, 0, a, b, 0, c, d]);
   });
 
+  it('unfold puts x[c, oh·s − p + i·d, ow·s − p + j·d] (0 in the padding) at row (c, i, j), column (oh, ow), over random geometries', () => {
+    const axis = fc.record({ size: fc.integer({ min: 1, max: 9 }), kernel: fc.integer({ min: 1, max: 4 }), stride: fc.integer({ min: 1, max: 3 }), padding: fc.integer({ min: 0, max: 3 }), dilation: fc.integer({ min: 1, max: 3 }) })
+      .filter((a) => a.size + 2 * a.padding >= a.dilation * (a.kernel - 1) + 1);
+    fc.assert(fc.property(fc.tuple(axis, axis), fc.integer({ min: 1, max: 3 }), fc.integer(), ([v, h], channels, seed) => {
+      const x = randn([2, channels, v.size, h.size], { seed });
+      const columns = unfold(x, [v.kernel, h.kernel], { stride: [v.stride, h.stride], padding: [v.padding, h.padding], dilation: [v.dilation, h.dilation] });
+      const [, rows, positions] = columns.shape;
+      const oW = Math.floor((h.size + 2 * h.padding - h.dilation * (h.kernel - 1) - 1) / h.stride) + 1;
+      const source = (a: typeof v, o: number, k: number) => o * a.stride - a.padding + k * a.dilation;
+      for (let image = 0; image < 2; image++) {
+        for (let row = 0; row < rows; row++) {
+          const c = Math.floor(row / (v.kernel * h.kernel)), i = Math.floor(row / h.kernel) % v.kernel, j = row % h.kernel;
+          for (let position = 0; position < positions; position++) {
+            const r = source(v, Math.floor(position / oW), i), q = source(h, position % oW, j);
+            const inside = r >= 0 && r < v.size && q >= 0 && q < h.size;
+            const expected = inside ? x.storage[((image * channels + c) * v.size + r) * h.size + q] : 0;
+            expect(columns.storage[(image * rows + row) * positions + position]).toBe(expected);
+          }
+        }
+      }
+    }), { numRuns: 200 });
+  });
+
   it('fold is unfold\'s adjoint: ⟨unfold(x), c⟩ = ⟨x, fold(c)⟩', () => {
     const options = { stride: [2, 1] as [number, number], padding: 1, dilation: [1, 2] as [number, number] };
     const x = randn([2, 3, 5, 6], { seed: 5 });
