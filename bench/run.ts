@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every figure gradgraph's README quotes, measured side by side in one process.
  * Sections: bn, tfjs, chain, gradcheck, mlp, conv, trace, bookkeeping, torch (all by default; name some to run those).
- * `torch` runs every PyTorch comparison, each in a fresh process; torch-bn, torch-mlp, torch-gradcheck, torch-chain, torch-steps and torch-cnn run one.
+ * `torch` runs every PyTorch comparison, each in a fresh process; torch-bn, torch-mlp, torch-gradcheck, torch-chain, torch-steps, torch-cnn and torch-pool run one.
  * GRADGRAPH_TORCH_MALLOC=reuse runs PyTorch with freed memory kept for reuse (see torch-peer.ts).
  */
 import { spawnSync } from 'node:child_process';

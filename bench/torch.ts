@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntropyWithLogits, emptyPool, gradcheck, randn, tidy, twoMoons, type Tensor } from '../src/index.js';
+import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntropyWithLogits, emptyPool, grad, gradcheck, maxPool2d, randn, tidy, twoMoons, type Tensor } from '../src/index.js';
 import { backwardTime } from './chain.js';
 import { cnnStep } from './conv.js';
 import { explicitStep, fusedStep, handStep, problem, type Problem } from './batchnorm.js';
@@ -180,6 +180,29 @@ function benchGradcheckAgainstTorch(peer: TorchPeer): void {
   ]);
 }
 
+/** maxPool2d 2×2 over the CNN bench's features (bench/conv.ts), forward and backward, against F.max_pool2d. */
+async function benchMaxPoolAgainstTorch(peer: TorchPeer): Promise<void> {
+  const shape = [64, 8, 28, 28], pooledShape = [64, 8, 14, 14];
+  const x = randn(shape, { seed: 4, requiresGrad: true });
+  const g = randn(pooledShape, { seed: 5 });
+  const id = peer.setup('maxPool', { shape, pooledShape, kernel: 2, files: { x: peer.file(x.storage), g: peer.file(g.storage) } });
+  const step = () => grad(maxPool2d(x, 2), x, { gradOutputs: g })[0];
+  const prefix = `${peer.folder}/result-${id}-`;
+  peer.ask({ cmd: 'result', id, prefix });
+  const bytes = readFileSync(`${prefix}0`);
+  const theirs = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const ours = step().storage;
+  if (!ours.every((value, i) => value === theirs[i])) throw new Error("benchmark: PyTorch's F.max_pool2d gradient differs from ours");
+  const steady = { rounds: 20, repeat: 10, warmupMs: 1000 };
+  const row = (label: string, [a, b]: [Timing, Timing]) => [label, ms(a.medianMs), ms(b.medianMs), ratio(pairedRatio(a, b))];
+  printTable('maxPool2d 2×2 over [64, 8, 28, 28], forward + backward (x\'s gradient), against F.max_pool2d (samples of 10 runs)', [
+    ['case', 'gradgraph ms', 'PyTorch ms', 'ours / theirs'],
+    row('as written', await againstPeer(peer, id, step, steady)),
+    row('in tidy()', await againstPeer(peer, id, () => tidy(() => { step(); }), steady)),
+  ]);
+  peer.ask({ cmd: 'drop', id });
+}
+
 interface ChainMemory { beforeBytes: number; peakBytes: number; backwardMs: number }
 
 /** Runs a chain-memory script in a fresh process (so nothing else is resident) and parses its JSON line. */
@@ -254,7 +277,7 @@ async function benchStepsAgainstTorch(peer: TorchPeer): Promise<void> {
   printTable('Each step of a 32-step sample right after the other side\'s 32 steps (medians over 20 rounds)', rows);
 }
 
-const PARTS = { bn: benchBatchNormAgainstTorch, mlp: benchMlpAgainstTorch, gradcheck: benchGradcheckAgainstTorch, chain: benchChainAgainstTorch, steps: benchStepsAgainstTorch, cnn: benchCnnAgainstTorch };
+const PARTS = { bn: benchBatchNormAgainstTorch, mlp: benchMlpAgainstTorch, gradcheck: benchGradcheckAgainstTorch, chain: benchChainAgainstTorch, steps: benchStepsAgainstTorch, cnn: benchCnnAgainstTorch, pool: benchMaxPoolAgainstTorch };
 export type TorchPart = keyof typeof PARTS;
 export const TORCH_PARTS = Object.keys(PARTS) as TorchPart[];
 

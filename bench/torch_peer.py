@@ -112,8 +112,15 @@ def chain_case(req):
     return backward
 
 
+def max_pool_case(req):
+    """F.max_pool2d forward and backward: x's gradient for the upstream gradient g."""
+    x = read(req["files"]["x"], req["shape"], True)
+    g = read(req["files"]["g"], req["pooledShape"])
+    return lambda: torch.autograd.grad(F.max_pool2d(x, req["kernel"]), (x,), g)
+
+
 SETUPS = {"fused": bn_case(fused_bn), "explicit": bn_case(explicit_bn), "mlp": mlp_case, "cnn": cnn_case,
-          "gradcheck": gradcheck_case, "chain": chain_case}
+          "gradcheck": gradcheck_case, "chain": chain_case, "maxPool": max_pool_case}
 
 
 def main():
