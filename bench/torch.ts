@@ -246,7 +246,7 @@ const RECOVERY_STEPS = 32;
  */
 async function benchStepsAgainstTorch(peer: TorchPeer): Promise<void> {
   const rows = [['case', 'side', ...RECOVERY_SHOWN.map((k) => `step ${k} µs`), 'mean of 1–4', 'mean of 1–32']];
-  const µs = (value: number) => (value * 1000).toFixed(0);
+  const microseconds = (value: number) => (value * 1000).toFixed(0);
   for (const [n, d] of SHAPES.slice(1, 3)) {
     const p = problem(n, d);
     const id = sendProblem(peer, 'fused', p);
@@ -269,7 +269,7 @@ async function benchStepsAgainstTorch(peer: TorchPeer): Promise<void> {
     }
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const [oursBySteps, theirsBySteps] = [ours, theirs].map((side) => side.map(median));
-    const sideRow = (side: string, bySteps: number[]) => [`fused in tidy(), ${n}×${d}`, side, ...RECOVERY_SHOWN.map((k) => µs(bySteps[k - 1])), µs(mean(bySteps.slice(0, 4))), µs(mean(bySteps))];
+    const sideRow = (side: string, bySteps: number[]) => [`fused in tidy(), ${n}×${d}`, side, ...RECOVERY_SHOWN.map((k) => microseconds(bySteps[k - 1])), microseconds(mean(bySteps.slice(0, 4))), microseconds(mean(bySteps))];
     rows.push(sideRow('gradgraph', oursBySteps), sideRow('PyTorch', theirsBySteps));
     rows.push(['', 'ours / theirs', ...RECOVERY_SHOWN.map(() => ''), ratio(mean(oursBySteps.slice(0, 4)) / mean(theirsBySteps.slice(0, 4))), ratio(mean(oursBySteps) / mean(theirsBySteps))]);
     peer.ask({ cmd: 'drop', id });
