@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,16 @@ export class TorchPeer {
     const id = this.nextId++;
     this.ask({ cmd: 'setup', id, case: kind, ...fields });
     return id;
+  }
+
+  /** The first `count` tensors case `id` returns in the peer (its gradients), as float64 values. */
+  results(id: number, count: number): Float64Array[] {
+    const prefix = path.join(this.folder, `result-${id}-`);
+    this.ask({ cmd: 'result', id, prefix });
+    return Array.from({ length: count }, (_, i) => {
+      const bytes = readFileSync(`${prefix}${i}`);
+      return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    });
   }
 
   /** Runs case `id` `repeat` times in a row in the peer and returns the milliseconds per run the peer measured. */

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Adam, BatchNorm1d, Linear, ReLU, Sequential, batchNorm, binaryCrossEntropyWithLogits, emptyPool, grad, gradcheck, maxPool2d, randn, tidy, twoMoons, type Tensor } from '../src/index.js';
@@ -44,13 +43,8 @@ function sendProblem(peer: TorchPeer, kind: string, p: Problem): number {
 
 /** Refuses to time a PyTorch case that does not compute what ours does. */
 function assertPeerAgrees(peer: TorchPeer, id: number, p: Problem, kind: string): void {
-  const prefix = `${peer.folder}/result-${id}-`;
-  peer.ask({ cmd: 'result', id, prefix });
+  const theirs = peer.results(id, 3);
   const hand = handStep(p);
-  const theirs = [0, 1, 2].map((i) => {
-    const bytes = readFileSync(`${prefix}${i}`);
-    return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  });
   let worst = 0;
   [hand.dx, hand.dgamma, hand.dbeta].forEach((ours, g) => {
     for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[g][i]));
@@ -187,10 +181,7 @@ async function benchMaxPoolAgainstTorch(peer: TorchPeer): Promise<void> {
   const g = randn(pooledShape, { seed: 5 });
   const id = peer.setup('maxPool', { shape, pooledShape, kernel: 2, files: { x: peer.file(x.storage), g: peer.file(g.storage) } });
   const step = () => grad(maxPool2d(x, 2), x, { gradOutputs: g })[0];
-  const prefix = `${peer.folder}/result-${id}-`;
-  peer.ask({ cmd: 'result', id, prefix });
-  const bytes = readFileSync(`${prefix}0`);
-  const theirs = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const [theirs] = peer.results(id, 1);
   const ours = step().storage;
   if (!ours.every((value, i) => value === theirs[i])) throw new Error("benchmark: PyTorch's F.max_pool2d gradient differs from ours");
   const steady = { rounds: 20, repeat: 10, warmupMs: 1000 };
