@@ -54,25 +54,9 @@ export function patchGeometry(fn: string, input: readonly [number, number], kern
 }
 
 /**
- * For each output position and kernel offset along one axis, the input coordinate it reads
- * (−1 where it falls in the padding): the one table both kernels below walk.
- */
-function sourceIndex(geometry: PatchGeometry, axis: 0 | 1): Int32Array {
-  const k = geometry.kernel[axis], out = geometry.output[axis];
-  const table = new Int32Array(k * out);
-  for (let offset = 0; offset < k; offset++) {
-    for (let o = 0; o < out; o++) {
-      const at = o * geometry.stride[axis] - geometry.padding[axis] + offset * geometry.dilation[axis];
-      table[offset * out + o] = at >= 0 && at < geometry.input[axis] ? at : -1;
-    }
-  }
-  return table;
-}
-
-/**
  * The output positions [first, end) along one axis whose input coordinate for kernel offset
- * `offset` lies inside the image (the others read the padding): then each row of a patch
- * column is one run with no test per element.
+ * `offset` lies inside the image (the others read the padding): the rows of a patch column
+ * that read the image, and along each such row one run with no test per element.
  */
 function insideRange(geometry: PatchGeometry, axis: 0 | 1, offset: number): [number, number] {
   const start = offset * geometry.dilation[axis] - geometry.padding[axis], stride = geometry.stride[axis];
@@ -90,27 +74,26 @@ function insideRange(geometry: PatchGeometry, axis: 0 | 1, offset: number): [num
  * zeros itself, so its columns need not be zeroed first.
  */
 function movePatches(image: Float64Array, columns: Float64Array, planes: number, geometry: PatchGeometry, add: boolean): void {
-  const [kH, kW] = geometry.kernel, [H, W] = geometry.input, [oH, oW] = geometry.output, sW = geometry.stride[1];
-  const rows = sourceIndex(geometry, 0);
+  const [kH, kW] = geometry.kernel, [H, W] = geometry.input, [oH, oW] = geometry.output, [sH, sW] = geometry.stride;
+  const [pH, pW] = geometry.padding, [dH, dW] = geometry.dilation;
   const runs = Array.from({ length: kW }, (_, j) => insideRange(geometry, 1, j));
   const L = oH * oW;
   let column = 0;
   for (let plane = 0; plane < planes; plane++) {
     const planeStart = plane * H * W;
     for (let i = 0; i < kH; i++) {
+      const [top, bottom] = insideRange(geometry, 0, i);
       for (let j = 0; j < kW; j++, column += L) {
         const [first, end] = runs[j];
-        const firstCol = first * sW - geometry.padding[1] + j * geometry.dilation[1];
         for (let oh = 0; oh < oH; oh++) {
-          const row = rows[i * oH + oh], out = column + oh * oW;
+          const out = column + oh * oW, inside = oh >= top && oh < bottom;
+          // Where output position ow = 0 reads (it may lie in the padding; only [first, end) is read).
+          const from = planeStart + (oh * sH - pH + i * dH) * W - pW + j * dW;
           if (add) {
-            if (row < 0) continue;
-            const from = planeStart + row * W + firstCol - first * sW;
-            for (let ow = first; ow < end; ow++) image[from + ow * sW] += columns[out + ow];
-          } else if (row < 0) {
+            if (inside) for (let ow = first; ow < end; ow++) image[from + ow * sW] += columns[out + ow];
+          } else if (!inside) {
             for (let ow = 0; ow < oW; ow++) columns[out + ow] = 0;
           } else {
-            const from = planeStart + row * W + firstCol - first * sW;
             for (let ow = 0; ow < first; ow++) columns[out + ow] = 0;
             for (let ow = first; ow < end; ow++) columns[out + ow] = image[from + ow * sW];
             for (let ow = end; ow < oW; ow++) columns[out + ow] = 0;
